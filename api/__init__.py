@@ -1,0 +1,1 @@
+"""Delivery: the app factory, identity (users, departments, tokens, WeChat login), errors and blueprints."""

@@ -1,0 +1,71 @@
+"""The app factory: settings → logging → database → object store → blueprints → error handlers."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import flask_swagger_ui
+from flask import Flask, send_from_directory
+from flask_smorest import Api
+
+from api import errors, logs
+from api.runtime import Runtime
+from core import db, pii
+from core.settings import Settings, ensure_keys, from_env
+
+SWAGGER_ASSETS = Path(flask_swagger_ui.__file__).parent / "dist"
+
+
+def create_app(config: Settings | None = None) -> Flask:
+    settings = config or from_env()
+    logs.configure(settings.log_level)
+    settings = ensure_keys(settings)
+    pii.configure(settings.pii_key)
+    db.connect(settings)
+    store = _build_store(settings)
+
+    from api.identity.wechat import WeChatClient
+
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        API_TITLE="Zhangban 掌办 API", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api", OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs", OPENAPI_SWAGGER_UI_URL="/api/docs/assets/",
+        API_SPEC_OPTIONS={"components": {"securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}},
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False
+    app.extensions["zhangban"] = Runtime(settings=settings, store=store, wechat=WeChatClient(settings))
+
+    api = ZhangbanApi(app)
+    for blueprint in _blueprints():
+        api.register_blueprint(blueprint)
+
+    @app.get("/api/docs/assets/<path:name>")
+    def swagger_assets(name):
+        return send_from_directory(SWAGGER_ASSETS, name, max_age=86400)
+
+    logs.install(app)
+    errors.register(app)
+    return app
+
+
+def _build_store(settings: Settings):
+    from storage.stores import build_store
+
+    return build_store(settings)
+
+
+def _blueprints():
+    # One line per room's blueprint; each module holds a `blp`.
+    from api import attachments_views, forms_views, health
+    from api.identity import admin_views, views
+    from designer import forms_views as designer_forms_views, process_views
+
+    return [health.blp, views.blp, admin_views.blp, designer_forms_views.blp, forms_views.blp,
+            attachments_views.blp, process_views.blp]
+
+
+class ZhangbanApi(Api):
+    ERROR_SCHEMA = errors.ErrorSchema

@@ -1,0 +1,109 @@
+"""The `zhangban` command: serve, create-admin, seed-demo, audit verify."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import click
+from flask.cli import FlaskGroup
+
+from core.settings import ConfigError
+
+
+def _create_app():
+    from api.app import create_app
+
+    return create_app()
+
+
+def main():
+    try:
+        cli(prog_name="zhangban")
+    except ConfigError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
+def cli():
+    """Zhangban (掌办): an open backend for government services in your pocket."""
+
+
+@cli.command("serve", with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host, port, workers):
+    """Run the API under gunicorn; with no MongoDB URI, the embedded server runs beside it."""
+    from core import db
+    from core.settings import ensure_keys, from_env
+
+    settings = ensure_keys(from_env())
+    env = dict(os.environ)
+    if settings.embedded_mongodb:
+        env["ZHANGBAN_MONGODB_URI"] = db.resolve_uri(settings)   # we own it; the workers share it
+    gunicorn = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
+                "--graceful-timeout", "10", "wsgi:app"]
+    process = subprocess.Popen(gunicorn, env=env, cwd=_project_root())
+    base = f"http://{host}:{port}"
+    click.echo(f"Zhangban is starting on {base}\n  API docs:  {base}/api/docs\n  OpenAPI:   {base}/api/openapi.json"
+               f"\n  Ready:     {base}/readyz\nPress Ctrl-C to stop.")
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGTERM)
+        process.wait()
+    # Leaving the command stops the embedded MongoDB server (registered at start) after gunicorn is gone.
+    sys.exit(0 if process.returncode in (0, -signal.SIGTERM, -signal.SIGINT) else process.returncode)
+
+
+def _project_root():
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@cli.command("create-admin")
+@click.option("--username", required=True)
+@click.option("--password", envvar="ZHANGBAN_ADMIN_PASSWORD", prompt=True, hide_input=True,
+              confirmation_prompt=True, help="Read from ZHANGBAN_ADMIN_PASSWORD, else prompted.")
+def create_admin(username, password):
+    """Create an administrator account."""
+    from api.identity import admin
+    from core.errors import DomainError
+
+    if len(password) < 10:
+        raise click.BadParameter("at least 10 characters", param_hint="password")
+    try:
+        user = admin.create_staff(None, username=username, password=password, grants=[{"role": "admin"}])
+    except DomainError as exc:
+        raise click.ClickException(exc.message_key) from None
+    click.echo(f"created admin {user.username} ({user.id})")
+
+
+@cli.command("seed-demo")
+def seed_demo():
+    """Load the demo departments and accounts (safe to run again)."""
+    from api.demo import seed
+
+    for line in seed():
+        click.echo(line)
+
+
+@cli.group("audit")
+def audit_group():
+    """The tamper-evident audit log."""
+
+
+@audit_group.command("verify")
+def audit_verify():
+    """Check the whole hash chain; name the first broken link."""
+    from core import audit
+
+    result = audit.verify()
+    if result.ok:
+        click.echo(f"audit log intact: {result.checked} records")
+        return
+    click.echo(f"audit log BROKEN at record {result.broken_seq} (id {result.broken_id}): {result.reason}; "
+               f"{result.checked} records before it are intact", err=True)
+    sys.exit(1)

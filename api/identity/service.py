@@ -1,0 +1,117 @@
+"""Logging in and out (password, WeChat), refreshing tokens, binding a phone, and who the caller is."""
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from api.identity import throttle, tokens
+from api.identity.models import LoginSession, RoleGrant, User
+from core import audit, clock, pii
+from core.actor import Actor
+from core.clock import parse_id
+from core.errors import Forbidden, Invalid, Unauthorized
+from core.settings import Settings
+
+hasher = PasswordHasher()   # argon2id with the library's current defaults
+# Verified when the username is unknown, so both cases take the same time and reveal nothing.
+_DUMMY_HASH = hasher.hash("zhangban: no such user")
+
+
+def hash_password(password: str) -> str:
+    return hasher.hash(password)
+
+
+def actor_of(user: User, session_id: str | None = None) -> Actor:
+    roles, departments = set(), {}
+    for grant in user.grants:
+        roles.add(grant.role)
+        if grant.department_id:
+            departments.setdefault(grant.role, set()).add(str(grant.department_id))
+    return Actor(user_id=str(user.id), roles=frozenset(roles),
+                 departments={role: frozenset(ids) for role, ids in departments.items()},
+                 username=user.username or user.display_name or "", session_id=session_id)
+
+
+def login(settings: Settings, username: str, password: str, address: str) -> tokens.TokenPair:
+    throttle.check(settings, username, address)
+    user = User.objects(username=username.strip(), kind="staff").first()
+    try:
+        hasher.verify(user.password_hash if user and user.password_hash else _DUMMY_HASH, password)
+        ok = user is not None
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        throttle.fail(settings, username, address)
+        audit.record(Actor(user_id=str(user.id) if user else "anonymous", username=username[:64]),
+                     "auth.login_failed", "user", user.id if user else "", address=address)
+        raise Unauthorized("bad_credentials")
+    if user.disabled:
+        raise Forbidden("account_disabled")
+    throttle.succeed(username)
+    if hasher.check_needs_rehash(user.password_hash):
+        User.objects(id=user.id).update_one(set__password_hash=hasher.hash(password))
+    pair = tokens.issue(settings, user)
+    audit.record(actor_of(user), "auth.login", "user", user.id, address=address)
+    return pair
+
+
+def wechat_login(settings: Settings, wechat, code: str) -> tokens.TokenPair:
+    """Exchange a mini-program login code for our own tokens; find or create the resident by openid."""
+    session = wechat.code2session(code)
+    session_key_enc = pii.cipher().encrypt(session["session_key"], context="wechat-session")
+    now = clock.now()
+    update = {"set__session_key_enc": session_key_enc, "set__updated_at": now,
+              "set_on_insert__kind": "resident", "set_on_insert__created_at": now,
+              "set_on_insert__grants": [RoleGrant(role="resident")],
+              "set_on_insert__version": 1}
+    if session.get("unionid"):
+        update["set__unionid"] = session["unionid"]
+    existed = User.objects(openid=session["openid"]).only("id").first()
+    user = User.objects(openid=session["openid"]).modify(upsert=True, new=True, **update)
+    if user.disabled:
+        raise Forbidden("account_disabled")
+    pair = tokens.issue(settings, user)
+    audit.record(actor_of(user), "auth.wechat_login" if existed else "user.create_resident", "user", user.id)
+    return pair
+
+
+def refresh(settings: Settings, refresh_token: str) -> tokens.TokenPair:
+    return tokens.rotate(settings, refresh_token)
+
+
+def logout(actor: Actor) -> None:
+    if actor.session_id and tokens.revoke(parse_id(actor.session_id), reason="logout"):
+        audit.record(actor, "auth.logout", "session", actor.session_id)
+
+
+def authenticate(settings: Settings, access_token: str) -> Actor:
+    """The Actor behind a bearer token: the token valid, its session live, the user enabled."""
+    claims = tokens.decode_access(settings, access_token)
+    session = LoginSession.objects(id=parse_id(claims["sid"])).only("revoked_at", "user_id").first()
+    if session is None or session.revoked_at or str(session.user_id) != claims["sub"]:
+        raise Unauthorized("token_invalid")
+    user = User.objects(id=parse_id(claims["sub"])).only("id", "username", "display_name", "grants",
+                                                          "disabled").first()
+    if user is None or user.disabled:
+        raise Unauthorized("token_invalid")
+    return actor_of(user, claims["sid"])
+
+
+def me(actor: Actor) -> User:
+    user = User.objects(id=parse_id(actor.user_id)).first()
+    if user is None:
+        raise Unauthorized("token_invalid")
+    return user
+
+
+def bind_phone(actor: Actor, wechat, code: str) -> User:
+    """Store the phone number WeChat vouches for (encrypted, with a keyed hash for look-ups)."""
+    user = me(actor)
+    if not user.openid:
+        raise Invalid("wechat.not_a_wechat_user")
+    phone = wechat.phone_number(code)["purePhoneNumber"]
+    User.objects(id=user.id).update_one(set__phone_enc=pii.cipher().encrypt(phone, context="phone"),
+                                        set__phone_hash=pii.cipher().lookup_hash(phone),
+                                        set__updated_at=clock.now(), inc__version=1)
+    audit.record(actor, "user.bind_phone", "user", user.id)
+    return user.reload()

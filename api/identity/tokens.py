@@ -1,0 +1,98 @@
+"""Access tokens (short JWTs) and refresh tokens (opaque, rotating, one family per login session).
+
+A refresh token is "<session id>.<random>"; only its sha256 is stored. Each refresh replaces it with a new one
+by a conditional write; presenting an earlier token of the family is reuse (it was stolen, or the client is
+confused) and revokes the whole session.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+
+import jwt
+from bson import ObjectId
+
+from api.identity.models import LoginSession, User
+from core import audit, clock
+from core.actor import Actor
+from core.clock import parse_id
+from core.errors import Unauthorized
+from core.settings import Settings
+
+ALGORITHM = "HS256"
+ISSUER = "zhangban"
+
+
+@dataclass
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str = "Bearer"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _access_token(settings: Settings, user_id: str, session_id: str) -> str:
+    now = clock.now()
+    claims = {"iss": ISSUER, "sub": user_id, "sid": session_id, "typ": "access", "jti": uuid.uuid4().hex,
+              "iat": now, "exp": now + dt.timedelta(seconds=settings.access_token_seconds)}
+    return jwt.encode(claims, settings.token_key, algorithm=ALGORITHM)
+
+
+def issue(settings: Settings, user: User) -> TokenPair:
+    """Start a new login session for the user and return its first token pair."""
+    session_id = ObjectId()
+    refresh = f"{session_id}.{secrets.token_urlsafe(32)}"
+    LoginSession(id=session_id, user_id=user.id, current_hash=_digest(refresh),
+                 expires_at=clock.now() + dt.timedelta(seconds=settings.refresh_token_seconds)).save(force_insert=True)
+    return TokenPair(_access_token(settings, str(user.id), str(session_id)), refresh, settings.access_token_seconds)
+
+
+def rotate(settings: Settings, refresh_token: str) -> TokenPair:
+    session_id, _, secret = (refresh_token or "").partition(".")
+    session = LoginSession.objects(id=parse_id(session_id)).first() if parse_id(session_id) and secret else None
+    if session is None or session.revoked_at or clock.as_utc(session.expires_at) <= clock.now():
+        raise Unauthorized("refresh_invalid")
+    presented = _digest(refresh_token)
+    if presented != session.current_hash:
+        if presented in session.used_hashes:
+            revoke(session.id, reason="refresh token reused")
+            audit.record(Actor(user_id=str(session.user_id)), "auth.refresh_reuse", "session", session.id)
+            raise Unauthorized("refresh_reused")
+        raise Unauthorized("refresh_invalid")
+    user = User.objects(id=session.user_id, disabled=False).only("id").first()
+    if user is None:
+        raise Unauthorized("refresh_invalid")
+    new_refresh = f"{session.id}.{secrets.token_urlsafe(32)}"
+    changed = LoginSession.objects(id=session.id, current_hash=presented, revoked_at=None).update_one(
+        set__current_hash=_digest(new_refresh), push__used_hashes=presented, inc__version=1)
+    if not changed:
+        # Another request rotated this token a moment ago: the same token was presented twice.
+        revoke(session.id, reason="refresh token reused")
+        raise Unauthorized("refresh_reused")
+    return TokenPair(_access_token(settings, str(user.id), str(session.id)), new_refresh,
+                     settings.access_token_seconds)
+
+
+def revoke(session_id, *, reason: str) -> bool:
+    return bool(LoginSession.objects(id=session_id, revoked_at=None).update_one(
+        set__revoked_at=clock.now(), set__revoked_reason=reason, inc__version=1))
+
+
+def decode_access(settings: Settings, token: str) -> dict:
+    try:
+        claims = jwt.decode(token, settings.token_key, algorithms=[ALGORITHM], issuer=ISSUER,
+                            options={"require": ["exp", "iat", "sub", "sid", "typ"]})
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("token_expired") from None
+    except jwt.PyJWTError:
+        raise Unauthorized("token_invalid") from None
+    if claims.get("typ") != "access":
+        raise Unauthorized("token_invalid")
+    return claims

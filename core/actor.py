@@ -1,0 +1,33 @@
+"""Who is acting: the plain value delivery code hands to the domain (never a User document)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROLES = ("resident", "designer", "approver", "admin")
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: str
+    roles: frozenset[str] = frozenset()
+    # role → department ids where the role is held (designer and approver are held per department)
+    departments: dict = field(default_factory=dict, hash=False, compare=False)
+    username: str = ""
+    session_id: str | None = None   # the login session behind the token, for logout
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    def has_role(self, role: str, department_id: str | None = None) -> bool:
+        if role not in self.roles:
+            return False
+        return department_id is None or department_id in self.departments.get(role, ())
+
+    def department_ids(self, role: str) -> frozenset[str]:
+        return frozenset(self.departments.get(role, ()))
+
+    @classmethod
+    def system(cls) -> "Actor":
+        """The actor for command-line and background work."""
+        return cls(user_id="system", roles=frozenset({"admin"}), username="system")

@@ -1,0 +1,35 @@
+"""The database connection (mongoengine over pymongo)."""
+from __future__ import annotations
+
+import mongoengine
+from pymongo.uri_parser import parse_uri
+
+from core.settings import Settings
+
+DEFAULT_DB = "zhangban"
+_embedded = None
+
+
+def resolve_uri(settings: Settings) -> str:
+    """The configured URI, or the embedded server's (found running, or started and owned by this process)."""
+    global _embedded
+    if settings.mongodb_uri:
+        return settings.mongodb_uri
+    if _embedded is None:
+        from core.embedded import EmbeddedMongo
+        _embedded = EmbeddedMongo(settings.data_dir)
+    return _embedded.ensure()
+
+
+def connect(settings: Settings, *, uri: str | None = None):
+    """Connect the default mongoengine alias; returns the pymongo Database."""
+    uri = uri or resolve_uri(settings)
+    db_name = parse_uri(uri).get("database") or DEFAULT_DB
+    mongoengine.disconnect()
+    mongoengine.connect(host=uri, db=db_name, tz_aware=True, uuidRepresentation="standard",
+                        serverSelectionTimeoutMS=3000, connectTimeoutMS=3000, socketTimeoutMS=30000)
+    return mongoengine.get_db()
+
+
+def database():
+    return mongoengine.get_db()

@@ -1,0 +1,209 @@
+"""Configuration from ZHANGBAN_* environment variables.
+
+Every value is parsed and checked once, at start-up; a bad value raises ConfigError naming the variable, and
+the command line prints that one line and exits.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlparse
+
+log = logging.getLogger(__name__)
+
+PREFIX = "ZHANGBAN_"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or wrong; the message names the variable."""
+
+
+def _parse_bool(name, raw):
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{PREFIX}{name}: expected true or false, got {raw!r}")
+
+
+def _parse_int(name, raw, minimum=None, maximum=None):
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name}: expected a whole number, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{PREFIX}{name}: must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{PREFIX}{name}: must be at most {maximum}, got {value}")
+    return value
+
+
+def _parse_key(name, raw, length=32):
+    """A secret key given as base64 (standard or url-safe) of exactly `length` bytes."""
+    try:
+        key = base64.urlsafe_b64decode(raw.strip() + "=" * (-len(raw.strip()) % 4))
+    except (ValueError, TypeError):
+        raise ConfigError(f"{PREFIX}{name}: expected base64 of {length} random bytes") from None
+    if len(key) != length:
+        raise ConfigError(f"{PREFIX}{name}: expected base64 of {length} random bytes, got {len(key)} bytes")
+    return key
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+ENVIRONMENTS = ("development", "production", "test")
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    data_dir: Path = Path("var")
+    mongodb_uri: str | None = None          # None → the embedded SecantusDB child process
+    s3_endpoint: str | None = None          # None → the filesystem object store under data_dir/objects
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_bucket: str = "zhangban"
+    s3_region: str = "us-east-1"
+    s3_secure: bool = False
+    token_key: bytes | None = field(default=None, repr=False)
+    pii_key: bytes | None = field(default=None, repr=False)
+    access_token_seconds: int = 900
+    refresh_token_seconds: int = 30 * 24 * 3600
+    wechat_appid: str = ""
+    wechat_secret: str = field(default="", repr=False)
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_timeout_seconds: int = 5
+    log_level: str = "INFO"
+    max_body_bytes: int = 16 * 1024 * 1024
+    login_max_failures: int = 5             # per account, before the lockout starts
+    login_lockout_seconds: int = 60         # first lockout; doubles with each further failure
+    trust_proxy: bool = False               # honour X-Forwarded-For for the client address
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def embedded_mongodb(self) -> bool:
+        return self.mongodb_uri is None
+
+    def with_overrides(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+
+def from_env(environ=None) -> Settings:
+    """Read and check every ZHANGBAN_* variable; raise ConfigError naming the first bad one."""
+    environ = os.environ if environ is None else environ
+
+    def get(name):
+        value = environ.get(PREFIX + name)
+        return None if value is None or value.strip() == "" else value
+
+    known = {PREFIX + n for n in _VARIABLES}
+    unknown = sorted(k for k in environ if k.startswith(PREFIX) and k not in known)
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown setting (known: see README, Configuration)")
+
+    values = {}
+    env = get("ENV") or "development"
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"{PREFIX}ENV: expected one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+    values["env"] = env
+    if get("DATA_DIR"):
+        values["data_dir"] = Path(get("DATA_DIR"))
+    if get("MONGODB_URI"):
+        uri = get("MONGODB_URI")
+        if not uri.startswith(("mongodb://", "mongodb+srv://")):
+            raise ConfigError(f"{PREFIX}MONGODB_URI: must start with mongodb:// or mongodb+srv://")
+        values["mongodb_uri"] = uri
+    if get("S3_ENDPOINT"):
+        endpoint = get("S3_ENDPOINT")
+        parsed = urlparse(endpoint if "://" in endpoint else "//" + endpoint)
+        if not parsed.hostname or parsed.path not in ("", "/"):
+            raise ConfigError(f"{PREFIX}S3_ENDPOINT: expected host:port (or http(s)://host:port), got {endpoint!r}")
+        if parsed.scheme == "https":
+            values["s3_secure"] = True
+        values["s3_endpoint"] = parsed.netloc
+    for name in ("S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_REGION", "WECHAT_APPID", "WECHAT_SECRET"):
+        if get(name):
+            values[name.lower()] = get(name)
+    if get("S3_BUCKET"):
+        bucket = get("S3_BUCKET")
+        if not (3 <= len(bucket) <= 50) or not all(c.islower() or c.isdigit() or c == "-" for c in bucket):
+            raise ConfigError(f"{PREFIX}S3_BUCKET: 3–50 characters of a-z, 0-9 and '-', got {bucket!r}")
+        values["s3_bucket"] = bucket
+    if get("S3_SECURE"):
+        values["s3_secure"] = _parse_bool("S3_SECURE", get("S3_SECURE"))
+    if get("TRUST_PROXY"):
+        values["trust_proxy"] = _parse_bool("TRUST_PROXY", get("TRUST_PROXY"))
+    if get("WECHAT_API_BASE"):
+        base = get("WECHAT_API_BASE").rstrip("/")
+        if not base.startswith(("http://", "https://")):
+            raise ConfigError(f"{PREFIX}WECHAT_API_BASE: must be an http:// or https:// URL, got {base!r}")
+        values["wechat_api_base"] = base
+    for name, lo, hi in (("ACCESS_TOKEN_SECONDS", 30, 86400), ("REFRESH_TOKEN_SECONDS", 300, 365 * 86400),
+                         ("WECHAT_TIMEOUT_SECONDS", 1, 60), ("MAX_BODY_BYTES", 1024, 1 << 30),
+                         ("LOGIN_MAX_FAILURES", 1, 100), ("LOGIN_LOCKOUT_SECONDS", 1, 86400)):
+        if get(name):
+            values[name.lower()] = _parse_int(name, get(name), lo, hi)
+    if get("LOG_LEVEL"):
+        level = get("LOG_LEVEL").upper()
+        if level not in LOG_LEVELS:
+            raise ConfigError(f"{PREFIX}LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, got {get('LOG_LEVEL')!r}")
+        values["log_level"] = level
+    if get("TOKEN_KEY"):
+        values["token_key"] = _parse_key("TOKEN_KEY", get("TOKEN_KEY"))
+    if get("PII_KEY"):
+        values["pii_key"] = _parse_key("PII_KEY", get("PII_KEY"))
+
+    settings = Settings(**values)
+    if settings.is_production:
+        for var, value in (("MONGODB_URI", settings.mongodb_uri), ("S3_ENDPOINT", settings.s3_endpoint),
+                           ("TOKEN_KEY", settings.token_key), ("PII_KEY", settings.pii_key)):
+            if value is None:
+                raise ConfigError(f"{PREFIX}{var}: required when {PREFIX}ENV=production")
+    return settings
+
+
+_VARIABLES = ("ENV", "DATA_DIR", "MONGODB_URI", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_BUCKET",
+              "S3_REGION", "S3_SECURE", "TOKEN_KEY", "PII_KEY", "ACCESS_TOKEN_SECONDS", "REFRESH_TOKEN_SECONDS",
+              "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_API_BASE", "WECHAT_TIMEOUT_SECONDS", "LOG_LEVEL",
+              "MAX_BODY_BYTES", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_SECONDS", "TRUST_PROXY", "ADMIN_PASSWORD")
+
+
+def ensure_keys(settings: Settings) -> Settings:
+    """Outside production, generate missing secret keys once into data_dir/keys.json and reuse them.
+
+    A restart then keeps tokens valid and encrypted data readable. Production must configure its keys.
+    """
+    if settings.token_key and settings.pii_key:
+        return settings
+    if settings.is_production:
+        raise ConfigError(f"{PREFIX}TOKEN_KEY and {PREFIX}PII_KEY: required when {PREFIX}ENV=production")
+    path = settings.data_dir / "keys.json"
+    stored = {}
+    if path.exists():
+        try:
+            stored = json.loads(path.read_text())
+        except ValueError:
+            raise ConfigError(f"{path}: not valid JSON; remove it to generate new keys") from None
+    changed = False
+    for name in ("token_key", "pii_key"):
+        if name not in stored:
+            stored[name] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+            changed = True
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(stored, out)
+        log.warning("generated secret keys into %s; set %sTOKEN_KEY and %sPII_KEY in production",
+                    path, PREFIX, PREFIX)
+    return replace(settings,
+                   token_key=settings.token_key or _parse_key("TOKEN_KEY", stored["token_key"]),
+                   pii_key=settings.pii_key or _parse_key("PII_KEY", stored["pii_key"]))

@@ -1,0 +1,1 @@
+"""Delivery: drafting, validating and publishing forms, processes and services (/api/v1/designer/...)."""

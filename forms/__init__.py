@@ -1,0 +1,1 @@
+"""Domain: the form definition language, submission validation, the render model for clients."""

@@ -1,0 +1,1 @@
+"""Domain: process definitions, the sandboxed engine, instances, task inbox, approver actions, timers."""
