@@ -18,7 +18,7 @@ class PreconditionRequired(DomainError):
 
 def current_actor() -> Actor:
     """The authenticated caller, or 401. Looked up once per request."""
-    if "actor" in g and g.actor is not None:
+    if g.get("actor") is not None:
         return g.actor
     from api.identity.service import authenticate
 

@@ -52,6 +52,7 @@ def install(app) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         g.started = time.perf_counter()
+        g.actor = None   # g can outlive a request (an outer app context); never reuse a previous caller
 
     @app.after_request
     def finish_request(response):

@@ -63,7 +63,8 @@ def wechat_login(settings: Settings, wechat, code: str) -> tokens.TokenPair:
     update = {"set__session_key_enc": session_key_enc, "set__updated_at": now,
               "set_on_insert__kind": "resident", "set_on_insert__created_at": now,
               "set_on_insert__grants": [RoleGrant(role="resident")],
-              "set_on_insert__version": 1}
+              "set_on_insert__version": 1, "set_on_insert__disabled": False,
+              "set_on_insert__display_name": "", "set_on_insert__real_name": ""}
     if session.get("unionid"):
         update["set__unionid"] = session["unionid"]
     existed = User.objects(openid=session["openid"]).only("id").first()

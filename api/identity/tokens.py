@@ -66,7 +66,7 @@ def rotate(settings: Settings, refresh_token: str) -> TokenPair:
             audit.record(Actor(user_id=str(session.user_id)), "auth.refresh_reuse", "session", session.id)
             raise Unauthorized("refresh_reused")
         raise Unauthorized("refresh_invalid")
-    user = User.objects(id=session.user_id, disabled=False).only("id").first()
+    user = User.objects(id=session.user_id, disabled__ne=True).only("id").first()
     if user is None:
         raise Unauthorized("refresh_invalid")
     new_refresh = f"{session.id}.{secrets.token_urlsafe(32)}"

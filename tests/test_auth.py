@@ -1,0 +1,131 @@
+"""Staff login, lockout, access and refresh tokens, logout."""
+from __future__ import annotations
+
+import datetime as dt
+
+import jwt
+
+from tests.conftest import bearer
+
+
+def _login(client, username, password, **kw):
+    return client.post("/api/v1/auth/login", json={"username": username, "password": password}, **kw)
+
+
+def test_login_returns_a_token_pair_that_opens_me(client, make_staff):
+    make_staff("clerk", [])
+    r = _login(client, "clerk", "correct horse battery")
+    assert r.status_code == 200
+    assert r.json["token_type"] == "Bearer" and r.json["expires_in"] == 900
+    me = client.get("/api/v1/me", headers=bearer(r.json["access_token"]))
+    assert me.status_code == 200 and me.json["username"] == "clerk" and me.json["kind"] == "staff"
+
+
+def test_passwords_are_stored_as_argon2id(app, make_staff):
+    from api.identity.models import User
+
+    make_staff("hashme", [])
+    stored = User.objects(username="hashme").first().password_hash
+    assert stored.startswith("$argon2id$") and "correct horse" not in stored
+
+
+def test_wrong_password_and_unknown_user_look_the_same(client, make_staff):
+    make_staff("clerk", [])
+    wrong = _login(client, "clerk", "not the password")
+    unknown = _login(client, "nobody", "not the password")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json["code"] == unknown.json["code"] == "unauthorized"
+    assert wrong.json["message"] == unknown.json["message"]
+
+
+def test_repeated_failures_lock_the_account_with_a_growing_delay(client, make_staff, settings):
+    make_staff("target", [])
+    for _ in range(settings.login_max_failures):
+        assert _login(client, "target", "guess").status_code == 401
+    locked = _login(client, "target", "correct horse battery")   # even the right password waits
+    assert locked.status_code == 429 and locked.json["code"] == "too_many_requests"
+    first_wait = int(locked.headers["Retry-After"])
+    assert 1 <= first_wait <= settings.login_lockout_seconds + 1
+
+    from api.identity.models import LoginThrottle
+    LoginThrottle.objects(key="user:target").update_one(set__locked_until=None)   # let the first lock pass
+    assert _login(client, "target", "guess-again").status_code == 401
+    longer = _login(client, "target", "guess-again-2")
+    assert longer.status_code == 429 and int(longer.headers["Retry-After"]) > first_wait
+
+
+def test_one_address_trying_many_accounts_is_locked_too(client, make_staff, settings):
+    attempts = settings.login_max_failures * 4
+    for i in range(attempts):
+        assert _login(client, f"user{i}", "guess").status_code == 401
+    r = _login(client, "yet-another", "guess")
+    assert r.status_code == 429
+
+
+def test_success_clears_the_account_failures(client, make_staff, settings):
+    make_staff("clerk", [])
+    for _ in range(settings.login_max_failures - 1):
+        _login(client, "clerk", "nope")
+    assert _login(client, "clerk", "correct horse battery").status_code == 200
+    for _ in range(settings.login_max_failures - 1):
+        assert _login(client, "clerk", "nope").status_code == 401
+
+
+def test_expired_access_token_is_refused(client, make_staff, settings):
+    user, headers = make_staff("clerk", [])
+    claims = jwt.decode(headers["Authorization"].split()[1], settings.token_key, algorithms=["HS256"],
+                        issuer="zhangban")
+    claims["exp"] = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+    expired = jwt.encode(claims, settings.token_key, algorithm="HS256")
+    r = client.get("/api/v1/me", headers=bearer(expired))
+    assert r.status_code == 401 and r.json["message"] == "登录已过期，请重新登录"
+
+
+def test_tampered_and_foreign_tokens_are_refused(client, make_staff, settings):
+    user, headers = make_staff("clerk", [])
+    token = headers["Authorization"].split()[1]
+    head, payload, signature = token.split(".")
+    flipped = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
+    assert client.get("/api/v1/me", headers=bearer(f"{head}.{payload}.{flipped}")).status_code == 401
+    claims = jwt.decode(token, settings.token_key, algorithms=["HS256"], issuer="zhangban")
+    forged = jwt.encode(claims, b"x" * 32, algorithm="HS256")
+    assert client.get("/api/v1/me", headers=bearer(forged)).status_code == 401
+    unsigned = jwt.encode(claims, None, algorithm="none")
+    assert client.get("/api/v1/me", headers=bearer(unsigned)).status_code == 401
+    assert client.get("/api/v1/me", headers={"Authorization": "Basic abc"}).status_code == 401
+
+
+def test_refresh_rotates_and_reuse_revokes_the_whole_family(client, make_staff):
+    make_staff("clerk", [])
+    first = _login(client, "clerk", "correct horse battery").json
+    second = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert second.status_code == 200 and second.json["refresh_token"] != first["refresh_token"]
+    assert client.get("/api/v1/me", headers=bearer(second.json["access_token"])).status_code == 200
+
+    reused = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert reused.status_code == 401 and reused.json["code"] == "unauthorized"
+    # The thief's reuse ended the family: the legitimate newer tokens stop working as well.
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": second.json["refresh_token"]}).status_code == 401
+    assert client.get("/api/v1/me", headers=bearer(second.json["access_token"])).status_code == 401
+
+
+def test_garbage_refresh_tokens_are_401(client):
+    for token in ("x", "nope.nope", "650000000000000000000000.secret"):
+        r = client.post("/api/v1/auth/refresh", json={"refresh_token": token})
+        assert r.status_code == 401, token
+
+
+def test_logout_ends_the_session_but_not_other_devices(client, make_staff):
+    make_staff("clerk", [])
+    phone = _login(client, "clerk", "correct horse battery").json
+    laptop = _login(client, "clerk", "correct horse battery").json
+    assert client.post("/api/v1/auth/logout", headers=bearer(phone["access_token"])).status_code == 204
+    assert client.get("/api/v1/me", headers=bearer(phone["access_token"])).status_code == 401
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": phone["refresh_token"]}).status_code == 401
+    assert client.get("/api/v1/me", headers=bearer(laptop["access_token"])).status_code == 200
+
+
+def test_refresh_token_is_not_an_access_token(client, make_staff):
+    make_staff("clerk", [])
+    pair = _login(client, "clerk", "correct horse battery").json
+    assert client.get("/api/v1/me", headers=bearer(pair["refresh_token"])).status_code == 401

@@ -1,0 +1,130 @@
+"""Embedded defaults: the SecantusDB child process, found by a second process, surviving restarts.
+
+These tests run the real `zhangban` command (python -m api) in subprocesses over a temporary data dir.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from core.embedded import EmbeddedMongo, EmbeddedServerError, free_port, ping
+
+
+def _env(data_dir, **extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHANGBAN_")}
+    return {**env, "ZHANGBAN_DATA_DIR": str(data_dir), "ZHANGBAN_LOG_LEVEL": "WARNING", **extra}
+
+
+def _zhangban(data_dir, *args, **extra):
+    return subprocess.run([sys.executable, "-m", "api", *args], env=_env(data_dir, **extra), capture_output=True,
+                          text=True, timeout=120)
+
+
+def _get(url, headers=None, data=None):
+    req = urllib.request.Request(url, headers={"Content-Type": "application/json", **(headers or {})},
+                                 data=json.dumps(data).encode() if data is not None else None)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def test_a_second_process_finds_the_running_server(tmp_path):
+    owner = EmbeddedMongo(tmp_path)
+    uri = owner.ensure()
+    try:
+        other = EmbeddedMongo(tmp_path)
+        assert other.ensure() == uri and other.server is None   # used, not started again
+    finally:
+        owner.stop()
+    assert not ping(uri)
+
+
+def test_a_dir_locked_by_a_silent_owner_gives_a_clear_message(tmp_path):
+    import fcntl
+
+    (tmp_path / "mongo.json").write_text(json.dumps({"pid": os.getpid(), "port": free_port(), "owner_pid": 4242}))
+    with open(tmp_path / "mongo.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        code = ("import sys; from core.embedded import EmbeddedMongo\n"
+                f"EmbeddedMongo({str(tmp_path)!r}).ensure(timeout=1)")
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "is in use by process 4242" in r.stderr
+
+
+def test_cli_commands_work_alone_and_beside_a_running_server(tmp_path):
+    alone = _zhangban(tmp_path, "create-admin", "--username", "boss", ZHANGBAN_ADMIN_PASSWORD="a long password 1")
+    assert alone.returncode == 0 and "created admin boss" in alone.stdout, alone.stderr
+    assert not (tmp_path / "mongo.json").exists()   # it stopped the server it started
+
+    owner = EmbeddedMongo(tmp_path)
+    owner.ensure()
+    try:
+        seeded = _zhangban(tmp_path, "seed-demo")
+        assert seeded.returncode == 0 and "demo-approver-1" in seeded.stdout, seeded.stderr
+        again = _zhangban(tmp_path, "seed-demo")
+        assert again.returncode == 0 and again.stdout.strip() == ""   # nothing new the second time
+        verify = _zhangban(tmp_path, "audit", "verify")
+        assert verify.returncode == 0 and "intact" in verify.stdout
+        dup = _zhangban(tmp_path, "create-admin", "--username", "boss", ZHANGBAN_ADMIN_PASSWORD="a long password 1")
+        assert dup.returncode != 0 and "username_taken" in dup.stderr
+    finally:
+        owner.stop()
+
+
+def _serve(data_dir, port):
+    return subprocess.Popen([sys.executable, "-m", "api", "serve", "--port", str(port), "--workers", "1"],
+                            env=_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_ready(port, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status, body = _get(f"http://127.0.0.1:{port}/readyz")
+            if status == 200:
+                return body
+        except OSError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"not ready within {timeout} s")
+
+
+def _stop(process):
+    process.send_signal(signal.SIGINT)   # what Ctrl-C sends
+    process.wait(60)
+
+
+def test_serve_is_ready_and_data_survives_a_restart(tmp_path):
+    port = free_port()
+    assert _zhangban(tmp_path, "create-admin", "--username", "boss",
+                     ZHANGBAN_ADMIN_PASSWORD="a long password 1").returncode == 0
+    server = _serve(tmp_path, port)
+    try:
+        _wait_ready(port)
+        _, tokens = _get(f"http://127.0.0.1:{port}/api/v1/auth/login",
+                         data={"username": "boss", "password": "a long password 1"})
+        auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+        status, _ = _get(f"http://127.0.0.1:{port}/api/v1/users", auth,
+                         {"username": "survivor", "password": "a long password 2"})
+        assert status == 201
+    finally:
+        _stop(server)
+    assert server.returncode == 0
+    assert not (tmp_path / "mongo.json").exists()   # the embedded server stopped with it
+
+    server = _serve(tmp_path, port)
+    try:
+        _wait_ready(port)
+        status, body = _get(f"http://127.0.0.1:{port}/api/v1/users?q=survivor", auth)   # same keys: token valid
+        assert status == 200 and [u["username"] for u in body["items"]] == ["survivor"]
+    finally:
+        _stop(server)
