@@ -83,6 +83,15 @@ class Settings:
     login_max_failures: int = 5             # per account, before the lockout starts
     login_lockout_seconds: int = 60         # first lockout; doubles with each further failure
     trust_proxy: bool = False               # honour X-Forwarded-For for the client address
+    # storage (docs/storage.md)
+    upload_max_bytes: int = 15 * 1024 * 1024  # per uploaded file → 413 beyond
+    image_max_pixels: int = 40_000_000      # declared width × height → 422 beyond, checked before decoding
+    keep_originals: bool = False            # also keep the uploaded photo bytes (metadata and all)
+    presign_seconds: int = 300              # lifetime of content URLs; at most 5 minutes
+    storage_gc_grace_seconds: int = 3600    # `zhangban storage gc` leaves younger orphans alone
+    signature_retention_days: int = 3650    # MinIO object-lock retention (governance) of signatures; 0 = none
+    s3_public_url: str | None = None        # base URL phones use for presigned links, when not s3_endpoint
+    form_max_draft_bytes: int = 1024 * 1024  # forms: a draft's schema (and a /check body) → 413 beyond
 
     @property
     def is_production(self) -> bool:
@@ -161,6 +170,19 @@ def from_env(environ=None) -> Settings:
     if get("PII_KEY"):
         values["pii_key"] = _parse_key("PII_KEY", get("PII_KEY"))
 
+    for name, lo, hi in (("UPLOAD_MAX_BYTES", 1024, 1 << 30), ("IMAGE_MAX_PIXELS", 100_000, 200_000_000),
+                         ("PRESIGN_SECONDS", 1, 300), ("STORAGE_GC_GRACE_SECONDS", 60, 30 * 86400),
+                         ("SIGNATURE_RETENTION_DAYS", 0, 36500)):
+        if get(name):
+            values[name.lower()] = _parse_int(name, get(name), lo, hi)
+    if get("KEEP_ORIGINALS"):
+        values["keep_originals"] = _parse_bool("KEEP_ORIGINALS", get("KEEP_ORIGINALS"))
+    if get("S3_PUBLIC_URL"):
+        public = get("S3_PUBLIC_URL").rstrip("/")
+        parsed = urlparse(public)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.path not in ("", "/"):
+            raise ConfigError(f"{PREFIX}S3_PUBLIC_URL: expected http(s)://host[:port], got {public!r}")
+        values["s3_public_url"] = public
     settings = Settings(**values)
     if settings.is_production:
         for var, value in (("MONGODB_URI", settings.mongodb_uri), ("S3_ENDPOINT", settings.s3_endpoint),
@@ -173,7 +195,9 @@ def from_env(environ=None) -> Settings:
 _VARIABLES = ("ENV", "DATA_DIR", "MONGODB_URI", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_BUCKET",
               "S3_REGION", "S3_SECURE", "TOKEN_KEY", "PII_KEY", "ACCESS_TOKEN_SECONDS", "REFRESH_TOKEN_SECONDS",
               "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_API_BASE", "WECHAT_TIMEOUT_SECONDS", "LOG_LEVEL",
-              "MAX_BODY_BYTES", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_SECONDS", "TRUST_PROXY", "ADMIN_PASSWORD")
+              "MAX_BODY_BYTES", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_SECONDS", "TRUST_PROXY", "ADMIN_PASSWORD",
+              "UPLOAD_MAX_BYTES", "IMAGE_MAX_PIXELS", "KEEP_ORIGINALS", "PRESIGN_SECONDS",
+              "STORAGE_GC_GRACE_SECONDS", "SIGNATURE_RETENTION_DAYS", "S3_PUBLIC_URL")
 
 
 def ensure_keys(settings: Settings) -> Settings:

@@ -1,0 +1,40 @@
+"""Schemas of /api/v1/attachments: the multipart upload, the content query, the attachment as sent out."""
+from __future__ import annotations
+
+from flask_smorest.fields import Upload
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from storage.models import KINDS
+
+
+class UploadIn(Schema):
+    """The multipart body of an upload."""
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS),
+                         metadata={"description": "photo | signature | document"})
+    file = Upload(required=True, metadata={"description": "the file; its type is judged from its content"})
+
+
+class IdempotencyHeaders(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    idempotency_key = fields.String(data_key="Idempotency-Key", load_default=None,
+                                    validate=validate.Length(min=1, max=128),
+                                    metadata={"description": "a retry with the same key returns the same attachment"})
+
+
+class ContentArgs(Schema):
+    variant = fields.String(load_default="full", validate=validate.OneOf(("full", "thumbnail", "original")))
+
+
+class AttachmentOut(Schema):
+    id = fields.String()
+    kind = fields.String()
+    content_type = fields.String(metadata={"description": "of the stored `full` rendition"})
+    size = fields.Integer(metadata={"description": "bytes of the stored `full` rendition"})
+    width = fields.Integer(allow_none=True)
+    height = fields.Integer(allow_none=True)
+    sha256 = fields.String(metadata={"description": "of the bytes as uploaded (the deduplication key)"})
+    created_at = fields.DateTime()
+    variants = fields.Function(lambda a: [v.name for v in a.variants], metadata={"description": "renditions"})
+    submitted = fields.Boolean(metadata={"description": "referenced by a submitted application: not deletable"})

@@ -1,0 +1,176 @@
+"""The photo pipeline (Pillow): content-sniffed, size- and pixel-capped, upright, metadata-free, sRGB JPEG.
+
+Speed and memory come from not decoding what we will throw away: the declared size is checked before any
+pixel is decoded (bombs stop there), and JPEGs are decoded with DCT scaling (`draft`) straight to the smallest
+power-of-two scale whose long edge is still at least MIN_EDGE. A 4000×3000 phone photo is therefore decoded
+at 2000×1500 (a quarter of the pixels) and stored at that size; only sources whose scaled long edge lands above
+FULL_EDGE are resampled. The numbers are in docs/storage.md and tests/perf/test_images_bench.py.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+
+from PIL import Image, ImageCms
+
+from core.errors import Invalid
+from storage import sniff as sniffing
+from storage.errors import UnsupportedMediaType
+
+log = logging.getLogger(__name__)
+# We enforce our own, lower pixel cap right after reading the header; Pillow's warning adds only noise.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+FULL_EDGE = 2560        # the stored photo's long edge is at most this
+MIN_EDGE = 1920         # … and, when the source was larger, at least this (JPEG DCT scaling picks 1, ½, ¼, ⅛)
+THUMB_EDGE = 320
+QUALITY = 85
+THUMB_QUALITY = 80
+ORIENTATION = 0x0112
+
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+              4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+              6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One stored form of an attachment: `full`, `thumbnail` or `original`."""
+    name: str
+    data: bytes
+    content_type: str
+    extension: str
+    width: int | None = None
+    height: int | None = None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def open_image(data: bytes, *, accept: tuple[str, ...], max_pixels: int) -> Image.Image:
+    """Open (headers only) an image whose sniffed type is in `accept`; refuse bombs before decoding."""
+    media_type = sniffing.sniff(data)
+    if media_type not in accept or media_type not in sniffing.PILLOW_FORMATS:
+        raise UnsupportedMediaType("attachment.unsupported_type", errors=[
+            {**_item("unsupported_type", "attachment.unsupported_type"), "accepted": list(accept)}])
+    try:
+        img = Image.open(io.BytesIO(data), formats=[sniffing.PILLOW_FORMATS[media_type]])
+    except Image.DecompressionBombError:
+        raise too_many_pixels(max_pixels) from None
+    except Exception:   # hostile or broken headers surface as many exception types: all are bad input
+        raise unreadable() from None
+    width, height = img.size
+    if width * height > max_pixels:
+        raise too_many_pixels(max_pixels)
+    if width < 1 or height < 1:
+        raise unreadable()
+    return img
+
+
+def process_photo(data: bytes, *, max_pixels: int, keep_original: bool = False) -> list[Rendition]:
+    """full (≤ 2560 px, progressive JPEG q85) and thumbnail (≤ 320 px); `original` too when asked."""
+    img = open_image(data, accept=(sniffing.JPEG, sniffing.PNG, sniffing.WEBP), max_pixels=max_pixels)
+    try:
+        orientation = _orientation(img)
+        icc = img.info.get("icc_profile")
+        if img.format == "JPEG":
+            scale = dct_scale(max(img.size))
+            if scale > 1:
+                img.draft("RGB", (img.width // scale, img.height // scale))
+        img.load()
+        img = _srgb(img, icc)
+        if orientation in _TRANSPOSE:
+            img = img.transpose(_TRANSPOSE[orientation])
+        if max(img.size) > FULL_EDGE:
+            img = img.resize(fit(img.size, FULL_EDGE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        full = _jpeg(img, QUALITY)
+        thumb = img.copy()
+        thumb.thumbnail((THUMB_EDGE, THUMB_EDGE), Image.Resampling.BICUBIC, reducing_gap=2.0)
+        renditions = [Rendition("full", full, sniffing.JPEG, "jpg", *img.size),
+                      Rendition("thumbnail", _jpeg(thumb, THUMB_QUALITY), sniffing.JPEG, "jpg", *thumb.size)]
+    except (Invalid, UnsupportedMediaType):
+        raise
+    except Exception as exc:   # truncated or corrupt data: bad input, never a 500
+        log.info("photo refused while decoding: %s: %s", type(exc).__name__, exc)
+        raise unreadable() from None
+    if keep_original:
+        renditions.append(Rendition("original", data, sniffing.sniff(data), img_extension(data)))
+    return renditions
+
+
+def dct_scale(long_edge: int) -> int:
+    """The largest JPEG DCT scale (1, 2, 4 or 8) that keeps the long edge at least MIN_EDGE."""
+    for scale in (8, 4, 2):
+        if long_edge // scale >= MIN_EDGE:
+            return scale
+    return 1
+
+
+def fit(size: tuple[int, int], edge: int) -> tuple[int, int]:
+    width, height = size
+    ratio = edge / max(width, height)
+    return max(1, round(width * ratio)), max(1, round(height * ratio))
+
+
+def img_extension(data: bytes) -> str:
+    return {sniffing.JPEG: "jpg", sniffing.PNG: "png", sniffing.WEBP: "webp"}.get(sniffing.sniff(data), "bin")
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        return int(img.getexif().get(ORIENTATION, 1))
+    except Exception:   # a broken EXIF block only loses the rotation, not the photo
+        return 1
+
+
+def _srgb(img: Image.Image, icc: bytes | None) -> Image.Image:
+    """RGB in sRGB: embedded profiles converted (then dropped), transparency flattened onto white."""
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        img = Image.new("RGB", rgba.size, (255, 255, 255))
+        img.paste(rgba, mask=rgba.getchannel("A"))
+    if icc:
+        transform = _transform(icc, img.mode)
+        if transform is not None:
+            return ImageCms.applyTransform(img, transform)
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+@lru_cache(maxsize=32)
+def _transform(icc: bytes, mode: str):
+    """A cached LittleCMS transform from the embedded profile to sRGB; None when it is sRGB already."""
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in ImageCms.getProfileDescription(source).lower().replace(" ", ""):
+            return None
+        if mode not in ("RGB", "CMYK", "L"):
+            return None
+        return ImageCms.buildTransform(source, ImageCms.createProfile("sRGB"), mode, "RGB",
+                                       renderingIntent=ImageCms.Intent.PERCEPTUAL)
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None   # an unusable profile: treat the pixels as sRGB, as browsers do
+
+
+def _jpeg(img: Image.Image, quality: int) -> bytes:
+    img.info = {}   # nothing rides along: no EXIF, XMP, IPTC, ICC or comment from the source
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=quality, progressive=True, optimize=True)
+    return out.getvalue()
+
+
+def _item(code: str, message: str) -> dict:
+    return {"path": "/file", "code": code, "message": message}
+
+
+def too_many_pixels(max_pixels: int) -> Invalid:
+    return Invalid("attachment.too_many_pixels",
+                   errors=[{**_item("too_many_pixels", "attachment.too_many_pixels"), "limit": max_pixels}])
+
+
+def unreadable() -> Invalid:
+    return Invalid("attachment.unreadable", errors=[_item("unreadable", "attachment.unreadable")])
