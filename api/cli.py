@@ -107,3 +107,25 @@ def audit_verify():
     click.echo(f"audit log BROKEN at record {result.broken_seq} (id {result.broken_id}): {result.reason}; "
                f"{result.checked} records before it are intact", err=True)
     sys.exit(1)
+
+
+@cli.group("storage")
+def storage_group():
+    """Object storage (attachments)."""
+
+
+@storage_group.command("gc")
+@click.option("--grace-seconds", type=click.IntRange(min=0), default=None,
+              help="Leave orphans younger than this (default: ZHANGBAN_STORAGE_GC_GRACE_SECONDS).")
+@click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
+def storage_gc(grace_seconds, dry_run):
+    """Remove stored objects that no attachment record names (left by a crash mid-upload)."""
+    from api.runtime import runtime
+    from storage import service
+
+    rt = runtime()
+    grace = rt.settings.storage_gc_grace_seconds if grace_seconds is None else grace_seconds
+    report = service.gc(rt.store, grace_seconds=grace, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"{rt.store.name}: scanned {report.scanned} objects, {verb} {report.removed} orphans, "
+               f"left {report.young} younger than {grace} s")
