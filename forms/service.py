@@ -1,0 +1,236 @@
+"""Form drafts, publishing, versions, and what clients read. Every state change writes its audit record.
+
+Who may do what: designers of the draft's department and admins draft, validate, publish and archive; a
+designer of another department gets 404 for the draft; anyone without the designer role gets 403. Published
+versions are for every logged-in user.
+
+Interface for other rooms (keep these names):
+    get_published(key, version=None) -> FormVersion        # None: the newest; NotFound otherwise
+    latest_published_version(key) -> int | None
+"""
+from __future__ import annotations
+
+import json
+
+from mongoengine.errors import NotUniqueError
+
+from core import audit, clock
+from core.actor import Actor
+from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, PreconditionFailed
+from forms import language, prefill, render, validation
+from forms.models import FormDraft, FormVersion
+
+DEFAULT_MAX_DRAFT_BYTES = 512 * 1024
+
+
+class TooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"
+
+
+# -- access --------------------------------------------------------------------------------------------------------
+
+def _require_designer(actor: Actor) -> None:
+    if not (actor.is_admin or actor.has_role("designer")):
+        raise Forbidden()
+
+
+def _may_design(actor: Actor, department: str) -> bool:
+    return actor.is_admin or actor.has_role("designer", department)
+
+
+def _draft(actor: Actor, key: str) -> FormDraft:
+    _require_designer(actor)
+    draft = FormDraft.objects(key=key).first()
+    if draft is None or not _may_design(actor, draft.department):
+        raise NotFound()
+    return draft
+
+
+def _schema_text(schema, max_bytes: int) -> str:
+    if not isinstance(schema, dict):
+        raise Invalid("form.schema_not_object", errors=[{"path": "/schema", "code": "not_an_object",
+                                                         "message": "form.schema_not_object"}])
+    text = json.dumps(schema, ensure_ascii=False, separators=(",", ":"))
+    if len(text.encode()) > max_bytes:
+        raise TooLarge("form.draft_too_large", params={"limit": max_bytes},
+                       errors=[{"path": "/schema", "code": "too_large", "message": "form.draft_too_large"}])
+    return text
+
+
+# -- drafts --------------------------------------------------------------------------------------------------------
+
+def list_drafts(actor: Actor, *, status: str | None = None, department: str | None = None):
+    _require_designer(actor)
+    filters = {}
+    if not actor.is_admin:
+        filters["department__in"] = sorted(actor.department_ids("designer"))
+    if department:
+        filters["department"] = department if actor.is_admin or department in actor.department_ids("designer") \
+            else "-"
+    if status:
+        filters["status"] = status
+    return FormDraft.objects(**filters).order_by("key")
+
+
+def create_draft(actor: Actor, *, key: str, title: str, department: str, schema: dict, title_en: str = "",
+                 max_bytes: int = DEFAULT_MAX_DRAFT_BYTES) -> FormDraft:
+    _require_designer(actor)
+    if not _may_design(actor, department):
+        raise Forbidden("form.not_your_department")
+    text = _schema_text(schema, max_bytes)
+    now = clock.now()
+    draft = FormDraft(key=key, title=title, title_en=title_en, department=department, schema_json=text,
+                      created_by=actor.user_id, created_at=now, updated_by=actor.user_id, updated_at=now)
+    try:
+        draft.save(force_insert=True)
+    except NotUniqueError:
+        raise Conflict("form.key_taken", errors=[{"path": "/key", "code": "taken",
+                                                  "message": "form.key_taken"}]) from None
+    audit.record(actor, "form.create", "form", key, department=department, title=title)
+    return draft
+
+
+def get_draft(actor: Actor, key: str) -> FormDraft:
+    return _draft(actor, key)
+
+
+def update_draft(actor: Actor, key: str, expected_version: int, *, title: str | None = None,
+                 title_en: str | None = None, schema: dict | None = None,
+                 max_bytes: int = DEFAULT_MAX_DRAFT_BYTES) -> FormDraft:
+    """Change the draft if it is still at `expected_version` (the If-Match ETag); 412 otherwise."""
+    draft = _draft(actor, key)
+    if draft.status == "archived":
+        raise Conflict("form.archived")
+    changes = {"updated_by": actor.user_id, "updated_at": clock.now()}
+    if schema is not None:
+        changes["schema_json"] = _schema_text(schema, max_bytes)
+    if title is not None:
+        changes["title"] = title
+    if title_en is not None:
+        changes["title_en"] = title_en
+    if draft.version != expected_version or not FormDraft.objects(id=draft.id, version=expected_version).update_one(
+            **{f"set__{k}": v for k, v in changes.items()}, inc__version=1):
+        raise PreconditionFailed()
+    audit.record(actor, "form.update", "form", key, version=expected_version + 1,
+                 changed=sorted(k for k in changes if k not in ("updated_by", "updated_at")))
+    return draft.reload()
+
+
+def check_draft(actor: Actor, key: str, schema: dict | None = None,
+                max_bytes: int = DEFAULT_MAX_DRAFT_BYTES) -> dict:
+    """The draft's (or the given unsaved schema's) problems: {valid, errors, fields}."""
+    draft = _draft(actor, key)
+    if schema is not None:
+        _schema_text(schema, max_bytes)
+    form, errors = language.analyze(draft.schema if schema is None else schema)
+    return {"valid": not errors, "errors": errors, "fields": _count(form.fields) if form else None}
+
+
+def _count(fields) -> int:
+    return sum(1 + _count(f.children) for f in fields)
+
+
+def publish(actor: Actor, key: str, expected_version: int | None = None) -> FormVersion:
+    """Freeze the draft as the next version number. Refused (422) while the draft has problems."""
+    draft = _draft(actor, key)
+    if draft.status == "archived":
+        raise Conflict("form.archived")
+    if expected_version is not None and draft.version != expected_version:
+        raise PreconditionFailed()
+    form, errors = language.analyze(draft.schema)
+    if errors:
+        raise Invalid("form.schema_invalid", errors=[{**e, "path": "/schema" + e["path"]} for e in errors])
+    number = (latest_published_version(key, include_archived=True) or 0) + 1
+    version = FormVersion(key=key, version=number, title=draft.title, title_en=draft.title_en,
+                          department=draft.department, schema_json=draft.schema_json,
+                          json_schema_json=json.dumps(form.json_schema, ensure_ascii=False),
+                          published_by=actor.user_id, published_at=clock.now())
+    try:
+        version.save(force_insert=True)   # the unique (key, version) index lets one of two racing publishes win
+    except NotUniqueError:
+        raise Conflict("form.publish_race") from None
+    FormDraft.objects(id=draft.id, published_version__lt=number).update_one(set__published_version=number,
+                                                                           inc__version=1)
+    audit.record(actor, "form.publish", "form", key, version=number)
+    return version
+
+
+def archive(actor: Actor, key: str, expected_version: int | None = None) -> FormDraft:
+    """Withdraw the form: no more edits or publishing, and no new use of it (get_published(key) is 404);
+    published versions stay readable by number for the applications already running on them."""
+    draft = _draft(actor, key)
+    if draft.status == "archived":
+        return draft
+    query = {"id": draft.id, "version": draft.version if expected_version is None else expected_version}
+    if not FormDraft.objects(**query).update_one(set__status="archived", set__updated_at=clock.now(),
+                                                 set__updated_by=actor.user_id, inc__version=1):
+        raise PreconditionFailed()
+    audit.record(actor, "form.archive", "form", key)
+    return draft.reload()
+
+
+def list_versions(actor: Actor, key: str):
+    _draft(actor, key)
+    return FormVersion.objects(key=key).order_by("-version")
+
+
+def get_version(actor: Actor, key: str, number: int) -> FormVersion:
+    _draft(actor, key)
+    return _version(key, number)
+
+
+# -- published forms ----------------------------------------------------------------------------------------------
+
+def _version(key: str, number: int) -> FormVersion:
+    found = FormVersion.objects(key=key, version=number).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def _archived(key: str) -> bool:
+    return FormDraft.objects(key=key, status="archived").only("id").first() is not None
+
+
+def latest_published_version(key: str, *, include_archived: bool = False) -> int | None:
+    """The newest published version number of a form, or None (never published, or archived)."""
+    if not include_archived and _archived(key):
+        return None
+    newest = FormVersion.objects(key=key).order_by("-version").only("version").first()
+    return newest.version if newest else None
+
+
+def get_published(key: str, version: int | None = None) -> FormVersion:
+    """A published, immutable form version; `version=None` means the newest one of a form that is not
+    archived. Raises core.errors.NotFound."""
+    if version is None:
+        version = latest_published_version(key)
+        if version is None:
+            raise NotFound()
+    return _version(key, version)
+
+
+def published_for(actor: Actor, key: str, version: int | None) -> FormVersion:
+    """What a logged-in client reads (`version=None`: the newest)."""
+    return get_published(key, version)
+
+
+def render_for(actor: Actor, key: str, version: int | None) -> dict:
+    return render.render_model(get_published(key, version))
+
+
+def check_for(actor: Actor, key: str, version: int | None, data: dict, profile: dict | None = None) -> dict:
+    """Pre-validate a client's data; {valid: true, data: normalized} or Invalid with the errors."""
+    normalized = validation.validate(get_published(key, version), data, prefill_profile=profile)
+    return {"valid": True, "data": validation.as_json(normalized)}
+
+
+def prefill_for(actor: Actor, key: str, version: int | None, profile: dict | None = None) -> dict:
+    """The values this person has already given: from their profile and their earlier submissions."""
+    return prefill.values(actor, get_published(key, version), profile or {})
+
+
+def remember(actor: Actor, form_version: FormVersion, data: dict) -> int:
+    """After a submission is accepted: keep its `history.*` answers for the person's next forms."""
+    return prefill.remember(actor, form_version, data)
