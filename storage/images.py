@@ -80,8 +80,11 @@ def process_photo(data: bytes, *, max_pixels: int, keep_original: bool = False) 
         icc = img.info.get("icc_profile")
         if img.format == "JPEG":
             scale = dct_scale(max(img.size))
-            if scale > 1:
-                img.draft("RGB", (img.width // scale, img.height // scale))
+            # Staying in YCbCr skips a colour conversion each way (decode and re-encode); only a profile
+            # conversion needs RGB.
+            mode = "YCbCr" if img.mode == "RGB" and not (icc and _transform(icc, "RGB")) else None
+            if scale > 1 or mode:
+                img.draft(mode, (img.width // scale, img.height // scale))
         img.load()
         img = _srgb(img, icc)
         if orientation in _TRANSPOSE:
@@ -89,8 +92,8 @@ def process_photo(data: bytes, *, max_pixels: int, keep_original: bool = False) 
         if max(img.size) > FULL_EDGE:
             img = img.resize(fit(img.size, FULL_EDGE), Image.Resampling.LANCZOS, reducing_gap=3.0)
         full = _jpeg(img, QUALITY)
-        thumb = img.copy()
-        thumb.thumbnail((THUMB_EDGE, THUMB_EDGE), Image.Resampling.BICUBIC, reducing_gap=2.0)
+        thumb = img.resize(fit(img.size, THUMB_EDGE), Image.Resampling.BICUBIC, reducing_gap=2.0) \
+            if max(img.size) > THUMB_EDGE else img
         renditions = [Rendition("full", full, sniffing.JPEG, "jpg", *img.size),
                       Rendition("thumbnail", _jpeg(thumb, THUMB_QUALITY), sniffing.JPEG, "jpg", *thumb.size)]
     except (Invalid, UnsupportedMediaType):
@@ -138,7 +141,7 @@ def _srgb(img: Image.Image, icc: bytes | None) -> Image.Image:
         transform = _transform(icc, img.mode)
         if transform is not None:
             return ImageCms.applyTransform(img, transform)
-    return img if img.mode == "RGB" else img.convert("RGB")
+    return img if img.mode in ("RGB", "YCbCr") else img.convert("RGB")
 
 
 @lru_cache(maxsize=32)
