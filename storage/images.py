@@ -133,6 +133,8 @@ def _orientation(img: Image.Image) -> int:
 
 def _srgb(img: Image.Image, icc: bytes | None) -> Image.Image:
     """RGB in sRGB: embedded profiles converted (then dropped), transparency flattened onto white."""
+    if img.mode.startswith("I"):   # 16-bit greyscale PNG: scale to 8 bits (a plain convert would clip)
+        img = img.convert("I").point(lambda v: v / 257).convert("L")
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         img = Image.new("RGB", rgba.size, (255, 255, 255))

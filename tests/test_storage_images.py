@@ -164,3 +164,17 @@ def test_signature_size_is_capped():
         process_signature(b"\x89PNG\r\n\x1a\n" + b"\0" * (3 * 1024 * 1024))
     with pytest.raises(UnsupportedMediaType):
         process_signature(f.pdf())
+
+
+@pytest.mark.parametrize("img, fmt, expected", [
+    (Image.new("I;16", (300, 200), 30000), "PNG", (116, 116, 116)),      # 16-bit grey scaled, not clipped
+    (Image.new("CMYK", (300, 200), (0, 255, 255, 0)), "JPEG", (254, 0, 0)),
+    (Image.new("L", (300, 200), 77), "JPEG", (77, 77, 77)),
+    (Image.new("P", (300, 200), 0), "PNG", (0, 0, 0)),
+], ids=["png-16bit", "jpeg-cmyk", "jpeg-grey", "png-palette"])
+def test_other_colour_modes_become_plain_rgb(img, fmt, expected):
+    data = io.BytesIO()
+    img.save(data, fmt)
+    full, _ = process_photo(data.getvalue(), max_pixels=CAP)
+    out = _open(full.data)
+    assert out.mode == "RGB" and all(abs(a - b) <= 3 for a, b in zip(out.getpixel((5, 5)), expected))
