@@ -36,6 +36,7 @@ def create_app(config: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.json.ensure_ascii = False
+    app.json.sort_keys = False   # JSON_SORT_KEYS is ignored since Flask 2.3: keep keys (form fields) in order
     app.extensions["zhangban"] = Runtime(settings=settings, store=store, wechat=WeChatClient(settings))
 
     api = ZhangbanApi(app)
