@@ -1,6 +1,86 @@
-"""Published forms for clients. (To be filled in by its issue.)"""
+"""/api/v1/forms: published forms for clients (any logged-in user): the definition, the render model,
+pre-validation and prefill values. `{n}` is a version number or `latest`."""
 from __future__ import annotations
 
+from flask import request
+from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from api import forms_schemas as schemas
+from api.errors import ErrorSchema
+from api.http import BEARER, current_actor
+from api.runtime import settings
+from core import pii
+from core.actor import Actor
+from core.errors import NotFound
+from designer.forms_schemas import VersionOut
+from designer.forms_views import max_draft_bytes
+from forms import service
+
 blp = Blueprint("forms", __name__, url_prefix="/api/v1/forms", description="Published forms for clients")
+
+
+def _number(n: str) -> int | None:
+    if n == "latest":
+        return None
+    if n.isdigit() and len(n) < 10:
+        return int(n)
+    raise NotFound()
+
+
+def _profile(actor: Actor) -> dict:
+    """The caller's verified profile for `x-prefill: profile.*` (name, 身份证号, phone), decrypted."""
+    from api.identity.service import me
+
+    user = me(actor)
+    cipher = pii.cipher()
+    return {"name": user.real_name or None, "id_card": cipher.decrypt(user.id_card_enc, context="id_card"),
+            "phone": cipher.decrypt(user.phone_enc, context="phone")}
+
+
+@blp.before_request
+def _refuse_oversized():
+    if request.method == "POST" and request.content_length and request.content_length > max_draft_bytes():
+        raise service.TooLarge("payload_too_large")
+
+
+@blp.route("/<key>/versions/<n>")
+class PublishedVersion(MethodView):
+    @blp.response(200, VersionOut)
+    @blp.doc(security=[BEARER])
+    def get(self, key, n):
+        """A published form's definition (the schema as designed, and as standard JSON Schema)"""
+        return service.published_for(current_actor(), key, _number(n))
+
+
+@blp.route("/<key>/versions/<n>/render")
+class Render(MethodView):
+    @blp.response(200, schemas.RenderOut)
+    @blp.doc(security=[BEARER])
+    def get(self, key, n):
+        """The render model: a flat, ordered component list a mini-program draws without a JSON Schema library"""
+        return service.render_for(current_actor(), key, _number(n))
+
+
+@blp.route("/<key>/versions/<n>/check")
+class Check(MethodView):
+    @blp.arguments(schemas.DataCheckIn)
+    @blp.response(200, schemas.DataCheckOut)
+    @blp.alt_response(422, schema=ErrorSchema,
+                      description="The data does not pass: errors [{path, code, message, message_zh, message_en}]")
+    @blp.alt_response(413, schema=ErrorSchema, description="The body is larger than the form limit")
+    @blp.doc(security=[BEARER])
+    def post(self, body, key, n):
+        """Pre-validate form data exactly as a submission will be validated"""
+        actor = current_actor()
+        return service.check_for(actor, key, _number(n), body["data"], _profile(actor))
+
+
+@blp.route("/<key>/versions/<n>/prefill")
+class Prefill(MethodView):
+    @blp.response(200, schemas.PrefillOut)
+    @blp.doc(security=[BEARER])
+    def get(self, key, n):
+        """Starting values for you: from your profile and your earlier submissions"""
+        actor = current_actor()
+        return {"values": service.prefill_for(actor, key, _number(n), _profile(actor))}

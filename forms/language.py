@@ -166,7 +166,8 @@ class _Walker:
                 props[name] = f.node
             fields.append(f)
         rules = {k: node[k] for k in ("if", "then", "else", "allOf", "dependentRequired") if k in node}
-        self.rules(rules, pointer, {f.name for f in fields if f.kind != "readonly"})
+        # every declared key counts here, so one broken field does not also break the rules that name it
+        self.rules(rules, pointer, set(declared) - {f.name for f in fields if f.kind == "readonly"})
         return fields, rules, props, [r for r in required if r in props]
 
     def rules(self, rules, pointer, names):
@@ -429,15 +430,15 @@ def _resolve(fields, parts):
 
 
 def _topological(fields, deps):
+    """Declaration order, except that a field comes after the fields its visibility reads; None on a cycle."""
     placed, order, pending = set(), [], list(fields)
     while pending:
-        ready = [f for f in pending if deps[f.name] <= placed]
-        if not ready:
+        ready = next((f for f in pending if deps[f.name] <= placed), None)
+        if ready is None:
             return None
-        for f in ready:
-            placed.add(f.name)
-            order.append(f)
-        pending = [f for f in pending if f.name not in placed]
+        placed.add(ready.name)
+        order.append(ready)
+        pending.remove(ready)
     return order
 
 

@@ -47,15 +47,42 @@ def _draft(actor: Actor, key: str) -> FormDraft:
     return draft
 
 
+MAX_SCHEMA_DEPTH = 32        # JSON nesting of a stored schema (the language itself allows 4 group levels)
+MAX_SCHEMA_ARRAY = 1000      # items of any one array in a schema (enum values, required names …)
+
+
 def _schema_text(schema, max_bytes: int) -> str:
+    """The schema as stored text, after the checks that keep absurd input out of the database: 413 beyond
+    `max_bytes`, 422 for nesting deeper than 32 levels or an array of more than 1000 items."""
     if not isinstance(schema, dict):
         raise Invalid("form.schema_not_object", errors=[{"path": "/schema", "code": "not_an_object",
                                                          "message": "form.schema_not_object"}])
+    problem = _structure_problem(schema)
+    if problem:
+        path, code = problem
+        raise Invalid("form.schema_too_complex", errors=[{"path": "/schema" + path, "code": code,
+                                                          "message": "form.schema_too_complex"}])
     text = json.dumps(schema, ensure_ascii=False, separators=(",", ":"))
     if len(text.encode()) > max_bytes:
         raise TooLarge("form.draft_too_large", params={"limit": max_bytes},
                        errors=[{"path": "/schema", "code": "too_large", "message": "form.draft_too_large"}])
     return text
+
+
+def _structure_problem(value):
+    stack = [(value, "", 0)]
+    while stack:
+        node, path, depth = stack.pop()
+        if depth > MAX_SCHEMA_DEPTH:
+            return path, "too_deep"
+        if isinstance(node, dict):
+            stack.extend((v, f"{path}/{str(k).replace('~', '~0').replace('/', '~1')}", depth + 1)
+                         for k, v in node.items())
+        elif isinstance(node, list):
+            if len(node) > MAX_SCHEMA_ARRAY:
+                return path, "too_many_items"
+            stack.extend((v, f"{path}/{i}", depth + 1) for i, v in enumerate(node))
+    return None
 
 
 # -- drafts --------------------------------------------------------------------------------------------------------

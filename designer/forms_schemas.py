@@ -1,0 +1,90 @@
+"""Request and response schemas of the forms designer API, and the published-version shape both APIs use."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+FORM_KEY = validate.Regexp(r"^[a-z][a-z0-9_-]{1,63}$", error="2–64 of a-z, 0-9, _ and -, starting with a letter")
+
+
+class FormSchemaField(fields.Dict):
+    """A form definition: JSON Schema 2020-12 with x-ui hints (docs/forms.md)."""
+
+    def __init__(self, **kw):
+        kw.setdefault("metadata", {"description": "the form definition: JSON Schema 2020-12 with x-ui hints "
+                                                  "(docs/forms.md)"})
+        super().__init__(keys=fields.String(), **kw)
+
+
+class DraftIn(Schema):
+    key = fields.String(required=True, validate=FORM_KEY)
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    title_en = fields.String(load_default="", validate=validate.Length(max=200))
+    department = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                               metadata={"description": "the owning department's id"})
+    schema = FormSchemaField(required=True)
+
+
+class DraftUpdateIn(Schema):
+    title = fields.String(validate=validate.Length(min=1, max=200))
+    title_en = fields.String(validate=validate.Length(max=200))
+    schema = FormSchemaField()
+
+    @validates_schema
+    def _something(self, data, **kw):
+        if not data:
+            raise ValidationError("send title, title_en or schema", field_name="schema")
+
+
+class DraftCheckIn(Schema):
+    schema = FormSchemaField(metadata={"description": "an unsaved schema to check instead of the stored draft"})
+
+
+class DraftListArgs(Schema):
+    status = fields.String(validate=validate.OneOf(("draft", "archived")))
+    department = fields.String()
+
+
+class DraftSummaryOut(Schema):
+    key = fields.String()
+    title = fields.String()
+    title_en = fields.String()
+    department = fields.String()
+    status = fields.String()
+    published_version = fields.Integer(metadata={"description": "the newest published version, 0 for none"})
+    version = fields.Integer(metadata={"description": "the draft's version; its ETag is this number quoted"})
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    updated_by = fields.String()
+    updated_at = fields.DateTime()
+
+
+class DraftOut(DraftSummaryOut):
+    schema = fields.Function(lambda d: d.schema)
+
+
+class ProblemOut(Schema):
+    path = fields.String(metadata={"description": "JSON pointer into the schema"})
+    code = fields.String()
+    message = fields.String()
+
+
+class CheckOut(Schema):
+    valid = fields.Boolean()
+    errors = fields.List(fields.Nested(ProblemOut))
+    fields = fields.Integer(allow_none=True, metadata={"description": "how many fields the form has"})
+
+
+class VersionSummaryOut(Schema):
+    key = fields.String()
+    version = fields.Integer()
+    title = fields.String()
+    title_en = fields.String()
+    department = fields.String()
+    published_by = fields.String()
+    published_at = fields.DateTime()
+
+
+class VersionOut(VersionSummaryOut):
+    schema = fields.Function(lambda v: v.schema, metadata={"description": "the definition as designed"})
+    json_schema = fields.Function(lambda v: v.json_schema,
+                                  metadata={"description": "the data schema as standard JSON Schema 2020-12"})
