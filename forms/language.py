@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from jsonschema import Draft202012Validator
 
-from forms import conditions, regexes
+from forms import conditions, dependencies, regexes
 
 MAX_FIELDS = 500
 MAX_NESTING = 4          # group / repeatable-group levels below the form
@@ -139,7 +139,7 @@ class _Walker:
         json_schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
                        "properties": props, **({"required": required} if required else {}),
                        **_standard(rules)}
-        self.conditions(fields, fields, "")
+        dependencies.check_and_order(fields, fields, self.error)
         return Form(fields, rules, json_schema, sections, text_of(schema.get("title", "")))
 
     def object(self, node, pointer, path, depth):
@@ -372,74 +372,6 @@ class _Walker:
             elif key not in KEYWORDS:
                 self.error(f"{pointer}/{_pointer([key])[1:]}", "unsupported_keyword",
                            f"{key} is not supported by the form language (docs/forms.md lists what is)")
-
-    # -- conditions: every name must resolve, and no field may wait on itself --------------------------------
-    def conditions(self, fields, root_fields, prefix):
-        by_name = {f.name: f for f in fields}
-        deps = {f.name: set() for f in fields}
-        for f in fields:
-            for tree, key in ((f.visible_if, "x-visible-if"), (f.required_if, "x-required-if")):
-                if tree is None:
-                    continue
-                for ref in conditions.references(tree):
-                    scope, parts = (root_fields, ref[2:].split(".")) if ref.startswith("$.") else (fields, ref.split("."))
-                    target = _resolve(scope, parts)
-                    if target is None:
-                        self.error(f"{f.pointer}/{key}", "unknown_field", f"the condition names {ref!r}, not a field")
-                    elif target is f:
-                        self.error(f"{f.pointer}/{key}", "condition_cycle", "a field's condition names itself")
-                    elif scope is fields and key == "x-visible-if":
-                        deps[f.name].add(parts[0])  # decide that sibling first
-            if f.children:
-                self.conditions(f.children, root_fields, f.name)
-        for f in fields:  # a root field whose inner conditions read $.x is evaluated after x
-            if fields is root_fields:
-                for ref in _nested_root_refs(f):
-                    if ref != f.name and ref in by_name:
-                        deps[f.name].add(ref)
-        order = _topological(fields, deps)
-        if order is None:
-            self.error(fields[0].pointer.rsplit("/properties/", 1)[0] or "", "condition_cycle",
-                       "x-visible-if conditions wait on each other in a circle")
-        else:
-            fields[:] = order
-
-
-def _nested_root_refs(f: Field):
-    for child in f.children:
-        for tree in (child.visible_if, child.required_if):
-            if tree is not None:
-                yield from (r[2:].split(".")[0] for r in conditions.references(tree) if r.startswith("$."))
-        yield from _nested_root_refs(child)
-
-
-def _resolve(fields, parts):
-    """The field a dotted name reaches (into groups, or an address's region/detail), or None."""
-    scope = fields
-    for i, part in enumerate(parts):
-        target = next((f for f in scope if f.name == part and f.kind != "readonly"), None)
-        rest = parts[i + 1:]
-        if target is None or not rest:
-            return target
-        if target.kind == "address":
-            return target if rest in (["region"], ["detail"]) else None
-        if target.kind != "group":
-            return None
-        scope = target.children
-    return None
-
-
-def _topological(fields, deps):
-    """Declaration order, except that a field comes after the fields its visibility reads; None on a cycle."""
-    placed, order, pending = set(), [], list(fields)
-    while pending:
-        ready = next((f for f in pending if deps[f.name] <= placed), None)
-        if ready is None:
-            return None
-        placed.add(ready.name)
-        order.append(ready)
-        pending.remove(ready)
-    return order
 
 
 def _standard(rules) -> dict:
