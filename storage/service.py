@@ -12,8 +12,7 @@ For the applications service (workflows): on submit, call `assert_owned(applican
 from __future__ import annotations
 
 import hashlib
-import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable, Iterable
 
@@ -30,8 +29,6 @@ from storage.images import Rendition, process_photo, unreadable
 from storage.models import KINDS, Attachment, Variant
 from storage.signatures import process_signature
 from storage.stores import ObjectStore
-
-log = logging.getLogger(__name__)
 
 ReaderCheck = Callable[[Actor, list], bool]
 _readers: list[ReaderCheck] = []
@@ -249,13 +246,13 @@ class GcReport:
     scanned: int = 0
     removed: int = 0
     young: int = 0      # orphans inside the grace period, left for a later run
-    removed_keys: list = None
+    removed_keys: list = field(default_factory=list)
 
 
 def gc(store: ObjectStore, *, grace_seconds: int, dry_run: bool = False, batch: int = 500) -> GcReport:
     """Remove objects that no attachment record names and that are older than the grace period."""
     cutoff = clock.now() - timedelta(seconds=grace_seconds)
-    report = GcReport(removed_keys=[])
+    report = GcReport()
     pending: list = []
 
     def sweep():
