@@ -92,6 +92,18 @@ def handle_http_exception(exc: HTTPException):
     return error_response(status, code, headers=headers)
 
 
+def _localized(item: dict) -> dict:
+    """An error item's message in the caller's language: its own message_zh/message_en texts when the domain
+    gave them (with the limits filled in), else the text of the message key it names."""
+    lang = i18n.language()
+    own = item.get("message_en" if lang == "en" else "message_zh")
+    if own:
+        return {**item, "message": own}
+    if item.get("message") in i18n.MESSAGES:
+        return {**item, "message": i18n.message(item["message"], lang=lang)}
+    return item
+
+
 def handle_domain_error(exc: DomainError):
     headers = {}
     params = dict(exc.params)
@@ -100,9 +112,7 @@ def handle_domain_error(exc: DomainError):
         params.setdefault("retry_after", exc.retry_after)
     if exc.status >= 500:
         log.warning("%s: %s", exc.message_key, exc.detail or "")
-    # Items may name a message key instead of a text: say it in the caller's language.
-    errors = [{**item, "message": i18n.message(item["message"])} if item.get("message") in i18n.MESSAGES
-              else item for item in exc.errors]
+    errors = [_localized(item) for item in exc.errors]
     return error_response(exc.status, exc.code, errors=errors, params=params, message_key=exc.message_key,
                           headers=headers)
 

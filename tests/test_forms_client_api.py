@@ -76,10 +76,10 @@ def test_check_prevalidates_in_the_callers_language(client, published, resident_
     r = client.post(f"{BASE}/latest/check", json={"data": data}, headers={**resident_headers, "Accept-Language": "en"})
     assert r.status_code == 422 and r.json["code"] == "invalid"
     (item,) = r.json["errors"]
-    assert item["path"] == "/reason" and item["message"] == "Too short"
+    assert item["path"] == "/reason" and item["message"] == "At least 5 characters"   # the detailed text
     assert item["message_en"] == "At least 5 characters" and item["message_zh"] == "至少需要 5 个字符"
     r = client.post(f"{BASE}/1/check", json={"data": data}, headers=resident_headers)
-    assert r.json["errors"][0]["message"] == "内容过短"
+    assert r.json["errors"][0]["message"] == "至少需要 5 个字符"
 
 
 def test_prefill_from_profile_and_earlier_answers(client, published, resident_headers, resident_login):
