@@ -13,6 +13,8 @@ from storage.models import Attachment
 from tests import storage_fixtures as f
 from tests.conftest import WORKER, bearer
 
+# The pipeline refuses bombs itself, below Pillow's limit; Pillow's own warning is noise here.
+pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 
 @pytest.fixture(scope="module", params=["filesystem", "minio"])
 def store_app(request, settings, tmp_path_factory):

@@ -13,6 +13,10 @@ from storage.images import process_photo
 from storage.signatures import process_signature
 from tests import storage_fixtures as f
 
+# The pipeline refuses bombs itself, below Pillow's limit; Pillow's own warning is noise here.
+pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+
+
 CAP = 40_000_000
 
 
