@@ -1,0 +1,163 @@
+"""Every supported BPMN pattern (docs/bpmn/*.bpmn), published and driven through designers' test runs."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.workflows_fixtures import DesignerRun, publish_example
+from tests.workflows_fixtures import civil_designer, forms, housing, housing_designer  # noqa: F401 (fixtures)
+
+
+@pytest.fixture
+def civil(client, civil_designer, department, forms):
+    def publish(key, dmn=()):
+        return publish_example(client, civil_designer, department["id"], key, dmn)
+    return publish
+
+
+def test_user_task_with_form(client, civil_designer, civil):
+    version = civil("user_task_form")
+    assert version["user_tasks"] == [{"element_id": "review", "name": "窗口审核", "form_key": "review",
+                                      "form_version": 1}]
+    run = DesignerRun(client, civil_designer, "user_task_form", data={"applicant": "张三"})
+    task = run.task("review")
+    assert (task["lane"], task["form_key"], task["form_version"]) == ("civil", "review", 1)
+    assert task["data"] == {"applicant": "张三"}
+    run.complete("review", {"decision": "ok"})
+    assert run.state["status"] == "completed" and run.tasks == []
+    assert run.path == ["start", "review", "end"]
+    assert run.state["path"][1]["changes"] == {"decision": "ok"}
+
+
+@pytest.mark.parametrize("amount, end, extra", [(20000, "leader_review", None), (500, "end_fast", "mark_fast"),
+                                                (5000, "end_normal", None)])
+def test_exclusive_gateway_with_conditions_and_a_default_flow(client, civil_designer, civil, amount, end, extra):
+    civil("exclusive_gateway")
+    run = DesignerRun(client, civil_designer, "exclusive_gateway", data={"amount": amount})
+    run.complete("review", {"decision": "ok"})
+    if end == "leader_review":
+        assert [t["element_id"] for t in run.tasks] == ["leader_review"]
+        assert run.task("leader_review")["lane"] == "approver"
+        return
+    assert run.state["status"] == "completed"
+    assert run.path[-1] == end and (extra is None or extra in run.path)
+    if extra:
+        script_step = run.state["path"][run.path.index("mark_fast")]
+        assert script_step["changes"] == {"fast_track": True, "fee": "5.00"}
+
+
+def test_parallel_split_and_join_across_two_lanes(client, civil_designer, civil, housing):
+    civil("parallel_lanes")
+    run = DesignerRun(client, civil_designer, "parallel_lanes")
+    assert sorted((t["element_id"], t["lane"]) for t in run.tasks) == [("civil_check", "civil"),
+                                                                        ("housing_check", "housing")]
+    run.complete("housing_check", {"decision": "ok"})
+    assert [t["element_id"] for t in run.tasks] == ["civil_check"] and run.state["status"] == "running"
+    run.complete("civil_check", {"decision": "ok"})
+    assert run.state["status"] == "completed" and run.path[-2:] == ["join", "end"]
+
+
+def _sign(run, opinions):
+    for opinion in opinions:
+        run.complete("countersign", {"opinion": opinion})
+
+
+def test_countersign_all_must_approve(client, civil_designer, civil):
+    civil("countersign_all")
+    run = DesignerRun(client, civil_designer, "countersign_all", data={"signers": ["li", "wang", "zhao"]})
+    assert sorted(t["data"]["signer"] for t in run.tasks) == ["li", "wang", "zhao"]
+    _sign(run, ["approve", "approve", "approve"])
+    assert run.state["status"] == "completed" and run.path[-1] == "approved"
+    run = DesignerRun(client, civil_designer, "countersign_all", data={"signers": ["li", "wang"]})
+    _sign(run, ["approve", "reject"])
+    assert run.path[-1] == "rejected"
+
+
+def test_countersign_one_veto_ends_it(client, civil_designer, civil):
+    civil("countersign_veto")
+    run = DesignerRun(client, civil_designer, "countersign_veto", data={"signers": ["li", "wang", "zhao"]})
+    run.complete("countersign", {"opinion": "approve"})
+    run.complete("countersign", {"opinion": "veto"})
+    assert run.state["status"] == "completed" and run.tasks == []     # zhao's task was cancelled
+    assert run.path[-1] == "rejected"
+
+
+def test_countersign_at_least_n_of_m(client, civil_designer, civil):
+    civil("countersign_quorum")
+    run = DesignerRun(client, civil_designer, "countersign_quorum",
+                  data={"signers": ["a", "b", "c", "d", "e"], "required": 2})
+    run.complete("countersign", {"opinion": "approve"})
+    run.complete("countersign", {"opinion": "reject"})
+    assert len(run.tasks) == 1 and run.tasks[0]["data"]["signer"] == "c"
+    run.complete("countersign", {"opinion": "approve"})     # 2 of 5: d and e are not asked
+    assert run.state["status"] == "completed" and run.path[-1] == "approved"
+
+
+def test_interrupting_and_non_interrupting_boundary_timers(client, civil_designer, civil):
+    civil("boundary_timers")
+    run = DesignerRun(client, civil_designer, "boundary_timers")
+    now = datetime.now(timezone.utc)
+    due = datetime.fromisoformat(run.task("review")["due_at"])
+    assert timedelta(days=1, hours=23) < due - now < timedelta(days=2, hours=1)   # the earliest timer
+    assert datetime.fromisoformat(run.state["next_timer_at"]) == due
+
+    run.timers(now + timedelta(days=1))                      # nothing due yet
+    assert "remind" not in run.path and [t["element_id"] for t in run.tasks] == ["review"]
+    run.timers(now + timedelta(days=3))                      # the reminder fires; the review stays open
+    assert ["remind", "mark_reminded", "reminder_sent"] == [p for p in run.path if p in
+                                                            ("remind", "mark_reminded", "reminder_sent")]
+    assert [t["element_id"] for t in run.tasks] == ["review"]
+    run.timers(now + timedelta(days=6))                      # the timeout cancels the review
+    assert [t["element_id"] for t in run.tasks] == ["escalated_review"]
+    assert run.task("escalated_review")["lane"] == "approver"
+    run.complete("escalated_review", {"decision": "ok"})
+    assert run.state["status"] == "completed" and "done" not in run.path
+
+
+def test_a_return_loop_to_an_earlier_task(client, civil_designer, civil):
+    civil("return_loop")
+    run = DesignerRun(client, civil_designer, "return_loop", data={"applicant": "张三"})
+    run.complete("review", {"decision": "return", "reason": "缺少户口本"})
+    task = run.task("supplement")
+    assert task["lane"] == "resident" and task["data"]["reason"] == "缺少户口本"
+    run.complete("supplement", {"materials": ["hukou.jpg"]})
+    assert run.task("review")["data"]["materials"] == ["hukou.jpg"]
+    run.complete("review", {"decision": "pass"})
+    assert run.state["status"] == "completed"
+    assert run.path == ["start", "review", "decision", "supplement", "review", "decision", "end"]
+
+
+def test_a_call_activity_into_another_departments_process_passes_only_its_io_data(
+        client, civil_designer, civil, housing, housing_designer):
+    publish_example(client, housing_designer, housing["id"], "housing_check")
+    version = civil("call_activity")
+    assert version["calls"] == {"housing_check": "housing_check@1"}
+    run = DesignerRun(client, civil_designer, "call_activity",
+                  data={"id_number": "11010519491231002X", "income": 1800, "phone": "13800138000"})
+    task = run.task("verify")
+    assert task["lane"] == "housing"
+    assert task["data"] == {"id_number": "11010519491231002X"}           # income and phone stay home
+    run.complete("verify", {"has_housing": False, "housing_notes": "查无房产"})
+    data = run.task("decide")["data"]
+    assert data["has_housing"] is False and "housing_notes" not in data and data["income"] == 1800
+
+
+@pytest.mark.parametrize("data, fee, channel", [({"applicant_type": "low_income", "area": 120}, 0, "green"),
+                                                ({"applicant_type": "normal", "area": 60}, 80, "normal"),
+                                                ({"applicant_type": "normal", "area": 100}, 150, "normal")])
+def test_a_dmn_decision(client, civil_designer, civil, data, fee, channel):
+    civil("dmn_decision", dmn=["fee_decision.dmn"])
+    run = DesignerRun(client, civil_designer, "dmn_decision", data=data)
+    task = run.task("confirm")
+    assert (task["data"]["fee"], task["data"]["channel"]) == (fee, channel)
+
+
+def test_a_message_catch_event(client, civil_designer, civil):
+    civil("message_catch")
+    run = DesignerRun(client, civil_designer, "message_catch")
+    assert run.tasks == [] and run.state["waiting_messages"] == ["materials_supplemented"]
+    run.message("not_this_one", {}, expect=422)
+    run.message("materials_supplemented", {"files": ["a.pdf"]})
+    assert run.task("review")["data"]["supplement"] == {"files": ["a.pdf"]}
+    assert run.state["waiting_messages"] == []

@@ -1,0 +1,329 @@
+"""The BPMN engine: parse uploads, serialize specs once, run workflows in the sandbox, keep state-only JSON.
+
+Nothing here touches the database. The service modules load and store; this module turns bytes into specs and
+state into workflows and back. Every workflow it hands out runs on the sandboxed script engine: at creation and
+after every restore (the script engine is not serialized; a restored workflow would otherwise silently run on
+SpiffWorkflow's default, unrestricted engine).
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from uuid import UUID
+
+from lxml import etree
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.helpers import DefaultRegistry
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (DurationTimerEventDefinition,
+                                                               TimeDateEventDefinition, TimerEventDefinition)
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.deep_merge import DeepMerge
+from SpiffWorkflow.util.task import TaskState
+
+from workflows.limits import DEFAULT_LIMITS, check_data
+from workflows.sandbox import Sandbox, SandboxScriptEngine
+
+# Uploaded XML is untrusted: no DTDs, no entities (XXE: <!ENTITY x SYSTEM "file:///etc/passwd">), no network.
+XML_PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                          huge_tree=False, remove_comments=False)
+
+
+def parse_xml(data: bytes | str):
+    """An lxml element from untrusted bytes; raises etree.XMLSyntaxError (with .lineno, .position)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    root = etree.fromstring(data, etree.XMLParser(**XML_PARSER_OPTIONS))
+    if root.getroottree().docinfo.doctype:
+        raise etree.XMLSyntaxError("DOCTYPE declarations are not allowed", None, 1, 1, "upload")
+    return root
+
+
+# --- serialization: specs once per published version, state per instance ---
+
+class _StateOnlyWorkflowConverter(BpmnWorkflowConverter):
+    """Serialize a workflow without its spec: the spec is stored once with the published version."""
+
+    def to_dict(self, workflow):
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+
+def _registry():
+    registry = DefaultRegistry()
+    # Dates and Decimals are data the helpers produce; give them a JSON form.
+    registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
+    registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
+    config = dict(SPIFF_CONFIG)
+    config[BpmnWorkflow] = _StateOnlyWorkflowConverter
+    return BpmnWorkflowSerializer.configure(config, registry)
+
+
+SERIALIZER = BpmnWorkflowSerializer(_registry())
+# A serializer for full workflows (tests and the raw benchmark compare against it).
+FULL_SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+
+
+@dataclass(frozen=True)
+class CompiledSpec:
+    """A parsed process: the main process spec and every subprocess it calls."""
+    process_id: str
+    spec: object
+    subprocess_specs: dict
+
+    def to_json(self) -> str:
+        return json.dumps({"spec": SERIALIZER.to_dict(self.spec),
+                           "subprocess_specs": {k: SERIALIZER.to_dict(v) for k, v in self.subprocess_specs.items()}},
+                          separators=(",", ":"), cls=SERIALIZER._encoder_cls)
+
+
+def compile_spec(bpmn_files: list, dmn_files: list = (), process_id: str | None = None) -> CompiledSpec:
+    """Parse already-validated XML (lxml elements) into specs. Raises SpiffWorkflow's ValidationException."""
+    parser = SpiffBpmnParser()   # the XSD check ran in validation, with every error reported
+    for index, root in enumerate(bpmn_files):
+        parser.add_bpmn_xml(root, filename=f"bpmn-{index}")
+    for index, root in enumerate(dmn_files):
+        parser.add_dmn_xml(root, filename=f"dmn-{index}")
+    spec = parser.get_spec(process_id)
+    return CompiledSpec(process_id, spec, parser.get_subprocess_specs(process_id))
+
+
+class SpecCache:
+    """Serialized specs per published version id. from_dict mutates what it is given, so each restore gets a
+    fresh copy: json.loads of the cached text is the cheapest deep copy."""
+
+    def __init__(self, size: int = 256):
+        self._items: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+        self.size = size
+
+    def get(self, key: str, load) -> str:
+        with self._lock:
+            text = self._items.get(key)
+            if text is not None:
+                self._items.move_to_end(key)
+                return text
+        text = load()
+        with self._lock:
+            self._items[key] = text
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return text
+
+    def clear(self):
+        with self._lock:
+            self._items.clear()
+
+
+SPECS = SpecCache()
+
+
+class Engine:
+    """Start, restore, move and save workflows; always on the sandboxed script engine."""
+
+    def __init__(self, sandbox: Sandbox | None = None):
+        self.script_engine = SandboxScriptEngine(sandbox or Sandbox())
+        self.limits = self.script_engine.sandbox.limits
+
+    # --- lifecycle ---
+
+    def new(self, spec_json: str, data: dict | None = None) -> BpmnWorkflow:
+        specs = json.loads(spec_json)
+        spec = SERIALIZER.from_dict(specs["spec"])
+        subprocess_specs = {k: SERIALIZER.from_dict(v) for k, v in specs["subprocess_specs"].items()}
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        if data:
+            check_data(data, self.limits, what="the start data")
+            workflow.task_tree.data.update(data)
+            for task in workflow.task_tree.children:
+                task.data.update(data)
+        return workflow
+
+    def restore(self, spec_json: str, state_json: str) -> BpmnWorkflow:
+        dct = json.loads(state_json)
+        SERIALIZER.migrate(dct)
+        specs = json.loads(spec_json)
+        dct["spec"], dct["subprocess_specs"] = specs["spec"], specs["subprocess_specs"]
+        workflow = SERIALIZER.from_dict(dct)
+        workflow.script_engine = self.script_engine   # never the unrestricted default
+        return workflow
+
+    def dump(self, workflow: BpmnWorkflow) -> str:
+        dct = SERIALIZER.to_dict(workflow)
+        dct[SERIALIZER.VERSION_KEY] = SERIALIZER.VERSION
+        # Task data deltas are not converted by to_dict: the encoder gives dates and Decimals their JSON form.
+        return json.dumps(dct, separators=(",", ":"), ensure_ascii=False, cls=SERIALIZER._encoder_cls)
+
+    # --- moving on ---
+
+    def run(self, workflow: BpmnWorkflow):
+        workflow.do_engine_steps()
+
+    def complete(self, workflow: BpmnWorkflow, task_id: str, data: dict | None = None):
+        task = self.ready_task(workflow, task_id)
+        if data:
+            check_data(data, self.limits, what="the task data")
+            task.set_data(**data)
+            check_data(task.data, self.limits, what="the task data")
+        task.run()
+        workflow.do_engine_steps()
+        return task
+
+    def message(self, workflow: BpmnWorkflow, name: str, payload: dict | None = None):
+        payload = payload or {}
+        check_data(payload, self.limits, what="the message payload")
+        workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload))
+        workflow.do_engine_steps()
+
+    def fire_timers(self, workflow: BpmnWorkflow, at: datetime | None = None) -> int:
+        """Fire timers due by `at` (default now). A later `at` lets a designer's test run skip ahead."""
+        at = at or datetime.now(timezone.utc)
+        fired = 0
+        for task in list(workflow.event_manager.tasks.values()):
+            definition = task.task_spec.event_definition
+            if not isinstance(definition, (DurationTimerEventDefinition, TimeDateEventDefinition)):
+                continue
+            due = _timer_due(task._get_internal_data("event_value"))
+            if due is not None and due <= at:
+                task._set_internal_data(event_fired=True)
+                fired += 1
+        workflow.refresh_timers()
+        workflow.do_engine_steps()
+        return fired
+
+    # --- reading ---
+
+    @staticmethod
+    def ready_task(workflow: BpmnWorkflow, task_id: str):
+        try:
+            wanted = UUID(str(task_id))
+        except ValueError:
+            return None
+        task = workflow.get_task_from_id(wanted)
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            return None
+        return task
+
+    @staticmethod
+    def ready_tasks(workflow: BpmnWorkflow) -> list[dict]:
+        """The user tasks waiting for a person, with their lane, form, data and due time."""
+        due_by_parent = _boundary_due_times(workflow)
+        tasks = []
+        for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+            spec = task.task_spec
+            properties = (getattr(spec, "extensions", None) or {}).get("properties") or {}
+            tasks.append({
+                "id": str(task.id), "element_id": spec.bpmn_id, "name": spec.bpmn_name or spec.bpmn_id,
+                "lane": spec.lane, "form_key": properties.get("formKey"),
+                "form_version": _int_or_none(properties.get("formVersion")),
+                "data": task.data, "due_at": due_by_parent.get(task.id),
+                "multi_instance_index": task.internal_data.get("item_index") if task.internal_data else None,
+            })
+        return tasks
+
+    @staticmethod
+    def next_timer_at(workflow: BpmnWorkflow) -> datetime | None:
+        times = [_timer_due(t._get_internal_data("event_value")) for t in workflow.event_manager.tasks.values()
+                 if isinstance(t.task_spec.event_definition, TimerEventDefinition)]
+        times = [t for t in times if t is not None]
+        return min(times) if times else None
+
+    @staticmethod
+    def waiting_messages(workflow: BpmnWorkflow) -> list[str]:
+        return sorted({e.name for e in workflow.waiting_events() if "Message" in e.event_type})
+
+    @staticmethod
+    def finished(workflow: BpmnWorkflow) -> bool:
+        return workflow.is_completed()
+
+
+def _int_or_none(value):
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _timer_due(value) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str):
+            due = TimerEventDefinition.get_datetime(value)
+        elif isinstance(value, datetime):
+            due = value
+        else:
+            return None
+    except Exception:   # a malformed deadline is reported when the timer runs, not here
+        return None
+    return due if due.tzinfo else due.replace(tzinfo=timezone.utc)
+
+
+def _boundary_due_times(workflow) -> dict:
+    """Task id of a user task → the earliest deadline of the timers on its boundary."""
+    due = {}
+    for task in workflow.event_manager.tasks.values():
+        if not isinstance(task.task_spec.event_definition, TimerEventDefinition):
+            continue
+        when = _timer_due(task._get_internal_data("event_value"))
+        parent = task.parent
+        if when is None or parent is None:
+            continue
+        # A boundary event hangs off a hidden "BoundaryEventSplit" whose first child is the user task.
+        for sibling in parent.children:
+            if sibling.task_spec.manual and (sibling.id not in due or when < due[sibling.id]):
+                due[sibling.id] = when
+    return due
+
+
+class PathRecorder:
+    """What a step did: the BPMN elements it finished, when, and which data keys changed."""
+
+    MAX_VALUE = 120
+
+    def __init__(self, workflow: BpmnWorkflow):
+        self.started = time.time()
+        self.before = {t.id for t in workflow.get_tasks(state=TaskState.COMPLETED)}
+
+    def entries(self, workflow: BpmnWorkflow) -> list[dict]:
+        done = [t for t in workflow.get_tasks(state=TaskState.COMPLETED) if t.id not in self.before]
+        done.sort(key=lambda t: t.last_state_change or 0)
+        out = []
+        for task in done:
+            spec = task.task_spec
+            if not getattr(spec, "bpmn_id", None):
+                continue   # Spiff's own bookkeeping tasks (Root, Start, End, splits)
+            changes = {}
+            if task.parent is not None:
+                for key in DeepMerge.get_updated_keys(task.parent.data, task.data):
+                    changes[key] = self._short(task.data.get(key))
+                for key in DeepMerge.get_deleted_keys(task.parent.data, task.data):
+                    changes[key] = None
+            out.append({"element_id": spec.bpmn_id, "name": spec.bpmn_name or spec.bpmn_id,
+                        "type": type(spec).__name__, "lane": getattr(spec, "lane", None),
+                        "at": datetime.fromtimestamp(task.last_state_change or time.time(), timezone.utc),
+                        "changes": changes})
+        return out
+
+    @classmethod
+    def _short(cls, value):
+        if isinstance(value, (int, float, bool)) or value is None:
+            return value
+        if isinstance(value, (Decimal, date)):
+            return str(value)
+        text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+        return text if len(text) <= cls.MAX_VALUE else text[: cls.MAX_VALUE] + "…"
+
+
+DEFAULT_ENGINE = Engine(Sandbox(DEFAULT_LIMITS))

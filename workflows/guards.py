@@ -1,0 +1,356 @@
+"""The guards RestrictedPython calls, and the builtins scripts may use.
+
+Everything here is built per evaluation around one `Run` (its limits and allocation budget), so a guard can
+charge what it creates and the sandbox can tell, after the script, that a refused operation happened even if the
+script went on. Attribute access is an allow-list by exact type: anything not listed (generators, frames,
+functions, types, modules, exceptions) has no attributes at all from a script.
+"""
+from __future__ import annotations
+
+import operator
+import re
+import time
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
+
+from workflows.limits import Limits, SandboxViolation
+
+NUMBERS = (int, float, Decimal, bool)
+FLAT = (str, int, float, bool, type(None), Decimal, date, datetime, timedelta)
+MAX_FORMAT_NUMBER = 1000        # widths and precisions in %-formats, f-string specs
+
+STR_ATTRS = frozenset((
+    "capitalize casefold count endswith find index isalnum isalpha isdecimal isdigit islower isnumeric isspace "
+    "istitle isupper lower lstrip partition removeprefix removesuffix rfind rindex rpartition rsplit rstrip split "
+    "splitlines startswith strip swapcase title upper join replace ljust rjust center zfill").split())
+LIST_ATTRS = frozenset("append extend insert pop remove index count sort reverse copy clear".split())
+DICT_ATTRS = frozenset("get keys values items pop popitem setdefault update copy clear".split())
+SET_ATTRS = frozenset(("add discard remove pop clear copy union intersection difference symmetric_difference "
+                       "issubset issuperset isdisjoint update").split())
+ALLOWED_ATTRS = {
+    str: STR_ATTRS, list: LIST_ATTRS, dict: DICT_ATTRS, set: SET_ATTRS, frozenset: SET_ATTRS - {
+        "add", "discard", "remove", "pop", "clear", "update"},
+    tuple: frozenset({"count", "index"}),
+    float: frozenset({"is_integer"}),
+    Decimal: frozenset({"quantize", "to_integral_value", "is_nan", "is_signed", "copy_abs", "sqrt"}),
+    date: frozenset({"year", "month", "day", "weekday", "isoweekday", "isoformat", "replace"}),
+    datetime: frozenset({"year", "month", "day", "hour", "minute", "second", "microsecond", "weekday",
+                         "isoweekday", "isoformat", "replace", "date", "timestamp"}),
+    timedelta: frozenset({"days", "seconds", "microseconds", "total_seconds"}),
+}
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_DIGITS = re.compile(r"\d+")
+
+
+class Run:
+    """The state of one evaluation: its limits, what it has created so far, the first rule it broke."""
+
+    __slots__ = ("limits", "allocated", "violation", "deadline", "events", "printed")
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.allocated = 0
+        self.violation: SandboxViolation | None = None
+        self.deadline = 0.0
+        self.events = 0
+        self.printed: list[str] = []
+
+    def refuse(self, message: str, kind: str = "sandbox"):
+        """Remember the first violation (the sandbox re-raises it even if the script swallowed it)."""
+        error = SandboxViolation(message, kind=kind)
+        if self.violation is None:
+            self.violation = error
+        raise error
+
+    def tick(self):
+        self.events += 1
+        if not self.events & 15 and time.thread_time() > self.deadline:
+            self.refuse(f"the script used more than {self.limits.cpu_ms} ms of CPU time", "timeout")
+        return True
+
+    def charge(self, amount: int):
+        self.allocated += amount
+        if amount > 10_000 and time.thread_time() > self.deadline:
+            self.refuse(f"the script used more than {self.limits.cpu_ms} ms of CPU time", "timeout")
+        if self.allocated > self.limits.alloc_budget:
+            self.refuse(f"the script created more than {self.limits.alloc_budget} characters or items",
+                        "memory")
+
+    def check_size(self, value):
+        """Refuse a str/list/tuple/dict/set or int beyond the limits; charge what was created."""
+        kind = type(value)
+        if kind is str:
+            if len(value) > self.limits.max_str:
+                self.refuse(f"a string longer than {self.limits.max_str} characters", "memory")
+            self.charge(len(value))
+        elif kind in (list, tuple, dict, set, frozenset):
+            if len(value) > self.limits.max_items:
+                self.refuse(f"a collection with more than {self.limits.max_items} items", "memory")
+            self.charge(len(value))
+        elif kind is int and value.bit_length() > self.limits.max_int_bits:
+            self.refuse(f"an integer larger than {self.limits.max_int_bits} bits", "memory")
+        return value
+
+    def text_size(self, value) -> int:
+        """An upper estimate of len(str(value)), refusing values whose text would be too long."""
+        cap, total, stack, seen = self.limits.max_str, 0, [value], 0
+        while stack:
+            item = stack.pop()
+            seen += 1
+            kind = type(item)
+            if kind is str:
+                total += len(item) + 2
+            elif kind is dict:
+                total += 2 + 4 * len(item)
+                stack.extend(item.keys())
+                stack.extend(item.values())
+            elif kind in (list, tuple, set, frozenset):
+                total += 2 + 2 * len(item)
+                stack.extend(item)
+            elif kind is int:
+                total += item.bit_length() // 3 + 2
+            elif kind is Decimal:
+                total += 40 + (max(0, item.adjusted()) if item.is_finite() else 0)
+            else:
+                total += 40
+            if total > cap or seen > self.limits.max_data_nodes:
+                self.refuse(f"a text longer than {cap} characters", "memory")
+        return total
+
+
+def build(run: Run, helpers: dict) -> dict:
+    """The globals every evaluation gets: guards (names starting with '_', unreachable from scripts),
+    whitelisted builtins and helper functions."""
+    limits = run.limits
+
+    def getattr_(obj, name, *default):
+        allowed = ALLOWED_ATTRS.get(type(obj))
+        if allowed is None or name not in allowed or name.startswith("_"):
+            run.refuse(f"attribute {name!r} of {type(obj).__name__} is not available in scripts")
+        value = getattr(obj, name)
+        wrap = _WRAPPERS.get((type(obj), name))
+        return wrap(run, obj, value) if wrap else value
+
+    def getitem_(obj, key):
+        if type(obj) not in (str, list, tuple, dict, range):
+            run.refuse(f"items of {type(obj).__name__} are not available in scripts")
+        value = obj[key]
+        if type(key) is slice:
+            run.check_size(value)
+        return value
+
+    def write_(obj):
+        if type(obj) not in (list, dict):
+            run.refuse(f"{type(obj).__name__} cannot be changed by scripts")
+        return obj
+
+    def getiter_(obj):
+        return iter(obj)
+
+    def binop_(op, left, right):
+        check = _BINOP_CHECKS.get(op)
+        if check:
+            check(run, left, right)
+        return run.check_size(_OPERATORS[op](left, right))
+
+    def inplacevar_(op, left, right):
+        return binop_(op[:-1], left, right)
+
+    def fmtval_(value):
+        # f"{x}" turns x into text before anything else sees it: bound it first.
+        if type(value) not in (str, int, float, bool, type(None)):
+            run.text_size(value)
+        return value
+
+    def apply_(func, *args, **kwargs):
+        return func(*args, **kwargs)
+
+    def print_(_getattr_=None):
+        return _Printer(run, str_)
+
+    def range_(*args):
+        try:
+            result = range(*args)
+            size = len(result)
+        except OverflowError:
+            size = limits.max_range + 1
+        if size > limits.max_range:
+            run.refuse(f"range() of more than {limits.max_range} numbers", "memory")
+        return result
+
+    def str_(value=""):
+        if type(value) not in FLAT:
+            run.text_size(value)
+        return run.check_size(str(value))
+
+    def int_(value=0, *base):
+        if type(value) is Decimal and value.is_finite() and value.adjusted() > limits.max_int_bits // 3:
+            run.refuse("the number is too large for int()", "memory")
+        return run.check_size(int(value, *base))
+
+    def round_(value, ndigits=None):
+        if ndigits is not None and (type(ndigits) is not int or abs(ndigits) > 100):
+            run.refuse("round() takes at most 100 digits")
+        return round(value) if ndigits is None else round(value, ndigits)
+
+    def sum_(iterable, start=0):
+        total = start
+        if type(total) not in NUMBERS:
+            run.refuse("sum() adds numbers only")
+        for item in iterable:
+            if type(item) not in NUMBERS:
+                run.refuse("sum() adds numbers only")
+            total = total + item
+        return run.check_size(total)
+
+    def collector(kind):
+        def make(*args, **kwargs):
+            return run.check_size(kind(*args, **kwargs))
+        make.__name__ = kind.__name__
+        return make
+
+    def sorted_(iterable, *, key=None, reverse=False):
+        return run.check_size(sorted(iterable, key=key, reverse=reverse))
+
+    builtins = {
+        "len": len, "min": min, "max": max, "sum": sum_, "any": any, "all": all, "sorted": sorted_,
+        "round": round_, "abs": abs, "int": int_, "float": float, "str": str_, "bool": bool,
+        "list": collector(list), "dict": collector(dict), "set": collector(set), "tuple": collector(tuple),
+        "range": range_, "enumerate": enumerate, "zip": zip, "reversed": reversed, "chr": chr, "ord": ord,
+        "ValueError": ValueError, "True": True, "False": False, "None": None,
+    }
+    return {
+        "__builtins__": builtins,
+        "__name__": "bpmn_script",
+        "_getattr_": getattr_, "_getitem_": getitem_, "_write_": write_, "_getiter_": getiter_,
+        "_iter_unpack_sequence_": guarded_iter_unpack_sequence, "_unpack_sequence_": guarded_unpack_sequence,
+        "_inplacevar_": inplacevar_, "_apply_": apply_, "_print_": print_, "_binop_": binop_,
+        "_fmtval_": fmtval_, "_tick_": run.tick,
+        **helpers,
+    }
+
+
+class _Printer:
+    """print(...) collects at most max_print characters; scripts cannot reach it (its name starts with _)."""
+
+    __slots__ = ("run", "to_text")
+
+    def __init__(self, run: Run, to_text):
+        self.run, self.to_text = run, to_text
+
+    def _call_print(self, *objects, sep=" ", end="\n"):
+        text = str(sep).join(self.to_text(o) for o in objects) + str(end)
+        if sum(map(len, self.run.printed)) + len(text) <= self.run.limits.max_print:
+            self.run.printed.append(text)
+
+    def __call__(self):
+        return "".join(self.run.printed)
+
+
+# --- checks before an operator runs (the C code behind it cannot be interrupted) ---
+
+def _check_add(run: Run, left, right):
+    if type(left) in (str, list, tuple) and type(right) is type(left):
+        limit = run.limits.max_str if type(left) is str else run.limits.max_items
+        if len(left) + len(right) > limit:
+            run.refuse(f"the result would be longer than {limit}", "memory")
+
+
+def _check_mul(run: Run, left, right):
+    for seq, count in ((left, right), (right, left)):
+        if type(seq) in (str, list, tuple) and type(count) in (int, bool):
+            limit = run.limits.max_str if type(seq) is str else run.limits.max_items
+            if len(seq) * max(count, 0) > limit:
+                run.refuse(f"the result would be longer than {limit}", "memory")
+            return
+    if type(left) is int and type(right) is int:
+        if left.bit_length() + right.bit_length() > run.limits.max_int_bits:
+            run.refuse(f"an integer larger than {run.limits.max_int_bits} bits", "memory")
+
+
+def _check_pow(run: Run, left, right):
+    if type(left) in (int, bool) and type(right) in (int, bool) and right > 0 and abs(left) > 1:
+        if left.bit_length() * right > run.limits.max_int_bits:
+            run.refuse(f"an integer larger than {run.limits.max_int_bits} bits", "memory")
+    if type(left) is Decimal or type(right) is Decimal:
+        exponent = right if type(right) is not Decimal else (right if right.is_finite() else 0)
+        if abs(exponent) > 10 ** 6:
+            run.refuse("the exponent is too large", "memory")
+
+
+def _check_lshift(run: Run, left, right):
+    if type(left) is int and type(right) is int and right > 0 and left.bit_length() + right > run.limits.max_int_bits:
+        run.refuse(f"an integer larger than {run.limits.max_int_bits} bits", "memory")
+
+
+def _check_mod(run: Run, left, right):
+    if type(left) is str:
+        for width, precision in _PERCENT_SPEC.findall(left):
+            for number in (width, precision):
+                if number == "*" or (number and int(number) > MAX_FORMAT_NUMBER):
+                    run.refuse(f"format widths above {MAX_FORMAT_NUMBER} are not allowed")
+        run.text_size(right)
+
+
+_BINOP_CHECKS = {"+": _check_add, "*": _check_mul, "**": _check_pow, "<<": _check_lshift, "%": _check_mod}
+_OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+              "//": operator.floordiv, "%": operator.mod, "**": operator.pow, "<<": operator.lshift,
+              ">>": operator.rshift, "|": operator.or_, "&": operator.and_, "^": operator.xor,
+              "@": operator.matmul}
+
+
+# --- methods that can build large values from small inputs: checked before they run ---
+
+def _wrap_join(run, sep, method):
+    def join(iterable):
+        items = list(iterable)
+        if len(items) > run.limits.max_items:
+            run.refuse(f"join() of more than {run.limits.max_items} items", "memory")
+        total = len(sep) * max(len(items) - 1, 0) + sum(len(i) if type(i) is str else 0 for i in items)
+        if total > run.limits.max_str:
+            run.refuse(f"the result would be longer than {run.limits.max_str}", "memory")
+        return run.check_size(method(items))
+    return join
+
+
+def _wrap_replace(run, text, method):
+    def replace(old, new, count=-1):
+        if type(old) is str and type(new) is str:
+            worst = len(text) + (len(text) + 1) * max(len(new) - len(old), 0)
+            if worst > run.limits.max_str:
+                run.refuse(f"the result could be longer than {run.limits.max_str}", "memory")
+        return run.check_size(method(old, new, count))
+    return replace
+
+
+def _wrap_width(run, text, method):
+    def pad(width, *fill):
+        if type(width) is int and width > run.limits.max_str:
+            run.refuse(f"the result would be longer than {run.limits.max_str}", "memory")
+        return run.check_size(method(width, *fill))
+    return pad
+
+
+def _wrap_grow(run, container, method):
+    def grow(*args, **kwargs):
+        result = method(*args, **kwargs)
+        if len(container) > run.limits.max_items:
+            run.refuse(f"a collection with more than {run.limits.max_items} items", "memory")
+        return result
+    return grow
+
+
+def _wrap_copy(run, container, method):
+    def copy():
+        return run.check_size(method())
+    return copy
+
+
+_WRAPPERS = {(str, "join"): _wrap_join, (str, "replace"): _wrap_replace}
+_WRAPPERS.update({(str, name): _wrap_width for name in ("ljust", "rjust", "center", "zfill")})
+_WRAPPERS.update({(list, name): _wrap_grow for name in ("append", "extend", "insert")})
+_WRAPPERS.update({(dict, name): _wrap_grow for name in ("update", "setdefault")})
+_WRAPPERS.update({(set, name): _wrap_grow for name in ("add", "update")})
+_WRAPPERS.update({(kind, "copy"): _wrap_copy for kind in (list, dict, set)})

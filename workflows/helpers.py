@@ -1,0 +1,176 @@
+"""Helper functions scripts and conditions may call: dates, money, 身份证号, working days.
+
+Only functions are handed to scripts (never modules or classes), and each bounds its own work.
+"""
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation, ROUND_HALF_UP
+
+from core import clock
+
+CHINA = timezone(timedelta(hours=8))
+MAX_WORKING_DAYS = 3660          # ten years of working days: add_working_days() walks day by day
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def _as_date(value) -> date:
+    if type(value) is datetime:
+        return value.astimezone(CHINA).date() if value.tzinfo else value.date()
+    if type(value) is date:
+        return value
+    if type(value) is str:
+        return parse_date(value)
+    raise ValueError(f"not a date: {value!r}")
+
+
+def today() -> date:
+    """Today in China (UTC+8), where the offices are."""
+    return clock.now().astimezone(CHINA).date()
+
+
+def now() -> datetime:
+    return clock.now()
+
+
+def make_date(year: int, month: int, day: int) -> date:
+    return date(year, month, day)
+
+
+def parse_date(text: str) -> date:
+    """'2024-05-01' or an ISO datetime → a date."""
+    text = str(text)[:40]
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        raise ValueError(f"not a date: {text!r}") from None
+
+
+def days(n) -> timedelta:
+    return timedelta(days=int(n))
+
+
+def hours(n) -> timedelta:
+    return timedelta(hours=float(n))
+
+
+def add_days(value, n: int) -> date:
+    return _as_date(value) + timedelta(days=int(n))
+
+
+def add_months(value, n: int) -> date:
+    start = _as_date(value)
+    month_index = start.month - 1 + int(n)
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def days_between(start, end) -> int:
+    return (_as_date(end) - _as_date(start)).days
+
+
+def is_working_day(value) -> bool:
+    """Monday to Friday. (Public holidays and 调休 need a calendar this helper does not have.)"""
+    return _as_date(value).weekday() < 5
+
+
+def working_days(start, end) -> int:
+    """Working days after `start` up to and including `end` (negative when end is earlier)."""
+    a, b = _as_date(start), _as_date(end)
+    sign = 1
+    if b < a:
+        a, b, sign = b, a, -1
+    total = (b - a).days
+    weeks, rest = divmod(total, 7)
+    count = weeks * 5
+    for i in range(1, rest + 1):
+        if (a + timedelta(days=i)).weekday() < 5:
+            count += 1
+    return sign * count
+
+
+def add_working_days(value, n: int) -> date:
+    n = int(n)
+    if abs(n) > MAX_WORKING_DAYS:
+        raise ValueError(f"at most {MAX_WORKING_DAYS} working days")
+    current, step = _as_date(value), (1 if n >= 0 else -1)
+    while n:
+        current += timedelta(days=step)
+        if current.weekday() < 5:
+            n -= step
+    return current
+
+
+def to_decimal(value, default=None):
+    """A Decimal from a number or numeric text (floats go through their text, so 0.1 stays 0.1)."""
+    try:
+        if type(value) is float:
+            value = repr(value)
+        if type(value) is str and len(value) > 100:
+            raise ValueError
+        return Decimal(value)
+    except (InvalidOperation, ValueError, TypeError):
+        if default is not None:
+            return default
+        raise ValueError(f"not a number: {str(value)[:40]!r}") from None
+
+
+def round_money(value, places: int = 2) -> Decimal:
+    """Round half up (the way fees are rounded), to `places` decimals."""
+    places = max(0, min(int(places), 10))
+    return to_decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def to_int(value, default=None):
+    try:
+        if type(value) is str and len(value) > 100:
+            raise ValueError
+        return int(value)
+    except (ValueError, TypeError, OverflowError):
+        return default
+
+
+def valid_id_number(id_no) -> bool:
+    """A well-formed 18-digit 身份证号 with a correct check digit and a real birth date."""
+    text = str(id_no).strip().upper()
+    if len(text) != 18 or not text[:17].isdigit():
+        return False
+    check = _ID_CHECK[sum(int(d) * w for d, w in zip(text[:17], _ID_WEIGHTS)) % 11]
+    if text[17] != check:
+        return False
+    try:
+        date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
+    except ValueError:
+        return False
+    return True
+
+
+def birth_date_from_id(id_no) -> date:
+    text = str(id_no).strip().upper()
+    if not valid_id_number(text):
+        raise ValueError("not a valid 身份证号")
+    return date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
+
+
+def age_from_id(id_no, on=None) -> int:
+    """Age in whole years on `on` (default: today in China) from an 18-digit 身份证号."""
+    born, at = birth_date_from_id(id_no), (_as_date(on) if on is not None else today())
+    return at.year - born.year - ((at.month, at.day) < (born.month, born.day))
+
+
+def gender_from_id(id_no) -> str:
+    """'male' or 'female' from the 17th digit."""
+    text = str(id_no).strip().upper()
+    if not valid_id_number(text):
+        raise ValueError("not a valid 身份证号")
+    return "male" if int(text[16]) % 2 else "female"
+
+
+HELPERS = {f.__name__: f for f in (
+    today, now, make_date, parse_date, days, hours, add_days, add_months, days_between, is_working_day,
+    working_days, add_working_days, to_decimal, round_money, to_int, valid_id_number, birth_date_from_id,
+    age_from_id, gender_from_id)}
+HELPERS["date"] = make_date
+HELPERS["Decimal"] = to_decimal

@@ -1,0 +1,248 @@
+"""Process instances: start, complete a user task, deliver a message, fire timers; and designers' test runs.
+
+Each action restores the instance on the version it started with (spec from the in-memory cache, state-only
+JSON from the document), runs the sandboxed engine, and writes conditionally on the instance's `version`.
+A failing expression or a sandbox refusal becomes an incident on the instance: its state stays where it was
+before the action, so nothing is lost, and the caller gets a 422 naming the BPMN element.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from SpiffWorkflow.exceptions import WorkflowException
+
+from core import audit, clock
+from core.actor import Actor
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from workflows import service
+from workflows.engine import DEFAULT_ENGINE, Engine, PathRecorder
+from workflows.limits import DataLimitExceeded, SandboxViolation
+from workflows.models import Incident, Instance, ProcessVersion
+
+TEST_RUN_LIFETIME = timedelta(days=1)
+MAX_PATH = 2000          # path entries kept per instance (the oldest are dropped beyond this)
+ENGINE: Engine = DEFAULT_ENGINE
+
+
+class IncidentRecorded(Invalid):
+    """The action failed inside the process; the instance keeps its state and the incident is recorded."""
+    code = "workflow_incident"
+
+
+# -- incidents -------------------------------------------------------------------------------------------------
+
+def _chain(error):
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = getattr(error, "exception", None) or error.__cause__ or error.__context__
+
+
+def _incident(error: BaseException, action: str) -> Incident:
+    kind, element_id, line = "error", "", None
+    for item in _chain(error):
+        if isinstance(item, SandboxViolation) and kind == "error":
+            kind = item.kind
+        task_spec = getattr(item, "task_spec", None) or getattr(getattr(item, "task", None), "task_spec", None)
+        if task_spec is not None and not element_id:
+            element_id = getattr(task_spec, "bpmn_id", None) or ""
+        if getattr(item, "line_number", None) and line is None:
+            line = item.line_number
+    message = str(error).split("\n")[0][:500]
+    return Incident(at=clock.now(), kind=kind, element_id=element_id, message=message, line=line, action=action)
+
+
+def _incident_error(incident: Incident) -> IncidentRecorded:
+    return IncidentRecorded("workflow.incident", errors=[{
+        "path": incident.element_id or "", "element_id": incident.element_id, "code": incident.kind,
+        "message": incident.message, **({"line": incident.line} if incident.line else {})}])
+
+
+# -- the engine, around one action -----------------------------------------------------------------------------
+
+def _state_fields(workflow) -> dict:
+    return {"status": "completed" if workflow.is_completed() else "running",
+            "next_timer_at": ENGINE.next_timer_at(workflow),
+            "waiting_messages": ENGINE.waiting_messages(workflow)}
+
+
+def start(actor: Actor, version: ProcessVersion, data: dict | None = None, *, is_test: bool = False) -> Instance:
+    """Start an instance of a published version and run it to its first wait."""
+    spec = service.spec_json(version)
+    try:
+        workflow = ENGINE.new(spec, data or {})
+    except DataLimitExceeded as e:
+        raise Invalid("workflow.data_too_large", errors=[{"path": "/data", "code": e.kind, "message": str(e)}])
+    before = ENGINE.dump(workflow)
+    recorder = PathRecorder(workflow)
+    instance = Instance(key=version.key, process_version=version.version, version_id=version.id,
+                        department=version.department, is_test=is_test, started_by=actor.user_id)
+    try:
+        ENGINE.run(workflow)
+        instance.state_json = ENGINE.dump(workflow)
+        for name, value in _state_fields(workflow).items():
+            setattr(instance, name, value)
+        instance.path = recorder.entries(workflow)
+    except Exception as e:   # noqa: BLE001 — whatever the process did, the instance is kept with an incident
+        instance.state_json, instance.status = before, "incident"
+        instance.incidents = [_incident(e, "start")]
+    instance.save(force_insert=True)
+    audit.record(actor, "process.instance.start", "process_instance", instance.id, key=version.key,
+                 version=version.version, test=is_test, status=instance.status)
+    return instance
+
+
+def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, expected_version=None):
+    """Restore, run `step(workflow)`, and write the new state conditionally, or record an incident."""
+    if expected_version is not None and expected_version != instance.version:
+        raise Conflict("workflow.instance_changed")
+    workflow = ENGINE.restore(service.spec_json_by_id(instance.version_id), instance.state_json)
+    recorder = PathRecorder(workflow)
+    try:
+        step(workflow)
+        state = ENGINE.dump(workflow)
+    except (NotFound, Invalid):
+        raise
+    except DataLimitExceeded as e:
+        if action in ("complete", "message"):
+            raise Invalid("workflow.data_too_large", errors=[{"path": "/data", "code": e.kind, "message": str(e)}])
+        return _record_incident(actor, instance, _incident(e, action))
+    except Exception as e:   # noqa: BLE001
+        return _record_incident(actor, instance, _incident(e, action))
+    fields = _state_fields(workflow)
+    entries = recorder.entries(workflow)
+    changed = Instance.objects(id=instance.id, version=instance.version).update_one(__raw__={
+        "$set": {"state_json": state, "status": fields["status"], "next_timer_at": fields["next_timer_at"],
+                 "waiting_messages": fields["waiting_messages"], "updated_at": clock.now(), "lease_until": None},
+        "$push": {"path": {"$each": entries, "$slice": -MAX_PATH}},
+        "$inc": {"version": 1}})
+    if not changed:
+        raise Conflict("workflow.instance_changed")   # someone acted first; the client reloads
+    audit.record(actor, f"process.instance.{action}", "process_instance", instance.id, **details)
+    return instance.reload()
+
+
+def _record_incident(actor, instance, incident):
+    changed = Instance.objects(id=instance.id, version=instance.version).update_one(
+        push__incidents=incident, set__status="incident", set__updated_at=clock.now(), set__lease_until=None,
+        inc__version=1)
+    if not changed:
+        raise Conflict("workflow.instance_changed")
+    audit.record(actor, "process.instance.incident", "process_instance", instance.id, kind=incident.kind,
+                 element_id=incident.element_id, during=incident.action)
+    raise _incident_error(incident)
+
+
+def complete_task(actor: Actor, instance: Instance, task_id: str, data: dict | None = None, *,
+                  expected_version: int | None = None) -> Instance:
+    def step(workflow):
+        if ENGINE.ready_task(workflow, task_id) is None:
+            raise NotFound("workflow.task_not_ready")
+        ENGINE.complete(workflow, task_id, data or {})
+
+    return _act(actor, instance, "complete", step, {"task_id": task_id}, expected_version=expected_version)
+
+
+def deliver_message(actor: Actor, instance: Instance, name: str, payload: dict | None = None) -> Instance:
+    def step(workflow):
+        if name not in ENGINE.waiting_messages(workflow):
+            raise Invalid("workflow.not_waiting_for_message", errors=[{
+                "path": "/name", "code": "not_waiting", "message": f"the process is not waiting for '{name}'"}])
+        ENGINE.message(workflow, name, payload or {})
+
+    return _act(actor, instance, "message", step, {"message": name})
+
+
+def fire_timers(actor: Actor, instance: Instance, at: datetime | None = None) -> Instance:
+    return _act(actor, instance, "timers", lambda wf: ENGINE.fire_timers(wf, at), {"at": str(at or "")})
+
+
+def claim_due(now: datetime | None = None, lease: timedelta = timedelta(minutes=5)) -> Instance | None:
+    """Claim one instance whose next timer is due (for the timer worker): a lease keeps others off it."""
+    now = now or clock.now()
+    return Instance.objects(next_timer_at__lte=now, status="running").filter(
+        __raw__={"$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]}).modify(
+        set__lease_until=now + lease, inc__version=1, new=True)
+
+
+def fire_due_timers(actor: Actor | None = None, now: datetime | None = None, limit: int = 100) -> int:
+    actor = actor or Actor.system()
+    fired = 0
+    for _ in range(limit):
+        instance = claim_due(now)
+        if instance is None:
+            break
+        try:
+            fire_timers(actor, instance)
+        except (IncidentRecorded, Conflict):
+            pass
+        fired += 1
+    return fired
+
+
+def view(instance: Instance) -> dict:
+    """What a caller sees: status, ready user tasks (lane, form, data, due time), path, incidents."""
+    version = ProcessVersion.objects(id=instance.version_id).only("user_tasks").first()
+    pinned = {t["element_id"]: t.get("form_version") for t in (version.user_tasks if version else [])}
+    tasks = []
+    if instance.status != "completed":
+        workflow = ENGINE.restore(service.spec_json_by_id(instance.version_id), instance.state_json)
+        tasks = ENGINE.ready_tasks(workflow)
+        for task in tasks:
+            task["form_version"] = task["form_version"] or pinned.get(task["element_id"])
+    return {"id": str(instance.id), "key": instance.key, "process_version": instance.process_version,
+            "status": instance.status, "is_test": instance.is_test, "ready_tasks": tasks, "path": instance.path,
+            "incidents": instance.incidents, "next_timer_at": instance.next_timer_at,
+            "waiting_messages": instance.waiting_messages, "created_at": instance.created_at,
+            "updated_at": instance.updated_at, "version": instance.version}
+
+
+# -- test runs (designers) -------------------------------------------------------------------------------------
+
+def _test_run(actor: Actor, key: str, number: int, run_id: str) -> Instance:
+    version = service.get_version(actor, key, number)        # designer of the department, or 404/403
+    from core.clock import parse_id
+    oid = parse_id(run_id)
+    found = Instance.objects(id=oid, is_test=True, version_id=version.id).first() if oid else None
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def start_test_run(actor: Actor, key: str, number: int, data: dict | None) -> dict:
+    version = service.get_version(actor, key, number)
+    return view(start(actor, version, data, is_test=True))
+
+
+def get_test_run(actor: Actor, key: str, number: int, run_id: str) -> dict:
+    return view(_test_run(actor, key, number, run_id))
+
+
+def complete_test_task(actor: Actor, key: str, number: int, run_id: str, task_id: str, data: dict | None,
+                       expected_version: int | None = None) -> dict:
+    instance = _test_run(actor, key, number, run_id)
+    return view(complete_task(actor, instance, task_id, data, expected_version=expected_version))
+
+
+def message_test_run(actor: Actor, key: str, number: int, run_id: str, name: str, payload: dict | None) -> dict:
+    return view(deliver_message(actor, _test_run(actor, key, number, run_id), name, payload))
+
+
+def timers_test_run(actor: Actor, key: str, number: int, run_id: str, at: datetime | None) -> dict:
+    """Fire the test run's timers due by `at`: a designer can skip ahead without waiting days."""
+    return view(fire_timers(actor, _test_run(actor, key, number, run_id), at))
+
+
+def purge_test_runs(now: datetime | None = None) -> int:
+    """Delete test instances started more than a day ago (run by `zhangban worker` / cron)."""
+    cutoff = (now or clock.now()) - TEST_RUN_LIFETIME
+    count = Instance.objects(is_test=True, created_at__lt=cutoff).delete()
+    if count:
+        audit.record(None, "process.test_runs.purge", "process_instance", "", count=count)
+    return count
+
+
+def require(actor: Actor) -> None:
+    if not (actor.is_admin or actor.has_role("designer")):
+        raise Forbidden()

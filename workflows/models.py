@@ -1,0 +1,82 @@
+"""Process definitions (drafts, immutable published versions) and process instances."""
+from __future__ import annotations
+
+import mongoengine as me
+
+from core import clock
+
+
+class DmnFile(me.EmbeddedDocument):
+    name = me.StringField(default="", max_length=200)
+    xml = me.StringField(required=True)
+
+
+class ProcessDraft(me.Document):
+    """What a designer edits: BPMN XML and optional DMN files. Changed only conditionally on `version`."""
+    key = me.StringField(required=True, unique=True, max_length=64)
+    name = me.StringField(required=True, max_length=200)
+    department = me.StringField(required=True)          # the owning department's id
+    bpmn_xml = me.StringField(required=True)
+    dmn = me.EmbeddedDocumentListField(DmnFile)
+    status = me.StringField(default="draft", choices=("draft", "published"))
+    published_version = me.IntField(null=True)          # the newest published version number
+    created_by = me.StringField(default="")
+    created_at = me.DateTimeField(default=clock.now)
+    updated_at = me.DateTimeField(default=clock.now)
+    version = me.IntField(default=1)
+
+    meta = {"collection": "process_drafts", "indexes": ["department", "-updated_at"]}
+
+
+class ProcessVersion(me.Document):
+    """A published process: never changed after it is written. The spec is serialized once, here."""
+    key = me.StringField(required=True)
+    version = me.IntField(required=True)
+    name = me.StringField(required=True)
+    department = me.StringField(required=True)
+    process_id = me.StringField(required=True)          # the executable BPMN process id
+    bpmn_xml = me.StringField(required=True)
+    dmn = me.EmbeddedDocumentListField(DmnFile)
+    spec_json = me.StringField(required=True)           # SpiffWorkflow's spec + subprocess specs
+    calls = me.DictField()                              # called process id → "key@version" it was bound to
+    user_tasks = me.ListField(me.DictField())           # element id, name, lane, form key + version
+    published_by = me.StringField(default="")
+    published_at = me.DateTimeField(default=clock.now)
+
+    meta = {"collection": "process_versions",
+            "indexes": [{"fields": ["key", "-version"], "unique": True}, "process_id", "department"]}
+
+
+class Incident(me.EmbeddedDocument):
+    at = me.DateTimeField(required=True)
+    kind = me.StringField(required=True)                # sandbox, timeout, memory, data_limit, exit, error
+    element_id = me.StringField(default="")
+    message = me.StringField(default="")
+    line = me.IntField(null=True)
+    action = me.StringField(default="")                 # start, complete, message, timers
+
+
+class Instance(me.Document):
+    """One running process. `state_json` is SpiffWorkflow's state without the spec (state-only JSON); the spec
+    comes from the ProcessVersion it started on, always."""
+    key = me.StringField(required=True)
+    process_version = me.IntField(required=True)
+    version_id = me.ObjectIdField(required=True)        # the ProcessVersion document
+    department = me.StringField(required=True)
+    status = me.StringField(default="running", choices=("running", "completed", "incident"))
+    state_json = me.StringField(required=True)
+    next_timer_at = me.DateTimeField(null=True)
+    lease_until = me.DateTimeField(null=True)           # a timer worker's claim
+    waiting_messages = me.ListField(me.StringField())
+    path = me.ListField(me.DictField())                 # element id, name, type, lane, at, changes
+    incidents = me.EmbeddedDocumentListField(Incident)
+    is_test = me.BooleanField(default=False)
+    started_by = me.StringField(default="")
+    created_at = me.DateTimeField(default=clock.now)
+    updated_at = me.DateTimeField(default=clock.now)
+    version = me.IntField(default=1)
+
+    meta = {"collection": "process_instances", "indexes": [
+        "next_timer_at", ("key", "process_version"), "status",
+        # test runs: listed by their process, purged a day after they start
+        ("is_test", "created_at")]}

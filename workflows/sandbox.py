@@ -1,0 +1,287 @@
+"""The one sandboxed script engine: every script, condition, timer, multi-instance expression and DMN cell.
+
+Uploaded BPMN is code (SpiffWorkflow runs it with eval/exec). Here it is compiled with RestrictedPython plus our
+own rules (no names starting with '_', no import, class, try, with or yield, operators that could build huge
+values go through size checks, f-string widths are bounded), and run with guarded attribute, item and iteration
+access, a few whitelisted builtins and helper functions (never modules), a CPU-time budget and size limits.
+
+The CPU budget is a tracing counter compiled into the code: every loop iteration, comprehension step, function
+and lambda call first calls `_tick_()`, which checks the calling thread's CPU time every few ticks. It needs no
+signals (signal.setitimer reaches only the main thread, not gunicorn worker threads) and no sys.settrace (which
+skips `while True: pass` on Python 3.11, since that loop emits no line events, and which Python removes when the
+trace function raises). Everything else a script can run is bounded by the size checks. Scripts cannot catch
+exceptions (`try` is refused), so a refusal always ends the evaluation; and the first refusal is re-raised at the
+end even if it was somehow swallowed.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import functools
+import re
+import time
+
+from RestrictedPython import compile_restricted_eval, compile_restricted_exec
+from RestrictedPython.transformer import RestrictingNodeTransformer, copy_locations
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+
+from workflows import guards
+from workflows.helpers import HELPERS
+from workflows.limits import DEFAULT_LIMITS, Limits, SandboxViolation, check_data
+
+FILENAME = "<string>"   # SpiffWorkflow looks for this name to report the failing line of a script
+
+# Never usable, even as a data variable name in an expression: they only make sense as an attack.
+FORBIDDEN_NAMES = frozenset((
+    "open exec eval compile getattr setattr delattr hasattr vars dir globals locals exit quit breakpoint input "
+    "help memoryview object super classmethod staticmethod property SystemExit KeyboardInterrupt GeneratorExit "
+    "BaseException Exception builtins printed").split())
+# Python builtins scripts do not get: calling one is refused at upload (as data they are ordinary names).
+NOT_CALLABLE = frozenset(name for name in dir(builtins) if not name.startswith("_")) - {
+    "len", "min", "max", "sum", "any", "all", "sorted", "round", "abs", "int", "float", "str", "bool", "list",
+    "dict", "set", "tuple", "range", "enumerate", "zip", "reversed", "chr", "ord", "ValueError", "print"}
+_GUARDED_OPS = {ast.Add: "+", ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<", ast.Mod: "%"}
+_LOCATED = re.compile(r"^Line (\d+|None)(?: col (\d+))?: (.*)$", re.S)
+
+
+class SandboxCompileError(SyntaxError):
+    """A script or expression the sandbox will not run. Carries lineno (SpiffWorkflow needs it) and offset."""
+
+    def __init__(self, message: str, lineno: int = 1, offset: int = 0):
+        super().__init__(message)
+        self.msg, self.lineno, self.offset = message, lineno or 1, offset or 0
+
+    def __str__(self):
+        return f"line {self.lineno}: {self.msg}"
+
+
+class _Policy(RestrictingNodeTransformer):
+    """RestrictedPython's rules plus ours."""
+
+    def error(self, node, info):
+        self.errors.append(f"Line {getattr(node, 'lineno', None)} col {getattr(node, 'col_offset', 0)}: {info}")
+
+    def check_name(self, node, name, allow_magic_methods=False):
+        if name == "_":
+            self.error(node, '"_" is not allowed as a name')
+            return
+        super().check_name(node, name, allow_magic_methods)
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, ast.Load) and node.id in FORBIDDEN_NAMES - {"printed"}:
+            self.error(node, f'"{node.id}" is not available in scripts')
+        return super().visit_Name(node)
+
+    def visit_Call(self, node):
+        if isinstance(node.func, ast.Name) and node.func.id in NOT_CALLABLE:
+            self.error(node, f'"{node.func.id}()" is not available in scripts')
+        return super().visit_Call(node)
+
+    def visit_BinOp(self, node):
+        node = self.node_contents_visit(node)
+        symbol = _GUARDED_OPS.get(type(node.op))
+        if symbol is None:
+            return node
+        call = ast.Call(func=ast.Name("_binop_", ast.Load()), args=[ast.Constant(symbol), node.left, node.right],
+                        keywords=[])
+        copy_locations(call, node)
+        return call
+
+    def visit_FormattedValue(self, node):
+        node = self.node_contents_visit(node)
+        spec = node.format_spec
+        if spec is not None:
+            parts = spec.values if isinstance(spec, ast.JoinedStr) else [spec]
+            if not all(isinstance(p, ast.Constant) and isinstance(p.value, str) for p in parts):
+                self.error(node, "f-string format specs must be written out, not computed")
+            elif any(int(n) > guards.MAX_FORMAT_NUMBER for p in parts for n in re.findall(r"\d+", p.value)):
+                self.error(node, f"f-string widths above {guards.MAX_FORMAT_NUMBER} are not allowed")
+        call = ast.Call(func=ast.Name("_fmtval_", ast.Load()), args=[node.value], keywords=[])
+        copy_locations(call, node.value)
+        node.value = call
+        return node
+
+    # --- the tracing counter ---
+
+    @staticmethod
+    def _tick(node):
+        call = ast.Expr(ast.Call(func=ast.Name("_tick_", ast.Load()), args=[], keywords=[]))
+        copy_locations(call, node)
+        ast.fix_missing_locations(call)
+        return call
+
+    def visit_While(self, node):
+        node = super().visit_While(node)
+        node.body.insert(0, self._tick(node))
+        return node
+
+    def visit_For(self, node):
+        node = super().visit_For(node)
+        node.body.insert(0, self._tick(node))
+        return node
+
+    def visit_FunctionDef(self, node):
+        node = super().visit_FunctionDef(node)
+        node.body.insert(0, self._tick(node))
+        return node
+
+    def visit_Lambda(self, node):
+        node = super().visit_Lambda(node)
+        tick = ast.Call(func=ast.Name("_tick_", ast.Load()), args=[], keywords=[])
+        node.body = ast.BoolOp(op=ast.And(), values=[tick, node.body])
+        copy_locations(node.body, node)
+        copy_locations(tick, node)
+        return node
+
+    def visit_comprehension(self, node):
+        node = super().visit_comprehension(node)
+        tick = ast.Call(func=ast.Name("_tick_", ast.Load()), args=[], keywords=[])
+        copy_locations(tick, node.target)
+        node.ifs.insert(0, tick)
+        return node
+
+    def _refuse(self, what):
+        def visit(self, node):
+            self.error(node, f"{what} is not allowed in scripts")
+            return node
+        return visit
+
+    visit_Import = visit_ImportFrom = _refuse(None, "import")
+    visit_ClassDef = _refuse(None, "class")
+    visit_Try = visit_TryStar = _refuse(None, "try")      # a caught timeout would leave the loop untraced
+    visit_With = visit_AsyncWith = _refuse(None, "with")
+    visit_Yield = visit_YieldFrom = _refuse(None, "yield")
+    visit_AsyncFunctionDef = visit_AsyncFor = visit_Await = _refuse(None, "async")
+    visit_Global = _refuse(None, "global")
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile(source: str, mode: str):
+    """Compile once per distinct source (code objects are immutable and shared across threads)."""
+    try:
+        tree = ast.parse(source, FILENAME, mode)
+    except SyntaxError as e:
+        raise SandboxCompileError(e.msg, e.lineno or 1, e.offset or 0) from None
+    except (ValueError, MemoryError, RecursionError) as e:
+        raise SandboxCompileError(f"cannot be parsed: {e}") from None
+    compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
+    result = compiler(tree, FILENAME, policy=_Policy)
+    if result.errors:
+        match = _LOCATED.match(result.errors[0])
+        if match:
+            line = int(match.group(1)) if match.group(1) != "None" else 1
+            raise SandboxCompileError(match.group(3), line, int(match.group(2) or 0) + 1)
+        raise SandboxCompileError(result.errors[0])
+    return result.code
+
+
+class Sandbox:
+    """Compile and run scripts and expressions under the limits."""
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, helpers: dict | None = None):
+        self.limits = limits
+        self.helpers = dict(HELPERS if helpers is None else helpers)
+
+    def compile(self, source, mode: str = "eval"):
+        """The code object, or SandboxCompileError (with lineno) for anything the sandbox refuses."""
+        if not isinstance(source, str):
+            raise SandboxCompileError("expected text")
+        if len(source) > self.limits.max_source:
+            raise SandboxCompileError(f"longer than {self.limits.max_source} characters")
+        if mode == "eval":
+            source = source.strip()
+        return _compile(source, mode)
+
+    def evaluate(self, expression: str, context: dict, external: dict | None = None):
+        code = self.compile(expression, "eval")
+        run = guards.Run(self.limits)
+        scope = self._scope(run, context, external)
+        result = self._run(code, scope, run)
+        if type(result) not in guards.FLAT:
+            check_data(result, self.limits, what="the expression's value")
+        return result
+
+    def execute(self, script: str, context: dict, external: dict | None = None) -> str:
+        """Run a script over `context` (task data), which it may change; returns what it printed."""
+        code = self.compile(script, "exec")
+        run = guards.Run(self.limits)
+        protected = guards.build(run, self.helpers)
+        scope = {**context, **(external or {}), **protected}
+        self._run(code, scope, run)
+        result = {k: v for k, v in context.items() if k.startswith("_")}
+        for key, value in scope.items():
+            if key.startswith("_") or callable(value) or (key in protected and value is protected[key]):
+                continue
+            if external and key in external and value is external[key]:
+                continue
+            result[key] = value
+        check_data(result, self.limits, what="the task data after the script")
+        context.clear()
+        context.update(result)
+        return "".join(run.printed)
+
+    def _scope(self, run, context, external):
+        scope = dict(context)
+        if external:
+            scope.update(external)
+        scope.update(guards.build(run, self.helpers))
+        return scope
+
+    def _run(self, code, scope, run: guards.Run):
+        run.deadline = time.thread_time() + self.limits.cpu_ms / 1000
+        try:
+            result = eval(code, scope)
+        except SandboxViolation:
+            raise
+        except Exception:
+            if run.violation is not None:
+                raise run.violation from None
+            raise
+        except BaseException as e:
+            # SystemExit, KeyboardInterrupt, GeneratorExit: SpiffWorkflow catches only Exception, and these
+            # would reach the web worker. An ordinary error stops the run instead.
+            raise SandboxViolation(f"{type(e).__name__} raised inside a script", kind="exit") from None
+        if run.violation is not None:
+            raise run.violation
+        return result
+
+
+class SandboxEnvironment(BasePythonScriptEngineEnvironment):
+    """SpiffWorkflow's environment interface, backed by the sandbox (some Spiff code calls it directly)."""
+
+    def __init__(self, sandbox: Sandbox):
+        super().__init__({})
+        self.sandbox = sandbox
+
+    def evaluate(self, expression, context, external_context=None):
+        return self.sandbox.evaluate(expression, context, external_context)
+
+    def execute(self, script, context, external_context=None):
+        self.sandbox.execute(script, context, external_context)
+        return True
+
+    def call_service(self, context, **kwargs):
+        raise SandboxViolation("service tasks are not supported")
+
+
+class SandboxScriptEngine(PythonScriptEngine):
+    """The script engine every workflow gets, at creation and after every restore."""
+
+    def __init__(self, sandbox: Sandbox | None = None):
+        super().__init__(environment=SandboxEnvironment(sandbox or Sandbox()))
+
+    @property
+    def sandbox(self) -> Sandbox:
+        return self.environment.sandbox
+
+    def validate(self, expression):
+        # DMN uses this to decide whether a cell needs '=='; a refusal must be a SyntaxError, as from ast.parse.
+        self.sandbox.compile(expression, "eval")
+
+    def call_service(self, task, **kwargs):
+        raise SandboxViolation("service tasks are not supported")
+
+
+def is_sandboxed(workflow) -> bool:
+    return isinstance(workflow.script_engine, SandboxScriptEngine)

@@ -1,0 +1,195 @@
+"""Process definitions: drafts, validation, publishing immutable versions. Every change writes its audit record.
+
+Who may do what (as for forms): designers of the draft's department and admins; a designer of another
+department gets 404 for the draft; anyone without the designer role gets 403.
+
+Identity crosses in as plain values: the delivery room passes the known department codes and role names
+(`known_lanes`), which lanes must name.
+"""
+from __future__ import annotations
+
+from mongoengine.errors import NotUniqueError
+
+from core import audit, clock
+from core.actor import Actor
+from core.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
+from workflows import validation
+from workflows.engine import SPECS
+from workflows.models import DmnFile, ProcessDraft, ProcessVersion
+
+MAX_BPMN_CHARS = 1_000_000
+MAX_DMN_FILES = 10
+MAX_DMN_CHARS = 500_000
+
+
+def _require_designer(actor: Actor) -> None:
+    if not (actor.is_admin or actor.has_role("designer")):
+        raise Forbidden()
+
+
+def _may_design(actor: Actor, department: str) -> bool:
+    return actor.is_admin or actor.has_role("designer", department)
+
+
+def _draft(actor: Actor, key: str) -> ProcessDraft:
+    _require_designer(actor)
+    draft = ProcessDraft.objects(key=key).first()
+    if draft is None or not _may_design(actor, draft.department):
+        raise NotFound()
+    return draft
+
+
+def _check_sizes(bpmn_xml: str | None, dmn: list | None):
+    if bpmn_xml is not None and len(bpmn_xml) > MAX_BPMN_CHARS:
+        raise Invalid("process.too_large", errors=[{"path": "/bpmn_xml", "code": "too_large",
+                                                     "message": f"at most {MAX_BPMN_CHARS} characters"}])
+    if dmn is not None:
+        if len(dmn) > MAX_DMN_FILES:
+            raise Invalid("process.too_large", errors=[{"path": "/dmn", "code": "too_many",
+                                                         "message": f"at most {MAX_DMN_FILES} DMN files"}])
+        for index, item in enumerate(dmn):
+            if len(item.get("xml") or "") > MAX_DMN_CHARS:
+                raise Invalid("process.too_large", errors=[{"path": f"/dmn/{index}/xml", "code": "too_large",
+                                                             "message": f"at most {MAX_DMN_CHARS} characters"}])
+
+
+def _dmn_docs(dmn) -> list:
+    return [DmnFile(name=item.get("name", ""), xml=item["xml"]) for item in dmn or []]
+
+
+# -- drafts ----------------------------------------------------------------------------------------------------
+
+def list_drafts(actor: Actor, *, department: str | None = None):
+    _require_designer(actor)
+    filters = {}
+    if not actor.is_admin:
+        filters["department__in"] = list(actor.department_ids("designer"))
+    if department:
+        filters.setdefault("department", department)
+    return ProcessDraft.objects(**filters).exclude("bpmn_xml", "dmn").order_by("-updated_at")
+
+
+def create_draft(actor: Actor, *, key: str, name: str, department: str, bpmn_xml: str,
+                 dmn: list | None = None) -> ProcessDraft:
+    _require_designer(actor)
+    if not _may_design(actor, department):
+        raise Forbidden("process.not_your_department")
+    _check_sizes(bpmn_xml, dmn)
+    draft = ProcessDraft(key=key, name=name, department=department, bpmn_xml=bpmn_xml, dmn=_dmn_docs(dmn),
+                         created_by=actor.user_id)
+    try:
+        draft.save(force_insert=True)
+    except NotUniqueError:
+        raise Conflict("process.key_taken", errors=[{"path": "/key", "code": "taken",
+                                                      "message": "process.key_taken"}]) from None
+    audit.record(actor, "process.draft.create", "process", key, department=department)
+    return draft
+
+
+def get_draft(actor: Actor, key: str) -> ProcessDraft:
+    return _draft(actor, key)
+
+
+def update_draft(actor: Actor, key: str, expected_version: int, *, name: str | None = None,
+                 bpmn_xml: str | None = None, dmn: list | None = None) -> ProcessDraft:
+    draft = _draft(actor, key)
+    _check_sizes(bpmn_xml, dmn)
+    changes = {"set__updated_at": clock.now()}
+    if name is not None:
+        changes["set__name"] = name
+    if bpmn_xml is not None:
+        changes["set__bpmn_xml"] = bpmn_xml
+    if dmn is not None:
+        changes["set__dmn"] = _dmn_docs(dmn)
+    if not ProcessDraft.objects(id=draft.id, version=expected_version).update_one(inc__version=1, **changes):
+        raise PreconditionFailed()
+    audit.record(actor, "process.draft.update", "process", key,
+                 fields=sorted(k.removeprefix("set__") for k in changes if k != "set__updated_at"))
+    return draft.reload()
+
+
+# -- validation and publishing ---------------------------------------------------------------------------------
+
+def _form_version(form_key: str):
+    from forms import service as forms   # workflows may use forms; imported late to keep start-up light
+    return forms.latest_published_version(form_key)
+
+
+def _resolve_call(process_id: str) -> validation.CalledProcess | None:
+    """A call activity binds to the newest published version of the process with that BPMN id (or key)."""
+    found = (ProcessVersion.objects(process_id=process_id).order_by("-published_at").first()
+             or ProcessVersion.objects(key=process_id).order_by("-version").first())
+    if found is None:
+        return None
+    return validation.CalledProcess(found.process_id, found.key, found.version, found.bpmn_xml,
+                                    tuple(d.xml for d in found.dmn))
+
+
+def _validate(key: str, bpmn_xml: str, dmn: list, known_lanes) -> validation.Result:
+    ctx = validation.Context(key=key, known_lanes=frozenset(known_lanes) if known_lanes is not None else None,
+                             form_version=_form_version, resolve_call=_resolve_call)
+    return validation.validate(bpmn_xml, dmn, ctx)
+
+
+def validate_draft(actor: Actor, key: str, *, known_lanes, bpmn_xml: str | None = None,
+                   dmn: list | None = None) -> dict:
+    """Check the stored draft (or the given text, unsaved) and list every problem."""
+    draft = _draft(actor, key)
+    _check_sizes(bpmn_xml, dmn)
+    dmn_items = dmn if dmn is not None else [{"name": d.name, "xml": d.xml} for d in draft.dmn]
+    result = _validate(key, bpmn_xml if bpmn_xml is not None else draft.bpmn_xml, dmn_items, known_lanes)
+    return {"valid": not result.errors, "errors": result.errors, "process_id": result.process_id,
+            "user_tasks": result.user_tasks, "calls": result.calls}
+
+
+def publish(actor: Actor, key: str, *, known_lanes, expected_version: int | None = None) -> ProcessVersion:
+    """Validate, serialize the spec once and store it as the next immutable version."""
+    draft = _draft(actor, key)
+    if expected_version is not None and expected_version != draft.version:
+        raise PreconditionFailed()
+    dmn_items = [{"name": d.name, "xml": d.xml} for d in draft.dmn]
+    result = _validate(key, draft.bpmn_xml, dmn_items, known_lanes)
+    if result.errors:
+        raise Invalid("process.invalid", errors=result.errors)
+    number = (draft.published_version or 0) + 1
+    published = ProcessVersion(key=key, version=number, name=draft.name, department=draft.department,
+                               process_id=result.process_id, bpmn_xml=draft.bpmn_xml, dmn=_dmn_docs(dmn_items),
+                               spec_json=result.compiled.to_json(), calls=result.calls,
+                               user_tasks=result.user_tasks, published_by=actor.user_id)
+    try:
+        published.save(force_insert=True)
+    except NotUniqueError:
+        raise Conflict("process.publish_raced") from None   # someone published the same number first
+    # Only the newest published number moves; a failure here leaves a version the next publish skips past.
+    ProcessDraft.objects(id=draft.id, published_version__in=[None, number - 1]).update_one(
+        set__published_version=number, set__status="published", inc__version=1)
+    audit.record(actor, "process.publish", "process", key, version=number, calls=result.calls)
+    return published
+
+
+def list_versions(actor: Actor, key: str):
+    _draft(actor, key)
+    return ProcessVersion.objects(key=key).exclude("bpmn_xml", "dmn", "spec_json").order_by("-version")
+
+
+def get_version(actor: Actor, key: str, number: int) -> ProcessVersion:
+    _draft(actor, key)
+    return published_version(key, number)
+
+
+def published_version(key: str, number: int) -> ProcessVersion:
+    """A published version for other services (no access check: published versions are not secret)."""
+    found = ProcessVersion.objects(key=key, version=number).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def spec_json(version: ProcessVersion) -> str:
+    """The serialized spec from the in-memory cache (loaded from the version document once)."""
+    return SPECS.get(str(version.id), lambda: version.spec_json or
+                     ProcessVersion.objects(id=version.id).only("spec_json").first().spec_json)
+
+
+def spec_json_by_id(version_id) -> str:
+    return SPECS.get(str(version_id), lambda: ProcessVersion.objects(id=version_id).only("spec_json").first().spec_json)

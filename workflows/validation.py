@@ -1,0 +1,310 @@
+"""Upload-time lint of BPMN and DMN: every problem with its element id, or its line and column.
+
+SpiffWorkflow's own checks stop at the first problem and, for several kinds, name no element; expressions are
+compiled only when they run. Here every condition, script, timer, multi-instance expression and DMN cell is
+compiled by the same sandbox compiler the engine uses, so what passes here is what will run.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import VALIDATOR
+
+from workflows.engine import CompiledSpec, compile_spec, parse_xml
+from workflows.sandbox import Sandbox, SandboxCompileError
+
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN, "spiffworkflow": SPIFF}
+MAX_ERRORS = 100
+_XSD_LOCK = threading.Lock()   # an XMLSchema keeps its error log on itself
+
+FLOW_NODES = {"startEvent", "endEvent", "userTask", "manualTask", "scriptTask", "businessRuleTask", "task",
+              "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway",
+              "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "callActivity", "subProcess",
+              "receiveTask"}
+UNSUPPORTED = {"complexGateway", "serviceTask", "sendTask", "adHocSubProcess", "transaction", "choreographyTask",
+               "compensateEventDefinition", "conditionalEventDefinition", "signalEventDefinition",
+               "linkEventDefinition", "escalationEventDefinition", "cancelEventDefinition"}
+# where expressions (eval) and scripts (exec) live in BPMN
+EXPRESSIONS = [
+    (".//bpmn:sequenceFlow/bpmn:conditionExpression", "eval", "condition"),
+    (".//bpmn:scriptTask/bpmn:script", "exec", "script"),
+    (".//spiffworkflow:preScript", "exec", "script"),
+    (".//spiffworkflow:postScript", "exec", "script"),
+    (".//bpmn:timerEventDefinition/bpmn:timeDuration", "eval", "timer"),
+    (".//bpmn:timerEventDefinition/bpmn:timeDate", "eval", "timer"),
+    (".//bpmn:timerEventDefinition/bpmn:timeCycle", "eval", "timer"),
+    (".//bpmn:multiInstanceLoopCharacteristics/bpmn:loopCardinality", "eval", "multi_instance"),
+    (".//bpmn:multiInstanceLoopCharacteristics/bpmn:completionCondition", "eval", "multi_instance"),
+    (".//bpmn:standardLoopCharacteristics/bpmn:loopCondition", "eval", "loop"),
+    (".//spiffworkflow:messagePayload", "eval", "message"),
+    (".//spiffworkflow:processVariableCorrelation/spiffworkflow:expression", "eval", "message"),
+    (".//bpmn:correlationPropertyRetrievalExpression/bpmn:formalExpression", "eval", "message"),
+    (".//bpmn:correlationPropertyRetrievalExpression/bpmn:messagePath", "eval", "message"),
+]
+
+
+@dataclass(frozen=True)
+class CalledProcess:
+    """A published process a call activity may bind to (given by the service)."""
+    process_id: str
+    key: str
+    version: int
+    bpmn_xml: str
+    dmn: tuple = ()
+
+
+@dataclass
+class Context:
+    key: str
+    known_lanes: frozenset | None = None                       # department codes and role names
+    form_version: Callable[[str], int | None] | None = None    # formKey → newest published version
+    resolve_call: Callable[[str], CalledProcess | None] | None = None
+    sandbox: Sandbox = field(default_factory=Sandbox)
+
+
+@dataclass
+class Result:
+    errors: list
+    process_id: str | None = None
+    compiled: CompiledSpec | None = None
+    user_tasks: list = field(default_factory=list)
+    calls: dict = field(default_factory=dict)
+
+
+def _tag(element) -> str:
+    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+
+
+def _owner_id(element) -> str:
+    """The id of the nearest element that has one (the BPMN element the problem belongs to)."""
+    while element is not None:
+        if element.get("id"):
+            return element.get("id")
+        element = element.getparent()
+    return ""
+
+
+def _error(code: str, message: str, element=None, *, element_id: str | None = None, path: str = "/bpmn_xml",
+           line: int | None = None, column: int | None = None) -> dict:
+    element_id = element_id if element_id is not None else (_owner_id(element) if element is not None else "")
+    item = {"path": element_id or path, "code": code, "message": message}
+    if element_id:
+        item["element_id"] = element_id
+    line = line if line is not None else (element.sourceline if element is not None else None)
+    if line:
+        item["line"] = line
+    if column:
+        item["column"] = column
+    return item
+
+
+def validate(bpmn_xml: str, dmn: list[dict], ctx: Context) -> Result:
+    errors: list = []
+    try:
+        root = parse_xml(bpmn_xml)
+    except etree.XMLSyntaxError as e:
+        line, column = (e.position if e.position else (e.lineno, 0))
+        return Result([_error("malformed_xml", f"the BPMN is not well-formed XML: {e.msg}", line=line,
+                              column=column)])
+    dmn_roots = []
+    for index, item in enumerate(dmn):
+        try:
+            dmn_roots.append(parse_xml(item["xml"]))
+        except etree.XMLSyntaxError as e:
+            line, column = e.position if e.position else (e.lineno, 0)
+            errors.append(_error("malformed_xml", f"DMN file {index + 1} is not well-formed XML: {e.msg}",
+                                 path=f"/dmn/{index}/xml", line=line, column=column))
+    errors.extend(_xsd_errors(root))
+    if errors:
+        return Result(errors[:MAX_ERRORS])
+
+    processes = root.findall(f"{{{BPMN}}}process")
+    process_id = _main_process(processes, ctx.key, errors)
+    local_ids = {p.get("id") for p in processes}
+    calls, called = _check_structure(root, processes, local_ids, ctx, errors)
+    _check_expressions(root, ctx.sandbox, errors)
+    for index, dmn_root in enumerate(dmn_roots):
+        _check_dmn(dmn_root, index, ctx.sandbox, errors)
+    user_tasks = _check_user_tasks(root, ctx, errors)
+    _check_lanes(root, ctx, errors)
+    result = Result(errors[:MAX_ERRORS], process_id, user_tasks=user_tasks, calls=calls)
+    if errors or process_id is None:
+        return result
+    try:
+        extra_bpmn = [parse_xml(c.bpmn_xml) for c in called]
+        extra_dmn = [parse_xml(x) for c in called for x in c.dmn]
+        result.compiled = compile_spec([root, *extra_bpmn], [*dmn_roots, *extra_dmn], process_id)
+    except ValidationException as e:
+        result.errors.append(_error("invalid_bpmn", str(e).split("\n")[0], element_id=getattr(e, "id", "") or "",
+                                    line=getattr(e, "line_number", None) or None))
+    except (SpiffWorkflowException, etree.LxmlError, KeyError, ValueError, TypeError, AttributeError) as e:
+        # SpiffWorkflow's parser fails on some inputs it has no message for; say what and where we can.
+        result.errors.append(_error("invalid_bpmn", f"{type(e).__name__}: {e}"[:300]))
+    return result
+
+
+def _xsd_errors(root) -> list:
+    """Every XSD violation, with the element id at that line where one exists."""
+    with _XSD_LOCK:
+        VALIDATOR.preprocess(root)
+        if VALIDATOR.validator.validate(root):
+            return []
+        log = list(VALIDATOR.validator.error_log)
+    by_line = {}
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.get("id") and element.sourceline not in by_line:
+            by_line[element.sourceline] = element.get("id")
+    return [_error("xsd", entry.message, element_id=by_line.get(entry.line, ""), line=entry.line,
+                   column=entry.column) for entry in log[:MAX_ERRORS]]
+
+
+def _main_process(processes, key, errors) -> str | None:
+    executable = [p for p in processes if p.get("isExecutable") == "true"]
+    named = [p for p in processes if p.get("id") == key]
+    if named:
+        main = named[0]
+    elif len(executable) == 1:
+        main = executable[0]
+    elif not processes:
+        errors.append(_error("no_process", "the file has no process"))
+        return None
+    else:
+        errors.append(_error("ambiguous_process", f"name the main process with id '{key}' (the definition key)",
+                             element_id=processes[0].get("id", "")))
+        return None
+    if main.get("isExecutable") != "true":
+        errors.append(_error("not_executable", "the process must have isExecutable=\"true\"", main))
+    return main.get("id")
+
+
+def _check_structure(root, processes, local_ids, ctx, errors):
+    calls, called = {}, []
+    for process in processes:
+        scopes = [process, *process.iter(f"{{{BPMN}}}subProcess")]
+        for scope in scopes:
+            children = [c for c in scope if isinstance(c.tag, str)]
+            if not any(_tag(c) == "startEvent" for c in children):
+                errors.append(_error("no_start_event", "there is no start event", scope))
+            if not any(_tag(c) == "endEvent" for c in children):
+                errors.append(_error("no_end_event", "there is no end event", scope))
+            nodes = {c.get("id") for c in children if _tag(c) in FLOW_NODES | UNSUPPORTED}
+            for flow in scope.findall(f"{{{BPMN}}}sequenceFlow"):
+                for end in ("sourceRef", "targetRef"):
+                    ref = flow.get(end)
+                    if ref not in nodes:
+                        errors.append(_error("missing_node", f"the flow's {end} '{ref}' names no node here", flow))
+        for element in process.iter():
+            if isinstance(element.tag, str) and element.tag.startswith(f"{{{BPMN}}}") and _tag(element) in UNSUPPORTED:
+                errors.append(_error("unsupported_element", f"{_tag(element)} is not supported", element))
+        for activity in process.iter(f"{{{BPMN}}}callActivity"):
+            target = activity.get("calledElement")
+            if not target:
+                errors.append(_error("unknown_process", "the call activity names no process", activity))
+            elif target in local_ids or target in calls:
+                continue
+            else:
+                found = ctx.resolve_call(target) if ctx.resolve_call else None
+                if found is None:
+                    errors.append(_error("unknown_process",
+                                         f"the call activity names '{target}', which is no published process",
+                                         activity))
+                else:
+                    calls[target] = f"{found.key}@{found.version}"
+                    called.append(found)
+    return calls, called
+
+
+def _compile(sandbox, text, mode, code, element, errors, label):
+    if text is None or not text.strip():
+        if code in ("condition", "timer"):
+            errors.append(_error(f"empty_{code}", f"the {label} is empty", element))
+        return
+    try:
+        sandbox.compile(text, mode)
+    except SandboxCompileError as e:
+        errors.append(_error(f"bad_{code}", f"{label}, line {e.lineno}: {e.msg}", element))
+
+
+def _check_expressions(root, sandbox, errors):
+    for path, mode, code in EXPRESSIONS:
+        for element in root.xpath(path, namespaces=NS):
+            _compile(sandbox, element.text, mode, code, element, errors, _tag(element))
+    for task in root.iter(f"{{{BPMN}}}businessRuleTask"):
+        if not task.xpath(".//spiffworkflow:calledDecisionId", namespaces=NS):
+            errors.append(_error("no_decision", "the business rule task names no DMN decision "
+                                 "(spiffworkflow:calledDecisionId)", task))
+
+
+def _check_dmn(root, index, sandbox, errors):
+    dmn_ns = root.nsmap.get(None) or next((v for v in root.nsmap.values() if "DMN" in v), "")
+    ns = {"dmn": dmn_ns}
+    path = f"/dmn/{index}/xml"
+
+    def report(element, message, code="bad_dmn_cell"):
+        errors.append(_error(code, message, element, path=path))
+
+    for text in root.xpath(".//dmn:inputExpression/dmn:text", namespaces=ns):
+        _dmn_compile(sandbox, text.text, text, report, "input expression")
+    for text in root.xpath(".//dmn:outputEntry/dmn:text", namespaces=ns):
+        _dmn_compile(sandbox, text.text, text, report, "output entry")
+    for text in root.xpath(".//dmn:inputEntry/dmn:text", namespaces=ns):
+        entry = (text.text or "").strip()
+        if entry in ("", "-"):
+            continue
+        if "?" in entry:
+            _dmn_compile(sandbox, entry.replace("?", "dmninputexpr"), text, report, "input entry")
+            continue
+        try:
+            sandbox.compile(entry, "eval")
+        except SandboxCompileError:
+            # DMN's "> 5" style: the engine puts the input in front; compile it the same way
+            _dmn_compile(sandbox, f"dmninputexpr {entry}", text, report, "input entry")
+
+
+def _dmn_compile(sandbox, text, element, report, label):
+    if text is None or not text.strip():
+        return
+    try:
+        sandbox.compile(text, "eval")
+    except SandboxCompileError as e:
+        report(element, f"{label}: {e.msg}")
+
+
+def _check_user_tasks(root, ctx, errors) -> list:
+    tasks = []
+    for task in root.iter(f"{{{BPMN}}}userTask"):
+        props = {p.get("name"): p.get("value") for p in task.xpath(
+            "./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", namespaces=NS)}
+        form_key, form_version = props.get("formKey"), props.get("formVersion")
+        entry = {"element_id": task.get("id"), "name": task.get("name") or task.get("id"), "form_key": form_key,
+                 "form_version": None}
+        if not form_key:
+            errors.append(_error("no_form", "the user task names no form (spiffworkflow property formKey)", task))
+        elif ctx.form_version is not None:
+            latest = ctx.form_version(form_key)
+            if latest is None:
+                errors.append(_error("form_not_published", f"formKey '{form_key}' names no published form", task))
+            elif form_version and (not form_version.isdigit() or not 1 <= int(form_version) <= latest):
+                errors.append(_error("form_version_unknown",
+                                     f"form '{form_key}' has no published version {form_version}", task))
+            else:
+                entry["form_version"] = int(form_version) if form_version else latest
+        tasks.append(entry)
+    return tasks
+
+
+def _check_lanes(root, ctx, errors):
+    if ctx.known_lanes is None:
+        return
+    for lane in root.iter(f"{{{BPMN}}}lane"):
+        name = (lane.get("name") or "").strip()
+        if name not in ctx.known_lanes:
+            errors.append(_error("unknown_lane",
+                                 f"lane '{name}' names no known department code or role", lane))
