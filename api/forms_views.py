@@ -12,7 +12,7 @@ from api.http import BEARER, current_actor
 from api.runtime import settings
 from core import pii
 from core.actor import Actor
-from core.errors import NotFound
+from core.errors import NotFound, PayloadTooLarge
 from designer.forms_schemas import VersionOut
 from designer.forms_views import max_draft_bytes
 from forms import service
@@ -41,7 +41,7 @@ def _profile(actor: Actor) -> dict:
 @blp.before_request
 def _refuse_oversized():
     if request.method == "POST" and request.content_length and request.content_length > max_draft_bytes():
-        raise service.TooLarge("payload_too_large")
+        raise PayloadTooLarge("payload_too_large")
 
 
 @blp.route("/<key>/versions/<n>")

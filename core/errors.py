@@ -67,3 +67,15 @@ class UpstreamError(DomainError):
     """An external service (WeChat) answered with an error or not at all."""
     status = 502
     code = "upstream_error"
+
+
+class PayloadTooLarge(DomainError):
+    """An upload or a draft over its configured limit."""
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(DomainError):
+    """Content whose sniffed type is not accepted."""
+    status = 415
+    code = "unsupported_media_type"

@@ -12,7 +12,7 @@ from api import i18n
 from api.errors import ErrorSchema
 from api.http import BEARER, PageArgs, current_actor, etag, if_match_version, page_schema, paginate
 from api.runtime import settings
-from core.errors import Invalid
+from core.errors import Invalid, PayloadTooLarge
 from designer import forms_schemas as schemas
 from forms import messages, service
 
@@ -72,7 +72,7 @@ def _refuse_oversized_and_repeated_keys():
     if request.method not in ("POST", "PUT"):
         return
     if request.content_length and request.content_length > max_draft_bytes() + 64 * 1024:
-        raise service.TooLarge("form.draft_too_large", params={"limit": max_draft_bytes()})
+        raise PayloadTooLarge("form.draft_too_large", params={"limit": max_draft_bytes()})
     if not request.is_json:
         return
     try:

@@ -16,16 +16,11 @@ from mongoengine.errors import NotUniqueError
 
 from core import audit, clock
 from core.actor import Actor
-from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, PreconditionFailed
+from core.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, PreconditionFailed
 from forms import language, prefill, render, validation
 from forms.models import FormDraft, FormVersion
 
 DEFAULT_MAX_DRAFT_BYTES = 512 * 1024
-
-
-class TooLarge(DomainError):
-    status = 413
-    code = "payload_too_large"
 
 
 # -- access --------------------------------------------------------------------------------------------------------
@@ -64,7 +59,7 @@ def _schema_text(schema, max_bytes: int) -> str:
                                                           "message": "form.schema_too_complex"}])
     text = json.dumps(schema, ensure_ascii=False, separators=(",", ":"))
     if len(text.encode()) > max_bytes:
-        raise TooLarge("form.draft_too_large", params={"limit": max_bytes},
+        raise PayloadTooLarge("form.draft_too_large", params={"limit": max_bytes},
                        errors=[{"path": "/schema", "code": "too_large", "message": "form.draft_too_large"}])
     return text
 

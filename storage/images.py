@@ -17,9 +17,8 @@ from functools import lru_cache
 
 from PIL import Image, ImageCms
 
-from core.errors import Invalid
+from core.errors import Invalid, UnsupportedMediaType
 from storage import sniff as sniffing
-from storage.errors import UnsupportedMediaType
 
 log = logging.getLogger(__name__)
 # We enforce our own, lower pixel cap right after reading the header; Pillow's warning adds only noise.

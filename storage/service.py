@@ -21,10 +21,9 @@ from mongoengine.errors import NotUniqueError
 
 from core import audit, clock
 from core.actor import Actor
-from core.errors import Conflict, Invalid, NotFound, Unavailable
+from core.errors import Conflict, Invalid, NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
 from core.settings import Settings
 from storage import sniff as sniffing
-from storage.errors import PayloadTooLarge, UnsupportedMediaType
 from storage.images import Rendition, process_photo, unreadable
 from storage.models import KINDS, Attachment, Variant
 from storage.signatures import process_signature

@@ -10,9 +10,8 @@ import io
 
 from PIL import Image, ImageChops, ImageOps
 
-from core.errors import Invalid
+from core.errors import Invalid, PayloadTooLarge
 from storage import sniff as sniffing
-from storage.errors import PayloadTooLarge
 from storage.images import Rendition, fit, open_image, unreadable
 
 MAX_BYTES = 2 * 1024 * 1024

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from core.errors import Invalid
-from storage.errors import PayloadTooLarge, UnsupportedMediaType
+from core.errors import PayloadTooLarge, UnsupportedMediaType
 from storage.images import process_photo
 from storage.signatures import process_signature
 from tests import storage_fixtures as f
