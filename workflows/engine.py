@@ -27,6 +27,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
@@ -210,7 +211,10 @@ class Engine:
             wanted = UUID(str(task_id))
         except ValueError:
             return None
-        task = workflow.get_task_from_id(wanted)
+        try:
+            task = workflow.get_task_from_id(wanted)
+        except TaskNotFoundException:
+            return None
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
             return None
         return task

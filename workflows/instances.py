@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from core import audit, clock
 from core.actor import Actor
@@ -40,8 +40,10 @@ def _chain(error):
 
 
 def _incident(error: BaseException, action: str) -> Incident:
-    kind, element_id, line = "error", "", None
+    kind, element_id, line, cause = "error", "", None, None
     for item in _chain(error):
+        if not isinstance(item, SpiffWorkflowException) and item is not error:
+            cause = cause or item
         if isinstance(item, SandboxViolation) and kind == "error":
             kind = item.kind
         task_spec = getattr(item, "task_spec", None) or getattr(getattr(item, "task", None), "task_spec", None)
@@ -49,7 +51,10 @@ def _incident(error: BaseException, action: str) -> Incident:
             element_id = getattr(task_spec, "bpmn_id", None) or ""
         if getattr(item, "line_number", None) and line is None:
             line = item.line_number
-    message = str(error).split("\n")[0][:500]
+    message = str(error).split("\n")[0].strip()
+    if cause is not None and str(cause) not in message:
+        message = f"{message} ({type(cause).__name__}: {cause})"
+    message = message[:500]
     return Incident(at=clock.now(), kind=kind, element_id=element_id, message=message, line=line, action=action)
 
 

@@ -85,7 +85,8 @@ def _tag(element) -> str:
 def _owner_id(element) -> str:
     """The id of the nearest element that has one (the BPMN element the problem belongs to)."""
     while element is not None:
-        if element.get("id"):
+        # a timer or message definition belongs to its event: name the event the designer drew
+        if element.get("id") and not _tag(element).endswith("EventDefinition"):
             return element.get("id")
         element = element.getparent()
     return ""
