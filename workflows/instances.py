@@ -117,15 +117,22 @@ def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, 
         return _record_incident(actor, instance, _incident(e, action))
     fields = _state_fields(workflow)
     entries = recorder.entries(workflow)
-    changed = Instance.objects(id=instance.id, version=instance.version).update_one(__raw__={
+    # the hot path: one conditional update straight through the driver
+    changed = Instance._get_collection().update_one({"_id": instance.id, "version": instance.version}, {
         "$set": {"state_json": state, "status": fields["status"], "next_timer_at": fields["next_timer_at"],
                  "waiting_messages": fields["waiting_messages"], "updated_at": clock.now(), "lease_until": None},
         "$push": {"path": {"$each": entries, "$slice": -MAX_PATH}},
-        "$inc": {"version": 1}})
+        "$inc": {"version": 1}}).modified_count
     if not changed:
         raise Conflict("workflow.instance_changed")   # someone acted first; the client reloads
     audit.record(actor, f"process.instance.{action}", "process_instance", instance.id, **details)
-    return instance.reload()
+    # what the write stored, without reading it back
+    instance.state_json, instance.status = state, fields["status"]
+    instance.next_timer_at, instance.waiting_messages = fields["next_timer_at"], fields["waiting_messages"]
+    instance.path = (list(instance.path) + entries)[-MAX_PATH:]
+    instance.version += 1
+    instance.lease_until = None
+    return instance
 
 
 def _record_incident(actor, instance, incident):

@@ -6,6 +6,7 @@ compiled by the same sandbox compiler the engine uses, so what passes here is wh
 """
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Callable
@@ -22,7 +23,8 @@ BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN, "spiffworkflow": SPIFF}
 MAX_ERRORS = 100
-_XSD_LOCK = threading.Lock()   # an XMLSchema keeps its error log on itself
+_XSD_LOCK = threading.Lock()
+_ID_IN_MESSAGE = re.compile(r"attribute 'id': '([^']+)'")   # an XMLSchema keeps its error log on itself
 
 FLOW_NODES = {"startEvent", "endEvent", "userTask", "manualTask", "scriptTask", "businessRuleTask", "task",
               "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway",
@@ -158,12 +160,19 @@ def _xsd_errors(root) -> list:
         if VALIDATOR.validator.validate(root):
             return []
         log = list(VALIDATOR.validator.error_log)
-    by_line = {}
+    by_line: dict = {}
     for element in root.iter():
-        if isinstance(element.tag, str) and element.get("id") and element.sourceline not in by_line:
-            by_line[element.sourceline] = element.get("id")
-    return [_error("xsd", entry.message, element_id=by_line.get(entry.line, ""), line=entry.line,
-                   column=entry.column) for entry in log[:MAX_ERRORS]]
+        if isinstance(element.tag, str) and element.get("id"):
+            by_line.setdefault(element.sourceline, []).append(element.get("id"))
+
+    def element_id(entry) -> str:
+        named = _ID_IN_MESSAGE.search(entry.message)          # "attribute 'id': 'flow_1' is not …" (duplicates)
+        if named:
+            return named.group(1)
+        ids = by_line.get(entry.line, [])
+        return ids[0] if len(ids) == 1 else ""                 # only when the line names one element
+    return [_error("xsd", entry.message, element_id=element_id(entry), line=entry.line, column=entry.column)
+            for entry in log[:MAX_ERRORS]]
 
 
 def _main_process(processes, key, errors) -> str | None:
