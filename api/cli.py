@@ -129,3 +129,21 @@ def storage_gc(grace_seconds, dry_run):
     verb = "would remove" if dry_run else "removed"
     click.echo(f"{rt.store.name}: scanned {report.scanned} objects, {verb} {report.removed} orphans, "
                f"left {report.young} younger than {grace} s")
+
+
+@cli.group("workflows")
+def workflows_group():
+    """Process instances: timers and designers' test runs."""
+
+
+@workflows_group.command("tick")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+def workflows_tick(limit):
+    """Fire due timers (claimed with a lease, so several can run) and purge test runs older than a day."""
+    from api.runtime import runtime
+    from workflows import instances
+
+    runtime()
+    fired = instances.fire_due_timers(limit=limit)
+    purged = instances.purge_test_runs()
+    click.echo(f"fired timers on {fired} instances; purged {purged} test runs")

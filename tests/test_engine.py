@@ -128,3 +128,12 @@ def test_messages_nothing_waits_for_are_refused(review):
     with pytest.raises(Invalid):
         instances.deliver_message(SYSTEM, instance, "anything", {})
     assert Instance.objects(id=instance.id).first().version == instance.version
+
+
+def test_the_tick_command_purges_old_test_runs(app, review):
+    from api.cli import cli
+    old = instances.start(SYSTEM, review, {}, is_test=True)
+    Instance.objects(id=old.id).update_one(set__created_at=datetime.now(timezone.utc) - timedelta(days=2))
+    result = app.test_cli_runner().invoke(cli, ["workflows", "tick"])
+    assert result.exit_code == 0, result.output
+    assert "purged 1 test runs" in result.output and Instance.objects.count() == 0
