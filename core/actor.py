@@ -24,6 +24,17 @@ class Actor:
             return False
         return department_id is None or department_id in self.departments.get(role, ())
 
+    def may_design(self, department_id: str | None = None) -> bool:
+        """Admins design for every department; designers for theirs (for some department, when none is named)."""
+        return self.is_admin or self.has_role("designer", department_id)
+
+    def require_designer(self) -> None:
+        """Forbidden (403) unless the actor may design for at least one department."""
+        from core.errors import Forbidden
+
+        if not self.may_design():
+            raise Forbidden()
+
     def department_ids(self, role: str) -> frozenset[str]:
         return frozenset(self.departments.get(role, ()))
 

@@ -25,19 +25,10 @@ DEFAULT_MAX_DRAFT_BYTES = 512 * 1024
 
 # -- access --------------------------------------------------------------------------------------------------------
 
-def _require_designer(actor: Actor) -> None:
-    if not (actor.is_admin or actor.has_role("designer")):
-        raise Forbidden()
-
-
-def _may_design(actor: Actor, department: str) -> bool:
-    return actor.is_admin or actor.has_role("designer", department)
-
-
 def _draft(actor: Actor, key: str) -> FormDraft:
-    _require_designer(actor)
+    actor.require_designer()
     draft = FormDraft.objects(key=key).first()
-    if draft is None or not _may_design(actor, draft.department):
+    if draft is None or not actor.may_design(draft.department):
         raise NotFound()
     return draft
 
@@ -83,7 +74,7 @@ def _structure_problem(value):
 # -- drafts --------------------------------------------------------------------------------------------------------
 
 def list_drafts(actor: Actor, *, status: str | None = None, department: str | None = None):
-    _require_designer(actor)
+    actor.require_designer()
     filters = {}
     if not actor.is_admin:
         filters["department__in"] = sorted(actor.department_ids("designer"))
@@ -97,8 +88,8 @@ def list_drafts(actor: Actor, *, status: str | None = None, department: str | No
 
 def create_draft(actor: Actor, *, key: str, title: str, department: str, schema: dict, title_en: str = "",
                  max_bytes: int = DEFAULT_MAX_DRAFT_BYTES) -> FormDraft:
-    _require_designer(actor)
-    if not _may_design(actor, department):
+    actor.require_designer()
+    if not actor.may_design(department):
         raise Forbidden("form.not_your_department")
     text = _schema_text(schema, max_bytes)
     now = clock.now()

@@ -22,19 +22,10 @@ MAX_DMN_FILES = 10
 MAX_DMN_CHARS = 500_000
 
 
-def _require_designer(actor: Actor) -> None:
-    if not (actor.is_admin or actor.has_role("designer")):
-        raise Forbidden()
-
-
-def _may_design(actor: Actor, department: str) -> bool:
-    return actor.is_admin or actor.has_role("designer", department)
-
-
 def _draft(actor: Actor, key: str) -> ProcessDraft:
-    _require_designer(actor)
+    actor.require_designer()
     draft = ProcessDraft.objects(key=key).first()
-    if draft is None or not _may_design(actor, draft.department):
+    if draft is None or not actor.may_design(draft.department):
         raise NotFound()
     return draft
 
@@ -60,7 +51,7 @@ def _dmn_docs(dmn) -> list:
 # -- drafts ----------------------------------------------------------------------------------------------------
 
 def list_drafts(actor: Actor, *, department: str | None = None):
-    _require_designer(actor)
+    actor.require_designer()
     filters = {}
     if not actor.is_admin:
         filters["department__in"] = list(actor.department_ids("designer"))
@@ -71,8 +62,8 @@ def list_drafts(actor: Actor, *, department: str | None = None):
 
 def create_draft(actor: Actor, *, key: str, name: str, department: str, bpmn_xml: str,
                  dmn: list | None = None) -> ProcessDraft:
-    _require_designer(actor)
-    if not _may_design(actor, department):
+    actor.require_designer()
+    if not actor.may_design(department):
         raise Forbidden("process.not_your_department")
     _check_sizes(bpmn_xml, dmn)
     draft = ProcessDraft(key=key, name=name, department=department, bpmn_xml=bpmn_xml, dmn=_dmn_docs(dmn),
