@@ -33,7 +33,6 @@ def create_app(config: Settings | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_PATH="docs", OPENAPI_SWAGGER_UI_URL="/api/docs/assets/",
         API_SPEC_OPTIONS={"components": {"securitySchemes": {
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}},
-        JSON_SORT_KEYS=False,
     )
     app.json.ensure_ascii = False
     app.json.sort_keys = False   # JSON_SORT_KEYS is ignored since Flask 2.3: keep keys (form fields) in order
