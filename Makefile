@@ -31,7 +31,7 @@ test: dev
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 bench: dev
-	$(BIN)/python -m pytest tests/perf -q -s
+	$(BIN)/python -m pytest tests/perf -q -s --timeout 0
 
 # Build the pinned MinIO server into ~/.cache/zhangban/bin (the test harness also does this on demand).
 minio: dev
