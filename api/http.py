@@ -31,8 +31,12 @@ def current_actor() -> Actor:
 
 
 def client_address() -> str:
+    """The caller's address. Behind the one trusted proxy (ZHANGBAN_TRUST_PROXY) it is the X-Forwarded-For entry
+    that proxy appended, the last one: earlier entries come from the client and could name any address."""
     if settings().trust_proxy and request.headers.get("X-Forwarded-For"):
-        return request.headers["X-Forwarded-For"].split(",")[0].strip()
+        last = request.headers["X-Forwarded-For"].split(",")[-1].strip()
+        if last:
+            return last
     return request.remote_addr or "unknown"
 
 

@@ -129,3 +129,35 @@ def test_refresh_token_is_not_an_access_token(client, make_staff):
     make_staff("clerk", [])
     pair = _login(client, "clerk", "correct horse battery").json
     assert client.get("/api/v1/me", headers=bearer(pair["refresh_token"])).status_code == 401
+
+
+def test_a_spoofed_forwarded_for_does_not_escape_the_address_lockout(app, client, settings):
+    # Behind the one trusted proxy, the client address is the entry that proxy appended (the last one);
+    # anything before it was sent by the client and can be anything.
+    runtime = app.extensions["zhangban"]
+    original = runtime.settings
+    runtime.settings = original.with_overrides(trust_proxy=True)
+    try:
+        for i in range(settings.login_max_failures * 4):
+            r = _login(client, f"user{i}", "guess", headers={"X-Forwarded-For": f"10.0.0.{i}, 203.0.113.7"})
+            assert r.status_code == 401
+        r = _login(client, "yet-another", "guess", headers={"X-Forwarded-For": "10.9.9.9, 203.0.113.7"})
+    finally:
+        runtime.settings = original
+    assert r.status_code == 429
+
+
+def test_a_long_lockout_is_not_forgotten_the_moment_it_ends(client, make_staff, settings):
+    from api.identity.models import LoginThrottle
+    from core import clock
+
+    make_staff("target", [])
+    # Ten failures in, the lock had grown to 32 minutes; it has just ended, so the last failure is older than
+    # the 30-minute window. The next failure must lock for longer still, not start a fresh allowance.
+    now = clock.now()
+    LoginThrottle(key="user:target", failures=settings.login_max_failures + 5,
+                  last_failure_at=now - dt.timedelta(minutes=33), locked_until=now - dt.timedelta(seconds=5)).save()
+    assert _login(client, "target", "guess").status_code == 401
+    locked = _login(client, "target", "guess")
+    assert locked.status_code == 429
+    assert int(locked.headers["Retry-After"]) > settings.login_lockout_seconds * 2 ** 5
