@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from mongoengine.queryset.visitor import Q
+
 from api.identity.models import LoginThrottle
 from core import clock
 from core.errors import TooManyRequests
@@ -33,8 +35,12 @@ def check(settings: Settings, username: str, address: str) -> None:
 def fail(settings: Settings, username: str, address: str) -> None:
     now = clock.now()
     for key, factor in keys(username, address):
-        # Forget a run of failures that ended long ago, then count this one atomically.
-        LoginThrottle.objects(key=key, last_failure_at__lt=now - WINDOW).update_one(set__failures=0)
+        # Forget a run of failures that ended long ago (and whose lock, which can outlast the window, ended long
+        # ago too: otherwise a lock past 30 minutes would reset the count and the delay would stop growing),
+        # then count this one atomically.
+        quiet_since = now - WINDOW
+        LoginThrottle.objects(Q(key=key) & Q(last_failure_at__lt=quiet_since)
+                              & (Q(locked_until=None) | Q(locked_until__lt=quiet_since))).update_one(set__failures=0)
         throttle = LoginThrottle.objects(key=key).modify(upsert=True, new=True, inc__failures=1,
                                                          set__last_failure_at=now)
         allowance = settings.login_max_failures * factor
