@@ -161,3 +161,38 @@ def test_a_long_lockout_is_not_forgotten_the_moment_it_ends(client, make_staff, 
     locked = _login(client, "target", "guess")
     assert locked.status_code == 429
     assert int(locked.headers["Retry-After"]) > settings.login_lockout_seconds * 2 ** 5
+
+
+def test_racing_refreshes_of_one_token_revoke_the_family_and_say_so_in_the_audit_log(app, client, make_staff,
+                                                                                     settings):
+    import threading
+
+    from api.identity import tokens
+    from api.identity.models import LoginSession
+    from core.audit import AuditRecord
+    from core.errors import Unauthorized
+
+    make_staff("clerk", [])
+    for _ in range(8):
+        token = _login(client, "clerk", "correct horse battery").json["refresh_token"]
+        barrier, outcomes = threading.Barrier(3), []
+
+        def refresh():
+            with app.app_context():
+                barrier.wait()
+                try:
+                    tokens.rotate(settings, token)
+                    outcomes.append("rotated")
+                except Unauthorized as exc:
+                    outcomes.append(exc.message_key)
+
+        threads = [threading.Thread(target=refresh) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        session_id = token.split(".")[0]
+        assert sorted(outcomes) == ["refresh_reused", "refresh_reused", "rotated"], outcomes
+        assert LoginSession.objects(id=session_id).get().revoked_at is not None
+        # The family was revoked: that is a state change, recorded once.
+        assert AuditRecord.objects(action="auth.refresh_reuse", object_id=session_id).count() == 1

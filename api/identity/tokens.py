@@ -56,28 +56,29 @@ def issue(settings: Settings, user: User) -> TokenPair:
 
 def rotate(settings: Settings, refresh_token: str) -> TokenPair:
     session_id, _, secret = (refresh_token or "").partition(".")
-    session = LoginSession.objects(id=parse_id(session_id)).first() if parse_id(session_id) and secret else None
-    if session is None or session.revoked_at or clock.as_utc(session.expires_at) <= clock.now():
+    sid = parse_id(session_id) if secret else None
+    session = LoginSession.objects(id=sid).first() if sid else None
+    if session is None:
         raise Unauthorized("refresh_invalid")
     presented = _digest(refresh_token)
-    if presented != session.current_hash:
-        if presented in session.used_hashes:
-            revoke(session.id, reason="refresh token reused")
+    if presented == session.current_hash and not session.revoked_at \
+            and clock.as_utc(session.expires_at) > clock.now():
+        user = User.objects(id=session.user_id, disabled__ne=True).only("id").first()
+        if user is None:
+            raise Unauthorized("refresh_invalid")
+        new_refresh = f"{session.id}.{secrets.token_urlsafe(32)}"
+        if LoginSession.objects(id=session.id, current_hash=presented, revoked_at=None).update_one(
+                set__current_hash=_digest(new_refresh), push__used_hashes=presented, inc__version=1):
+            return TokenPair(_access_token(settings, str(user.id), str(session.id)), new_refresh,
+                             settings.access_token_seconds)
+        session.reload()   # another request rotated (or revoked) it a moment ago: judge the token again
+    if presented in session.used_hashes:
+        # An earlier token of the family (stolen, or sent twice at once): end the whole family, and record the
+        # revocation once, by whichever request made it.
+        if revoke(session.id, reason="refresh token reused"):
             audit.record(Actor(user_id=str(session.user_id)), "auth.refresh_reuse", "session", session.id)
-            raise Unauthorized("refresh_reused")
-        raise Unauthorized("refresh_invalid")
-    user = User.objects(id=session.user_id, disabled__ne=True).only("id").first()
-    if user is None:
-        raise Unauthorized("refresh_invalid")
-    new_refresh = f"{session.id}.{secrets.token_urlsafe(32)}"
-    changed = LoginSession.objects(id=session.id, current_hash=presented, revoked_at=None).update_one(
-        set__current_hash=_digest(new_refresh), push__used_hashes=presented, inc__version=1)
-    if not changed:
-        # Another request rotated this token a moment ago: the same token was presented twice.
-        revoke(session.id, reason="refresh token reused")
         raise Unauthorized("refresh_reused")
-    return TokenPair(_access_token(settings, str(user.id), str(session.id)), new_refresh,
-                     settings.access_token_seconds)
+    raise Unauthorized("refresh_invalid")
 
 
 def revoke(session_id, *, reason: str) -> bool:
