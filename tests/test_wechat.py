@@ -98,3 +98,56 @@ def test_staff_cannot_bind_a_wechat_phone(client, make_staff, fake_wechat):
     _, headers = make_staff("clerk", [])
     r = client.post("/api/v1/me/phone", json={"code": fake_wechat.phone_code()}, headers=headers)
     assert r.status_code == 422
+
+
+@pytest.fixture
+def odd_wechat():
+    """A server at the WeChat URLs that answers 200 with JSON WeChat never documents (errcode 0, fields missing)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    answers = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.dumps(answers.get(self.path.split("?")[0], {"errcode": 0})).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", answers
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("path, answer, call", [
+    ("/sns/jscode2session", [], "code2session"),
+    ("/cgi-bin/token", {"errcode": 0}, "access_token"),
+    ("/cgi-bin/token", {"access_token": "t", "expires_in": "soon"}, "access_token"),
+    ("/wxa/business/getuserphonenumber", {"errcode": 0}, "phone_number"),
+    ("/wxa/business/getuserphonenumber", {"errcode": 0, "phone_info": {"countryCode": "86"}}, "phone_number"),
+])
+def test_malformed_wechat_answers_are_502_not_500(app, settings, odd_wechat, path, answer, call):
+    from api.identity.models import WeChatAccessToken
+    from api.identity.wechat import WeChatClient
+    from core.errors import UpstreamError
+
+    base, answers = odd_wechat
+    answers[path] = answer
+    answers.setdefault("/cgi-bin/token", {"access_token": "t", "expires_in": 7200})
+    WeChatAccessToken.objects.delete()
+    client = WeChatClient(settings.with_overrides(wechat_api_base=base))
+    with pytest.raises(UpstreamError) as caught:
+        getattr(client, call)() if call == "access_token" else getattr(client, call)("code")
+    assert caught.value.status == 502

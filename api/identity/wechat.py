@@ -56,9 +56,12 @@ class WeChatClient:
                                      headers={"Content-Type": "application/json"} if data else {})
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as response:
-                return json.loads(response.read() or b"{}")
+                payload = json.loads(response.read() or b"{}")
         except (urllib.error.URLError, TimeoutError, ConnectionError, ValueError) as exc:
             raise UpstreamError("wechat.unreachable", detail=type(exc).__name__) from None
+        if not isinstance(payload, dict):
+            raise UpstreamError("wechat.error", params={"errcode": "not an object"})
+        return payload
 
     def code2session(self, code: str) -> dict:
         """→ {openid, session_key, unionid?}; raises the mapped error for WeChat's errcodes."""
@@ -87,8 +90,10 @@ class WeChatClient:
             payload = self._call("GET", "/cgi-bin/token", {"grant_type": "client_credential",
                                                            "appid": self.appid, "secret": self.secret})
             raise_for_errcode(payload)
-            token = payload["access_token"]
-            expires_at = now + dt.timedelta(seconds=int(payload.get("expires_in", 7200)))
+            token, expires_in = payload.get("access_token"), payload.get("expires_in", 7200)
+            if not isinstance(token, str) or not token or not isinstance(expires_in, int):
+                raise UpstreamError("wechat.error", params={"errcode": "no access_token"})
+            expires_at = now + dt.timedelta(seconds=expires_in)
             WeChatAccessToken.objects(appid=self.appid).update_one(
                 upsert=True, set__token_enc=pii.cipher().encrypt(token, context="wechat"),
                 set__expires_at=expires_at)
@@ -104,5 +109,9 @@ class WeChatClient:
             if payload.get("errcode") in INVALID_TOKEN_CODES and attempt == 0:
                 continue   # WeChat revoked the token early (e.g. another client fetched one): fetch anew once
             raise_for_errcode(payload)
-            return payload["phone_info"]
+            info = payload.get("phone_info")
+            if not isinstance(info, dict) or not isinstance(info.get("purePhoneNumber"), str) \
+                    or not info["purePhoneNumber"]:
+                raise UpstreamError("wechat.error", params={"errcode": "no phone_info"})
+            return info
         raise UpstreamError("wechat.error", params={"errcode": "access_token"})
