@@ -105,6 +105,21 @@ class Settings:
         return replace(self, **changes)
 
 
+def _check_mongodb_uri(uri: str) -> None:
+    """Refuse a URI pymongo would refuse later with a traceback. mongodb+srv:// is parsed when connecting (its
+    parsing looks up DNS records, which start-up checks must not do)."""
+    if uri.startswith("mongodb+srv://"):
+        return
+    from pymongo.errors import ConfigurationError, InvalidURI
+    from pymongo.uri_parser import parse_uri
+
+    try:
+        parse_uri(uri)
+    except (InvalidURI, ConfigurationError, ValueError) as exc:
+        # The message names what is wrong without echoing the URI (it may hold a password).
+        raise ConfigError(f"{PREFIX}MONGODB_URI: not a valid MongoDB URI: {exc}") from None
+
+
 def from_env(environ=None) -> Settings:
     """Read and check every ZHANGBAN_* variable; raise ConfigError naming the first bad one."""
     environ = os.environ if environ is None else environ
@@ -129,11 +144,16 @@ def from_env(environ=None) -> Settings:
         uri = get("MONGODB_URI")
         if not uri.startswith(("mongodb://", "mongodb+srv://")):
             raise ConfigError(f"{PREFIX}MONGODB_URI: must start with mongodb:// or mongodb+srv://")
+        _check_mongodb_uri(uri)
         values["mongodb_uri"] = uri
     if get("S3_ENDPOINT"):
         endpoint = get("S3_ENDPOINT")
         parsed = urlparse(endpoint if "://" in endpoint else "//" + endpoint)
-        if not parsed.hostname or parsed.path not in ("", "/"):
+        try:
+            parsed.port   # raises for a port that is not a number 0–65535
+        except ValueError:
+            parsed = None
+        if not parsed or not parsed.hostname or parsed.path not in ("", "/"):
             raise ConfigError(f"{PREFIX}S3_ENDPOINT: expected host:port (or http(s)://host:port), got {endpoint!r}")
         if parsed.scheme == "https":
             values["s3_secure"] = True

@@ -12,6 +12,9 @@ from core.settings import ConfigError, Settings, ensure_keys, from_env
 
 @pytest.mark.parametrize("env, variable", [
     ({"ZHANGBAN_MONGODB_URI": "postgres://x"}, "ZHANGBAN_MONGODB_URI"),
+    ({"ZHANGBAN_MONGODB_URI": "mongodb://db:notaport/zb"}, "ZHANGBAN_MONGODB_URI"),
+    ({"ZHANGBAN_MONGODB_URI": "mongodb://db/zb?replicaSet"}, "ZHANGBAN_MONGODB_URI"),
+    ({"ZHANGBAN_S3_ENDPOINT": "minio:port"}, "ZHANGBAN_S3_ENDPOINT"),
     ({"ZHANGBAN_S3_ENDPOINT": "http://minio:9000/path"}, "ZHANGBAN_S3_ENDPOINT"),
     ({"ZHANGBAN_S3_SECURE": "maybe"}, "ZHANGBAN_S3_SECURE"),
     ({"ZHANGBAN_S3_BUCKET": "Bad_Bucket"}, "ZHANGBAN_S3_BUCKET"),
