@@ -62,9 +62,27 @@ def record(actor: Actor | None, action: str, object_type: str = "", object_id=""
     raise RuntimeError("audit log: could not append after 50 attempts")
 
 
+_INT64 = (-(2 ** 63), 2 ** 63 - 1)
+
+
 def _plain(value):
-    """Details as JSON-safe values, so the hash stays the same after a round trip through MongoDB."""
-    return json.loads(json.dumps(value, default=str, ensure_ascii=False))
+    """Details as JSON-safe values MongoDB stores unchanged, so the hash stays the same after a round trip.
+
+    Beyond JSON, MongoDB refuses keys that start with "$" or hold NUL, and integers outside 64 bits: such details
+    (from user data) would otherwise fail the record after the state change it describes has happened.
+    """
+    return _storable(json.loads(json.dumps(value, default=str, ensure_ascii=False)))
+
+
+def _storable(value):
+    if isinstance(value, dict):
+        return {("\uff04" + key[1:] if key.startswith("$") else key).replace("\x00", "\ufffd"): _storable(item)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
+        return str(value)
+    return value
 
 
 @dataclass

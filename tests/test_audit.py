@@ -84,3 +84,25 @@ def test_cli_audit_verify_names_the_broken_link(app, settings, client, admin_hea
     broken = subprocess.run([sys.executable, "-m", "api", "audit", "verify"], env=env, capture_output=True,
                             text=True, timeout=60)
     assert broken.returncode == 1 and f"record {victim.seq}" in broken.stderr
+
+
+def test_details_mongodb_cannot_store_as_given_still_make_a_verifiable_record(app):
+    import datetime as dt
+    from decimal import Decimal
+
+    from bson import ObjectId
+
+    from core import audit
+    from core.actor import Actor
+    from core.audit import AuditRecord
+
+    oid = ObjectId()
+    audit.record(Actor(user_id="u"), "test.odd_details", "thing", oid,
+                 **{"$where": "1", "nested": {"$gt": 1, "a\x00b": 2}, "big": 2 ** 70, "amount": Decimal("1.10"),
+                    "at": dt.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.timezone.utc), "oid": oid})
+    stored = AuditRecord.objects(action="test.odd_details").get()
+    assert stored.object_id == str(oid) and stored.details["oid"] == str(oid)
+    assert stored.details["big"] == str(2 ** 70) and stored.details["amount"] == "1.10"
+    assert "$where" not in stored.details and "1" in stored.details.values()
+    result = audit.verify()
+    assert result.ok and result.checked == 1
