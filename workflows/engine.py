@@ -20,6 +20,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers import DefaultRegistry
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import ParallelMultiInstanceTask
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (DurationTimerEventDefinition,
                                                                TimeDateEventDefinition, TimerEventDefinition)
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
@@ -31,7 +32,7 @@ from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
-from workflows.limits import DEFAULT_LIMITS, check_data
+from workflows.limits import DEFAULT_LIMITS, DataLimitExceeded, SandboxViolation, check_data
 from workflows.sandbox import Sandbox, SandboxScriptEngine
 
 # Uploaded XML is untrusted: no DTDs, no entities (XXE: <!ENTITY x SYSTEM "file:///etc/passwd">), no network.
@@ -130,6 +131,40 @@ class SpecCache:
 SPECS = SpecCache()
 
 
+class StepLimitExceeded(SandboxViolation):
+    """One action ran too long or too far without waiting for a person: a loop drawn in BPMN, a call activity
+    calling itself, a fan-out. Carries the task it stopped at, so the incident names the element."""
+
+    def __init__(self, message: str, task=None, kind: str = "timeout"):
+        super().__init__(message, kind=kind)
+        self.task = task
+
+
+# SpiffWorkflow creates every child of a parallel multi-instance task in one go, each with a deep copy of the
+# task data, before any callback of ours runs: bound the fan-out before it starts.
+_create_children = ParallelMultiInstanceTask.create_children
+
+
+def _bounded_create_children(self, my_task):
+    engine = my_task.workflow.script_engine
+    if isinstance(engine, SandboxScriptEngine) and self.data_input is not None:
+        limits = engine.sandbox.limits
+        try:
+            count = len(self.data_input.get(my_task))
+        except Exception:   # noqa: BLE001 — SpiffWorkflow reports a missing or odd input itself
+            count = 0
+        if count > limits.max_instances:
+            raise StepLimitExceeded(f"a multi-instance task over {count} items (at most {limits.max_instances})",
+                                    my_task, "memory")
+        if count and count * check_data(my_task.data, limits, what="the task data") > limits.max_fanout_bytes:
+            raise StepLimitExceeded(f"{count} instances would each copy the task data (more than "
+                                    f"{limits.max_fanout_bytes} bytes in all)", my_task, "memory")
+    return _create_children(self, my_task)
+
+
+ParallelMultiInstanceTask.create_children = _bounded_create_children
+
+
 class Engine:
     """Start, restore, move and save workflows; always on the sandboxed script engine."""
 
@@ -164,12 +199,39 @@ class Engine:
         dct = SERIALIZER.to_dict(workflow)
         dct[SERIALIZER.VERSION_KEY] = SERIALIZER.VERSION
         # Task data deltas are not converted by to_dict: the encoder gives dates and Decimals their JSON form.
-        return json.dumps(dct, separators=(",", ":"), ensure_ascii=False, cls=SERIALIZER._encoder_cls)
+        text = json.dumps(dct, separators=(",", ":"), ensure_ascii=False, cls=SERIALIZER._encoder_cls)
+        if len(text) > self.limits.max_state_bytes:
+            # every task keeps its own copy of the data: many tasks x large data outgrow a MongoDB document
+            raise DataLimitExceeded(f"the process state would be larger than {self.limits.max_state_bytes} bytes")
+        return text
+
+    def steps(self, workflow: BpmnWorkflow):
+        """do_engine_steps under the action's budget. Each expression has its own CPU limit; this bounds how
+        many run: a loop drawn in BPMN, or a call activity calling itself, would otherwise never stop."""
+        limits = self.limits
+        deadline = time.thread_time() + limits.action_cpu_ms / 1000
+        count = 0
+
+        def check(task):
+            nonlocal count
+            count += 1
+            if count > limits.max_steps:
+                raise StepLimitExceeded(f"more than {limits.max_steps} steps without waiting for a person "
+                                        "(a loop in the process?)", task)
+            if time.thread_time() > deadline:
+                raise StepLimitExceeded(f"the steps used more than {limits.action_cpu_ms} ms of CPU time", task)
+            if len(workflow.tasks) > limits.max_tasks:
+                raise StepLimitExceeded(f"more than {limits.max_tasks} tasks in one process", task, "memory")
+            if task.depth > limits.max_task_depth:
+                raise StepLimitExceeded("the process went round a loop too often "
+                                        f"(more than {limits.max_task_depth} steps deep)", task)
+
+        workflow.do_engine_steps(will_complete_task=check)
 
     # --- moving on ---
 
     def run(self, workflow: BpmnWorkflow):
-        workflow.do_engine_steps()
+        self.steps(workflow)
 
     def complete(self, workflow: BpmnWorkflow, task_id: str, data: dict | None = None):
         task = self.ready_task(workflow, task_id)
@@ -178,14 +240,14 @@ class Engine:
             task.set_data(**data)
             check_data(task.data, self.limits, what="the task data")
         task.run()
-        workflow.do_engine_steps()
+        self.steps(workflow)
         return task
 
     def message(self, workflow: BpmnWorkflow, name: str, payload: dict | None = None):
         payload = payload or {}
         check_data(payload, self.limits, what="the message payload")
         workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload))
-        workflow.do_engine_steps()
+        self.steps(workflow)
 
     def fire_timers(self, workflow: BpmnWorkflow, at: datetime | None = None) -> int:
         """Fire timers due by `at` (default now). A later `at` lets a designer's test run skip ahead."""
@@ -200,7 +262,7 @@ class Engine:
                 task._set_internal_data(event_fired=True)
                 fired += 1
         workflow.refresh_timers()
-        workflow.do_engine_steps()
+        self.steps(workflow)
         return fired
 
     # --- reading ---

@@ -23,6 +23,14 @@ class Limits:
     max_data_depth: int = 40            # nesting of task data
     max_data_nodes: int = 200_000       # values in a task's data (aliases counted every time they appear)
     max_print: int = 64_000             # characters print() may collect
+    # one engine action (start, complete, message, timers): a loop drawn in BPMN has cheap expressions each time
+    action_cpu_ms: int = 2_000          # CPU time of all engine steps of one action
+    max_steps: int = 1_000              # engine steps (script tasks, gateways, events) in one action
+    max_tasks: int = 5_000              # task objects in one workflow (every copy holds its own task data)
+    max_task_depth: int = 900           # SpiffWorkflow stops looking for tasks 1000 levels down the task tree
+    max_instances: int = 500            # children of one parallel multi-instance task
+    max_fanout_bytes: int = 50_000_000  # instances x task data they each copy
+    max_state_bytes: int = 10_000_000   # serialized state of one instance (MongoDB documents stop at 16 MB)
 
 
 DEFAULT_LIMITS = Limits()

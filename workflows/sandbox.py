@@ -279,6 +279,18 @@ class SandboxScriptEngine(PythonScriptEngine):
         # DMN uses this to decide whether a cell needs '=='; a refusal must be a SyntaxError, as from ast.parse.
         self.sandbox.compile(expression, "eval")
 
+    def evaluate(self, task, expression, external_context=None):
+        result = super().evaluate(task, expression, external_context)
+        if expression is not None and expression == getattr(task.task_spec, "cardinality", None):
+            # a loop cardinality becomes range(n) of child tasks, each with its own copy of the task data
+            limit = self.sandbox.limits.max_instances
+            if type(result) is not int or not 0 <= result <= limit:
+                error = SandboxViolation(f"the loop cardinality must be a whole number from 0 to {limit}",
+                                         kind="memory")
+                error.task = task   # the incident names the element
+                raise error
+        return result
+
     def call_service(self, task, **kwargs):
         raise SandboxViolation("service tasks are not supported")
 

@@ -1,0 +1,159 @@
+"""Red-team corpus, second round: attacks through SpiffWorkflow features, XML and the C code under the sandbox.
+
+The first corpus (tests/test_sandbox_escapes.py) covers expressions one by one. These tests attack what sits
+around them: loops drawn in BPMN, call activities calling themselves, multi-instance fan-out, huge timers,
+oversized state, XML tricks, cross-department process ids, and C-level operations (comparisons, hashing,
+str()) whose cost a tracing counter cannot interrupt. Each asserts the attack had no effect and was refused at
+upload (naming the element) or stopped with a recorded incident, within a bounded time.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from xml.sax.saxutils import escape
+
+import pytest
+
+from core.actor import Actor
+from workflows import instances, service, validation
+from workflows.limits import SandboxViolation
+from workflows.models import Instance, ProcessVersion
+from workflows.sandbox import Sandbox
+from tests.test_sandbox_escapes import CANARY, canary  # noqa: F401 — the autouse env canary fixture
+
+SYSTEM = Actor.system()
+HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="http://x">"""
+
+
+def _bpmn(body: str, pid: str = "redteam", extra: str = "") -> str:
+    return f"""{HEAD}<bpmn:process id="{pid}" isExecutable="true">
+      <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>{body}
+    </bpmn:process>{extra}</bpmn:definitions>"""
+
+
+def _script(element_id: str, script: str, incoming: str, outgoing: str) -> str:
+    return (f'<bpmn:scriptTask id="{element_id}"><bpmn:incoming>{incoming}</bpmn:incoming>'
+            f'<bpmn:outgoing>{outgoing}</bpmn:outgoing><bpmn:script>{escape(script)}</bpmn:script></bpmn:scriptTask>')
+
+
+def _bounded(work, seconds: float):
+    """Run `work` in a thread; fail (instead of hanging the suite) if it is not done in time."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = work()
+        except BaseException as e:   # noqa: BLE001 — handed back to the test
+            outcome["error"] = e
+
+    thread = threading.Thread(target=run, daemon=True)
+    started = time.monotonic()
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s"
+    return outcome, time.monotonic() - started
+
+
+def _publish(key: str, xml: str):
+    service.create_draft(SYSTEM, key=key, name=key, department="d1", bpmn_xml=xml)
+    return service.publish(SYSTEM, key, known_lanes=None)
+
+
+def _start_incident(app, xml: str, data=None, key="redteam", seconds=10.0):
+    """Publish, start, and return the stored instance, which must carry an incident."""
+    with app.app_context():
+        result = validation.validate(xml, [], validation.Context(key=key))
+        assert result.errors == [], result.errors
+        version = _publish(key, xml)
+        outcome, _ = _bounded(lambda: instances.start(SYSTEM, version, data or {}), seconds)
+        assert "error" not in outcome, repr(outcome.get("error"))
+        stored = Instance.objects(id=outcome["value"].id).first()
+        assert stored.status == "incident", stored.status
+        assert CANARY not in str(stored.to_mongo())
+        return stored
+
+
+# --- loops and recursion drawn in BPMN: every expression is cheap, the process never stops --------------------
+
+def test_a_loop_drawn_in_bpmn_is_stopped(app):
+    xml = _bpmn(_script("spin", "n = n + 1 if n < 5 else 0", "f1", "f2") + """
+        <bpmn:exclusiveGateway id="gw"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>back</bpmn:outgoing>
+          <bpmn:outgoing>out</bpmn:outgoing></bpmn:exclusiveGateway>
+        <bpmn:endEvent id="end"><bpmn:incoming>out</bpmn:incoming></bpmn:endEvent>
+        <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="spin" />
+        <bpmn:sequenceFlow id="f2" sourceRef="spin" targetRef="gw" />
+        <bpmn:sequenceFlow id="back" sourceRef="gw" targetRef="spin">
+          <bpmn:conditionExpression>n &gt;= 0</bpmn:conditionExpression></bpmn:sequenceFlow>
+        <bpmn:sequenceFlow id="out" sourceRef="gw" targetRef="end">
+          <bpmn:conditionExpression>n &lt; 0</bpmn:conditionExpression></bpmn:sequenceFlow>""")
+    stored = _start_incident(app, xml, {"n": 0})
+    assert stored.incidents[0].kind == "timeout" and stored.incidents[0].action == "start"
+    assert stored.incidents[0].element_id in ("spin", "gw")
+
+
+def test_a_call_activity_calling_its_own_process_is_stopped(app):
+    xml = _bpmn("""<bpmn:callActivity id="again" calledElement="redteam"><bpmn:incoming>f1</bpmn:incoming>
+          <bpmn:outgoing>f2</bpmn:outgoing></bpmn:callActivity>
+        <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+        <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="again" />
+        <bpmn:sequenceFlow id="f2" sourceRef="again" targetRef="end" />""")
+    result = validation.validate(xml, [], validation.Context(key="redteam"))
+    if result.errors:   # refused at upload, naming the call activity
+        assert {e["element_id"] for e in result.errors} == {"again"}, result.errors
+        return
+    stored = _start_incident(app, xml)
+    assert stored.incidents[0].kind in ("timeout", "memory")
+
+
+def test_a_standard_loop_that_never_ends_is_stopped(app):
+    xml = _bpmn("""<bpmn:scriptTask id="spin"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+          <bpmn:standardLoopCharacteristics testBefore="false" loopMaximum="1000000000">
+            <bpmn:loopCondition>True</bpmn:loopCondition></bpmn:standardLoopCharacteristics>
+          <bpmn:script>n = n + 1</bpmn:script></bpmn:scriptTask>
+        <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+        <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="spin" />
+        <bpmn:sequenceFlow id="f2" sourceRef="spin" targetRef="end" />""")
+    stored = _start_incident(app, xml, {"n": 0})
+    assert stored.incidents[0].kind == "timeout" and stored.incidents[0].element_id == "spin"
+
+
+def _multi_instance(characteristics: str, sequential: bool = False, script: str = "y = 1") -> str:
+    return _bpmn(f"""<bpmn:scriptTask id="fan"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+          <bpmn:multiInstanceLoopCharacteristics isSequential="{str(sequential).lower()}">{characteristics}
+          </bpmn:multiInstanceLoopCharacteristics><bpmn:script>{escape(script)}</bpmn:script></bpmn:scriptTask>
+        <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+        <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="fan" />
+        <bpmn:sequenceFlow id="f2" sourceRef="fan" targetRef="end" />""")
+
+
+@pytest.mark.parametrize("sequential", [False, True])
+def test_a_huge_loop_cardinality_is_stopped_before_any_child_is_made(app, sequential):
+    stored = _start_incident(app, _multi_instance("<bpmn:loopCardinality>10 ** 7</bpmn:loopCardinality>",
+                                                  sequential))
+    assert stored.incidents[0].kind == "memory" and stored.incidents[0].element_id == "fan"
+
+
+def test_a_parallel_multi_instance_over_a_huge_collection_is_stopped(app):
+    xml = _multi_instance('<bpmn:loopDataInputRef>items</bpmn:loopDataInputRef>'
+                          '<bpmn:inputDataItem id="item" name="item" />')
+    stored = _start_incident(app, xml, {"items": list(range(100_000))})
+    assert stored.incidents[0].kind == "memory" and stored.incidents[0].element_id == "fan"
+
+
+def test_a_fan_out_that_copies_large_data_into_every_instance_is_stopped(app):
+    xml = _multi_instance('<bpmn:loopDataInputRef>items</bpmn:loopDataInputRef>'
+                          '<bpmn:inputDataItem id="item" name="item" />')
+    stored = _start_incident(app, xml, {"items": list(range(400)), "blob": ["x" * 150_000] * 10})
+    assert stored.incidents[0].kind == "memory" and stored.incidents[0].element_id == "fan"
+
+
+def test_state_too_large_for_one_document_is_an_incident_not_a_crash(app):
+    # twenty instances, each making ~1.5 MB of its own data: more than a MongoDB document holds
+    xml = _multi_instance('<bpmn:loopDataInputRef>items</bpmn:loopDataInputRef>'
+                          '<bpmn:inputDataItem id="item" name="item" />',
+                          script="blob = [str(item) + 'x' * 150000 for i in range(10)]")
+    stored = _start_incident(app, xml, {"items": list(range(20))})
+    assert stored.incidents[0].kind == "data_limit", stored.incidents[0].message
+    assert len(stored.state_json) <= 10_000_000
