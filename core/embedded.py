@@ -116,11 +116,23 @@ def start_server(storage: Path, log_path: Path, port: int | None = None, timeout
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-        return True
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    try:   # a zombie has exited; it only waits for its parent to collect it
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _serves_storage(pid: int, storage: Path) -> bool:
+    """Whether process `pid` is a SecantusDB server over `storage` (read from /proc; False when unknown)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"--storage-path" in args and os.fsencode(str(storage)) in args
 
 
 class EmbeddedMongo:
@@ -176,8 +188,9 @@ class EmbeddedMongo:
 
     def _start(self) -> str:
         stale = self._read_state()
-        if stale and _pid_alive(stale.get("pid", -1)):
-            # A server left behind by an owner that was killed: stop it before reopening its files.
+        if stale and _pid_alive(stale.get("pid", -1)) and _serves_storage(stale["pid"], self.storage):
+            # A server left behind by an owner that was killed: stop it before reopening its files. (Only if the
+            # pid is still that server: after a reboot the stale pid can belong to any other process.)
             try:
                 os.kill(stale["pid"], signal.SIGTERM)
                 for _ in range(300):

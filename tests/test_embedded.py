@@ -128,3 +128,38 @@ def test_serve_is_ready_and_data_survives_a_restart(tmp_path):
         assert status == 200 and [u["username"] for u in body["items"]] == ["survivor"]
     finally:
         _stop(server)
+
+
+def test_a_stale_state_file_never_signals_an_unrelated_process(tmp_path):
+    # After a crash or a reboot, mongo.json can name a pid that now belongs to something else entirely.
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        (tmp_path / "mongo.json").write_text(json.dumps({"pid": bystander.pid, "port": free_port(),
+                                                         "owner_pid": 999999}))
+        owner = EmbeddedMongo(tmp_path)
+        uri = owner.ensure()
+        try:
+            assert ping(uri)
+            assert bystander.poll() is None, "the bystander was killed"
+        finally:
+            owner.stop()
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_server_left_behind_by_a_dead_owner_is_stopped_before_a_new_one_starts(tmp_path):
+    from core.embedded import start_server
+
+    orphan = start_server(tmp_path / "mongo", tmp_path / "mongo.log")   # as a killed owner would leave it
+    try:
+        (tmp_path / "mongo.json").write_text(json.dumps({"pid": orphan.process.pid, "port": orphan.port,
+                                                         "owner_pid": 999999}))
+        owner = EmbeddedMongo(tmp_path)
+        uri = owner.ensure()
+        try:
+            assert orphan.process.wait(5) is not None and uri != orphan.uri and ping(uri)
+        finally:
+            owner.stop()
+    finally:
+        orphan.stop()
