@@ -157,3 +157,71 @@ def test_state_too_large_for_one_document_is_an_incident_not_a_crash(app):
     stored = _start_incident(app, xml, {"items": list(range(20))})
     assert stored.incidents[0].kind == "data_limit", stored.incidents[0].message
     assert len(stored.state_json) <= 10_000_000
+
+
+# --- C code under the sandbox: one call that walks or prints a value the tracing counter cannot interrupt ------
+
+BIG = "[['a' * 100000] * 1000] * 100"          # 100 x 1000 aliases of one 100 KB string: 10 GB as text
+ALIASED = "a = 'a' * 1000000\nb = 'a' * 999999 + 'b'\nl = [a for i in range(100000)]\n"
+DOUBLED = "t1 = (1,)\nt2 = (1,)\nfor i in range(60):\n    t1 = (t1, t1)\n    t2 = (t2, t2)\n"
+COLLIDING = "P = 2 ** 61 - 1\nl = [i * P for i in range(1, 30001)]\n"
+C_LEVEL = [
+    ("str() inside a helper", f"x = parse_date({BIG})", ValueError),
+    ("str() inside the id helpers", f"x = birth_date_from_id({BIG})", ValueError),
+    ("print separator", f"print(1, 2, sep={BIG})", SandboxViolation),
+    ("print end", f"print(1, end={BIG})", SandboxViolation),
+    ("exception message", f"raise ValueError({BIG})", SandboxViolation),
+    ("list.index error repr", f"x = [1].index({BIG})", SandboxViolation),
+    ("KeyError repr", f"x = {{}}[tuple({BIG})]", SandboxViolation),
+    ("round of a huge Decimal", "x = round(to_decimal('1e999999'))", SandboxViolation),
+    ("memcmp over aliases: in", ALIASED + "x = b in l", SandboxViolation),
+    ("memcmp over aliases: sorted", "a = 'a' * 1000000\nb = 'a' * 999999 + 'b'\nx = sorted([a, b] * 50000)",
+     SandboxViolation),
+    ("memcmp over aliases: list.sort", "a = 'a' * 1000000\nb = 'a' * 999999 + 'b'\nl = [a, b] * 50000\nl.sort()",
+     SandboxViolation),
+    ("memcmp over aliases: max", ALIASED + "x = max(l + [b])", SandboxViolation),
+    ("memcmp over aliases: count", ALIASED + "x = l.count(b)", SandboxViolation),
+    ("exponential ==", DOUBLED + "x = t1 == t2", SandboxViolation),
+    ("exponential <", DOUBLED + "x = [t1] < [t2]", SandboxViolation),
+    ("exponential hash: set display", DOUBLED + "x = len({t1})", SandboxViolation),
+    ("exponential hash: dict key", DOUBLED + "x = len({t1: 1})", SandboxViolation),
+    ("exponential hash: dict.get", DOUBLED + "x = {}.get(t1)", SandboxViolation),
+    ("exponential hash: set comprehension", DOUBLED + "x = len({t for t in [t1]})", SandboxViolation),
+    ("hash collisions: set()", COLLIDING + "x = len(set(l))", SandboxViolation),
+    ("hash collisions: starred set display", COLLIDING + "x = len({*l})", SandboxViolation),
+    ("hash collisions: dict()", COLLIDING + "x = len(dict(zip(l, l)))", SandboxViolation),
+    ("hash collisions: set.union", COLLIDING + "x = len(set().union(l))", SandboxViolation),
+    ("hash collisions: dict.update", COLLIDING + "d = {}\nd.update(zip(l, l))\nx = len(d)", SandboxViolation),
+]
+
+
+@pytest.mark.parametrize("script, error", [c[1:] for c in C_LEVEL], ids=[c[0] for c in C_LEVEL])
+def test_c_level_work_is_refused_before_it_starts(script, error):
+    outcome, took = _bounded(lambda: Sandbox().execute(script, {}), 5)
+    assert isinstance(outcome.get("error"), error), outcome
+    assert took < 2, took
+
+
+def test_ordinary_comparisons_sets_and_dicts_still_work():
+    context = {"tags": ["a", "b", "a"], "pairs": [["k", 1], ["j", 2]], "names": [str(i) for i in range(50_000)]}
+    Sandbox().execute("""
+unique = sorted(set(tags))
+d = dict(pairs)
+d.update([["m", 3]])
+big = {n: len(n) for n in names}
+ok = ("b" in unique and d.get("k") == 1 and {1, 2} | {3} == {1, 2, 3} and max(tags) == "b"
+      and min(1, 2) == 1 and (1, (2, 3)) < (1, (2, 4)) and "49999" in names and len(big) == 50000
+      and valid_id_number(None) is False and set("ab").union(["c"]) == {"a", "b", "c"})
+del big
+del names
+""", context)
+    assert context["ok"] is True and context["unique"] == ["a", "b"] and context["d"] == {"k": 1, "j": 2, "m": 3}
+
+
+def test_a_c_level_attack_in_a_script_task_is_an_incident(app):
+    xml = _bpmn(_script("attack", DOUBLED + "x = t1 == t2", "f1", "f2") + """
+        <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+        <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="attack" />
+        <bpmn:sequenceFlow id="f2" sourceRef="attack" targetRef="end" />""")
+    stored = _start_incident(app, xml, seconds=5)
+    assert stored.incidents[0].element_id == "attack" and stored.incidents[0].kind in ("memory", "timeout")

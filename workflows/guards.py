@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 import re
 import time
+from collections import Counter
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -19,6 +20,7 @@ from workflows.limits import Limits, SandboxViolation
 
 NUMBERS = (int, float, Decimal, bool)
 FLAT = (str, int, float, bool, type(None), Decimal, date, datetime, timedelta)
+_CONTAINERS = (list, tuple, dict, set, frozenset)
 MAX_FORMAT_NUMBER = 1000        # widths and precisions in %-formats, f-string specs
 
 STR_ATTRS = frozenset((
@@ -93,6 +95,47 @@ class Run:
             self.refuse(f"an integer larger than {self.limits.max_int_bits} bits", "memory")
         return value
 
+    def weigh(self, value):
+        """Refuse a container whose comparison or hashing could run too long in C, where the CPU limit cannot
+        reach: `==`, `in`, `<`, sorted(), hash() walk every nested item and compare every character, and aliases
+        (`t = (t, t)` 60 times, `[s] * 100000` of a 1 MB string) multiply that without allocating anything."""
+        if type(value) not in _CONTAINERS:
+            return value
+        cap, total, stack, seen = self.limits.max_compare, 0, [value], 0
+        while stack:
+            item = stack.pop()
+            kind = type(item)
+            total += 1
+            seen += 1
+            if not seen & 0xFFFF and time.thread_time() > self.deadline:
+                self.refuse(f"the script used more than {self.limits.cpu_ms} ms of CPU time", "timeout")
+            if kind is str:
+                total += len(item) >> 3       # memcmp: eight characters cost about one item
+            elif kind is dict:
+                total += len(item)
+                stack.extend(item.keys())
+                stack.extend(item.values())
+            elif kind in _CONTAINERS:
+                total += len(item)
+                stack.extend(item)
+            if total > cap:
+                self.refuse("a value too large to compare or hash", "memory")
+        return value
+
+    def hashables(self, items) -> list:
+        """The items, refused if weighing them fails or many distinct ones share one hash: a hash table of
+        colliding keys (i * (2**61 - 1), crafted tuples) is quadratic in C, beyond the CPU limit's reach."""
+        items = list(items)
+        self.check_size(items)
+        self.weigh(items)
+        if len(items) > 64:
+            for code, count in Counter(map(hash, items)).items():
+                if count > 16:
+                    group = [item for item in items if hash(item) == code]
+                    if any(item != group[0] for item in group):
+                        self.refuse("too many different values with the same hash", "memory")
+        return items
+
     def text_size(self, value) -> int:
         """An upper estimate of len(str(value)), refusing values whose text would be too long."""
         cap, total, stack, seen = self.limits.max_str, 0, [value], 0
@@ -136,6 +179,7 @@ def build(run: Run, helpers: dict) -> dict:
     def getitem_(obj, key):
         if type(obj) not in (str, list, tuple, dict, range):
             run.refuse(f"items of {type(obj).__name__} are not available in scripts")
+        run.weigh(key)
         value = obj[key]
         if type(key) is slice:
             run.check_size(value)
@@ -193,6 +237,9 @@ def build(run: Run, helpers: dict) -> dict:
     def round_(value, ndigits=None):
         if ndigits is not None and (type(ndigits) is not int or abs(ndigits) > 100):
             run.refuse("round() takes at most 100 digits")
+        if ndigits is None and type(value) is Decimal and value.is_finite() and \
+                value.adjusted() > limits.max_int_bits // 3:
+            run.refuse("the number is too large for round()", "memory")
         return round(value) if ndigits is None else round(value, ndigits)
 
     def sum_(iterable, start=0):
@@ -212,14 +259,43 @@ def build(run: Run, helpers: dict) -> dict:
         return make
 
     def sorted_(iterable, *, key=None, reverse=False):
-        return run.check_size(sorted(iterable, key=key, reverse=reverse))
+        items = run.check_size(list(iterable))
+        return run.check_size(sorted(run.weigh(items), key=key, reverse=reverse))
+
+    def extreme(pick):
+        def choose(*args, **kwargs):
+            run.weigh(args[0] if len(args) == 1 and type(args[0]) in _CONTAINERS else args)
+            return pick(*args, **kwargs)
+        choose.__name__ = pick.__name__
+        return choose
+
+    def hashed(kind):
+        def make(iterable=(), **kwargs):
+            if kind is dict:
+                if type(iterable) is not dict:
+                    pairs = [tuple(pair) for pair in run.check_size(list(iterable))]
+                    run.hashables(pair[0] if len(pair) == 2 else None for pair in pairs)
+                    iterable = pairs
+                return run.check_size(dict(iterable, **kwargs))
+            if type(iterable) not in (set, frozenset):
+                iterable = run.hashables(iterable)
+            return run.check_size(kind(iterable))
+        make.__name__ = kind.__name__
+        return make
+
+    def value_error(message=""):
+        # the message is turned into text when the incident is recorded, outside any limit: bound it now
+        return ValueError(str_(message))
+
+    def hashables_(items):
+        return run.hashables(items)
 
     builtins = {
-        "len": len, "min": min, "max": max, "sum": sum_, "any": any, "all": all, "sorted": sorted_,
-        "round": round_, "abs": abs, "int": int_, "float": float, "str": str_, "bool": bool,
-        "list": collector(list), "dict": collector(dict), "set": collector(set), "tuple": collector(tuple),
+        "len": len, "min": extreme(min), "max": extreme(max), "sum": sum_, "any": any, "all": all,
+        "sorted": sorted_, "round": round_, "abs": abs, "int": int_, "float": float, "str": str_, "bool": bool,
+        "list": collector(list), "dict": hashed(dict), "set": hashed(set), "tuple": collector(tuple),
         "range": range_, "enumerate": enumerate, "zip": zip, "reversed": reversed, "chr": chr, "ord": ord,
-        "ValueError": ValueError, "True": True, "False": False, "None": None,
+        "ValueError": value_error, "True": True, "False": False, "None": None,
     }
     return {
         "__builtins__": builtins,
@@ -227,7 +303,7 @@ def build(run: Run, helpers: dict) -> dict:
         "_getattr_": getattr_, "_getitem_": getitem_, "_write_": write_, "_getiter_": getiter_,
         "_iter_unpack_sequence_": guarded_iter_unpack_sequence, "_unpack_sequence_": guarded_unpack_sequence,
         "_inplacevar_": inplacevar_, "_apply_": apply_, "_print_": print_, "_binop_": binop_,
-        "_fmtval_": fmtval_, "_tick_": run.tick,
+        "_fmtval_": fmtval_, "_tick_": run.tick, "_weigh_": run.weigh, "_hashables_": hashables_,
         **helpers,
     }
 
@@ -241,7 +317,7 @@ class _Printer:
         self.run, self.to_text = run, to_text
 
     def _call_print(self, *objects, sep=" ", end="\n"):
-        text = str(sep).join(self.to_text(o) for o in objects) + str(end)
+        text = self.to_text(sep).join(self.to_text(o) for o in objects) + self.to_text(end)
         if sum(map(len, self.run.printed)) + len(text) <= self.run.limits.max_print:
             self.run.printed.append(text)
 
@@ -348,9 +424,54 @@ def _wrap_copy(run, container, method):
     return copy
 
 
+def _wrap_weighed(run, container, method):
+    def call(*args, **kwargs):
+        for arg in args:
+            run.weigh(arg)
+        return method(*args, **kwargs)
+    return call
+
+
+def _wrap_searched(run, container, method):
+    def call(*args, **kwargs):
+        run.weigh(container)     # index/count/remove compare the argument with every item
+        return _wrap_weighed(run, container, method)(*args, **kwargs)
+    return call
+
+
+def _wrap_set_operation(run, container, method):
+    def call(*others):
+        return method(*(o if type(o) in (set, frozenset) else run.hashables(o) for o in others))
+    return call
+
+
+def _wrap_dict_update(run, container, method):
+    def update(other=(), **kwargs):
+        if type(other) is not dict:
+            pairs = [tuple(pair) for pair in run.check_size(list(other))]
+            run.hashables(pair[0] if len(pair) == 2 else None for pair in pairs)
+            other = pairs
+        result = method(other, **kwargs)
+        if len(container) > run.limits.max_items:
+            run.refuse(f"a collection with more than {run.limits.max_items} items", "memory")
+        return result
+    return update
+
+
 _WRAPPERS = {(str, "join"): _wrap_join, (str, "replace"): _wrap_replace}
 _WRAPPERS.update({(str, name): _wrap_width for name in ("ljust", "rjust", "center", "zfill")})
 _WRAPPERS.update({(list, name): _wrap_grow for name in ("append", "extend", "insert")})
-_WRAPPERS.update({(dict, name): _wrap_grow for name in ("update", "setdefault")})
-_WRAPPERS.update({(set, name): _wrap_grow for name in ("add", "update")})
+_WRAPPERS.update({(list, name): _wrap_searched for name in ("index", "count", "remove", "sort")})
+_WRAPPERS.update({(tuple, name): _wrap_searched for name in ("index", "count")})
+_WRAPPERS.update({(dict, name): _wrap_weighed for name in ("get", "pop")})
+_WRAPPERS.update({(set, name): _wrap_weighed for name in ("discard", "remove")})
+_WRAPPERS[(dict, "update")] = _wrap_dict_update
+_WRAPPERS.update({(kind, name): _wrap_set_operation for kind in (set, frozenset) for name in (
+    "union", "intersection", "difference", "symmetric_difference", "issubset", "issuperset", "isdisjoint")})
+_WRAPPERS[(set, "update")] = lambda run, container, method: _wrap_grow(
+    run, container, _wrap_set_operation(run, container, method))
+_WRAPPERS[(set, "add")] = lambda run, container, method: _wrap_grow(
+    run, container, _wrap_weighed(run, container, method))
+_WRAPPERS[(dict, "setdefault")] = lambda run, container, method: _wrap_grow(
+    run, container, _wrap_weighed(run, container, method))
 _WRAPPERS.update({(kind, "copy"): _wrap_copy for kind in (list, dict, set)})

@@ -23,6 +23,7 @@ class Limits:
     max_data_depth: int = 40            # nesting of task data
     max_data_nodes: int = 200_000       # values in a task's data (aliases counted every time they appear)
     max_print: int = 64_000             # characters print() may collect
+    max_compare: int = 1_000_000        # items (and characters / 8) one comparison, sort or hash may walk
     # one engine action (start, complete, message, timers): a loop drawn in BPMN has cheap expressions each time
     action_cpu_ms: int = 2_000          # CPU time of all engine steps of one action
     max_steps: int = 1_000              # engine steps (script tasks, gateways, events) in one action

@@ -102,6 +102,43 @@ class _Policy(RestrictingNodeTransformer):
         node.value = call
         return node
 
+    # --- comparisons and hashing walk whole values in C: weigh containers first (see guards.Run.weigh) ---
+
+    @staticmethod
+    def _call(name, node):
+        call = ast.Call(func=ast.Name(name, ast.Load()), args=[node], keywords=[])
+        copy_locations(call, node)
+        return call
+
+    def visit_Compare(self, node):
+        node = self.node_contents_visit(node)
+        node.left = self._call("_weigh_", node.left)
+        node.comparators = [self._call("_weigh_", c) for c in node.comparators]
+        return node
+
+    def visit_Set(self, node):
+        node = self.node_contents_visit(node)
+        node.elts = [ast.Starred(self._call("_hashables_", e.value), e.ctx) if isinstance(e, ast.Starred)
+                     else self._call("_weigh_", e) for e in node.elts]
+        for e in node.elts:
+            copy_locations(e, node)
+        return node
+
+    def visit_Dict(self, node):
+        node = self.node_contents_visit(node)
+        node.keys = [k if k is None else self._call("_weigh_", k) for k in node.keys]
+        return node
+
+    def visit_SetComp(self, node):
+        node = super().visit_SetComp(node)
+        node.elt = self._call("_weigh_", node.elt)
+        return node
+
+    def visit_DictComp(self, node):
+        node = super().visit_DictComp(node)
+        node.key = self._call("_weigh_", node.key)
+        return node
+
     # --- the tracing counter ---
 
     @staticmethod
