@@ -225,3 +225,80 @@ def test_a_c_level_attack_in_a_script_task_is_an_incident(app):
         <bpmn:sequenceFlow id="f2" sourceRef="attack" targetRef="end" />""")
     stored = _start_incident(app, xml, seconds=5)
     assert stored.incidents[0].element_id == "attack" and stored.incidents[0].kind in ("memory", "timeout")
+
+
+# --- XML tricks --------------------------------------------------------------------------------------------------
+
+def _laughs() -> str:
+    entities = "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(9))
+    return (f'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">{entities}]>' + HEAD.split("?>", 1)[1]
+            + '<bpmn:process id="redteam" name="&j;" isExecutable="true"/></bpmn:definitions>')
+
+
+@pytest.mark.parametrize("name, xml, code", [
+    ("billion laughs", _laughs(), "malformed_xml"),
+    ("100,000-level nesting", HEAD + "<x>" * 100_000 + "</x>" * 100_000 + "</bpmn:definitions>", "malformed_xml"),
+    ("XInclude of /etc/passwd", _bpmn('<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" '
+                                      'href="/etc/passwd" parse="text"/>'), "xsd"),
+])
+def test_xml_tricks_are_refused_quickly(name, xml, code):
+    outcome, took = _bounded(lambda: validation.validate(xml, [], validation.Context(key="redteam")), 5)
+    assert took < 1 and code in {e["code"] for e in outcome["value"].errors}, outcome
+    assert "root:" not in str(outcome["value"].errors)
+
+
+def test_processing_instructions_and_huge_attributes_are_inert(app):
+    xml = _bpmn('<?php system("id"); ?>' + _script("s", "x = 1", "f1", "f2").replace(
+        'id="s"', 'id="s" name="' + "名" * 900_000 + '"') + """
+        <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+        <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="s" />
+        <bpmn:sequenceFlow id="f2" sourceRef="s" targetRef="end" />""")
+    with app.app_context():
+        outcome, took = _bounded(lambda: instances.start(SYSTEM, _publish("redteam", xml), {}), 10)
+        assert outcome["value"].status == "completed" and took < 5
+
+
+# --- timers -------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("duration", ['"P999999999999D"', '"R999999999/PT0S"', '"P1D" * 300000', "10 ** 100"])
+def test_absurd_timers_are_incidents_not_crashes(app, duration):
+    from datetime import datetime, timezone
+    xml = _bpmn(f"""<bpmn:intermediateCatchEvent id="wait"><bpmn:incoming>f1</bpmn:incoming>
+          <bpmn:outgoing>f2</bpmn:outgoing><bpmn:timerEventDefinition>
+          <bpmn:timeDuration>{escape(duration)}</bpmn:timeDuration></bpmn:timerEventDefinition>
+          </bpmn:intermediateCatchEvent>
+        <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+        <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait" />
+        <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="end" />""")
+    with app.app_context():
+        version = _publish("redteam", xml)
+        outcome, _ = _bounded(lambda: instances.start(SYSTEM, version, {}), 5)
+        assert "error" not in outcome, outcome
+        instance = outcome["value"]
+        if instance.status == "running":
+            far = datetime(9999, 12, 31, tzinfo=timezone.utc)
+            outcome, _ = _bounded(lambda: instances.fire_timers(SYSTEM, instance, far), 5)
+            assert "error" not in outcome or isinstance(outcome["error"], instances.IncidentRecorded), outcome
+        stored = Instance.objects(id=instance.id).first()
+        assert stored.status in ("running", "completed", "incident")
+        if stored.status == "incident":
+            assert stored.incidents[0].element_id == "wait"
+
+
+# --- other departments' processes ---------------------------------------------------------------------------------
+
+def test_a_process_id_already_published_under_another_key_cannot_be_taken_over(app):
+    """Call activities bind to the newest published process with the called id: publishing an attacker's process
+    under the same BPMN id would make the next publish of every caller bind to it (and hand it their data)."""
+    from core.errors import Invalid
+    body = _script("s", "x = 1", "f1", "f2") + """<bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming>
+        </bpmn:endEvent><bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="s" />
+        <bpmn:sequenceFlow id="f2" sourceRef="s" targetRef="end" />"""
+    with app.app_context():
+        _publish("housing_check", _bpmn(body, pid="housing_check"))
+        service.create_draft(SYSTEM, key="evil", name="evil", department="d2", bpmn_xml=_bpmn(body, pid="housing_check"))
+        with pytest.raises(Invalid) as caught:
+            service.publish(SYSTEM, "evil", known_lanes=None)
+        assert [e["element_id"] for e in caught.value.errors] == ["housing_check"]
+        assert ProcessVersion.objects(process_id="housing_check").count() == 1
+        assert service._resolve_call("housing_check").key == "housing_check"

@@ -20,11 +20,15 @@ import builtins
 import functools
 import re
 import time
+from datetime import datetime, timezone
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.transformer import RestrictingNodeTransformer, copy_locations
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (CycleTimerEventDefinition,
+                                                               DurationTimerEventDefinition,
+                                                               TimeDateEventDefinition)
 
 from workflows import guards
 from workflows.helpers import HELPERS
@@ -318,6 +322,9 @@ class SandboxScriptEngine(PythonScriptEngine):
 
     def evaluate(self, task, expression, external_context=None):
         result = super().evaluate(task, expression, external_context)
+        definition = getattr(task.task_spec, "event_definition", None)
+        if expression is not None and expression == getattr(definition, "expression", None):
+            _check_timer(definition, result, task)
         if expression is not None and expression == getattr(task.task_spec, "cardinality", None):
             # a loop cardinality becomes range(n) of child tasks, each with its own copy of the task data
             limit = self.sandbox.limits.max_instances
@@ -330,6 +337,27 @@ class SandboxScriptEngine(PythonScriptEngine):
 
     def call_service(self, task, **kwargs):
         raise SandboxViolation("service tasks are not supported")
+
+
+def _check_timer(definition, value, task):
+    """SpiffWorkflow turns a timer's value into a date outside any error handling of its own: an absurd value
+    ("P999999999999D", 10 ** 100) failed with a bare OverflowError that named no element. Try it here first."""
+    try:
+        if type(value) is not str or len(value) > 200:
+            raise ValueError("a timer must be an ISO 8601 text")
+        if isinstance(definition, DurationTimerEventDefinition):
+            parsed = definition.parse_iso_duration(value)
+            datetime.now(timezone.utc) + definition.get_timedelta_from_start(parsed)
+        elif isinstance(definition, TimeDateEventDefinition):
+            definition.parse_time_or_duration(value)
+        elif isinstance(definition, CycleTimerEventDefinition):
+            cycles, start, duration = definition.parse_iso_recurring_interval(value)
+            (start + duration).isoformat()
+    except Exception as e:   # noqa: BLE001 — whatever the parser raises, the designer needs the element
+        error = SandboxViolation(f"not a usable timer {value if type(value) is str else type(value).__name__!r:.60}: "
+                                 f"{e}"[:300], kind="error")
+        error.task = task
+        raise error from None
 
 
 def is_sandboxed(workflow) -> bool:

@@ -119,7 +119,12 @@ def _resolve_call(process_id: str) -> validation.CalledProcess | None:
 def _validate(key: str, bpmn_xml: str, dmn: list, known_lanes) -> validation.Result:
     ctx = validation.Context(key=key, known_lanes=frozenset(known_lanes) if known_lanes is not None else None,
                              form_version=_form_version, resolve_call=_resolve_call)
-    return validation.validate(bpmn_xml, dmn, ctx)
+    result = validation.validate(bpmn_xml, dmn, ctx)
+    # Call activities bind by BPMN process id: another key publishing the same id would capture every caller.
+    if result.process_id and ProcessVersion.objects(process_id=result.process_id, key__ne=key).first():
+        result.errors.append({"path": result.process_id, "element_id": result.process_id, "code": "process_id_taken",
+                              "message": f"process id '{result.process_id}' is already published under another key"})
+    return result
 
 
 def validate_draft(actor: Actor, key: str, *, known_lanes, bpmn_xml: str | None = None,
