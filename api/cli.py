@@ -42,11 +42,21 @@ def serve(host, port, workers):
 
     settings = ensure_keys(from_env())
     env = dict(os.environ)
+    # The workers run in the project root: a relative data dir must still name this one (its keys, its objects).
+    env["ZHANGBAN_DATA_DIR"] = str(settings.data_dir.resolve())
     if settings.embedded_mongodb:
         env["ZHANGBAN_MONGODB_URI"] = db.resolve_uri(settings)   # we own it; the workers share it
     gunicorn = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
                 "--graceful-timeout", "10", "wsgi:app"]
     process = subprocess.Popen(gunicorn, env=env, cwd=_project_root())
+
+    def stop_gunicorn(signum, frame):
+        # SIGTERM (kill, systemd, docker stop) or a closed terminal: stop gunicorn and wait for it below, so the
+        # exit handlers then stop the embedded server. Dying at once would leave gunicorn running on the port.
+        process.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop_gunicorn)
+    signal.signal(signal.SIGHUP, stop_gunicorn)
     base = f"http://{host}:{port}"
     click.echo(f"Zhangban is starting on {base}\n  API docs:  {base}/api/docs\n  OpenAPI:   {base}/api/openapi.json"
                f"\n  Ready:     {base}/readyz\nPress Ctrl-C to stop.")
