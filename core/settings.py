@@ -6,6 +6,7 @@ the command line prints that one line and exits.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import logging
 import os
@@ -230,24 +231,32 @@ def ensure_keys(settings: Settings) -> Settings:
     if settings.is_production:
         raise ConfigError(f"{PREFIX}TOKEN_KEY and {PREFIX}PII_KEY: required when {PREFIX}ENV=production")
     path = settings.data_dir / "keys.json"
-    stored = {}
-    if path.exists():
-        try:
-            stored = json.loads(path.read_text())
-        except ValueError:
-            raise ConfigError(f"{path}: not valid JSON; remove it to generate new keys") from None
-    changed = False
-    for name in ("token_key", "pii_key"):
-        if name not in stored:
-            stored[name] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-            changed = True
-    if changed:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(stored, out)
-        log.warning("generated secret keys into %s; set %sTOKEN_KEY and %sPII_KEY in production",
-                    path, PREFIX, PREFIX)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(settings.data_dir / "keys.lock", "a") as lock:
+        # Processes starting together on a fresh data dir (gunicorn workers, a command beside them) must agree
+        # on one set of keys: data encrypted with a key that another process then overwrote is lost for good.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stored = {}
+        if path.exists():
+            try:
+                stored = json.loads(path.read_text())
+            except ValueError:
+                raise ConfigError(f"{path}: not valid JSON; remove it to generate new keys") from None
+        changed = False
+        for name in ("token_key", "pii_key"):
+            if name not in stored:
+                stored[name] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+                changed = True
+        if changed:
+            partial = path.with_name(f".keys.{os.getpid()}.tmp")
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                json.dump(stored, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(partial, path)   # readers see the old file or the whole new one
+            log.warning("generated secret keys into %s; set %sTOKEN_KEY and %sPII_KEY in production",
+                        path, PREFIX, PREFIX)
     return replace(settings,
                    token_key=settings.token_key or _parse_key("TOKEN_KEY", stored["token_key"]),
                    pii_key=settings.pii_key or _parse_key("PII_KEY", stored["pii_key"]))

@@ -63,3 +63,26 @@ def test_the_command_line_prints_one_line_and_exits(tmp_path):
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == ["configuration error: ZHANGBAN_LOG_LEVEL: expected one of "
                                              "DEBUG, INFO, WARNING, ERROR, got 'NOISY'"]
+
+
+def _keys_in(args):
+    import time
+
+    data_dir, start = args
+    time.sleep(max(0.0, start - time.time()))   # all at once
+    keys = ensure_keys(Settings(data_dir=data_dir))
+    return keys.token_key, keys.pii_key
+
+
+def test_processes_starting_together_agree_on_the_generated_keys(tmp_path):
+    # Two gunicorn workers (or a worker and a command) on a fresh data dir: one set of keys must win for all,
+    # or data encrypted by one is unreadable by the rest, for good.
+    import multiprocessing
+    import time
+
+    for attempt in range(5):
+        data_dir = tmp_path / str(attempt)
+        with multiprocessing.get_context("fork").Pool(6) as pool:
+            results = pool.map(_keys_in, [(data_dir, time.time() + 0.3)] * 6)
+        assert len(set(results)) == 1
+        assert ensure_keys(Settings(data_dir=data_dir)).pii_key == results[0][1]
