@@ -302,3 +302,29 @@ def test_a_process_id_already_published_under_another_key_cannot_be_taken_over(a
         assert [e["element_id"] for e in caught.value.errors] == ["housing_check"]
         assert ProcessVersion.objects(process_id="housing_check").count() == 1
         assert service._resolve_call("housing_check").key == "housing_check"
+
+
+# --- DMN namespace tricks -----------------------------------------------------------------------------------------
+
+def _prefixed_dmn(dmn: str) -> str:
+    """The same DMN with its elements under a prefix and a decoy default namespace."""
+    import re
+    namespace = re.search(r'xmlns="([^"]+)"', dmn).group(1)
+    dmn = dmn.replace(f'xmlns="{namespace}"', f'xmlns:d="{namespace}" xmlns="urn:decoy"')
+    return re.sub(r"<(/?)(?!\?)(?!d:)([A-Za-z]+)", r"<\1d:\2", dmn)
+
+
+def test_a_dmn_cell_behind_a_decoy_default_namespace_is_still_checked():
+    from tests.workflows_fixtures import example
+    dmn = _prefixed_dmn(example("fee_decision.dmn").replace("round(area * 1.5)", "__import__('os').getenv('HOME')"))
+    result = validation.validate(example("dmn_decision.bpmn"), [{"name": "fee", "xml": dmn}],
+                                 validation.Context(key="dmn_decision"))   # was an IndexError (a 500)
+    assert [(e["code"], e["element_id"]) for e in result.errors] == [("bad_dmn_cell", "r3_fee")]
+
+
+def test_a_dmn_the_parser_cannot_read_is_an_error_not_a_crash():
+    from tests.workflows_fixtures import example
+    dmn = _prefixed_dmn(example("fee_decision.dmn"))
+    result = validation.validate(example("dmn_decision.bpmn"), [{"name": "fee", "xml": dmn}],
+                                 validation.Context(key="dmn_decision"))
+    assert [e["code"] for e in result.errors] == ["invalid_bpmn"]

@@ -147,7 +147,7 @@ def validate(bpmn_xml: str, dmn: list[dict], ctx: Context) -> Result:
     except ValidationException as e:
         result.errors.append(_error("invalid_bpmn", str(e).split("\n")[0], element_id=getattr(e, "id", "") or "",
                                     line=getattr(e, "line_number", None) or None))
-    except (SpiffWorkflowException, etree.LxmlError, KeyError, ValueError, TypeError, AttributeError) as e:
+    except (SpiffWorkflowException, etree.LxmlError, LookupError, ValueError, TypeError, AttributeError) as e:
         # SpiffWorkflow's parser fails on some inputs it has no message for; say what and where we can.
         result.errors.append(_error("invalid_bpmn", f"{type(e).__name__}: {e}"[:300]))
     return result
@@ -253,7 +253,7 @@ def _check_expressions(root, sandbox, errors):
 
 
 def _check_dmn(root, index, sandbox, errors):
-    dmn_ns = root.nsmap.get(None) or next((v for v in root.nsmap.values() if "DMN" in v), "")
+    dmn_ns = etree.QName(root).namespace or ""   # the root's own namespace: a decoy default one hid every cell
     ns = {"dmn": dmn_ns}
     path = f"/dmn/{index}/xml"
 
