@@ -7,7 +7,7 @@ import flask_swagger_ui
 from flask import Flask, send_from_directory
 from flask_smorest import Api
 
-from api import errors, logs
+from api import errors, json_guard, logs
 from api.runtime import Runtime
 from core import db, pii
 from core.settings import Settings, ensure_keys, from_env
@@ -48,6 +48,7 @@ def create_app(config: Settings | None = None) -> Flask:
 
     logs.install(app)
     errors.register(app)
+    app.before_request(json_guard.refuse_unstorable_json)
     return app
 
 

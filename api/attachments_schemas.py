@@ -2,16 +2,27 @@
 from __future__ import annotations
 
 from flask_smorest.fields import Upload
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from werkzeug.datastructures import FileStorage
 
 from storage.models import KINDS
+
+
+class FilePart(Upload):
+    """A multipart part sent as a file. The multipart location merges form fields and files, so a plain text
+    field named `file` would otherwise reach the service as a str (a 500)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, FileStorage):
+            raise ValidationError("Not a file: send it as a file part (with a filename).")
+        return value
 
 
 class UploadIn(Schema):
     """The multipart body of an upload."""
     kind = fields.String(required=True, validate=validate.OneOf(KINDS),
                          metadata={"description": "photo | signature | document"})
-    file = Upload(required=True, metadata={"description": "the file; its type is judged from its content"})
+    file = FilePart(required=True, metadata={"description": "the file; its type is judged from its content"})
 
 
 class IdempotencyHeaders(Schema):

@@ -10,7 +10,7 @@ import logging
 
 from flask import g, jsonify
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError, NetworkTimeout
-from marshmallow import Schema, fields
+from marshmallow import INCLUDE, Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from api import i18n
@@ -25,9 +25,16 @@ HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "n
 
 
 class ErrorItem(Schema):
+    class Meta:
+        # Items may carry more detail (line/column of a BPMN error, accepted types, message_zh/message_en):
+        # the document says so (additionalProperties: true) instead of promising a closed object.
+        unknown = INCLUDE
+
     path = fields.String(metadata={"description": "JSON pointer of the field, or a BPMN element id"})
     code = fields.String()
     message = fields.String()
+    location = fields.String(metadata={"description": "where a request parameter was: query, headers, "
+                                                      "multipart … (absent for the JSON body)"})
 
 
 class ErrorSchema(Schema):

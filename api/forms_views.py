@@ -23,7 +23,7 @@ blp = Blueprint("forms", __name__, url_prefix="/api/v1/forms", description="Publ
 def _number(n: str) -> int | None:
     if n == "latest":
         return None
-    if n.isdigit() and len(n) < 10:
+    if n.isascii() and n.isdigit() and len(n) < 10:   # not "²" or "１": isdigit() says yes, int() fails
         return int(n)
     raise NotFound()
 

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields
 
 from api.errors import error_response
 from api.errors import ErrorSchema
-from api.http import BEARER, PageArgs, current_actor, page_schema, paginate
+from api.http import BEARER, DATETIME_RANGE, PageArgs, current_actor, page_schema, paginate
 from api.identity import admin
 from api.runtime import runtime
 from core.db import database
@@ -51,8 +51,8 @@ class AuditArgs(Schema):
     object_type = fields.String()
     object_id = fields.String()
     action = fields.String()
-    since = fields.AwareDateTime(default_timezone=timezone.utc)
-    until = fields.AwareDateTime(default_timezone=timezone.utc)
+    since = fields.AwareDateTime(default_timezone=timezone.utc, validate=DATETIME_RANGE)
+    until = fields.AwareDateTime(default_timezone=timezone.utc, validate=DATETIME_RANGE)
 
 
 class AuditOut(Schema):

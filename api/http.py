@@ -1,6 +1,8 @@
 """Request helpers shared by the blueprints: the calling Actor, the client address, pagination, ETags."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from flask import g, request
 from marshmallow import Schema, fields, validate
 
@@ -45,6 +47,12 @@ class PageArgs(Schema):
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
+# Aware datetimes a query or body may name: within these, the conversion to UTC (pymongo does it) cannot
+# leave datetime's range (9999-12-31T23:59-14:00 is past year 9999 in UTC, which was a 500).
+DATETIME_RANGE = validate.Range(min=datetime(1, 1, 2, tzinfo=timezone.utc),
+                                max=datetime(9999, 12, 30, tzinfo=timezone.utc))
+
+
 def page_schema(item_schema, name: str):
     """A response schema {items, total, page, page_size} around item_schema."""
     return Schema.from_dict({"items": fields.List(fields.Nested(item_schema)), "total": fields.Integer(),
@@ -68,6 +76,7 @@ def if_match_version() -> int:
     if not header:
         raise PreconditionRequired()
     value = header.removeprefix("W/").strip('"')
-    if not value.isdigit():
+    # ASCII digits only ("²".isdigit() is true, int("²") fails); longer is no version of ours (nor an int64)
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise PreconditionFailed()
     return int(value)

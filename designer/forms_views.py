@@ -34,6 +34,8 @@ i18n.register({
 })
 
 DraftPage = page_schema(schemas.DraftSummaryOut, "FormDraftPage")
+# A version number: out of range is a 404 at routing (a 20-digit one overflowed MongoDB's int64: 500).
+NUMBER = "<int(min=1, max=999999999):number>"
 
 
 def max_draft_bytes() -> int:
@@ -135,7 +137,7 @@ class Draft(MethodView):
 
 @blp.route("/<key>/validate")
 class DraftValidate(MethodView):
-    @blp.arguments(schemas.DraftCheckIn)
+    @blp.arguments(schemas.DraftCheckIn, required=False)   # no body: check the stored draft
     @blp.response(200, schemas.CheckOut)
     @blp.doc(security=[BEARER])
     def post(self, body, key):
@@ -172,7 +174,7 @@ class Versions(MethodView):
         return service.list_versions(current_actor(), key)
 
 
-@blp.route("/<key>/versions/<int:number>")
+@blp.route(f"/<key>/versions/{NUMBER}")
 class Version(MethodView):
     @blp.response(200, schemas.VersionOut)
     @blp.doc(security=[BEARER])

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from api.http import DATETIME_RANGE
+
 PROCESS_KEY = validate.Regexp(r"^[A-Za-z][A-Za-z0-9_-]{1,63}$",
                               error="2–64 of A-Z, a-z, 0-9, _ and -, starting with a letter")
 BPMN_XML = {"description": "BPMN 2.0 XML (SpiffWorkflow extensions; docs/bpmn.md)"}
@@ -124,7 +126,7 @@ class ProcessMessageIn(Schema):
 
 
 class TimersIn(Schema):
-    at = fields.AwareDateTime(load_default=None, allow_none=True, metadata={
+    at = fields.AwareDateTime(load_default=None, allow_none=True, validate=DATETIME_RANGE, metadata={
         "description": "fire the timers due by this time (default: now) — lets a test run skip ahead"})
 
 

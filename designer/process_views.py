@@ -32,6 +32,8 @@ i18n.register({
 
 DraftPage = page_schema(schemas.ProcessDraftSummaryOut, "ProcessDraftPage")
 ETAG = {"ETag": {"schema": {"type": "string"}}}
+# A version number: out of range is a 404 at routing (a 20-digit one overflowed MongoDB's int64: 500).
+NUMBER = "<int(min=1, max=999999999):number>"
 
 
 def known_lanes() -> set[str]:
@@ -86,7 +88,7 @@ class Draft(MethodView):
 
 @blp.route("/<key>/validate")
 class DraftValidate(MethodView):
-    @blp.arguments(schemas.ProcessDraftCheckIn)
+    @blp.arguments(schemas.ProcessDraftCheckIn, required=False)   # no body: check the stored draft
     @blp.response(200, schemas.ProcessCheckOut)
     @blp.doc(security=[BEARER])
     def post(self, body, key):
@@ -115,7 +117,7 @@ class Versions(MethodView):
         return service.list_versions(current_actor(), key)
 
 
-@blp.route("/<key>/versions/<int:number>")
+@blp.route(f"/<key>/versions/{NUMBER}")
 class Version(MethodView):
     @blp.response(200, schemas.ProcessVersionOut)
     @blp.doc(security=[BEARER])
@@ -124,9 +126,9 @@ class Version(MethodView):
         return service.get_version(current_actor(), key, number)
 
 
-@blp.route("/<key>/versions/<int:number>/test-runs")
+@blp.route(f"/<key>/versions/{NUMBER}/test-runs")
 class TestRuns(MethodView):
-    @blp.arguments(schemas.TestRunIn)
+    @blp.arguments(schemas.TestRunIn, required=False)
     @blp.response(201, schemas.TestRunOut)
     @blp.doc(security=[BEARER])
     def post(self, body, key, number):
@@ -134,7 +136,7 @@ class TestRuns(MethodView):
         return instances.start_test_run(current_actor(), key, number, body["data"])
 
 
-@blp.route("/<key>/versions/<int:number>/test-runs/<run_id>")
+@blp.route(f"/<key>/versions/{NUMBER}/test-runs/<run_id>")
 class TestRun(MethodView):
     @blp.response(200, schemas.TestRunOut)
     @blp.doc(security=[BEARER])
@@ -143,9 +145,9 @@ class TestRun(MethodView):
         return instances.get_test_run(current_actor(), key, number, run_id)
 
 
-@blp.route("/<key>/versions/<int:number>/test-runs/<run_id>/tasks/<task_id>/complete")
+@blp.route(f"/<key>/versions/{NUMBER}/test-runs/<run_id>/tasks/<task_id>/complete")
 class TestRunComplete(MethodView):
-    @blp.arguments(schemas.TaskCompleteIn)
+    @blp.arguments(schemas.TaskCompleteIn, required=False)
     @blp.response(200, schemas.TestRunOut)
     @blp.alt_response(422, schema=ErrorSchema, description="The process failed at a step (an incident)")
     @blp.doc(security=[BEARER])
@@ -155,7 +157,7 @@ class TestRunComplete(MethodView):
                                             body.get("version"))
 
 
-@blp.route("/<key>/versions/<int:number>/test-runs/<run_id>/messages")
+@blp.route(f"/<key>/versions/{NUMBER}/test-runs/<run_id>/messages")
 class TestRunMessage(MethodView):
     @blp.arguments(schemas.ProcessMessageIn)
     @blp.response(200, schemas.TestRunOut)
@@ -165,9 +167,9 @@ class TestRunMessage(MethodView):
         return instances.message_test_run(current_actor(), key, number, run_id, body["name"], body["payload"])
 
 
-@blp.route("/<key>/versions/<int:number>/test-runs/<run_id>/timers")
+@blp.route(f"/<key>/versions/{NUMBER}/test-runs/<run_id>/timers")
 class TestRunTimers(MethodView):
-    @blp.arguments(schemas.TimersIn)
+    @blp.arguments(schemas.TimersIn, required=False)
     @blp.response(200, schemas.TestRunOut)
     @blp.doc(security=[BEARER])
     def post(self, body, key, number, run_id):

@@ -196,6 +196,8 @@ def get_version(actor: Actor, key: str, number: int) -> FormVersion:
 # -- published forms ----------------------------------------------------------------------------------------------
 
 def _version(key: str, number: int) -> FormVersion:
+    if not 0 < number < 2 ** 63:   # no such version; past int64 the query itself would fail (OverflowError)
+        raise NotFound()
     found = FormVersion.objects(key=key, version=number).first()
     if found is None:
         raise NotFound()

@@ -301,7 +301,8 @@ def _check_user_tasks(root, ctx, errors) -> list:
             latest = ctx.form_version(form_key)
             if latest is None:
                 errors.append(_error("form_not_published", f"formKey '{form_key}' names no published form", task))
-            elif form_version and (not form_version.isdigit() or not 1 <= int(form_version) <= latest):
+            elif form_version and (not (form_version.isascii() and form_version.isdigit())   # not "²"
+                                   or not 1 <= int(form_version) <= latest):
                 errors.append(_error("form_version_unknown",
                                      f"form '{form_key}' has no published version {form_version}", task))
             else:

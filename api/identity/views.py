@@ -31,6 +31,7 @@ class WeChatLogin(MethodView):
     @blp.response(200, schemas.TokenOut)
     @blp.alt_response(422, schema=ErrorSchema, description="The code is invalid or already used (WeChat 40029)")
     @blp.alt_response(502, schema=ErrorSchema, description="WeChat failed or could not be reached")
+    @blp.alt_response(503, schema=ErrorSchema, description="WeChat login is not configured, or WeChat is busy")
     def post(self, body):
         """Log in a resident with a mini-program `wx.login` code"""
         return asdict(service.wechat_login(settings(), runtime().wechat, body["code"]))
@@ -68,6 +69,9 @@ class Me(MethodView):
 class MyPhone(MethodView):
     @blp.arguments(schemas.PhoneCodeIn)
     @blp.response(200, schemas.UserOut)
+    @blp.alt_response(422, schema=ErrorSchema, description="Not a WeChat user, or the code is invalid")
+    @blp.alt_response(502, schema=ErrorSchema, description="WeChat failed or could not be reached")
+    @blp.alt_response(503, schema=ErrorSchema, description="WeChat is not configured, or busy")
     @blp.doc(security=[BEARER])
     def post(self, body):
         """Bind the phone number from a mini-program `getPhoneNumber` code"""

@@ -1,0 +1,96 @@
+"""Refuse JSON bodies that parse in Python but cannot be stored or sent back: unpaired UTF-16 surrogates
+(`"\\ud800"` — not Unicode text; MongoDB's UTF-8 encoder fails on them), NaN/Infinity (not JSON; they would
+come back in responses clients cannot parse), numbers that overflow a double, and integers beyond 64 bits
+(MongoDB cannot store them). Without this each of them ended as a 500 somewhere deep in a service.
+
+Runs before every view; a cheap byte scan keeps ordinary bodies on the fast path.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from flask import request
+
+from api import i18n
+from api.errors import error_response
+
+INT64 = 2 ** 63
+MAX_ITEMS = 20
+
+# Only a body containing one of these can hold a value we refuse; anything else skips the full check.
+_SUSPECT = re.compile(rb"\\u[dD][89a-fA-F]|NaN|Infinity|\d{19}|[eE][+-]?\d{3}")
+
+i18n.register({
+    "json.invalid_unicode": ("文本中含有无效的 Unicode 字符（不成对的代理项）",
+                             "The text holds an invalid Unicode character (an unpaired surrogate)"),
+    "json.not_a_number": ("NaN 和 Infinity 不是有效的 JSON 数值", "NaN and Infinity are not JSON numbers"),
+    "json.number_out_of_range": ("数值超出范围（整数最多 64 位）",
+                                 "The number is out of range (integers up to 64 bits)"),
+})
+
+
+def _pointer(path) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def _bad_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def problems(value, path=()):
+    """(JSON pointer, code) for every value of a parsed body we refuse."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _bad_text(key):
+                yield _pointer(path + (key.encode("utf-8", "replace").decode(),)), "invalid_unicode"
+            else:
+                yield from problems(item, path + (key,))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from problems(item, path + (i,))
+    elif isinstance(value, str):
+        if _bad_text(value):
+            yield _pointer(path), "invalid_unicode"
+    elif isinstance(value, float):
+        if math.isnan(value):
+            yield _pointer(path), "not_a_number"
+        elif math.isinf(value):
+            yield _pointer(path), "number_out_of_range"
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not -INT64 <= value < INT64:
+            yield _pointer(path), "number_out_of_range"
+
+
+def _constant(name):
+    return float("nan")   # NaN, Infinity, -Infinity: reported as not_a_number below
+
+
+def refuse_unstorable_json():
+    """before_request: 400 for bodies that are not JSON text we can keep, 422 for numbers out of range."""
+    if request.method not in ("POST", "PUT", "PATCH") or not request.is_json:
+        return None
+    raw = request.get_data(cache=True)
+    if not raw or not _SUSPECT.search(raw):
+        return None
+    try:
+        body = json.loads(raw, parse_constant=_constant)
+    except ValueError:
+        return None   # not JSON at all: the schema layer answers 400 invalid_json
+    found = []
+    for path, code in problems(body):
+        found.append({"path": path, "code": code, "message": f"json.{code}"})
+        if len(found) >= MAX_ITEMS:
+            break
+    if not found:
+        return None
+    for item in found:
+        item["message"] = i18n.message(item["message"])
+    if any(item["code"] != "number_out_of_range" for item in found):
+        return error_response(400, "invalid_json", errors=found)
+    return error_response(422, "validation_failed", errors=found)
