@@ -211,7 +211,8 @@ d.update([["m", 3]])
 big = {n: len(n) for n in names}
 ok = ("b" in unique and d.get("k") == 1 and {1, 2} | {3} == {1, 2, 3} and max(tags) == "b"
       and min(1, 2) == 1 and (1, (2, 3)) < (1, (2, 4)) and "49999" in names and len(big) == 50000
-      and valid_id_number(None) is False and set("ab").union(["c"]) == {"a", "b", "c"})
+      and valid_id_number(None) is False and set("ab").union(["c"]) == {"a", "b", "c"}
+      and parse_date(today()) == today() and parse_date(now()) == now().date())
 del big
 del names
 """, context)

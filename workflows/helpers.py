@@ -21,8 +21,8 @@ def _text(value, limit: int = 40) -> str:
     string 100,000 times builds gigabytes, in C, beyond the sandbox's limits."""
     if type(value) is str:
         return value[:limit]
-    if type(value) is int and value.bit_length() <= 256:
-        return str(value)
+    if (type(value) is int and value.bit_length() <= 256) or type(value) in (date, datetime):
+        return str(value)[:limit]
     raise ValueError("expected text or a number")
 
 
