@@ -10,9 +10,14 @@ import hashlib
 import hmac
 import os
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _PREFIX = "v1:"
+
+
+class PiiDecryptError(ValueError):
+    """Stored personal data that this key cannot open (another key, another field, or damaged)."""
 
 
 class PiiCipher:
@@ -30,10 +35,14 @@ class PiiCipher:
         return _PREFIX + base64.b64encode(nonce + sealed).decode()
 
     def decrypt(self, token: str | None, *, context: str = "") -> str | None:
+        """The clear value; PiiDecryptError for a token that is damaged, of another field, or of another key."""
         if token is None:
             return None
-        raw = base64.b64decode(token.removeprefix(_PREFIX))
-        return self._aead.decrypt(raw[:12], raw[12:], context.encode()).decode()
+        try:
+            raw = base64.b64decode(token.removeprefix(_PREFIX), validate=True)
+            return self._aead.decrypt(raw[:12], raw[12:], context.encode()).decode()
+        except (InvalidTag, ValueError):   # binascii.Error and UnicodeDecodeError are ValueErrors
+            raise PiiDecryptError(f"a {context or 'personal data'} value cannot be decrypted") from None
 
     def lookup_hash(self, value: str) -> str:
         return hmac.new(self._hash_key, value.strip().upper().encode(), hashlib.sha256).hexdigest()

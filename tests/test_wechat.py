@@ -151,3 +151,14 @@ def test_malformed_wechat_answers_are_502_not_500(app, settings, odd_wechat, pat
     with pytest.raises(UpstreamError) as caught:
         getattr(client, call)() if call == "access_token" else getattr(client, call)("code")
     assert caught.value.status == 502
+
+
+def test_a_cached_access_token_under_another_key_is_fetched_anew(client, fake_wechat, resident_headers):
+    from api.identity.models import WeChatAccessToken
+
+    assert client.post("/api/v1/me/phone", json={"code": fake_wechat.phone_code()},
+                       headers=resident_headers).status_code == 200
+    WeChatAccessToken.objects.update(set__token_enc="v1:c2VhbGVkIHdpdGggYSBrZXkgd2UgbG9zdCBsb25nIGFnbw==")
+    client.application.extensions["zhangban"].wechat._token = None   # a freshly started worker
+    r = client.post("/api/v1/me/phone", json={"code": fake_wechat.phone_code()}, headers=resident_headers)
+    assert r.status_code == 200

@@ -84,9 +84,12 @@ class WeChatClient:
                 return self._token[0]
             stored = None if force_refresh else WeChatAccessToken.objects(appid=self.appid).first()
             if stored and clock.as_utc(stored.expires_at) - TOKEN_MARGIN > now:
-                self._token = (pii.cipher().decrypt(stored.token_enc, context="wechat"),
-                               clock.as_utc(stored.expires_at))
-                return self._token[0]
+                try:
+                    self._token = (pii.cipher().decrypt(stored.token_enc, context="wechat"),
+                                   clock.as_utc(stored.expires_at))
+                    return self._token[0]
+                except pii.PiiDecryptError:
+                    pass   # stored under another key (keys regenerated): fetch a new one below
             payload = self._call("GET", "/cgi-bin/token", {"grant_type": "client_credential",
                                                            "appid": self.appid, "secret": self.secret})
             raise_for_errcode(payload)
