@@ -47,7 +47,8 @@ def serve(host, port, workers):
     if settings.embedded_mongodb:
         env["ZHANGBAN_MONGODB_URI"] = db.resolve_uri(settings)   # we own it; the workers share it
     gunicorn = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
-                "--graceful-timeout", "10", "wsgi:app"]
+                # No control socket: gunicorn's default path is one per user, shared by every instance on the machine.
+                "--graceful-timeout", "10", "--no-control-socket", "wsgi:app"]
     process = subprocess.Popen(gunicorn, env=env, cwd=_project_root())
 
     def stop_gunicorn(signum, frame):

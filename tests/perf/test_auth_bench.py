@@ -42,7 +42,7 @@ def test_login_and_me(app, make_staff, settings, servers):
                 "ZHANGBAN_PII_KEY": base64.urlsafe_b64encode(settings.pii_key).decode(),
                 "ZHANGBAN_LOG_LEVEL": "WARNING"})
     gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                                 "wsgi:app"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                 "--no-control-socket", "wsgi:app"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         http = requests.Session()
         base = f"http://127.0.0.1:{port}"
