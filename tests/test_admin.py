@@ -135,3 +135,12 @@ def test_an_admin_cannot_disable_themselves(client, admin_headers):
     me = client.get("/api/v1/me", headers=admin_headers).json
     r = client.post(f"/api/v1/users/{me['id']}/disable", headers=admin_headers)
     assert r.status_code == 409
+
+
+def test_filters_naming_a_malformed_id_match_nothing(client, admin_headers, department, make_staff):
+    # A malformed id used to become "no parent" / "no department": the roots, and every admin and resident.
+    make_staff("approver0", [{"role": "approver", "department_id": department["id"]}])
+    roots = client.get("/api/v1/departments?parent_id=not-an-id", headers=admin_headers).json
+    assert roots["total"] == 0 and roots["items"] == []
+    users = client.get("/api/v1/users?department_id=not-an-id", headers=admin_headers).json
+    assert users["total"] == 0 and users["items"] == []

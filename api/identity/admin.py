@@ -34,6 +34,8 @@ def list_departments(actor: Actor, *, parent_id=None, q=None):
     require_admin(actor)
     filters = {}
     if parent_id:
+        if parse_id(parent_id) is None:
+            return Department.objects.none()   # not "no parent": no department has that parent
         filters["parent_id"] = parse_id(parent_id)
     if q:
         filters["name__icontains"] = q
@@ -99,6 +101,8 @@ def list_users(actor: Actor, *, kind=None, role=None, department_id=None, q=None
     if role:
         filters["grants__role"] = role
     if department_id:
+        if parse_id(department_id) is None:
+            return User.objects.none()   # not "no department": nobody holds a role there
         filters["grants__department_id"] = parse_id(department_id)
     if q:
         filters["username__icontains"] = q
