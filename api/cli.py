@@ -9,6 +9,7 @@ import sys
 import click
 from flask.cli import FlaskGroup
 
+from core.embedded import EmbeddedServerError
 from core.settings import ConfigError
 
 
@@ -23,6 +24,9 @@ def main():
         cli(prog_name="zhangban")
     except ConfigError as exc:
         click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
+    except EmbeddedServerError as exc:
+        click.echo(f"embedded database: {exc}", err=True)
         sys.exit(2)
 
 
@@ -46,6 +50,10 @@ def serve(host, port, workers):
     env["ZHANGBAN_DATA_DIR"] = str(settings.data_dir.resolve())
     if settings.embedded_mongodb:
         env["ZHANGBAN_MONGODB_URI"] = db.resolve_uri(settings)   # we own it; the workers share it
+        if not db.owns_embedded_server():
+            # Borrowing another process's server would break the moment that process stops.
+            raise EmbeddedServerError(f"another process runs the embedded database of {settings.data_dir}; stop "
+                                      f"it first, or give this server its own ZHANGBAN_DATA_DIR")
     gunicorn = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
                 # No control socket: gunicorn's default path is one per user, shared by every instance on the machine.
                 "--graceful-timeout", "10", "--no-control-socket", "wsgi:app"]

@@ -9,9 +9,8 @@ from flask_smorest import Blueprint
 from api import forms_schemas as schemas
 from api.errors import ErrorSchema
 from api.http import BEARER, current_actor
+from api.identity.service import profile
 from api.runtime import settings
-from core import pii
-from core.actor import Actor
 from core.errors import NotFound, PayloadTooLarge
 from designer.forms_schemas import VersionOut
 from designer.forms_views import max_draft_bytes
@@ -26,16 +25,6 @@ def _number(n: str) -> int | None:
     if n.isascii() and n.isdigit() and len(n) < 10:   # not "²" or "１": isdigit() says yes, int() fails
         return int(n)
     raise NotFound()
-
-
-def _profile(actor: Actor) -> dict:
-    """The caller's verified profile for `x-prefill: profile.*` (name, 身份证号, phone), decrypted."""
-    from api.identity.service import me
-
-    user = me(actor)
-    cipher = pii.cipher()
-    return {"name": user.real_name or None, "id_card": cipher.decrypt(user.id_card_enc, context="id_card"),
-            "phone": cipher.decrypt(user.phone_enc, context="phone")}
 
 
 @blp.before_request
@@ -73,7 +62,7 @@ class Check(MethodView):
     def post(self, body, key, n):
         """Pre-validate form data exactly as a submission will be validated"""
         actor = current_actor()
-        return service.check_for(actor, key, _number(n), body["data"], _profile(actor))
+        return service.check_for(actor, key, _number(n), body["data"], profile(actor))
 
 
 @blp.route("/<key>/versions/<n>/prefill")
@@ -83,4 +72,4 @@ class Prefill(MethodView):
     def get(self, key, n):
         """Starting values for you: from your profile and your earlier submissions"""
         actor = current_actor()
-        return {"values": service.prefill_for(actor, key, _number(n), _profile(actor))}
+        return {"values": service.prefill_for(actor, key, _number(n), profile(actor))}

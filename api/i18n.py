@@ -66,7 +66,7 @@ def message(key: str, params: dict | None = None, lang: str | None = None) -> st
     text = texts[1] if lang == "en" else texts[0]
     try:
         return text.format(**(params or {}))
-    except (KeyError, IndexError):
+    except (KeyError, IndexError, ValueError):   # a missing parameter or a stray brace: say the plain text
         return text
 
 

@@ -21,6 +21,11 @@ def resolve_uri(settings: Settings) -> str:
     return _embedded.ensure()
 
 
+def owns_embedded_server() -> bool:
+    """Whether this process started the embedded server it uses (rather than finding another's running)."""
+    return _embedded is not None and _embedded.server is not None
+
+
 def connect(settings: Settings, *, uri: str | None = None):
     """Connect the default mongoengine alias; returns the pymongo Database."""
     uri = uri or resolve_uri(settings)

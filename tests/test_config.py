@@ -86,3 +86,19 @@ def test_processes_starting_together_agree_on_the_generated_keys(tmp_path):
             results = pool.map(_keys_in, [(data_dir, time.time() + 0.3)] * 6)
         assert len(set(results)) == 1
         assert ensure_keys(Settings(data_dir=data_dir)).pii_key == results[0][1]
+
+
+def test_gunicorns_entry_point_prints_one_line_for_a_bad_value(tmp_path):
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ZHANGBAN_")},
+           "ZHANGBAN_DATA_DIR": str(tmp_path), "ZHANGBAN_S3_SECURE": "perhaps"}
+    r = subprocess.run([sys.executable, "-c", "import wsgi"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 3
+    assert r.stderr.strip().splitlines() == ["configuration error: ZHANGBAN_S3_SECURE: expected true or false, "
+                                             "got 'perhaps'"]
+
+
+def test_a_message_with_a_stray_brace_is_still_said():
+    from api import i18n
+
+    i18n.register({"test.brace": ("坏的 {模板", "a broken {template")})
+    assert i18n.message("test.brace", {"x": 1}, lang="en") == "a broken {template"

@@ -230,3 +230,15 @@ def test_serve_started_from_another_directory_uses_one_data_dir(tmp_path):
             _end_group(server)
             shutil.rmtree(project_copy, ignore_errors=True)
     assert not project_copy.exists()
+
+
+def test_serve_refuses_to_borrow_another_processs_database(tmp_path):
+    owner = EmbeddedMongo(tmp_path)
+    owner.ensure()
+    try:
+        r = subprocess.run([sys.executable, "-m", "api", "serve", "--port", str(free_port())], env=_env(tmp_path),
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        owner.stop()
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1].startswith("embedded database: another process runs")

@@ -1,17 +1,15 @@
 """Request and response schemas for identity. PII is masked here unless the caller may see it whole."""
 from __future__ import annotations
 
-import logging
-
 from flask import g
 from marshmallow import Schema, fields, validate
 
 from api.identity.models import DEPARTMENT_LEVELS, DEPARTMENT_ROLES, GLOBAL_ROLES
+from api.identity.service import readable_pii
 from core import pii
 
 USERNAME = validate.Regexp(r"^[A-Za-z0-9_.@-]{3,64}$", error="3–64 letters, digits or _ . @ -")
 ROLE = validate.OneOf(DEPARTMENT_ROLES + GLOBAL_ROLES)
-log = logging.getLogger(__name__)
 
 
 class LoginIn(Schema):
@@ -51,12 +49,7 @@ def _may_see_pii(user) -> bool:
 
 def _pii_field(name: str, context: str):
     def read(user):
-        try:
-            value = pii.cipher().decrypt(getattr(user, name), context=context)
-        except pii.PiiDecryptError:
-            # One unreadable value (wrong ZHANGBAN_PII_KEY, a damaged record) must not fail every list it is in.
-            log.error("user %s: the stored %s cannot be decrypted", user.id, context)
-            return None
+        value = readable_pii(user, name, context)
         return value if _may_see_pii(user) else pii.mask(value)
     return fields.Function(read, allow_none=True)
 

@@ -1,6 +1,8 @@
 """Logging in and out (password, WeChat), refreshing tokens, binding a phone, and who the caller is."""
 from __future__ import annotations
 
+import logging
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -12,6 +14,7 @@ from core.clock import parse_id
 from core.errors import Forbidden, Invalid, Unauthorized
 from core.settings import Settings
 
+log = logging.getLogger(__name__)
 hasher = PasswordHasher()   # argon2id with the library's current defaults
 # Verified when the username is unknown, so both cases take the same time and reveal nothing.
 _DUMMY_HASH = hasher.hash("zhangban: no such user")
@@ -96,6 +99,23 @@ def authenticate(settings: Settings, access_token: str) -> Actor:
     if user is None or user.disabled:
         raise Unauthorized("token_invalid")
     return actor_of(user, claims["sid"])
+
+
+def readable_pii(user: User, field: str, context: str) -> str | None:
+    """The clear value of one of a user's encrypted fields; None (and an error logged) when it cannot be
+    decrypted — one unreadable value (wrong ZHANGBAN_PII_KEY, a damaged record) must not fail a whole request."""
+    try:
+        return pii.cipher().decrypt(getattr(user, field), context=context)
+    except pii.PiiDecryptError:
+        log.error("user %s: the stored %s cannot be decrypted", user.id, context)
+        return None
+
+
+def profile(actor: Actor) -> dict:
+    """The caller's verified profile, decrypted, for `x-prefill: profile.*` (name, 身份证号, phone)."""
+    user = me(actor)
+    return {"name": user.real_name or None, "id_card": readable_pii(user, "id_card_enc", "id_card"),
+            "phone": readable_pii(user, "phone_enc", "phone")}
 
 
 def me(actor: Actor) -> User:
