@@ -19,6 +19,7 @@ render model hands to mini-programs: they evaluate it without a parser, and `var
 """
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
 
@@ -204,17 +205,30 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
 
+def _exact(a, b):
+    """A float meeting a Decimal literal as the decimal it was written as: data 0.1 (a JSON number, so a float)
+    equals the literal 0.1, as it does in the client that evaluates the render model's tree."""
+    if isinstance(a, float) and isinstance(b, Decimal) and math.isfinite(a):
+        return Decimal(repr(a)), b
+    if isinstance(b, float) and isinstance(a, Decimal) and math.isfinite(b):
+        return a, Decimal(repr(b))
+    return a, b
+
+
 def _equal(a, b) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
     if _is_number(a) and _is_number(b):
+        a, b = _exact(a, b)
         return a == b
     return type(a) is type(b) and a == b
 
 
 def _ordered(op):
     def compare(a, b):
-        if _is_number(a) and _is_number(b) or isinstance(a, str) and isinstance(b, str):
+        if _is_number(a) and _is_number(b):
+            return op(*_exact(a, b))
+        if isinstance(a, str) and isinstance(b, str):
             return op(a, b)
         return False
     return compare

@@ -53,3 +53,11 @@ def test_the_tree_is_jsonlogic_shaped_and_prints_back():
     assert tree == {"and": [{"==": [{"var": "married"}, True]}, {"in": [{"var": "relation"}, ["child"]]}]}
     assert conditions.parse(to_text(tree)) == tree
     assert conditions.references(tree) == ["married", "relation"]
+
+
+def test_decimal_literals_compare_with_json_numbers_as_a_client_would():
+    # A JSON number arrives as a float; the literal 0.1 in a condition is parsed exactly. The render model
+    # hands the client 0.1 as a number too, so the server must agree that 0.1 == 0.1.
+    assert holds("x == 0.1", {"x": 0.1}) and holds("x <= 0.1", {"x": 0.1}) and not holds("x < 0.1", {"x": 0.1})
+    assert holds("x in [0.5, 0.1]", {"x": 0.1}) and holds("x == 1.10", {"x": 1.1})
+    assert not holds("x != 0.1", {"x": 0.1}) and holds("x > 0.1", {"x": 0.2})
