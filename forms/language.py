@@ -34,6 +34,7 @@ WIDGET_OF_FORMAT = {v: k for k, v in FORMAT_OF.items()}
 DEFAULT_MAX_LENGTH = {"textarea": 2000, "id-card": 18, "uscc": 18, "mobile": 20, "email": 254, "date": 10,
                       "datetime": 40}
 MAX_STRING = 10000
+MAX_PATTERN_TEXT = 2000  # a field with a pattern: even one repeat costs time growing with the square of the text
 DEFAULT_MAX_ITEMS = {"repeat": 50, "attachments": 10}
 MAX_ITEMS = {"repeat": 200, "attachments": 50, "choices": 200}
 ATTACHMENT_ID = {"type": "string", "format": "attachment-id"}
@@ -262,7 +263,7 @@ class _Walker:
                                f"{FORMAT_OF[widget]!r}")
                 eff["format"] = FORMAT_OF[widget]
             eff.setdefault("maxLength", DEFAULT_MAX_LENGTH.get(widget, 200))
-            self._limits(eff, pointer, "minLength", "maxLength", MAX_STRING)
+            self._limits(eff, pointer, "minLength", "maxLength", MAX_PATTERN_TEXT if "pattern" in eff else MAX_STRING)
             if "pattern" in eff:
                 problem = regexes.check(eff["pattern"])
                 if problem:

@@ -5,10 +5,12 @@ at validate time, the shapes that cause exponential or high-polynomial backtrack
 
 - a repeat inside a repeat, where both may match more than once (`(a+)+`, `(\\w*,?)*`, `(a{1,9}){2,}`);
 - a repeated alternation whose branches can start with the same character (`(a|ab)*`, `(\\d|[0-9a-f])+`);
-- three or more unbounded repeats in a row that can match the same characters (`\\d*\\d*\\d*`).
+- three or more unbounded repeats in a row that can match the same characters (`\\d*\\d*\\d*`);
+- two long repeats of one character class in a row that overlap (`\\d*\\d*x`, `.*.*=`): cubic under re.search.
 
-Every string field also has a `maxLength` (a default when the designer gives none), and a value longer than
-that is refused before its pattern runs, which bounds what any accepted pattern can cost.
+Every string field also has a `maxLength` (a default when the designer gives none; at most 2000 with a
+pattern), and a value longer than that is refused before its pattern runs, which bounds what any accepted
+pattern can cost.
 """
 from __future__ import annotations
 
@@ -22,8 +24,10 @@ except ImportError:  # pragma: no cover
     import sre_constants as sre  # type: ignore
 
 MAX_PATTERN_LENGTH = 500
+LONG_REPEAT = 32   # a repeat whose count may vary by this much is as costly as an unbounded one
 _REPEATS = {sre.MAX_REPEAT, sre.MIN_REPEAT} | ({sre.POSSESSIVE_REPEAT} if hasattr(sre, "POSSESSIVE_REPEAT") else set())
 _ANY = None  # "could be any character"
+_COMPLEX = object()  # "not a repeat of one character class"
 # \d and \s by their ASCII members: enough to tell them apart from the separators patterns use (- , . /)
 _CATEGORIES = {sre.CATEGORY_DIGIT: set(range(48, 58)), sre.CATEGORY_SPACE: {9, 10, 11, 12, 13, 32}}
 
@@ -47,12 +51,35 @@ def _is_multi(max_count) -> bool:
     return max_count > 1   # MAXREPEAT (unbounded) is a large int
 
 
+def _flat(items):
+    """The items with plain (unrepeated) groups opened up: `(\\d*)\\d*` is two adjacent repeats too."""
+    for op, arg in items:
+        if op is sre.SUBPATTERN:
+            yield from _flat(list(arg[-1]))
+        else:
+            yield op, arg
+
+
+def _one_class(body):
+    """The characters a repeat of one character class (`\\d*`, `.+`, `[a-z]{0,500}`, `\\1*`) matches, else _COMPLEX."""
+    if len(body) == 1 and body[0][0] in (sre.LITERAL, sre.NOT_LITERAL, sre.IN, sre.ANY, sre.GROUPREF):
+        return _ANY if body[0][0] in (sre.NOT_LITERAL, sre.ANY, sre.GROUPREF) else _first(body)
+    return _COMPLEX
+
+
 def _scan(items) -> str | None:
     run = []  # the first-character sets of consecutive unbounded repeats
-    for op, arg in items:
+    classes = []  # the character sets of consecutive long repeats of one character class
+    for op, arg in _flat(items):
         if op in _REPEATS:
             low, high, body = arg
             body = list(body)
+            # Two long repeats of overlapping characters in a row (`\d*\d*x`, `.*.*=`) try every split of the
+            # text between them at every start: cubic, seconds on a 2,000-character textarea.
+            chars = _one_class(body) if high - low >= LONG_REPEAT else _COMPLEX
+            if chars is not _COMPLEX and classes and _overlap([classes[-1], chars]):
+                return "two adjacent repeats can match the same characters"
+            classes = [chars] if chars is not _COMPLEX else []
             if _is_multi(high):
                 # (a+)+ is ambiguous: the inner repeat can end where the next round starts. (-[a-z]+)* is not:
                 # each round must begin with a character the inner repeat cannot match.
@@ -70,10 +97,10 @@ def _scan(items) -> str | None:
                 if len(run) >= 3:
                     return "three or more adjacent repeats can match the same characters"
                 continue
-        elif op is sre.SUBPATTERN:
-            problem = _scan(list(arg[-1]))
-            if problem:
-                return problem
+            run = []
+            continue
+        elif op is sre.AT:
+            continue   # ^ $ \b take no characters: the repeats around them are still adjacent
         elif op is sre.BRANCH:
             for branch in arg[1]:
                 problem = _scan(list(branch))
@@ -83,7 +110,7 @@ def _scan(items) -> str | None:
             problem = _scan(list(arg[1]))
             if problem:
                 return problem
-        run = []
+        run, classes = [], []
     return None
 
 

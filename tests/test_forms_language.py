@@ -40,6 +40,7 @@ def test_the_every_kind_form_has_no_problems_and_expands_to_standard_json_schema
      "/properties/f/x-ui/options", "options_mismatch"),
     ({"type": "string", "pattern": "([a-z]"}, "/properties/f/pattern", "invalid_regex"),
     ({"type": "string", "pattern": "^(a+)+$"}, "/properties/f/pattern", "catastrophic_regex"),
+    ({"type": "string", "pattern": "^[0-9]+$", "maxLength": 5000}, "/properties/f/maxLength", "limit_too_high"),
     ({"type": "string", "x-visible-if": "nobody == 1"}, "/properties/f/x-visible-if", "unknown_field"),
     ({"type": "string", "x-required-if": "a = 1"}, "/properties/f/x-required-if", "invalid_condition"),
     ({"type": "string", "x-visible-if": "f != null"}, "/properties/f/x-visible-if", "condition_cycle"),
@@ -92,7 +93,9 @@ def test_groups_nest_only_so_deep():
 
 
 @pytest.mark.parametrize("pattern", [r"^(a+)+$", r"^(\w+\s?)*$", r"(a|aa)*", r"^(x|y|xy)+$", r"(.*)*",
-                                     r"\d*\d*\d*", r"^(a{1,9}){2,}$"])
+                                     r"\d*\d*\d*", r"^(a{1,9}){2,}$",
+                                     # two adjacent repeats of overlapping characters: cubic with re.search
+                                     r"\d*\d*x", r"(\d*)\d*x", r".*.*=", r"\d{0,900}\d{0,900}x", r"(\d+)\1*x"])
 def test_catastrophic_patterns_are_refused(pattern):
     assert regexes.check(pattern)[0] == "catastrophic_regex"
 
@@ -104,3 +107,16 @@ def test_ordinary_patterns_are_accepted_and_stay_fast(pattern):
     start = time.perf_counter()
     re.search(pattern, "a" * 199 + "!")   # the longest text a default field lets through, failing late
     assert time.perf_counter() - start < 0.05
+
+
+@pytest.mark.parametrize("pattern", [r"\d*\d*x", r"(\d*)\d*x", r"[0-9]+[a-z]", r"^\d+\s*\d*$", r".*x"])
+def test_an_accepted_pattern_stays_fast_on_the_longest_text_its_field_takes(pattern):
+    """Whatever passes the checks runs on at most maxLength characters, and stays well under a second there."""
+    form, errors = language.analyze({"type": "object", "properties": {
+        "f": {"type": "string", "pattern": pattern, "maxLength": language.MAX_PATTERN_TEXT}}})
+    if errors:
+        assert errors[0]["code"] == "catastrophic_regex"
+        return
+    start = time.perf_counter()
+    re.search(pattern, "0" * form.fields[0].node["maxLength"])
+    assert time.perf_counter() - start < 0.1
