@@ -18,7 +18,7 @@ _ID_CHECK = "10X98765432"
 # Province-level prefixes of GB/T 2260, plus 71/81/82 (Taiwan, Hong Kong, Macao) and 83 (their residence permits).
 _ID_PROVINCES = frozenset({11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46,
                            50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83})
-_ID_SHAPE = re.compile(r"\d{17}[\dX]\Z")
+_ID_SHAPE = re.compile(r"\d{17}[\dX]\Z", re.ASCII)   # ASCII: \d would take ٢ and ０ too
 
 
 _ID_OFFSET = 48 * sum(_ID_WEIGHTS)   # the weighted sum of the "0" characters' code points
@@ -46,7 +46,7 @@ def is_cn_id_card(value: str) -> bool:
 
 
 # -- 手机号: mainland mobile numbers, 1[3-9] + 9 digits; "+86"/"0086", spaces and hyphens are dropped -----------
-_MOBILE = re.compile(r"1[3-9]\d{9}\Z")
+_MOBILE = re.compile(r"1[3-9]\d{9}\Z", re.ASCII)
 _MOBILE_NOISE = re.compile(r"[\s-]")
 
 
@@ -66,7 +66,7 @@ def is_cn_mobile(value: str) -> bool:
 _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUE = {c: i for i, c in enumerate(_USCC_CHARS)}
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_USCC_SHAPE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}\Z")
+_USCC_SHAPE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}\Z", re.ASCII)
 
 
 def uscc_check_char(first17: str) -> str:
@@ -84,10 +84,10 @@ def is_cn_uscc(value: str) -> bool:
 # -- the rest -----------------------------------------------------------------------------------------------------
 # Deliberately plain: one @, no spaces, a dotted domain. Mail delivery is the real test.
 _EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\Z")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})\Z")
-_MONEY = re.compile(r"-?\d{1,13}(\.\d{1,2})?\Z")
-_REGION = re.compile(r"[1-9]\d{5}(\d{3}){0,2}\Z")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z", re.ASCII)
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})\Z", re.ASCII)
+_MONEY = re.compile(r"-?\d{1,13}(\.\d{1,2})?\Z", re.ASCII)
+_REGION = re.compile(r"[1-9]\d{5}(\d{3}){0,2}\Z", re.ASCII)
 _ATTACHMENT = re.compile(r"[0-9a-f]{24}\Z")
 CENT = Decimal("0.01")
 

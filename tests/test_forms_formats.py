@@ -59,3 +59,14 @@ def test_dates_times_money_email_regions_attachments():
     assert not formats.is_region_chain(["110000", "120100", "120101"])   # Tianjin's city under Beijing
     assert not formats.is_region_chain(["110000", "110100", "110200"])   # a city where a county belongs
     assert formats.is_attachment_id("65f0c0ffee0000000000abcd") and not formats.is_attachment_id("../etc/passwd")
+
+
+def test_digits_of_other_scripts_are_not_digits_here():
+    # Python's \d also matches ٢ (Arabic-Indic) and ０ (fullwidth): such numbers passed 身份证号 and 手机号 checks
+    # (the check digit was computed over their UTF-8 bytes), and a USCC with one was a KeyError (500).
+    assert formats.is_cn_id_card(ID_CARD) and ID_CARD == "11010519491231002X"
+    assert not formats.is_cn_id_card("11010519491231٢02X") and not formats.is_cn_id_card("110105194912310٣2X")
+    assert not formats.is_cn_uscc(USCC[:3] + "０" + USCC[4:])
+    assert not formats.is_cn_mobile("138００１３８０００")
+    assert not formats.is_region_code("1١٠٠٠٠")
+    assert not formats.is_money("１２.５０") and not formats.is_date("٢٠٢٤-01-01")
