@@ -200,7 +200,13 @@ class Engine:
         dct[SERIALIZER.VERSION_KEY] = SERIALIZER.VERSION
         # Task data deltas are not converted by to_dict: the encoder gives dates and Decimals their JSON form.
         text = json.dumps(dct, separators=(",", ":"), ensure_ascii=False, cls=SERIALIZER._encoder_cls)
-        if len(text) > self.limits.max_state_bytes:
+        try:
+            size = len(text) if text.isascii() else len(text.encode("utf-8"))   # MongoDB stores UTF-8 bytes
+        except UnicodeEncodeError:
+            # "\ud800" from a script passes every size check and then fails the database write (a 500)
+            raise DataLimitExceeded("the process data holds text with an unpaired surrogate (not valid Unicode)") \
+                from None
+        if size > self.limits.max_state_bytes:
             # every task keeps its own copy of the data: many tasks x large data outgrow a MongoDB document
             raise DataLimitExceeded(f"the process state would be larger than {self.limits.max_state_bytes} bytes")
         return text
@@ -373,23 +379,36 @@ class PathRecorder:
             changes = {}
             if task.parent is not None:
                 for key in DeepMerge.get_updated_keys(task.parent.data, task.data):
-                    changes[key] = self._short(task.data.get(key))
+                    changes[self._key(key)] = self._short(task.data.get(key))
                 for key in DeepMerge.get_deleted_keys(task.parent.data, task.data):
-                    changes[key] = None
+                    changes[self._key(key)] = None
             out.append({"element_id": spec.bpmn_id, "name": spec.bpmn_name or spec.bpmn_id,
                         "type": type(spec).__name__, "lane": getattr(spec, "lane", None),
                         "at": datetime.fromtimestamp(task.last_state_change or time.time(), timezone.utc),
                         "changes": changes})
         return out
 
+    # The path is stored as BSON, which refuses what task data may hold: keys starting with "$" or holding NUL,
+    # integers beyond 64 bits, unpaired surrogates. Escaped as the audit log does (they were a 500 on the write).
+    @staticmethod
+    def _key(key) -> str:
+        key = _valid_text(str(key))
+        return ("\uff04" + key[1:] if key.startswith("$") else key).replace("\x00", "\ufffd")
+
     @classmethod
     def _short(cls, value):
-        if isinstance(value, (int, float, bool)) or value is None:
+        if isinstance(value, (float, bool)) or value is None:
             return value
+        if isinstance(value, int):
+            return value if -2 ** 63 <= value < 2 ** 63 else str(value)
         if isinstance(value, (Decimal, date)):
             return str(value)
         text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-        return text if len(text) <= cls.MAX_VALUE else text[: cls.MAX_VALUE] + "…"
+        return _valid_text(text if len(text) <= cls.MAX_VALUE else text[: cls.MAX_VALUE] + "…")
+
+
+def _valid_text(text: str) -> str:
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
 
 
 DEFAULT_ENGINE = Engine(Sandbox(DEFAULT_LIMITS))

@@ -1,0 +1,100 @@
+"""Review of the engine service: regressions for defects found in review (each test failed before its fix)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from core.actor import Actor
+from core.errors import Invalid
+from workflows import instances, service
+from workflows.models import Instance, ProcessDraft, ProcessVersion
+from tests.workflows_fixtures import example
+
+SYSTEM = Actor.system()
+
+HEADER = ('<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions '
+          'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+          'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="http://x">')
+FORM = ('<bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="formKey" value="review" />'
+        '</spiffworkflow:properties></bpmn:extensionElements>')
+
+
+def _publish(key, xml):
+    draft = ProcessDraft.objects(key=key).first()
+    if draft is None:
+        service.create_draft(SYSTEM, key=key, name=key, department="d1", bpmn_xml=xml)
+    else:
+        service.update_draft(SYSTEM, key, draft.version, bpmn_xml=xml)
+    return service.publish(SYSTEM, key, known_lanes=None)
+
+
+@pytest.fixture
+def engine_only(app, monkeypatch):
+    # these tests are about the engine; the formKey check has its own tests over HTTP
+    monkeypatch.setattr(service, "_form_version", lambda key: 1)
+    with app.app_context():
+        yield
+
+
+def _script_then_wait(script: str) -> str:
+    return (HEADER + '<bpmn:process id="scripted" isExecutable="true">'
+            '<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>'
+            f'<bpmn:scriptTask id="calc"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>'
+            f'<bpmn:script>{script}</bpmn:script></bpmn:scriptTask>'
+            f'<bpmn:userTask id="review">{FORM}<bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>'
+            '</bpmn:userTask><bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>'
+            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="calc" />'
+            '<bpmn:sequenceFlow id="f2" sourceRef="calc" targetRef="review" />'
+            '<bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="end" />'
+            '</bpmn:process></bpmn:definitions>')
+
+
+# -- data MongoDB cannot store, from scripts or form data ------------------------------------------------------
+
+def test_a_script_making_a_huge_integer_starts_and_records_it(engine_only):
+    version = _publish("scripted", _script_then_wait("big = 10 ** 30"))
+    instance = instances.start(SYSTEM, version, {})
+    stored = Instance.objects(id=instance.id).first()
+    assert stored.status == "running"
+    assert [p["changes"] for p in stored.path if p["element_id"] == "calc"] == [{"big": str(10 ** 30)}]
+    view = instances.view(stored)
+    assert view["ready_tasks"][0]["data"]["big"] == 10 ** 30     # the data itself keeps the number
+
+
+def test_form_data_keys_mongodb_refuses_are_kept_in_the_path_escaped(engine_only):
+    version = _publish("user_task_form", example("user_task_form.bpmn"))
+    instance = instances.start(SYSTEM, version, {})
+    task_id = instances.view(instance)["ready_tasks"][0]["id"]
+    with pytest.raises(Invalid):     # cannot be stored at all: refused, the instance unchanged
+        instances.complete_task(SYSTEM, instance, task_id, {"text": "\ud800"})
+    done = instances.complete_task(SYSTEM, instance, task_id, {"$where": "x", "a\x00b": 1, "n": 2 ** 70, "a.b": "é"})
+    stored = Instance.objects(id=done.id).first()
+    assert stored.status == "completed"
+    changes = [p["changes"] for p in stored.path if p["element_id"] == "review"][0]
+    assert changes == {"\uff04where": "x", "a\ufffdb": 1, "n": str(2 ** 70), "a.b": "é"}
+
+
+def test_a_script_making_an_unpaired_surrogate_is_an_incident_not_a_500(engine_only):
+    version = _publish("scripted", _script_then_wait('bad = "\\ud800"'))
+    instance = instances.start(SYSTEM, version, {})
+    stored = Instance.objects(id=instance.id).first()
+    assert stored.status == "incident" and stored.incidents[0].kind == "data_limit"
+    assert "surrogate" in stored.incidents[0].message
+
+
+def test_the_state_size_limit_counts_bytes_not_characters():
+    """MongoDB stores UTF-8: 4,000 Chinese characters are 12,000 bytes, over a 10,000-byte limit."""
+    from workflows.engine import Engine, compile_spec, parse_xml
+    from workflows.limits import DataLimitExceeded, Limits
+    from workflows.sandbox import Sandbox
+    engine = Engine(Sandbox(Limits(max_state_bytes=10_000)))
+    xml = example("user_task_form.bpmn")
+    spec = compile_spec([parse_xml(xml)], [], "user_task_form").to_json()
+    workflow = engine.new(spec, {"note": "审" * 1_000})
+    engine.run(workflow)
+    assert len(engine.dump(workflow)) < 10_000
+    workflow = engine.new(spec, {"note": "审" * 4_000})
+    engine.run(workflow)
+    with pytest.raises(DataLimitExceeded):
+        engine.dump(workflow)
