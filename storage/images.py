@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import threading
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 
 from PIL import Image, ImageCms
 
@@ -143,9 +144,27 @@ def _srgb(img: Image.Image, icc: bytes | None) -> Image.Image:
     return img if img.mode == "RGB" else img.convert("RGB")
 
 
-@lru_cache(maxsize=32)
+_transforms: OrderedDict = OrderedDict()   # (profile digest, mode) → transform or None; the newest 32
+_transforms_lock = threading.Lock()
+
+
 def _transform(icc: bytes, mode: str):
-    """A cached LittleCMS transform from the embedded profile to sRGB; None when it is sRGB already."""
+    """A cached LittleCMS transform from the embedded profile to sRGB; None when it is sRGB already. Keyed by
+    the profile's digest: keyed by the profile itself, each distinct (up to 16 MB) profile stayed for good."""
+    key = (hashlib.sha256(icc).digest(), mode)
+    with _transforms_lock:
+        if key in _transforms:
+            _transforms.move_to_end(key)
+            return _transforms[key]
+    transform = _build_transform(icc, mode)
+    with _transforms_lock:
+        _transforms[key] = transform
+        while len(_transforms) > 32:
+            _transforms.popitem(last=False)
+    return transform
+
+
+def _build_transform(icc: bytes, mode: str):
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         if "srgb" in ImageCms.getProfileDescription(source).lower().replace(" ", ""):

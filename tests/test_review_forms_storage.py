@@ -1,0 +1,32 @@
+"""Review findings in forms/ and storage/ that fit no single existing test module."""
+from __future__ import annotations
+
+import gc
+import tracemalloc
+
+import pytest
+from PIL import Image, ImageCms
+
+from storage.images import process_photo
+from tests import storage_fixtures as f
+
+
+def test_embedded_colour_profiles_are_not_kept_after_the_upload():
+    """A JPEG may carry an ICC profile of many MB (spread over APP2 segments); each distinct one used to stay in
+    the transform cache, bytes and all, for the life of the worker (32 × 14 MB = 450 MB)."""
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(6):
+            icc = srgb + bytes([i]) * (3 * 1024 * 1024)   # a distinct 3 MB profile each time
+            photo = f.jpeg(f.marked_image((64, 64)), icc=icc, gps=False, xmp=False, iptc=False)
+            del icc
+            full, _ = process_photo(photo, max_pixels=40_000_000)
+            del photo, full
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 4 * 1024 * 1024, f"{kept / 2**20:.1f} MB kept after the uploads"
