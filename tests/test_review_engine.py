@@ -98,3 +98,16 @@ def test_the_state_size_limit_counts_bytes_not_characters():
     engine.run(workflow)
     with pytest.raises(DataLimitExceeded):
         engine.dump(workflow)
+
+
+# -- publishing recovers from a crash between its two writes ----------------------------------------------------
+
+def test_a_publish_that_crashed_before_moving_the_draft_does_not_block_the_next(engine_only):
+    first = _publish("user_task_form", example("user_task_form.bpmn"))
+    # the crash: version 1 is stored, the draft never learnt of it
+    ProcessDraft.objects(key="user_task_form").update_one(set__published_version=None, set__status="draft")
+    second = service.publish(SYSTEM, "user_task_form", known_lanes=None)
+    assert (first.version, second.version) == (1, 2)
+    draft = ProcessDraft.objects(key="user_task_form").first()
+    assert draft.published_version == 2 and draft.status == "published"
+    assert [v.version for v in ProcessVersion.objects(key="user_task_form").order_by("version")] == [1, 2]

@@ -9,6 +9,7 @@ Identity crosses in as plain values: the delivery room passes the known departme
 from __future__ import annotations
 
 from mongoengine.errors import NotUniqueError
+from mongoengine.queryset.visitor import Q
 
 from core import audit, clock
 from core.actor import Actor
@@ -147,7 +148,10 @@ def publish(actor: Actor, key: str, *, known_lanes, expected_version: int | None
     result = _validate(key, draft.bpmn_xml, dmn_items, known_lanes)
     if result.errors:
         raise Invalid("process.invalid", errors=result.errors)
-    number = (draft.published_version or 0) + 1
+    # After the newest stored version, not the draft's count: a crash between the two writes below left the draft
+    # a number behind, and every later publish then collided with the stored version (Conflict, for ever).
+    newest = ProcessVersion.objects(key=key).only("version").order_by("-version").first()
+    number = max(draft.published_version or 0, newest.version if newest else 0) + 1
     published = ProcessVersion(key=key, version=number, name=draft.name, department=draft.department,
                                process_id=result.process_id, bpmn_xml=draft.bpmn_xml, dmn=_dmn_docs(dmn_items),
                                spec_json=result.compiled.to_json(), calls=result.calls,
@@ -157,7 +161,7 @@ def publish(actor: Actor, key: str, *, known_lanes, expected_version: int | None
     except NotUniqueError:
         raise Conflict("process.publish_raced") from None   # someone published the same number first
     # Only the newest published number moves; a failure here leaves a version the next publish skips past.
-    ProcessDraft.objects(id=draft.id, published_version__in=[None, number - 1]).update_one(
+    ProcessDraft.objects(Q(published_version=None) | Q(published_version__lt=number), id=draft.id).update_one(
         set__published_version=number, set__status="published", inc__version=1)
     audit.record(actor, "process.publish", "process", key, version=number, calls=result.calls)
     return published
