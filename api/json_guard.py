@@ -18,6 +18,7 @@ from api.errors import error_response
 
 INT64 = 2 ** 63
 MAX_ITEMS = 20
+MAX_DEPTH = 500   # JSON nesting levels a body may have (our own walkers recurse over what is accepted)
 
 # Only a body containing one of these can hold a value we refuse; anything else skips the full check.
 _SUSPECT = re.compile(rb"\\u[dD][89a-fA-F]|NaN|Infinity|\d{19}|[eE][+-]?\d{3}")
@@ -28,7 +29,19 @@ i18n.register({
     "json.not_a_number": ("NaN 和 Infinity 不是有效的 JSON 数值", "NaN and Infinity are not JSON numbers"),
     "json.number_out_of_range": ("数值超出范围（整数最多 64 位）",
                                  "The number is out of range (integers up to 64 bits)"),
+    "json.too_deep": ("JSON 嵌套层数过多", "The JSON is nested too deeply"),
 })
+
+
+def _depth(value) -> int:
+    """How deeply a parsed body nests (without recursion: the body may be just under the parser's limit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((item, depth + 1) for item in (node.values() if isinstance(node, dict) else node))
+    return deepest
 
 
 def _pointer(path) -> str:
@@ -76,12 +89,21 @@ def refuse_unstorable_json():
     if request.method not in ("POST", "PUT", "PATCH") or not request.is_json:
         return None
     raw = request.get_data(cache=True)
-    if not raw or not _SUSPECT.search(raw):
+    # Python's json gives up (RecursionError, a 500 wherever it is parsed) near 1000 levels; only a body with
+    # that many brackets can get there, and counting them runs in C.
+    deep = raw and raw.count(b"[") + raw.count(b"{") > MAX_DEPTH
+    if not raw or not (deep or _SUSPECT.search(raw)):
         return None
     try:
         body = json.loads(raw, parse_constant=_constant)
     except ValueError:
         return None   # not JSON at all: the schema layer answers 400 invalid_json
+    except RecursionError:
+        return error_response(400, "invalid_json", errors=[
+            {"path": "", "code": "too_deep", "message": i18n.message("json.too_deep")}])
+    if deep and _depth(body) > MAX_DEPTH:
+        return error_response(400, "invalid_json", errors=[
+            {"path": "", "code": "too_deep", "message": i18n.message("json.too_deep")}])
     found = []
     for path, code in problems(body):
         found.append({"path": path, "code": code, "message": f"json.{code}"})

@@ -30,3 +30,19 @@ def test_embedded_colour_profiles_are_not_kept_after_the_upload():
     finally:
         tracemalloc.stop()
     assert kept < 4 * 1024 * 1024, f"{kept / 2**20:.1f} MB kept after the uploads"
+
+
+@pytest.fixture
+def form_designer(make_staff, department):
+    return make_staff("designer-review", [{"role": "designer", "department_id": department["id"]}])[1]
+
+
+@pytest.mark.parametrize("body", ["[" * 100_000 + "]" * 100_000, "[" * 900 + "]" * 900,
+                                  '{"data": {"a": ' + '{"a": ' * 50_000 + "1" + "}" * 50_000 + "}}"])
+def test_json_nested_past_the_parsers_limit_is_400_not_500(client, form_designer, resident_headers, body):
+    # 100 KB of brackets, well under the body limits: Python's json raises RecursionError (was a 500).
+    for url, headers in (("/api/v1/designer/forms", form_designer),
+                         ("/api/v1/designer/forms/any/validate", form_designer),
+                         ("/api/v1/forms/any/versions/1/check", resident_headers)):
+        r = client.post(url, data=body, headers={**headers, "Content-Type": "application/json"})
+        assert r.status_code == 400 and r.json["code"] == "invalid_json", (url, r.status_code, r.json)
