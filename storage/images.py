@@ -58,6 +58,8 @@ def open_image(data: bytes, *, accept: tuple[str, ...], max_pixels: int) -> Imag
     if media_type not in accept or media_type not in sniffing.PILLOW_FORMATS:
         raise UnsupportedMediaType("attachment.unsupported_type", errors=[
             {**_item("unsupported_type", "attachment.unsupported_type"), "accepted": list(accept)}])
+    if _too_many_segments(data, media_type):
+        raise unreadable()
     try:
         img = Image.open(io.BytesIO(data), formats=[sniffing.PILLOW_FORMATS[media_type]])
     except Image.DecompressionBombError:
@@ -70,6 +72,41 @@ def open_image(data: bytes, *, accept: tuple[str, ...], max_pixels: int) -> Imag
     if width < 1 or height < 1:
         raise unreadable()
     return img
+
+
+MAX_SEGMENTS = 1000       # JPEG segments before the first scan (phones write ~20; a 16 MB ICC profile 255)
+MAX_CHUNKS = 20000        # PNG chunks in all (a 15 MB PNG in 4 KB IDAT chunks has under 4,000)
+
+
+def _too_many_segments(data: bytes, media_type: str) -> bool:
+    """Whether the file holds more segments (JPEG, before the image data) or chunks (PNG) than a real image:
+    Pillow walks them one by one in Python, and a small picture behind a million empty ones cost seconds."""
+    if media_type == sniffing.JPEG:
+        pos, count, end = 2, 0, len(data)
+        while pos + 4 <= end and count <= MAX_SEGMENTS:
+            if data[pos] != 0xFF:
+                return False   # not a marker: Pillow decides what that is
+            marker = data[pos + 1]
+            if marker == 0xFF:
+                pos += 1       # a fill byte (counted too: a million of them are as slow)
+                count += 1
+                continue
+            if marker == 0xDA:
+                return False   # start of scan: from here libjpeg reads, in C
+            if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:
+                pos += 2
+            else:
+                pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+            count += 1
+        return count > MAX_SEGMENTS
+    if media_type == sniffing.PNG:
+        pos, count, end = 8, 0, len(data)
+        while pos + 8 <= end:
+            count += 1
+            if count > MAX_CHUNKS:
+                return True
+            pos += 12 + int.from_bytes(data[pos:pos + 4], "big")
+    return False
 
 
 def process_photo(data: bytes, *, max_pixels: int, keep_original: bool = False) -> list[Rendition]:
