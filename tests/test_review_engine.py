@@ -111,3 +111,113 @@ def test_a_publish_that_crashed_before_moving_the_draft_does_not_block_the_next(
     draft = ProcessDraft.objects(key="user_task_form").first()
     assert draft.published_version == 2 and draft.status == "published"
     assert [v.version for v in ProcessVersion.objects(key="user_task_form").order_by("version")] == [1, 2]
+
+
+# -- timers and messages the engine waits for, whatever event holds them ------------------------------------------
+
+def _review_with_reminder(timer: str) -> str:
+    """A review with a non-interrupting timer on its boundary that runs a script each time it fires."""
+    return (HEADER + '<bpmn:process id="reminders" isExecutable="true">'
+            '<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>'
+            f'<bpmn:userTask id="review">{FORM}<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>'
+            '</bpmn:userTask>'
+            '<bpmn:boundaryEvent id="remind" attachedToRef="review" cancelActivity="false">'
+            f'<bpmn:outgoing>f3</bpmn:outgoing><bpmn:timerEventDefinition id="remind_timer">{timer}'
+            '</bpmn:timerEventDefinition></bpmn:boundaryEvent>'
+            '<bpmn:scriptTask id="count"><bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing>'
+            '<bpmn:script>reminders = 1</bpmn:script></bpmn:scriptTask>'
+            '<bpmn:endEvent id="reminded"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>'
+            '<bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>'
+            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review" />'
+            '<bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="end" />'
+            '<bpmn:sequenceFlow id="f3" sourceRef="remind" targetRef="count" />'
+            '<bpmn:sequenceFlow id="f4" sourceRef="count" targetRef="reminded" />'
+            '</bpmn:process></bpmn:definitions>')
+
+
+def test_a_cycle_timer_is_scheduled_and_fired_by_the_worker(engine_only):
+    version = _publish("reminders", _review_with_reminder('<bpmn:timeCycle>"R2/PT1H"</bpmn:timeCycle>'))
+    instance = instances.start(SYSTEM, version, {})
+    first = instance.next_timer_at
+    assert first is not None, "a cycle timer was never scheduled: the worker would never fire it"
+    assert timedelta(minutes=59) < first - datetime.now(timezone.utc) < timedelta(minutes=61)
+    assert instances.view(instance)["ready_tasks"][0]["due_at"] == first
+    assert instances.fire_due_timers(now=first + timedelta(minutes=1)) == 1
+    stored = Instance.objects(id=instance.id).first()
+    assert [p["element_id"] for p in stored.path].count("count") == 1
+    second = stored.next_timer_at.replace(tzinfo=timezone.utc)     # the second cycle (MongoDB keeps milliseconds)
+    assert abs(second - first - timedelta(hours=1)) < timedelta(milliseconds=1)
+    assert [t["element_id"] for t in instances.view(stored)["ready_tasks"]] == ["review"]
+
+
+def _gateway(key: str) -> str:
+    """An event-based gateway: whichever comes first, the supplement message or a 2-day timeout."""
+    return (HEADER + '<bpmn:message id="supplemented" name="supplemented" />'
+            f'<bpmn:process id="{key}" isExecutable="true">'
+            '<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>'
+            '<bpmn:eventBasedGateway id="gw"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>'
+            '<bpmn:outgoing>f3</bpmn:outgoing></bpmn:eventBasedGateway>'
+            '<bpmn:intermediateCatchEvent id="got_it"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing>'
+            '<bpmn:messageEventDefinition id="got_it_def" messageRef="supplemented"><bpmn:extensionElements>'
+            '<spiffworkflow:messageVariable>supplement</spiffworkflow:messageVariable></bpmn:extensionElements>'
+            '</bpmn:messageEventDefinition></bpmn:intermediateCatchEvent>'
+            '<bpmn:intermediateCatchEvent id="too_late"><bpmn:incoming>f3</bpmn:incoming>'
+            '<bpmn:outgoing>f5</bpmn:outgoing><bpmn:timerEventDefinition id="too_late_def">'
+            '<bpmn:timeDuration>"P2D"</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'
+            f'<bpmn:userTask id="review">{FORM}<bpmn:incoming>f4</bpmn:incoming><bpmn:outgoing>f6</bpmn:outgoing>'
+            '</bpmn:userTask>'
+            '<bpmn:endEvent id="end"><bpmn:incoming>f6</bpmn:incoming></bpmn:endEvent>'
+            '<bpmn:endEvent id="closed"><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>'
+            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="gw" />'
+            '<bpmn:sequenceFlow id="f2" sourceRef="gw" targetRef="got_it" />'
+            '<bpmn:sequenceFlow id="f3" sourceRef="gw" targetRef="too_late" />'
+            '<bpmn:sequenceFlow id="f4" sourceRef="got_it" targetRef="review" />'
+            '<bpmn:sequenceFlow id="f5" sourceRef="too_late" targetRef="closed" />'
+            '<bpmn:sequenceFlow id="f6" sourceRef="review" targetRef="end" />'
+            '</bpmn:process></bpmn:definitions>')
+
+
+def test_an_event_based_gateway_waits_for_its_message_and_its_timer(engine_only):
+    version = _publish("first_of", _gateway("first_of"))
+    by_message = instances.start(SYSTEM, version, {})
+    assert by_message.waiting_messages == ["supplemented"]
+    due = by_message.next_timer_at
+    assert due is not None and timedelta(days=1, hours=23) < due - datetime.now(timezone.utc) < timedelta(days=2, hours=1)
+    done = instances.deliver_message(SYSTEM, by_message, "supplemented", {"files": ["a.pdf"]})
+    assert [t["data"]["supplement"] for t in instances.view(done)["ready_tasks"]] == [{"files": ["a.pdf"]}]
+    assert done.next_timer_at is None and done.waiting_messages == []
+
+    by_timer = instances.start(SYSTEM, version, {})
+    fired = instances.fire_timers(SYSTEM, by_timer, at=due + timedelta(minutes=1))
+    assert fired.status == "completed" and fired.path[-1]["element_id"] == "closed"
+
+
+def test_each_countersign_is_in_the_path_as_it_happens(engine_only):
+    version = _publish("countersign_all", example("countersign_all.bpmn"))
+    instance = instances.start(SYSTEM, version, {"signers": ["li", "wang"]})
+    task = instances.view(instance)["ready_tasks"][0]
+    signed = instances.complete_task(SYSTEM, instance, task["id"], {"opinion": "approve"})
+    assert [(p["element_id"], p["changes"].get("opinion")) for p in signed.path][-1] == ("countersign", "approve")
+    assert signed.status == "running"
+
+
+def test_a_fired_timer_still_waiting_for_its_message_is_not_claimed_again_and_again(engine_only):
+    """A parallel multiple event waits for a timer and a message; once the timer has fired it is not due again."""
+    from core import audit
+    xml = (HEADER + '<bpmn:message id="m" name="signed" /><bpmn:process id="both" isExecutable="true">'
+           '<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>'
+           '<bpmn:intermediateCatchEvent id="wait" parallelMultiple="true"><bpmn:incoming>f1</bpmn:incoming>'
+           '<bpmn:outgoing>f2</bpmn:outgoing><bpmn:messageEventDefinition id="md" messageRef="m" />'
+           '<bpmn:timerEventDefinition id="td"><bpmn:timeDuration>"PT1H"</bpmn:timeDuration>'
+           '</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'
+           '<bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>'
+           '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait" />'
+           '<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="end" /></bpmn:process></bpmn:definitions>')
+    instance = instances.start(SYSTEM, _publish("both", xml), {})
+    later = instance.next_timer_at + timedelta(minutes=1)
+    assert instances.fire_due_timers(now=later) == 1
+    assert instances.fire_due_timers(now=later + timedelta(hours=1)) == 0
+    stored = Instance.objects(id=instance.id).first()
+    assert stored.next_timer_at is None and stored.waiting_messages == ["signed"] and stored.lease_until is None
+    assert len(audit.query(action="process.instance.timers")) == 1
+    assert instances.deliver_message(SYSTEM, stored, "signed", {}).status == "completed"

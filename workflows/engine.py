@@ -12,7 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import UUID
 
@@ -21,8 +21,9 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers import DefaultRegistry
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import ParallelMultiInstanceTask
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import (DurationTimerEventDefinition,
-                                                               TimeDateEventDefinition, TimerEventDefinition)
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition as BpmnMessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
@@ -258,16 +259,26 @@ class Engine:
     def fire_timers(self, workflow: BpmnWorkflow, at: datetime | None = None) -> int:
         """Fire timers due by `at` (default now). A later `at` lets a designer's test run skip ahead."""
         at = at or datetime.now(timezone.utc)
-        fired = 0
+        fired, cycles = 0, []
         for task in list(workflow.event_manager.tasks.values()):
-            definition = task.task_spec.event_definition
-            if not isinstance(definition, (DurationTimerEventDefinition, TimeDateEventDefinition)):
+            due = _pending_due(task)
+            if due is None or due > at:
                 continue
-            due = _timer_due(task._get_internal_data("event_value"))
-            if due is not None and due <= at:
+            value = task._get_internal_data("event_value")
+            if isinstance(value, dict):
+                # A cycle compares its next time with the real clock and has no fired flag: make this cycle due
+                # now, and put the schedule back (next = this one + the period) once it has fired.
+                cycles.append((value, value["cycles"], value["next"]))
+                value["next"] = datetime(1970, 1, 1, tzinfo=timezone.utc).isoformat()
+            else:
                 task._set_internal_data(event_fired=True)
-                fired += 1
+            fired += 1
         workflow.refresh_timers()
+        for value, count, scheduled in cycles:
+            if value.get("cycles") != count:
+                value["next"] = (datetime.fromisoformat(scheduled) + timedelta(seconds=value["duration"])).isoformat()
+            else:
+                value["next"] = scheduled
         self.steps(workflow)
         return fired
 
@@ -306,14 +317,14 @@ class Engine:
 
     @staticmethod
     def next_timer_at(workflow: BpmnWorkflow) -> datetime | None:
-        times = [_timer_due(t._get_internal_data("event_value")) for t in workflow.event_manager.tasks.values()
-                 if isinstance(t.task_spec.event_definition, TimerEventDefinition)]
-        times = [t for t in times if t is not None]
+        times = [t for t in map(_pending_due, workflow.event_manager.tasks.values()) if t is not None]
         return min(times) if times else None
 
     @staticmethod
     def waiting_messages(workflow: BpmnWorkflow) -> list[str]:
-        return sorted({e.name for e in workflow.waiting_events() if "Message" in e.event_type})
+        return sorted({d.name for t in workflow.event_manager.tasks.values()
+                       for d in _definitions(t.task_spec.event_definition)
+                       if isinstance(d, BpmnMessageEventDefinition)})
 
     @staticmethod
     def finished(workflow: BpmnWorkflow) -> bool:
@@ -327,10 +338,35 @@ def _int_or_none(value):
         return None
 
 
+def _definitions(definition) -> list:
+    """An event's definitions: an event-based gateway (or an event with several definitions) waits for each."""
+    return definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
+
+
+def _timer_definitions(definition) -> list:
+    return [d for d in _definitions(definition) if isinstance(d, TimerEventDefinition)]
+
+
+def _pending_due(task) -> datetime | None:
+    """When the task's timer is due; None if it has none, or it has fired and the task waits for something else
+    (a parallel multiple event): a fired timer left as "due" had the worker claim the instance again and again."""
+    internal = task.internal_data
+    if not _timer_definitions(task.task_spec.event_definition) or internal.get("event_fired"):
+        return None
+    if any(isinstance(getattr(e, "event_definition", None), TimerEventDefinition)
+           for e in internal.get("seen_events") or ()):
+        return None
+    return _timer_due(internal.get("event_value"))
+
+
 def _timer_due(value) -> datetime | None:
     if value is None:
         return None
     try:
+        if isinstance(value, dict):           # a cycle: {"cycles": left (-1: for ever), "next": ISO time, ...}
+            value = value.get("next") if value.get("cycles") != 0 else None
+            if value is None:
+                return None
         if isinstance(value, str):
             due = TimerEventDefinition.get_datetime(value)
         elif isinstance(value, datetime):
@@ -346,9 +382,7 @@ def _boundary_due_times(workflow) -> dict:
     """Task id of a user task → the earliest deadline of the timers on its boundary."""
     due = {}
     for task in workflow.event_manager.tasks.values():
-        if not isinstance(task.task_spec.event_definition, TimerEventDefinition):
-            continue
-        when = _timer_due(task._get_internal_data("event_value"))
+        when = _pending_due(task)
         parent = task.parent
         if when is None or parent is None:
             continue
@@ -359,6 +393,15 @@ def _boundary_due_times(workflow) -> dict:
     return due
 
 
+def _all_tasks(workflow: BpmnWorkflow):
+    """Every task of the workflow and its subprocesses. Not get_tasks(state=COMPLETED): that walks down only
+    through finished tasks, and missed each countersign under its running multi-instance task and each firing of
+    a cycle timer under its waiting boundary event."""
+    yield from workflow.tasks.values()
+    for subprocess in workflow.subprocesses.values():
+        yield from subprocess.tasks.values()
+
+
 class PathRecorder:
     """What a step did: the BPMN elements it finished, when, and which data keys changed."""
 
@@ -366,10 +409,10 @@ class PathRecorder:
 
     def __init__(self, workflow: BpmnWorkflow):
         self.started = time.time()
-        self.before = {t.id for t in workflow.get_tasks(state=TaskState.COMPLETED)}
+        self.before = {t.id for t in _all_tasks(workflow) if t.state == TaskState.COMPLETED}
 
     def entries(self, workflow: BpmnWorkflow) -> list[dict]:
-        done = [t for t in workflow.get_tasks(state=TaskState.COMPLETED) if t.id not in self.before]
+        done = [t for t in _all_tasks(workflow) if t.state == TaskState.COMPLETED and t.id not in self.before]
         done.sort(key=lambda t: t.last_state_change or 0)
         out = []
         for task in done:

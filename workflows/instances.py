@@ -180,13 +180,18 @@ def claim_due(now: datetime | None = None, lease: timedelta = timedelta(minutes=
 
 def fire_due_timers(actor: Actor | None = None, now: datetime | None = None, limit: int = 100) -> int:
     actor = actor or Actor.system()
-    fired = 0
+    fired, seen = 0, set()
     for _ in range(limit):
         instance = claim_due(now)
         if instance is None:
             break
+        if instance.id in seen:
+            # Fired once in this run and still due (a timer that cannot fire yet): it keeps its lease, so neither
+            # this run nor the next few claim it again and again (each time a write and an audit record).
+            continue
+        seen.add(instance.id)
         try:
-            fire_timers(actor, instance)
+            fire_timers(actor, instance, now)   # fire what the claim saw as due (now: the same clock)
         except (IncidentRecorded, Conflict):
             pass
         fired += 1
