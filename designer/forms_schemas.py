@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-FORM_KEY = validate.Regexp(r"^[a-z][a-z0-9_-]{1,63}$", error="2–64 of a-z, 0-9, _ and -, starting with a letter")
+# `$` (kept: the OpenAPI pattern must read the same in JavaScript) also matches before a final newline.
+FORM_KEY = [validate.Regexp(r"^[a-z][a-z0-9_-]{1,63}$", error="2–64 of a-z, 0-9, _ and -, starting with a letter"),
+            validate.Predicate("isprintable", error="2–64 of a-z, 0-9, _ and -, starting with a letter")]
 
 
 class FormSchemaField(fields.Dict):

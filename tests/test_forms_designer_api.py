@@ -151,3 +151,11 @@ def test_openapi_describes_the_forms_endpoints(client):
                  "/api/v1/forms/{key}/versions/{n}/check", "/api/v1/forms/{key}/versions/{n}/prefill"):
         assert path in paths, path
     assert "412" in paths["/api/v1/designer/forms/{key}"]["put"]["responses"]
+
+
+def test_a_form_key_with_a_trailing_newline_is_refused(client, designer, department):
+    # `$` also matches before a final newline: "low-income\n" passed as a second, look-alike key.
+    r = client.post(BASE, json={"key": "low-income\n", "title": "低保申请", "department": department["id"],
+                                "schema": every_kind()}, headers=designer)
+    assert r.status_code == 422 and r.json["errors"][0]["path"] == "/key"
+    assert FormDraft.objects.count() == 0
