@@ -46,3 +46,33 @@ def test_json_nested_past_the_parsers_limit_is_400_not_500(client, form_designer
                          ("/api/v1/forms/any/versions/1/check", resident_headers)):
         r = client.post(url, data=body, headers={**headers, "Content-Type": "application/json"})
         assert r.status_code == 400 and r.json["code"] == "invalid_json", (url, r.status_code, r.json)
+
+
+def test_two_uploads_racing_with_one_idempotency_key_leave_one_record_and_no_stray_objects(client, settings, tmp_path):
+    import threading
+
+    from core.actor import Actor
+    from core.errors import Conflict
+    from storage import service
+    from storage.models import Attachment
+    from storage.stores import FilesystemStore
+
+    store = FilesystemStore(tmp_path / "objects")
+    actor = Actor(user_id="racer", roles=frozenset({"resident"}))
+    photos = [f.jpeg(f.marked_image((300 + 10 * i, 200)), gps=False) for i in range(2)]
+    barrier, results = threading.Barrier(2), []
+
+    def go(data):
+        barrier.wait()
+        try:
+            results.append(service.upload(actor, store, settings, kind="photo", stream=data,
+                                          idempotency_key="same-key")[1])
+        except Conflict as exc:
+            results.append(exc.message_key)
+
+    threads = [threading.Thread(target=go, args=(p,)) for p in photos]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert sorted(map(str, results)) == ["True", "attachment.idempotency_key_reused"], results
+    only = Attachment.objects(owner_id="racer").get()
+    assert sorted(o.key for o in store.list()) == sorted(v.key for v in only.variants)
