@@ -50,6 +50,19 @@ def _script_then_wait(script: str) -> str:
             '</bpmn:process></bpmn:definitions>')
 
 
+def _wait_then_script(script: str) -> str:
+    return (HEADER + '<bpmn:process id="waited" isExecutable="true">'
+            '<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>'
+            f'<bpmn:userTask id="review">{FORM}<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>'
+            '</bpmn:userTask><bpmn:scriptTask id="calc"><bpmn:incoming>f2</bpmn:incoming>'
+            f'<bpmn:outgoing>f3</bpmn:outgoing><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>'
+            '<bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>'
+            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review" />'
+            '<bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="calc" />'
+            '<bpmn:sequenceFlow id="f3" sourceRef="calc" targetRef="end" />'
+            '</bpmn:process></bpmn:definitions>')
+
+
 # -- data MongoDB cannot store, from scripts or form data ------------------------------------------------------
 
 def test_a_script_making_a_huge_integer_starts_and_records_it(engine_only):
@@ -221,3 +234,32 @@ def test_a_fired_timer_still_waiting_for_its_message_is_not_claimed_again_and_ag
     assert stored.next_timer_at is None and stored.waiting_messages == ["signed"] and stored.lease_until is None
     assert len(audit.query(action="process.instance.timers")) == 1
     assert instances.deliver_message(SYSTEM, stored, "signed", {}).status == "completed"
+
+
+# -- what an instance keeps grows within bounds ---------------------------------------------------------------------
+
+def test_a_path_entry_stays_small_however_much_data_a_step_changes(engine_only):
+    """Path entries are kept 2,000 deep beside a state of up to 10 MB: each must stay small, or a few large
+    submissions in a return loop outgrow MongoDB's 16 MB document and every later action fails."""
+    import json
+    version = _publish("user_task_form", example("user_task_form.bpmn"))
+    instance = instances.start(SYSTEM, version, {})
+    task_id = instances.view(instance)["ready_tasks"][0]["id"]
+    data = {f"field_{n:05}_{'k' * 80}": "v" * 200 for n in range(5_000)}
+    done = instances.complete_task(SYSTEM, instance, task_id, data)
+    entry = [p for p in Instance.objects(id=done.id).first().path if p["element_id"] == "review"][0]
+    assert len(json.dumps(entry["changes"], ensure_ascii=False)) < 2_000
+    assert entry["changes"]["…"] == f"{5_000 - len(entry['changes']) + 1} more"
+
+
+def test_incidents_are_kept_to_the_latest(engine_only, monkeypatch):
+    monkeypatch.setattr(instances, "MAX_INCIDENTS", 3)
+    version = _publish("waited", _wait_then_script("x = 1 / zero"))
+    instance = instances.start(SYSTEM, version, {"zero": 0})
+    task_id = instances.view(instance)["ready_tasks"][0]["id"]
+    for attempt in range(5):
+        instance = Instance.objects(id=instance.id).first()
+        with pytest.raises(instances.IncidentRecorded):
+            instances.complete_task(SYSTEM, instance, task_id, {"attempt": attempt})
+    stored = Instance.objects(id=instance.id).first()
+    assert len(stored.incidents) == 3 and stored.version == 6

@@ -406,6 +406,10 @@ class PathRecorder:
     """What a step did: the BPMN elements it finished, when, and which data keys changed."""
 
     MAX_VALUE = 120
+    MAX_KEY = 64
+    MAX_NAME = 200
+    # Up to MAX_PATH entries are kept beside a state of up to 10 MB in one 16 MB document: each entry stays small.
+    MAX_CHANGES_CHARS = 1_000
 
     def __init__(self, workflow: BpmnWorkflow):
         self.started = time.time()
@@ -419,17 +423,26 @@ class PathRecorder:
             spec = task.task_spec
             if not getattr(spec, "bpmn_id", None):
                 continue   # Spiff's own bookkeeping tasks (Root, Start, End, splits)
-            changes = {}
-            if task.parent is not None:
-                for key in DeepMerge.get_updated_keys(task.parent.data, task.data):
-                    changes[self._key(key)] = self._short(task.data.get(key))
-                for key in DeepMerge.get_deleted_keys(task.parent.data, task.data):
-                    changes[self._key(key)] = None
-            out.append({"element_id": spec.bpmn_id, "name": spec.bpmn_name or spec.bpmn_id,
+            changes = self._changes(task.parent.data, task.data) if task.parent is not None else {}
+            out.append({"element_id": spec.bpmn_id, "name": (spec.bpmn_name or spec.bpmn_id)[:self.MAX_NAME],
                         "type": type(spec).__name__, "lane": getattr(spec, "lane", None),
                         "at": datetime.fromtimestamp(task.last_state_change or time.time(), timezone.utc),
                         "changes": changes})
         return out
+
+    def _changes(self, before: dict, after: dict) -> dict:
+        changes, used, left = {}, 0, 0
+        updated = [(key, self._short(after.get(key))) for key in DeepMerge.get_updated_keys(before, after)]
+        for key, value in updated + [(key, None) for key in DeepMerge.get_deleted_keys(before, after)]:
+            key = self._key(key)[:self.MAX_KEY]
+            used += len(key) + (len(value) if isinstance(value, str) else 8)
+            if used > self.MAX_CHANGES_CHARS:
+                left += 1
+                continue
+            changes[key] = value
+        if left:
+            changes["…"] = f"{left} more"
+        return changes
 
     # The path is stored as BSON, which refuses what task data may hold: keys starting with "$" or holding NUL,
     # integers beyond 64 bits, unpaired surrogates. Escaped as the audit log does (they were a 500 on the write).

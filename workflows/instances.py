@@ -21,6 +21,7 @@ from workflows.models import Incident, Instance, ProcessVersion
 
 TEST_RUN_LIFETIME = timedelta(days=1)
 MAX_PATH = 2000          # path entries kept per instance (the oldest are dropped beyond this)
+MAX_INCIDENTS = 100      # incidents kept per instance (each failed retry adds one; the oldest are dropped)
 ENGINE: Engine = DEFAULT_ENGINE
 
 
@@ -136,9 +137,10 @@ def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, 
 
 
 def _record_incident(actor, instance, incident):
-    changed = Instance.objects(id=instance.id, version=instance.version).update_one(
-        push__incidents=incident, set__status="incident", set__updated_at=clock.now(), set__lease_until=None,
-        inc__version=1)
+    changed = Instance._get_collection().update_one({"_id": instance.id, "version": instance.version}, {
+        "$push": {"incidents": {"$each": [incident.to_mongo()], "$slice": -MAX_INCIDENTS}},
+        "$set": {"status": "incident", "updated_at": clock.now(), "lease_until": None},
+        "$inc": {"version": 1}}).modified_count
     if not changed:
         raise Conflict("workflow.instance_changed")
     audit.record(actor, "process.instance.incident", "process_instance", instance.id, kind=incident.kind,
