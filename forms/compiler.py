@@ -21,6 +21,7 @@ from forms.language import Field, Form
 
 DROP = object()          # "leave this out of the normalized data"
 MAX_ERRORS = 100
+INT64 = 2 ** 63
 _NUMBER_TEXT = re.compile(r"-?\d{1,18}(\.\d{1,18})?([eE][+-]?\d{1,3})?\Z")
 
 
@@ -70,6 +71,9 @@ def _number(f: Field):
                     errs.append((path, "type", {"expected": "integer"}))
                     return v
                 v = int(v)
+            if not -INT64 <= v < INT64:   # "1e30" is whole, but no database keeps it as an integer
+                errs.append((path, "maximum" if v > 0 else "minimum", {"limit": INT64 - 1 if v > 0 else -INT64}))
+                return v
         rest(v, errs, path)
         return v
     return run

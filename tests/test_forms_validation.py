@@ -151,3 +151,12 @@ def test_bad_input_is_refused_quickly():
 def test_the_compiled_validator_is_built_once_per_version():
     assert validation.compiled(FORM) is validation.compiled(FORM)
     assert validation.compiled(version_of(every_kind(), number=2)) is not validation.compiled(FORM)
+
+
+@pytest.mark.parametrize("value", ["1e30", 1e30, "-1e19", 9.3e18])
+def test_an_integer_beyond_64_bits_is_refused_not_stored(value):
+    # "1e30" is a whole number, so it became int(1e30): a value MongoDB cannot store (an error after the check)
+    form = version_of({"type": "object", "properties": {"n": {"type": "integer"}}}, key="int-range")
+    assert errors_of({"n": value}, form=form)["/n"] in ("maximum", "minimum")
+    assert validation.validate(form, {"n": 2 ** 63 - 1}) == {"n": 2 ** 63 - 1}
+    assert validation.validate(form, {"n": "-1e18"}) == {"n": -10 ** 18}
