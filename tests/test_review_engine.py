@@ -263,3 +263,14 @@ def test_incidents_are_kept_to_the_latest(engine_only, monkeypatch):
             instances.complete_task(SYSTEM, instance, task_id, {"attempt": attempt})
     stored = Instance.objects(id=instance.id).first()
     assert len(stored.incidents) == 3 and stored.version == 6
+
+
+def test_an_instance_that_cannot_be_restored_is_an_incident_and_the_worker_goes_on(engine_only):
+    version = _publish("boundary_timers", example("boundary_timers.bpmn"))
+    broken = instances.start(SYSTEM, version, {})
+    healthy = instances.start(SYSTEM, version, {})
+    Instance.objects(id=broken.id).update_one(set__state_json='{"tasks": "not a workflow"}')
+    later = healthy.next_timer_at + timedelta(minutes=1)
+    assert instances.fire_due_timers(now=later) == 2          # raised out of the tick before: nothing else fired
+    assert Instance.objects(id=broken.id).first().status == "incident"
+    assert "mark_reminded" in [p["element_id"] for p in Instance.objects(id=healthy.id).first().path]

@@ -103,9 +103,10 @@ def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, 
     """Restore, run `step(workflow)`, and write the new state conditionally, or record an incident."""
     if expected_version is not None and expected_version != instance.version:
         raise Conflict("workflow.instance_changed")
-    workflow = ENGINE.restore(service.spec_json_by_id(instance.version_id), instance.state_json)
-    recorder = PathRecorder(workflow)
     try:
+        # inside: a state that cannot be restored is the instance's incident, not a 500 (nor a tick that stops)
+        workflow = ENGINE.restore(service.spec_json_by_id(instance.version_id), instance.state_json)
+        recorder = PathRecorder(workflow)
         step(workflow)
         state = ENGINE.dump(workflow)
     except (NotFound, Invalid):
