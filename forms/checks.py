@@ -10,7 +10,7 @@ import math
 import re
 from decimal import Decimal
 
-from forms import formats
+from forms import formats, regexes
 from forms.messages import FORMAT_CODES
 
 
@@ -126,7 +126,10 @@ def _string_steps(schema):
             return False   # a pattern never runs on more than maxLength characters
         if low is not None and n < low:
             errs.append((path, "too_short", {"limit": low}))
-        if regex is not None and not regex.search(v):
+        if regex is not None and n > regexes.MAX_TEXT:
+            # a rule's pattern also sees values their field refused as too long: never run it on those
+            errs.append((path, "too_long", {"limit": regexes.MAX_TEXT}))
+        elif regex is not None and not regex.search(v):
             errs.append((path, "pattern", None))
         if test is not None and not test(v):
             errs.append((path, code, None))

@@ -34,7 +34,7 @@ WIDGET_OF_FORMAT = {v: k for k, v in FORMAT_OF.items()}
 DEFAULT_MAX_LENGTH = {"textarea": 2000, "id-card": 18, "uscc": 18, "mobile": 20, "email": 254, "date": 10,
                       "datetime": 40}
 MAX_STRING = 10000
-MAX_PATTERN_TEXT = 2000  # a field with a pattern: even one repeat costs time growing with the square of the text
+MAX_PATTERN_TEXT = regexes.MAX_TEXT   # a field with a pattern takes at most this many characters
 DEFAULT_MAX_ITEMS = {"repeat": 50, "attachments": 10}
 MAX_ITEMS = {"repeat": 200, "attachments": 50, "choices": 200}
 ATTACHMENT_ID = {"type": "string", "format": "attachment-id"}
@@ -178,9 +178,10 @@ class _Walker:
             for i, name in enumerate(branch.get("required") or []):
                 if name not in names:
                     self.error(f"{at}/required/{i}", "unknown_field", f"{name!r} is not a field here")
-            for name in branch.get("properties") or {}:
+            for name, sub in (branch.get("properties") or {}).items():
                 if name not in names:
                     self.error(f"{at}/properties/{name}", "unknown_field", f"{name!r} is not a field here")
+                self._subschema(sub, f"{at}/properties/{_pointer([name])[1:]}")
             self._keywords(branch, at)
             for key in ("if", "then", "else"):
                 if key in branch:
@@ -197,6 +198,23 @@ class _Walker:
             for other in [name, *needed]:
                 if other not in names:
                     self.error(f"{pointer}/dependentRequired/{name}", "unknown_field", f"{other!r} is not a field")
+
+    def _subschema(self, node, at):
+        """A rule's subschema for one field: the same keywords, and patterns checked as a field's are (they run
+        on every check of the data)."""
+        if not isinstance(node, dict):
+            return
+        self._keywords(node, at)
+        if "pattern" in node:
+            problem = regexes.check(node["pattern"])
+            if problem:
+                self.error(f"{at}/pattern", *problem)
+        for name, sub in (node.get("properties") or {}).items() if isinstance(node.get("properties"), dict) else ():
+            self._subschema(sub, f"{at}/properties/{_pointer([name])[1:]}")
+        for key in ("items", "if", "then", "else"):
+            self._subschema(node.get(key), f"{at}/{key}")
+        for i, sub in enumerate(node.get("allOf") or []) if isinstance(node.get("allOf"), list) else ():
+            self._subschema(sub, f"{at}/allOf/{i}")
 
     # -- one field ---------------------------------------------------------------------------------------------
     def field(self, name, node, pointer, path, depth) -> Field | None:

@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover
     import sre_constants as sre  # type: ignore
 
 MAX_PATTERN_LENGTH = 500
+MAX_TEXT = 2000    # no pattern runs on longer text: even one repeat costs time growing with its square
 LONG_REPEAT = 32   # a repeat whose count may vary by this much is as costly as an unbounded one
 _REPEATS = {sre.MAX_REPEAT, sre.MIN_REPEAT} | ({sre.POSSESSIVE_REPEAT} if hasattr(sre, "POSSESSIVE_REPEAT") else set())
 _ANY = None  # "could be any character"

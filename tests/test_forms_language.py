@@ -120,3 +120,32 @@ def test_an_accepted_pattern_stays_fast_on_the_longest_text_its_field_takes(patt
     start = time.perf_counter()
     re.search(pattern, "0" * form.fields[0].node["maxLength"])
     assert time.perf_counter() - start < 0.1
+
+
+@pytest.mark.parametrize("where", ["if", "then", "else", "allOf"])
+def test_patterns_inside_conditional_rules_are_checked_like_field_patterns(where):
+    # A rule's subschema may put a pattern on a field; it runs on every check, so (a+)+ there hangs a worker.
+    evil = {"properties": {"a": {"pattern": "^(a+)+$"}}}
+    schema = {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}}}
+    if where == "allOf":
+        schema["allOf"] = [evil]
+    else:
+        schema.update({"if": {"properties": {"b": {"const": "x"}}}, "then": {}, "else": {}})
+        schema[where] = evil
+    assert (f"/{where}{'/0' if where == 'allOf' else ''}/properties/a/pattern", "catastrophic_regex") in \
+        problems(schema)
+    schema_2 = {"type": "object", "properties": {"a": {"type": "string"}},
+                "allOf": [{"properties": {"a": {"anyOf": [{"pattern": "x"}]}}}]}
+    assert ("/allOf/0/properties/a/anyOf", "unsupported_keyword") in problems(schema_2)
+
+
+def test_a_pattern_never_runs_on_more_than_2000_characters():
+    # A rule's pattern sees the field's value even when the field refused it as too long.
+    from forms.compiler import Compiled
+    form, errors = language.analyze({"type": "object", "properties": {"a": {"type": "string", "maxLength": 10}},
+                                     "allOf": [{"properties": {"a": {"pattern": "[0-9]+[a-z]"}}}]})
+    assert not errors
+    start = time.perf_counter()
+    _, errs = Compiled(form).run({"a": "0" * 30_000})   # unanchored: 5 s here before
+    assert time.perf_counter() - start < 0.2
+    assert (("a",), "too_long", {"limit": 10}) in errs
