@@ -274,3 +274,33 @@ def test_an_instance_that_cannot_be_restored_is_an_incident_and_the_worker_goes_
     assert instances.fire_due_timers(now=later) == 2          # raised out of the tick before: nothing else fired
     assert Instance.objects(id=broken.id).first().status == "incident"
     assert "mark_reminded" in [p["element_id"] for p in Instance.objects(id=healthy.id).first().path]
+
+
+def test_a_failed_completion_does_not_stop_the_tasks_deadline(engine_only):
+    """The failed attempt changed nothing: the review still waits, and its 2-day timeout must still fire."""
+    xml = _wait_then_script("x = 1 / zero").replace(
+        '<bpmn:endEvent id="end">',
+        '<bpmn:boundaryEvent id="timeout" attachedToRef="review"><bpmn:outgoing>f9</bpmn:outgoing>'
+        '<bpmn:timerEventDefinition id="timeout_def"><bpmn:timeDuration>"P2D"</bpmn:timeDuration>'
+        '</bpmn:timerEventDefinition></bpmn:boundaryEvent><bpmn:endEvent id="late"><bpmn:incoming>f9</bpmn:incoming>'
+        '</bpmn:endEvent><bpmn:sequenceFlow id="f9" sourceRef="timeout" targetRef="late" /><bpmn:endEvent id="end">')
+    instance = instances.start(SYSTEM, _publish("waited", xml), {})
+    task_id = instances.view(instance)["ready_tasks"][0]["id"]
+    with pytest.raises(instances.IncidentRecorded):
+        instances.complete_task(SYSTEM, instance, task_id, {"zero": 0})
+    assert instances.fire_due_timers(now=instance.next_timer_at + timedelta(minutes=1)) == 1
+    stored = Instance.objects(id=instance.id).first()
+    assert stored.status == "completed" and stored.path[-1]["element_id"] == "late"
+
+
+def test_a_timer_that_fails_is_not_retried_every_tick(engine_only):
+    xml = _review_with_reminder('<bpmn:timeDuration>"PT1H"</bpmn:timeDuration>').replace(
+        "<bpmn:script>reminders = 1</bpmn:script>", "<bpmn:script>reminders = 1 / zero</bpmn:script>")
+    instance = instances.start(SYSTEM, _publish("reminders", xml), {"zero": 0})
+    later = instance.next_timer_at + timedelta(minutes=1)
+    assert instances.fire_due_timers(now=later) == 1
+    assert instances.fire_due_timers(now=later + timedelta(minutes=10)) == 0
+    stored = Instance.objects(id=instance.id).first()
+    assert stored.status == "incident" and len(stored.incidents) == 1 and stored.incidents[0].element_id == "count"
+    # a person acting on it goes on as before: the review is still there
+    assert [t["element_id"] for t in instances.view(stored)["ready_tasks"]] == ["review"]

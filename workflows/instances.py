@@ -140,7 +140,10 @@ def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, 
 def _record_incident(actor, instance, incident):
     changed = Instance._get_collection().update_one({"_id": instance.id, "version": instance.version}, {
         "$push": {"incidents": {"$each": [incident.to_mongo()], "$slice": -MAX_INCIDENTS}},
-        "$set": {"status": "incident", "updated_at": clock.now(), "lease_until": None},
+        # A failed timer is not tried again by every tick (an incident and an audit record each time): it waits
+        # until a person acts. Other failures changed nothing: the instance's timers keep running.
+        "$set": {"status": "incident", "updated_at": clock.now(), "lease_until": None,
+                 **({"next_timer_at": None} if incident.action == "timers" else {})},
         "$inc": {"version": 1}}).modified_count
     if not changed:
         raise Conflict("workflow.instance_changed")
@@ -176,7 +179,8 @@ def fire_timers(actor: Actor, instance: Instance, at: datetime | None = None) ->
 def claim_due(now: datetime | None = None, lease: timedelta = timedelta(minutes=5)) -> Instance | None:
     """Claim one instance whose next timer is due (for the timer worker): a lease keeps others off it."""
     now = now or clock.now()
-    return Instance.objects(next_timer_at__lte=now, status="running").filter(
+    # "incident" too: a failed attempt at a task left the state as it was, and the task's deadline still holds
+    return Instance.objects(next_timer_at__lte=now, status__in=("running", "incident")).filter(
         __raw__={"$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]}).modify(
         set__lease_until=now + lease, inc__version=1, new=True)
 
