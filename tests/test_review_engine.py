@@ -10,6 +10,7 @@ from core.errors import Invalid
 from workflows import instances, service
 from workflows.models import Instance, ProcessDraft, ProcessVersion
 from tests.workflows_fixtures import example
+from tests.workflows_fixtures import civil_designer, forms, housing, housing_designer  # noqa: F401 (fixtures)
 
 SYSTEM = Actor.system()
 
@@ -304,3 +305,18 @@ def test_a_timer_that_fails_is_not_retried_every_tick(engine_only):
     assert stored.status == "incident" and len(stored.incidents) == 1 and stored.incidents[0].element_id == "count"
     # a person acting on it goes on as before: the review is still there
     assert [t["element_id"] for t in instances.view(stored)["ready_tasks"]] == ["review"]
+
+
+def test_another_departments_designer_cannot_see_or_move_a_test_run(client, civil_designer, department, forms,
+                                                                      housing_designer, admin_headers):
+    from tests.workflows_fixtures import BASE, DesignerRun, publish_example
+    publish_example(client, civil_designer, department["id"], "user_task_form")
+    run = DesignerRun(client, civil_designer, "user_task_form")
+    task_id = run.task("review")["id"]
+    assert client.get(run.url, headers=housing_designer).status_code == 404
+    for tail, body in ((f"/tasks/{task_id}/complete", {"data": {}}), ("/timers", {}), ("/messages", {"name": "m"})):
+        r = client.post(run.url + tail, json=body, headers=housing_designer)
+        assert r.status_code == 404, tail
+    real = instances.start(SYSTEM, service.published_version("user_task_form", 1), {})   # not a test run
+    assert client.get(f"{BASE}/user_task_form/versions/1/test-runs/{real.id}", headers=civil_designer).status_code == 404
+    assert run.refresh()["version"] == 1 and client.get(run.url, headers=admin_headers).status_code == 200
