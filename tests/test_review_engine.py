@@ -97,6 +97,13 @@ def test_a_script_making_an_unpaired_surrogate_is_an_incident_not_a_500(engine_o
     assert "surrogate" in stored.incidents[0].message
 
 
+def test_start_data_the_state_cannot_hold_is_refused(engine_only):
+    version = _publish("user_task_form", example("user_task_form.bpmn"))
+    with pytest.raises(Invalid):
+        instances.start(SYSTEM, version, {"text": "\udc00"})
+    assert Instance.objects.count() == 0
+
+
 def test_the_state_size_limit_counts_bytes_not_characters():
     """MongoDB stores UTF-8: 4,000 Chinese characters are 12,000 bytes, over a 10,000-byte limit."""
     from workflows.engine import Engine, compile_spec, parse_xml

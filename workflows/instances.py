@@ -78,9 +78,9 @@ def start(actor: Actor, version: ProcessVersion, data: dict | None = None, *, is
     spec = service.spec_json(version)
     try:
         workflow = ENGINE.new(spec, data or {})
+        before = ENGINE.dump(workflow)          # start data the state cannot hold is refused here, not a 500
     except DataLimitExceeded as e:
         raise Invalid("workflow.data_too_large", errors=[{"path": "/data", "code": e.kind, "message": str(e)}])
-    before = ENGINE.dump(workflow)
     recorder = PathRecorder(workflow)
     instance = Instance(key=version.key, process_version=version.version, version_id=version.id,
                         department=version.department, is_test=is_test, started_by=actor.user_id)
