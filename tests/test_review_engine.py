@@ -327,3 +327,67 @@ def test_another_departments_designer_cannot_see_or_move_a_test_run(client, civi
     real = instances.start(SYSTEM, service.published_version("user_task_form", 1), {})   # not a test run
     assert client.get(f"{BASE}/user_task_form/versions/1/test-runs/{real.id}", headers=civil_designer).status_code == 404
     assert run.refresh()["version"] == 1 and client.get(run.url, headers=admin_headers).status_code == 200
+
+
+# -- the spec cache and the sandbox on every restore path -----------------------------------------------------------
+
+def test_each_version_restores_from_its_own_cached_spec(engine_only):
+    v1 = _publish("user_task_form", example("user_task_form.bpmn"))
+    old = instances.start(SYSTEM, v1, {})
+    v2 = _publish("user_task_form", example("user_task_form.bpmn").replace('name="窗口审核"', 'name="新版审核"'))
+    new = instances.start(SYSTEM, v2, {})
+    # the stored specs are not read again: both come from the cache, each under its own version
+    ProcessVersion.objects(key="user_task_form").update(set__spec_json="{}")
+    assert instances.view(old)["ready_tasks"][0]["name"] == "窗口审核"
+    assert instances.view(new)["ready_tasks"][0]["name"] == "新版审核"
+    task_id = instances.view(old)["ready_tasks"][0]["id"]
+    assert instances.complete_task(SYSTEM, old, task_id, {}).status == "completed"
+
+
+ATTACK = 'open(marker, "w").write("pwned")'
+
+
+def _unvalidated(key: str, xml: str) -> ProcessVersion:
+    """A version stored without upload validation, as if a script had slipped past it."""
+    from workflows.engine import compile_spec, parse_xml
+    return ProcessVersion(key=key, version=1, name=key, department="d1", process_id=key, bpmn_xml=xml,
+                          spec_json=compile_spec([parse_xml(xml)], [], key).to_json()).save()
+
+
+@pytest.mark.parametrize("wait", ["message", "timer"])
+def test_messages_and_timers_run_on_the_sandbox_after_a_restore(app, tmp_path, wait):
+    marker = tmp_path / "pwned"
+    definition = ('<bpmn:messageEventDefinition id="wd" messageRef="m" />' if wait == "message" else
+                  '<bpmn:timerEventDefinition id="wd"><bpmn:timeDuration>"P1D"</bpmn:timeDuration>'
+                  '</bpmn:timerEventDefinition>')
+    xml = (HEADER + '<bpmn:message id="m" name="go" /><bpmn:process id="sneaky" isExecutable="true">'
+           '<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>'
+           f'<bpmn:intermediateCatchEvent id="wait"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>'
+           f'{definition}</bpmn:intermediateCatchEvent>'
+           f'<bpmn:scriptTask id="attack"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>'
+           f'<bpmn:script>{ATTACK}</bpmn:script></bpmn:scriptTask>'
+           '<bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>'
+           '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait" />'
+           '<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="attack" />'
+           '<bpmn:sequenceFlow id="f3" sourceRef="attack" targetRef="end" /></bpmn:process></bpmn:definitions>')
+    with app.app_context():
+        instance = instances.start(SYSTEM, _unvalidated("sneaky", xml), {"marker": str(marker)})
+        assert instance.status == "running"
+        with pytest.raises(instances.IncidentRecorded) as caught:
+            if wait == "message":
+                instances.deliver_message(SYSTEM, instance, "go", {})
+            else:
+                instances.fire_timers(SYSTEM, instance, instance.next_timer_at + timedelta(minutes=1))
+        assert caught.value.errors[0]["element_id"] == "attack"
+    assert not marker.exists()
+
+
+def test_a_call_activitys_subprocess_runs_on_the_sandbox_after_a_restore(engine_only):
+    from workflows.engine import DEFAULT_ENGINE
+    from workflows.sandbox import SandboxScriptEngine
+    _publish("housing_check", example("housing_check.bpmn"))
+    version = _publish("call_activity", example("call_activity.bpmn"))
+    instance = instances.start(SYSTEM, version, {"id_number": "11010519491231002X"})
+    workflow = DEFAULT_ENGINE.restore(service.spec_json(version), instance.state_json)
+    assert workflow.subprocesses, "the call activity should be waiting inside its subprocess"
+    assert all(isinstance(sp.script_engine, SandboxScriptEngine) for sp in workflow.subprocesses.values())
