@@ -280,7 +280,10 @@ def test_an_instance_that_cannot_be_restored_is_an_incident_and_the_worker_goes_
     Instance.objects(id=broken.id).update_one(set__state_json='{"tasks": "not a workflow"}')
     later = healthy.next_timer_at + timedelta(minutes=1)
     assert instances.fire_due_timers(now=later) == 2          # raised out of the tick before: nothing else fired
-    assert Instance.objects(id=broken.id).first().status == "incident"
+    stored = Instance.objects(id=broken.id).first()
+    assert stored.status == "incident"
+    seen = instances.view(stored)          # the incident can be read (this was a 500 too)
+    assert seen["ready_tasks"] == [] and seen["incidents"][0].action == "timers"
     assert "mark_reminded" in [p["element_id"] for p in Instance.objects(id=healthy.id).first().path]
 
 

@@ -211,8 +211,13 @@ def view(instance: Instance) -> dict:
     pinned = {t["element_id"]: t.get("form_version") for t in (version.user_tasks if version else [])}
     tasks = []
     if instance.status != "completed":
-        workflow = ENGINE.restore(service.spec_json_by_id(instance.version_id), instance.state_json)
-        tasks = ENGINE.ready_tasks(workflow)
+        try:
+            workflow = ENGINE.restore(service.spec_json_by_id(instance.version_id), instance.state_json)
+        except Exception:   # noqa: BLE001 — an unrestorable state is shown with its incident, not a 500
+            if instance.status != "incident":
+                raise
+            workflow = None
+        tasks = ENGINE.ready_tasks(workflow) if workflow is not None else []
         for task in tasks:
             task["form_version"] = task["form_version"] or pinned.get(task["element_id"])
     return {"id": str(instance.id), "key": instance.key, "process_version": instance.process_version,
