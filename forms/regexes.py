@@ -61,11 +61,53 @@ def _flat(items):
             yield op, arg
 
 
+_COMPLEMENT = {sre.CATEGORY_NOT_DIGIT: sre.CATEGORY_DIGIT, sre.CATEGORY_NOT_SPACE: sre.CATEGORY_SPACE,
+               sre.CATEGORY_NOT_WORD: sre.CATEGORY_WORD}
+
+
 def _one_class(body):
-    """The characters a repeat of one character class (`\\d*`, `.+`, `[a-z]{0,500}`, `\\1*`) matches, else _COMPLEX."""
-    if len(body) == 1 and body[0][0] in (sre.LITERAL, sre.NOT_LITERAL, sre.IN, sre.ANY, sre.GROUPREF):
-        return _ANY if body[0][0] in (sre.NOT_LITERAL, sre.ANY, sre.GROUPREF) else _first(body)
-    return _COMPLEX
+    """A repeat of one character class (`\\d*`, `.+`, `[^,]{0,500}`, `\\1*`) as (negated, exact items, first-character
+    set), else _COMPLEX. Exact items let `\\s*\\S+` and `[^,]*,*` be told apart: no character is in both."""
+    if len(body) != 1 or body[0][0] not in (sre.LITERAL, sre.NOT_LITERAL, sre.IN, sre.ANY, sre.GROUPREF):
+        return _COMPLEX
+    op, arg = body[0]
+    if op is sre.LITERAL:
+        return False, frozenset({(sre.LITERAL, arg)}), {arg}
+    if op is sre.NOT_LITERAL:
+        return True, frozenset({(sre.LITERAL, arg)}), _ANY
+    if op is sre.IN:
+        if len(arg) == 1 and arg[0][0] is sre.CATEGORY and arg[0][1] in _COMPLEMENT:
+            return True, frozenset({(sre.CATEGORY, _COMPLEMENT[arg[0][1]])}), _ANY      # \\S, \\D, \\W
+        negated = bool(arg) and arg[0][0] is sre.NEGATE
+        items = frozenset((kind, value) for kind, value in arg if kind is not sre.NEGATE)
+        return negated, items, _ANY if negated else _first(body)
+    return True, frozenset(), _ANY    # . or a back reference: anything
+
+
+def _classes_overlap(a, b) -> bool:
+    (a_neg, a_items, a_first), (b_neg, b_items, b_first) = a, b
+    if a_neg and b_neg:
+        return True
+    if not a_neg and not b_neg:
+        return _overlap([a_first, b_first])
+    positive, negated = (b_items, a_items) if a_neg else (a_items, b_items)
+    return not all(_excluded(item, negated) for item in positive)
+
+
+def _repeats_overlap(a, b) -> bool:
+    """(first-character set, class) of two repeats: exact when both are one class (`\\s*\\S+`)."""
+    if a[1] is not _COMPLEX and b[1] is not _COMPLEX:
+        return _classes_overlap(a[1], b[1])
+    return _overlap([a[0], b[0]])
+
+
+def _excluded(item, negated) -> bool:
+    """Whether a negated class's items leave out every character of this item."""
+    if item in negated:
+        return True
+    kind, value = item
+    low, high = (value, value) if kind is sre.LITERAL else value if kind is sre.RANGE else (None, None)
+    return low is not None and any(k is sre.RANGE and v[0] <= low and high <= v[1] for k, v in negated)
 
 
 def _scan(items) -> str | None:
@@ -77,10 +119,17 @@ def _scan(items) -> str | None:
             body = list(body)
             # Two long repeats of overlapping characters in a row (`\d*\d*x`, `.*.*=`) try every split of the
             # text between them at every start: cubic, seconds on a 2,000-character textarea.
+            # A repeat that may match nothing (`\\S*`, `a?`) leaves the ones around it adjacent (`\\s*\\S*\\s*`).
             chars = _one_class(body) if high - low >= LONG_REPEAT else _COMPLEX
-            if chars is not _COMPLEX and classes and _overlap([classes[-1], chars]):
-                return "two adjacent repeats can match the same characters"
-            classes = [chars] if chars is not _COMPLEX else []
+            if chars is not _COMPLEX:
+                for before, before_low in reversed(classes):
+                    if _classes_overlap(before, chars):
+                        return "two adjacent repeats can match the same characters"
+                    if before_low:
+                        break
+                classes = [(chars, low)] if low else classes + [(chars, low)]
+            elif low:
+                classes = []
             if _is_multi(high):
                 # (a+)+ is ambiguous: the inner repeat can end where the next round starts. (-[a-z]+)* is not:
                 # each round must begin with a character the inner repeat cannot match.
@@ -93,8 +142,8 @@ def _scan(items) -> str | None:
             if problem:
                 return problem
             if high == sre.MAXREPEAT:
-                first = _first(body)
-                run = run + [first] if run and _overlap([run[-1], first]) else [first]
+                first = (_first(body), _one_class(body))
+                run = run + [first] if run and _repeats_overlap(run[-1], first) else [first]
                 if len(run) >= 3:
                     return "three or more adjacent repeats can match the same characters"
                 continue
