@@ -92,7 +92,9 @@ def text_of(value) -> dict:
     return {"zh-CN": value or "", "en": value or ""}
 
 
-def analyze(schema) -> tuple[Form | None, list[dict]]:
+def analyze(schema, *, keep_form: bool = False) -> tuple[Form | None, list[dict]]:
+    """(form, problems); the form is None when there are problems, unless `keep_form` (a published version
+    checked again under rules tightened since: what it holds still compiles)."""
     errors: list[dict] = []
     if not isinstance(schema, dict):
         return None, [_err("", "not_an_object", "the form schema is a JSON object")]
@@ -105,7 +107,7 @@ def analyze(schema) -> tuple[Form | None, list[dict]]:
     if walker.count > MAX_FIELDS:
         errors.append(_err("/properties", "too_many_fields",
                            f"{walker.count} fields; a form holds at most {MAX_FIELDS}"))
-    return (None if errors else form), errors
+    return (None if errors and not keep_form else form), errors
 
 
 def _err(path, code, message):

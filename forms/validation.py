@@ -27,8 +27,9 @@ def compiled(form_version) -> Compiled:
     hit = _cache.get(cache_key)
     if hit is not None:
         return hit
-    form, errors = language.analyze(json.loads(form_version.schema_json))
-    if form is None:  # published versions passed these checks; a failure here is a bug, not bad input
+    # Published versions passed the checks of their day; later, stricter ones must not stop them working.
+    form, errors = language.analyze(json.loads(form_version.schema_json), keep_form=True)
+    if form is None or not form.fields:   # not even a form: a bug, not bad input
         raise RuntimeError(f"published form {form_version.key} v{form_version.version} no longer compiles: "
                            f"{errors[:3]}")
     built = Compiled(form)

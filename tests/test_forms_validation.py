@@ -160,3 +160,13 @@ def test_an_integer_beyond_64_bits_is_refused_not_stored(value):
     assert errors_of({"n": value}, form=form)["/n"] in ("maximum", "minimum")
     assert validation.validate(form, {"n": 2 ** 63 - 1}) == {"n": 2 ** 63 - 1}
     assert validation.validate(form, {"n": "-1e18"}) == {"n": -10 ** 18}
+
+
+def test_a_version_published_under_looser_rules_still_validates():
+    # Rules tighten (\d*\d*x became catastrophic_regex; maxLength ≤ 2000 with a pattern); a version published
+    # before must keep working for the applications running on it, not become a 500.
+    old = version_of({"type": "object", "properties": {
+        "code": {"type": "string", "pattern": "^\\d*\\d*x$", "maxLength": 5000}}}, key="published-long-ago")
+    assert validation.validate(old, {"code": "12x"}) == {"code": "12x"}
+    assert errors_of({"code": "12"}, form=old) == {"/code": "pattern"}
+    assert errors_of({"code": "1" * 3000}, form=old) == {"/code": "too_long"}   # no pattern on 3000 characters
