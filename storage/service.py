@@ -149,7 +149,8 @@ def content_url(actor: Actor, store: ObjectStore, settings: Settings, attachment
                 variant: str = "full") -> str:
     """A short-lived URL for one rendition (presigned on MinIO, app-signed on the filesystem store)."""
     attachment = get(actor, attachment_id)
-    chosen = attachment.variant(variant)
+    # A kept original still carries its metadata (GPS): only its owner may fetch it; handlers see the clean copy.
+    chosen = attachment.variant(variant) if variant != "original" or actor.user_id == attachment.owner_id else None
     if chosen is None:
         raise Invalid("attachment.no_such_variant", errors=[
             {"path": "/variant", "location": "query", "code": "invalid", "message": "attachment.no_such_variant"}])

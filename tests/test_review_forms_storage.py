@@ -76,3 +76,25 @@ def test_two_uploads_racing_with_one_idempotency_key_leave_one_record_and_no_str
     assert sorted(map(str, results)) == ["True", "attachment.idempotency_key_reused"], results
     only = Attachment.objects(owner_id="racer").get()
     assert sorted(o.key for o in store.list()) == sorted(v.key for v in only.variants)
+
+
+def test_a_kept_original_with_its_gps_goes_only_to_its_owner(app, settings, tmp_path):
+    import io as _io
+
+    import pytest as _pytest
+
+    from core.actor import Actor
+    from core.errors import Invalid
+    from storage import service
+    from storage.stores import FilesystemStore
+    from tests.storage_fixtures import jpeg
+
+    keeping = settings.with_overrides(keep_originals=True)
+    store = FilesystemStore(tmp_path / "objects")
+    owner = Actor(user_id="resident-1", roles=frozenset({"resident"}))
+    admin = Actor(user_id="admin-1", roles=frozenset({"admin"}))
+    attachment, _ = service.upload(owner, store, keeping, kind="photo", stream=_io.BytesIO(jpeg(gps=True)))
+    assert service.content_url(owner, store, keeping, str(attachment.id), "original")
+    assert service.content_url(admin, store, keeping, str(attachment.id), "full")      # the clean copy: yes
+    with _pytest.raises(Invalid):
+        service.content_url(admin, store, keeping, str(attachment.id), "original")     # the GPS-bearing one: no
