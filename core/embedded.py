@@ -120,10 +120,16 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    try:   # a zombie has exited; it only waits for its parent to collect it
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    # A zombie has exited and only waits for its parent to collect it. Look at every thread: the leader shows
+    # "Z" as soon as the main thread ends, while other threads may still hold the database files open.
+    try:
+        return any(_task_state(task) != "Z" for task in Path(f"/proc/{pid}/task").iterdir())
     except (OSError, IndexError):
         return True
+
+
+def _task_state(task: Path) -> str:
+    return (task / "stat").read_text().rpartition(")")[2].split()[0]
 
 
 def _serves_storage(pid: int, storage: Path) -> bool:
