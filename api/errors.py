@@ -55,7 +55,8 @@ def error_response(status: int, code: str, *, errors=None, params=None, message_
     return response
 
 
-def _pointer(parts) -> str:
+def json_pointer(parts) -> str:
+    """RFC 6901: "/a/0/b~1c" for ("a", 0, "b/c"); "" for the whole document."""
     return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts) if parts else ""
 
 
@@ -82,7 +83,7 @@ def _validation_errors(exc: HTTPException):
         field = [p for p in field if p != "_schema"]
         if location == "json" and not field and "json" in text.lower() and "invalid" in text.lower():
             return "invalid_json", [{"path": "", "code": "invalid_json", "message": text}]
-        errors.append({"path": _pointer(field), "code": "invalid", "message": text,
+        errors.append({"path": json_pointer(field), "code": "invalid", "message": text,
                        **({"location": location} if location != "json" else {})})
     return "validation_failed", errors
 

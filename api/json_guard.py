@@ -14,7 +14,7 @@ import re
 from flask import request
 
 from api import i18n
-from api.errors import error_response
+from api.errors import error_response, json_pointer
 
 INT64 = 2 ** 63
 MAX_ITEMS = 20
@@ -44,10 +44,6 @@ def _depth(value) -> int:
     return deepest
 
 
-def _pointer(path) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
-
-
 def _bad_text(text: str) -> bool:
     try:
         text.encode("utf-8")
@@ -61,7 +57,7 @@ def problems(value, path=()):
     if isinstance(value, dict):
         for key, item in value.items():
             if _bad_text(key):
-                yield _pointer(path + (key.encode("utf-8", "replace").decode(),)), "invalid_unicode"
+                yield json_pointer(path + (key.encode("utf-8", "replace").decode(),)), "invalid_unicode"
             else:
                 yield from problems(item, path + (key,))
     elif isinstance(value, list):
@@ -69,15 +65,15 @@ def problems(value, path=()):
             yield from problems(item, path + (i,))
     elif isinstance(value, str):
         if _bad_text(value):
-            yield _pointer(path), "invalid_unicode"
+            yield json_pointer(path), "invalid_unicode"
     elif isinstance(value, float):
         if math.isnan(value):
-            yield _pointer(path), "not_a_number"
+            yield json_pointer(path), "not_a_number"
         elif math.isinf(value):
-            yield _pointer(path), "number_out_of_range"
+            yield json_pointer(path), "number_out_of_range"
     elif isinstance(value, int) and not isinstance(value, bool):
         if not -INT64 <= value < INT64:
-            yield _pointer(path), "number_out_of_range"
+            yield json_pointer(path), "number_out_of_range"
 
 
 def _constant(name):
