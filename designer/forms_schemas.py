@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from api.errors import ErrorItem
+
 # `$` (kept: the OpenAPI pattern must read the same in JavaScript) also matches before a final newline.
 FORM_KEY = [validate.Regexp(r"^[a-z][a-z0-9_-]{1,63}$", error="2–64 of a-z, 0-9, _ and -, starting with a letter"),
             validate.Predicate("isprintable", error="2–64 of a-z, 0-9, _ and -, starting with a letter")]
@@ -64,15 +66,9 @@ class DraftOut(DraftSummaryOut):
     schema = fields.Function(lambda d: d.schema)
 
 
-class ProblemOut(Schema):
-    path = fields.String(metadata={"description": "JSON pointer into the schema"})
-    code = fields.String()
-    message = fields.String()
-
-
 class CheckOut(Schema):
     valid = fields.Boolean()
-    errors = fields.List(fields.Nested(ProblemOut))
+    errors = fields.List(fields.Nested(ErrorItem), metadata={"description": "paths are JSON pointers into the schema"})
     fields = fields.Integer(allow_none=True, metadata={"description": "how many fields the form has"})
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from api.errors import ErrorItem
 from api.http import DATETIME_RANGE
 
 PROCESS_KEY = validate.Regexp(r"^[A-Za-z][A-Za-z0-9_-]{1,63}$",
@@ -69,11 +70,9 @@ class ProcessDraftOut(ProcessDraftSummaryOut):
     dmn = fields.List(fields.Nested(ProcessDmnOut))
 
 
-class ProcessProblemOut(Schema):
-    path = fields.String(metadata={"description": "the BPMN element id, or a JSON pointer when there is none"})
+class ProcessProblemOut(ErrorItem):
+    """A validation problem: `path` is the BPMN element id, or a JSON pointer when there is none."""
     element_id = fields.String()
-    code = fields.String()
-    message = fields.String()
     line = fields.Integer()
     column = fields.Integer()
 

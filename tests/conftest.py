@@ -128,10 +128,18 @@ def admin_headers(make_staff):
 
 
 @pytest.fixture
-def department(client, admin_headers):
-    r = client.post("/api/v1/departments", json={"code": "civil", "name": "民政局"}, headers=admin_headers)
-    assert r.status_code == 201, r.json
-    return r.json
+def make_department(client, admin_headers):
+    """Create a department through the admin API and return its JSON."""
+    def make(code, name):
+        r = client.post("/api/v1/departments", json={"code": code, "name": name}, headers=admin_headers)
+        assert r.status_code == 201, r.json
+        return r.json
+    return make
+
+
+@pytest.fixture
+def department(make_department):
+    return make_department("civil", "民政局")
 
 
 @pytest.fixture

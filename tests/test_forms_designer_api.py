@@ -16,9 +16,8 @@ def designer(make_staff, department):
 
 
 @pytest.fixture
-def other_designer(make_staff, client, admin_headers):
-    r = client.post("/api/v1/departments", json={"code": "tax", "name": "税务局"}, headers=admin_headers)
-    return make_staff("designer-tax", [{"role": "designer", "department_id": r.json["id"]}])[1]
+def other_designer(make_staff, make_department):
+    return make_staff("designer-tax", [{"role": "designer", "department_id": make_department("tax", "税务局")["id"]}])[1]
 
 
 @pytest.fixture

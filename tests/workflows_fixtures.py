@@ -25,10 +25,8 @@ def civil_designer(make_staff, department):
 
 
 @pytest.fixture
-def housing(client, admin_headers):
-    r = client.post("/api/v1/departments", json={"code": "housing", "name": "住建局"}, headers=admin_headers)
-    assert r.status_code == 201, r.json
-    return r.json
+def housing(make_department):
+    return make_department("housing", "住建局")
 
 
 @pytest.fixture
