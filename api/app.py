@@ -21,6 +21,7 @@ def create_app(config: Settings | None = None) -> Flask:
     settings = ensure_keys(settings)
     pii.configure(settings.pii_key)
     db.connect(settings)
+    wire_rooms()
     store = _build_store(settings)
 
     from api.identity.wechat import WeChatClient
@@ -52,6 +53,17 @@ def create_app(config: Settings | None = None) -> Flask:
     return app
 
 
+def wire_rooms() -> None:
+    """Hooks through which domain rooms learn what only the delivery rooms know (identity stays here)."""
+    from api.identity.models import Department
+    from storage import service as storage
+    from workflows.tasks import projection, service as tasks
+
+    storage.register_reader(tasks.handles)
+    projection.register_lane_resolver(
+        lambda codes: {d.code: str(d.id) for d in Department.objects(code__in=list(codes)).only("code", "id")})
+
+
 def _build_store(settings: Settings):
     from storage.stores import build_store
 
@@ -60,12 +72,12 @@ def _build_store(settings: Settings):
 
 def _blueprints():
     # One line per room's blueprint; each module holds a `blp`.
-    from api import attachments_views, forms_views, health
+    from api import applications_views, attachments_views, forms_views, health, tasks_views
     from api.identity import admin_views, views
     from designer import forms_views as designer_forms_views, process_views
 
     return [health.blp, views.blp, admin_views.blp, designer_forms_views.blp, forms_views.blp,
-            attachments_views.blp, process_views.blp]
+            attachments_views.blp, process_views.blp, applications_views.blp, tasks_views.blp]
 
 
 class ZhangbanApi(Api):

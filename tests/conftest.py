@@ -92,6 +92,9 @@ def _clean_database(request):
         return
     from core.db import database
 
+    from workflows.tasks import projection
+
+    projection.clear_lane_cache()   # department ids differ from test to test
     db = database()
     for name in db.list_collection_names():
         if not name.startswith("system."):

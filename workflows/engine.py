@@ -250,6 +250,12 @@ class Engine:
         self.steps(workflow)
         return task
 
+    def amend(self, task, data: dict):
+        """Change the data of a waiting task (nothing runs)."""
+        check_data(data, self.limits, what="the task data")
+        task.set_data(**data)
+        check_data(task.data, self.limits, what="the task data")
+
     def message(self, workflow: BpmnWorkflow, name: str, payload: dict | None = None):
         payload = payload or {}
         check_data(payload, self.limits, what="the message payload")

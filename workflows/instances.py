@@ -73,8 +73,10 @@ def _state_fields(workflow) -> dict:
             "waiting_messages": ENGINE.waiting_messages(workflow)}
 
 
-def start(actor: Actor, version: ProcessVersion, data: dict | None = None, *, is_test: bool = False) -> Instance:
-    """Start an instance of a published version and run it to its first wait."""
+def start(actor: Actor, version: ProcessVersion, data: dict | None = None, *, is_test: bool = False,
+          application_id=None) -> Instance:
+    """Start an instance of a published version and run it to its first wait. The returned instance carries
+    `ready` (not stored): the user tasks now waiting, as `Engine.ready_tasks` lists them."""
     spec = service.spec_json(version)
     try:
         workflow = ENGINE.new(spec, data or {})
@@ -83,10 +85,13 @@ def start(actor: Actor, version: ProcessVersion, data: dict | None = None, *, is
         raise Invalid("workflow.data_too_large", errors=[{"path": "/data", "code": e.kind, "message": str(e)}])
     recorder = PathRecorder(workflow)
     instance = Instance(key=version.key, process_version=version.version, version_id=version.id,
-                        department=version.department, is_test=is_test, started_by=actor.user_id)
+                        department=version.department, is_test=is_test, started_by=actor.user_id,
+                        application_id=application_id)
+    instance.ready = []
     try:
         ENGINE.run(workflow)
         instance.state_json = ENGINE.dump(workflow)
+        instance.ready = ENGINE.ready_tasks(workflow)
         for name, value in _state_fields(workflow).items():
             setattr(instance, name, value)
         instance.path = recorder.entries(workflow)
@@ -100,7 +105,8 @@ def start(actor: Actor, version: ProcessVersion, data: dict | None = None, *, is
 
 
 def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, expected_version=None):
-    """Restore, run `step(workflow)`, and write the new state conditionally, or record an incident."""
+    """Restore, run `step(workflow)`, and write the new state conditionally, or record an incident.
+    The returned instance carries `ready` (not stored): the user tasks waiting after the action."""
     if expected_version is not None and expected_version != instance.version:
         raise Conflict("workflow.instance_changed")
     try:
@@ -109,6 +115,7 @@ def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, 
         recorder = PathRecorder(workflow)
         step(workflow)
         state = ENGINE.dump(workflow)
+        ready = ENGINE.ready_tasks(workflow)
     except (NotFound, Invalid):
         raise
     except DataLimitExceeded as e:
@@ -134,6 +141,7 @@ def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, 
     instance.path = (list(instance.path) + entries)[-MAX_PATH:]
     instance.version += 1
     instance.lease_until = None
+    instance.ready = ready
     return instance
 
 
@@ -160,6 +168,29 @@ def complete_task(actor: Actor, instance: Instance, task_id: str, data: dict | N
         ENGINE.complete(workflow, task_id, data or {})
 
     return _act(actor, instance, "complete", step, {"task_id": task_id}, expected_version=expected_version)
+
+
+def amend_task_data(actor: Actor, instance: Instance, task_id: str, data: dict, *,
+                    expected_version: int | None = None) -> Instance:
+    """Put corrected data (a resident's 补正) into a task that waits, without completing it."""
+    def step(workflow):
+        task = ENGINE.ready_task(workflow, task_id)
+        if task is None:
+            raise NotFound("workflow.task_not_ready")
+        ENGINE.amend(task, data)
+
+    return _act(actor, instance, "amend", step, {"task_id": task_id, "fields": sorted(data)},
+                expected_version=expected_version)
+
+
+def cancel(actor: Actor, instance: Instance) -> bool:
+    """Stop a running instance for good (a withdrawn application): no task or timer of it runs again."""
+    changed = Instance.objects(id=instance.id, status__in=("running", "incident")).update_one(
+        set__status="cancelled", set__next_timer_at=None, set__waiting_messages=[], set__updated_at=clock.now(),
+        inc__version=1)
+    if changed:
+        audit.record(actor, "process.instance.cancel", "process_instance", instance.id)
+    return bool(changed)
 
 
 def deliver_message(actor: Actor, instance: Instance, name: str, payload: dict | None = None) -> Instance:

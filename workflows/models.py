@@ -63,7 +63,8 @@ class Instance(me.Document):
     process_version = me.IntField(required=True)
     version_id = me.ObjectIdField(required=True)        # the ProcessVersion document
     department = me.StringField(required=True)
-    status = me.StringField(default="running", choices=("running", "completed", "incident"))
+    status = me.StringField(default="running", choices=("running", "completed", "incident", "cancelled"))
+    application_id = me.ObjectIdField(null=True)       # the resident's application it runs (None for test runs)
     state_json = me.StringField(required=True)
     next_timer_at = me.DateTimeField(null=True)
     lease_until = me.DateTimeField(null=True)           # a timer worker's claim

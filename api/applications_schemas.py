@@ -1,0 +1,207 @@
+"""Schemas of /api/v1/applications (residents) and /api/v1/tasks (approvers)."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from api.attachments_schemas import IdempotencyHeaders   # noqa: F401 — re-exported for the views
+
+VERSION = fields.Integer(required=True, validate=validate.Range(min=1, max=2 ** 62),
+                         metadata={"description": "the version you last read (409 if someone acted since)"})
+ID = validate.Length(min=1, max=64)
+
+
+class ApplicationIn(Schema):
+    service_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    data = fields.Dict(load_default=dict, metadata={"description": "the form's data (partial for a draft)"})
+    submit = fields.Boolean(load_default=False, metadata={"description": "submit now; false saves a draft"})
+
+
+class ApplicationDraftIn(Schema):
+    data = fields.Dict(required=True)
+    version = VERSION
+
+
+class VersionIn(Schema):
+    version = VERSION
+
+
+class WithdrawIn(Schema):
+    version = VERSION
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class SupplementIn(Schema):
+    version = VERSION
+    data = fields.Dict(required=True, metadata={"description": "the whole form data; only asked fields may differ"})
+
+
+class ListArgs(Schema):
+    status = fields.String(load_default=None, validate=validate.OneOf(
+        ("draft", "submitted", "returned", "approved", "rejected", "withdrawn")))
+
+
+class StepOut(Schema):
+    task_id = fields.String()
+    element_id = fields.String()
+    name = fields.String()
+    department = fields.String()
+    due_at = fields.DateTime(allow_none=True)
+
+
+class EventOut(Schema):
+    at = fields.DateTime()
+    action = fields.String()
+    step = fields.String()
+    element_id = fields.String()
+    department = fields.String()
+    actor_name = fields.String()
+    comment = fields.String()
+    signature = fields.String()
+
+
+class ReturnRequestOut(Schema):
+    fields_ = fields.List(fields.Dict(), data_key="fields", attribute="fields")
+    materials = fields.List(fields.Dict())
+    reason = fields.String()
+    at = fields.DateTime()
+
+
+class ResultOut(Schema):
+    decision = fields.String()
+    reason = fields.String()
+    documents = fields.List(fields.String())
+    at = fields.DateTime()
+
+
+class ApplicationSummaryOut(Schema):
+    id = fields.String()
+    number = fields.String(allow_none=True)
+    service_code = fields.String()
+    service_name = fields.String()
+    status = fields.String()
+    current_steps = fields.List(fields.Nested(StepOut))
+    due_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    submitted_at = fields.DateTime(allow_none=True)
+    updated_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class ApplicationOut(ApplicationSummaryOut):
+    service_version = fields.Integer()
+    form_key = fields.String()
+    form_version = fields.Integer()
+    render_url = fields.Method("_render_url")
+    data = fields.Dict()
+    attachments = fields.List(fields.String())
+    timeline = fields.List(fields.Nested(EventOut))
+    return_request = fields.Nested(ReturnRequestOut, allow_none=True)
+    result = fields.Nested(ResultOut, allow_none=True)
+    withdrawable = fields.Method("_withdrawable")
+
+    def _render_url(self, app):
+        return f"/api/v1/forms/{app.form_key}/versions/{app.form_version}/render"
+
+    def _withdrawable(self, app):
+        return app.status in ("draft", "submitted", "returned") and not app.staff_acted
+
+
+# -- approvers ---------------------------------------------------------------------------------------------------
+
+class InboxArgs(Schema):
+    box = fields.String(load_default="todo", validate=validate.OneOf(("todo", "done")),
+                        metadata={"description": "todo: 待办 (mine and my groups' unclaimed); done: 已办"})
+    service = fields.String(load_default=None, validate=ID)
+    overdue = fields.Boolean(load_default=False)
+    sort = fields.String(load_default="due", validate=validate.OneOf(("due", "newest")))
+
+
+class TaskOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    element_id = fields.String()
+    application_id = fields.String()
+    application_number = fields.String()
+    applicant_name = fields.String(metadata={"description": "masked"})
+    service_code = fields.String()
+    service_name = fields.String()
+    candidate_departments = fields.List(fields.String())
+    assignee = fields.String(allow_none=True)
+    status = fields.String()
+    outcome = fields.String(allow_none=True)
+    due_at = fields.DateTime(allow_none=True)
+    overdue = fields.Method("_overdue")
+    created_at = fields.DateTime()
+    completed_at = fields.DateTime(allow_none=True)
+    form_key = fields.String(allow_none=True)
+    form_version = fields.Integer(allow_none=True)
+    render_url = fields.Method("_render_url")
+    version = fields.Integer()
+
+    def _overdue(self, task):
+        from core import clock
+
+        return bool(task.due_at and task.status == "open" and clock.as_utc(task.due_at) < clock.now())
+
+    def _render_url(self, task):
+        return f"/api/v1/forms/{task.form_key}/versions/{task.form_version}/render" if task.form_key else None
+
+
+class TaskCountsOut(Schema):
+    todo = fields.Integer()
+    overdue = fields.Integer()
+    done = fields.Integer()
+
+
+class HandledApplicationOut(Schema):
+    id = fields.String()
+    number = fields.String()
+    service_code = fields.String()
+    service_name = fields.String()
+    applicant_name = fields.String()
+    status = fields.String()
+    submitted_at = fields.DateTime(allow_none=True)
+    due_at = fields.DateTime(allow_none=True)
+    timeline = fields.List(fields.Nested(EventOut))
+    return_request = fields.Nested(ReturnRequestOut, allow_none=True)
+
+
+class TaskDetailOut(Schema):
+    task = fields.Nested(TaskOut)
+    application = fields.Nested(HandledApplicationOut)
+    data = fields.Dict(metadata={"description": "the application's data; 身份证号 and phone numbers masked"})
+    attachments = fields.List(fields.Dict(), metadata={
+        "description": "{id, content, thumbnail}: links readable while you handle the application"})
+
+
+class ClaimIn(Schema):
+    version = VERSION
+
+
+class CompleteIn(Schema):
+    version = VERSION
+    decision = fields.String(required=True, validate=validate.OneOf(("approve", "reject")))
+    comment = fields.String(load_default="", validate=validate.Length(max=2000))
+    signature = fields.String(load_default=None, validate=ID, metadata={"description": "an attachment id"})
+    documents = fields.List(fields.String(validate=ID), load_default=list, validate=validate.Length(max=20),
+                            metadata={"description": "result documents (your attachments)"})
+    data = fields.Dict(load_default=dict, metadata={"description": "the task's own form data"})
+
+
+class ReturnField(Schema):
+    path = fields.String(required=True, validate=validate.Regexp(r"^/[^/]{1,200}$"),
+                         metadata={"description": "JSON pointer of a top-level form field, e.g. /income"})
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class ReturnMaterial(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class ReturnIn(Schema):
+    version = VERSION
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    fields_ = fields.List(fields.Nested(ReturnField), data_key="fields", load_default=list,
+                          validate=validate.Length(max=100))
+    materials = fields.List(fields.Nested(ReturnMaterial), load_default=list, validate=validate.Length(max=50))

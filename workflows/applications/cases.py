@@ -1,0 +1,119 @@
+"""Pieces the resident and approver sides share: application numbers, look-ups, deadlines, masking, the
+projection context of a case, and what a reader of an application may see."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from pymongo import ReturnDocument
+
+from core import clock, pii
+from core.actor import Actor
+from core.errors import Invalid, NotFound
+from forms import service as forms
+from forms import validation as form_validation
+from workflows.applications.models import Application, DailyCounter
+from workflows.catalog.models import ServiceVersion
+from workflows.models import Instance, ProcessVersion
+from workflows.tasks.projection import CaseInfo
+
+MAX_DRAFT_BYTES = 256 * 1024     # an autosaved draft (checked on submit; only its size is checked before)
+PII_WIDGETS = ("id-card", "mobile")
+
+
+def next_number(at: datetime | None = None) -> str:
+    """ZB + the day + a 5-digit count: one a resident can read aloud (ZB2026112700001). One atomic $inc per
+    number; a submit that fails afterwards leaves a gap, never a repeat."""
+    day = (at or clock.now()).strftime("%Y%m%d")
+    doc = DailyCounter._get_collection().find_one_and_update(
+        {"_id": day}, {"$inc": {"last": 1}}, upsert=True, return_document=ReturnDocument.AFTER)
+    return f"ZB{day}{doc['last']:05d}"
+
+
+def current_service(code: str) -> ServiceVersion:
+    """The version of a service residents apply for now (NotFound when unknown or archived)."""
+    found = ServiceVersion.objects(code=code, current=True).order_by("-version").first()
+    if found is None:
+        raise Invalid("application.service_unavailable", errors=[{
+            "path": "/service_code", "code": "not_found", "message": "application.service_unavailable"}])
+    return found
+
+
+def service_version(code: str, number: int) -> ServiceVersion:
+    found = ServiceVersion.objects(code=code, version=number).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def add_working_days(start: datetime, days: int) -> datetime | None:
+    """The deadline `days` working days after `start` (Monday to Friday; the holiday calendar is not in yet)."""
+    if days <= 0:
+        return None
+    at, left = start, days
+    while left:
+        at += timedelta(days=1)
+        if at.weekday() < 5:
+            left -= 1
+    return at
+
+
+def mask_name(name: str | None) -> str:
+    """张三 → 张*; what approvers' lists show of an applicant."""
+    if not name:
+        return ""
+    return name[0] + "*" * (len(name) - 1)
+
+
+def masked_data(form_version, data: dict) -> dict:
+    """The data with 身份证号 and 手机号 fields masked (for handlers; owners see their own data in clear)."""
+    def walk(fields, value):
+        if not isinstance(value, dict):
+            return value
+        out = dict(value)
+        for f in fields:
+            if f.name not in out:
+                continue
+            if f.widget in PII_WIDGETS and isinstance(out[f.name], str):
+                out[f.name] = pii.mask(out[f.name])
+            elif f.kind == "group":
+                out[f.name] = walk(f.children, out[f.name])
+            elif f.kind == "repeat" and isinstance(out[f.name], list):
+                out[f.name] = [walk(f.children, row) for row in out[f.name]]
+        return out
+    return walk(form_validation.compiled(form_version).form.fields, data)
+
+
+def dump_data(data: dict) -> str:
+    text = json.dumps(form_validation.as_json(data), ensure_ascii=False, separators=(",", ":"))
+    if len(text.encode("utf-8")) > MAX_DRAFT_BYTES:
+        raise Invalid("application.too_large", errors=[{"path": "/data", "code": "too_large",
+                                                         "message": "application.too_large"}])
+    return text
+
+
+def form_of(app: Application):
+    return forms.get_published(app.form_key, app.form_version)
+
+
+def case_info(app: Application, process_version: ProcessVersion | None = None) -> CaseInfo:
+    pinned = {}
+    if process_version is None and app.instance_id:
+        instance = Instance.objects(id=app.instance_id).only("version_id").first()
+        process_version = ProcessVersion.objects(id=instance.version_id).only("user_tasks").first() \
+            if instance else None
+    if process_version is not None:
+        pinned = {t["element_id"]: t.get("form_version") for t in process_version.user_tasks or []}
+    return CaseInfo(application_id=app.id, instance_id=app.instance_id, number=app.number or "",
+                    applicant_name=app.applicant_name, service_code=app.service_code,
+                    service_name=app.service_name, department=app.department, due_at=app.due_at,
+                    pinned_forms=pinned)
+
+
+def owned(actor: Actor, app_id: str) -> Application:
+    """The caller's own application, or NotFound (for anyone else's too)."""
+    oid = clock.parse_id(app_id)
+    app = Application.objects(id=oid, applicant_id=actor.user_id).first() if oid else None
+    if app is None:
+        raise NotFound()
+    return app

@@ -1,0 +1,98 @@
+"""The application document: everything a resident's phone shows about one case, read in one look-up."""
+from __future__ import annotations
+
+import json
+
+import mongoengine as me
+
+from core import clock
+
+# draft → submitted (in progress) ⇄ returned (补正) → approved | rejected; withdrawn from draft/submitted/returned
+STATUSES = ("draft", "submitted", "returned", "approved", "rejected", "withdrawn")
+OPEN = ("submitted", "returned")
+FINAL = ("approved", "rejected", "withdrawn")
+
+
+class Step(me.EmbeddedDocument):
+    """A task waiting for a person now (a copy of the inbox projection's open rows, for the resident's view)."""
+    task_id = me.StringField(required=True)        # the engine's task id
+    element_id = me.StringField(default="")
+    name = me.StringField(default="")
+    department = me.StringField(default="")        # the handling department's id, when the lane names one
+    due_at = me.DateTimeField(null=True)
+
+
+class Event(me.EmbeddedDocument):
+    """One line of the timeline."""
+    at = me.DateTimeField(required=True)
+    action = me.StringField(required=True)         # submitted, approved, rejected, returned, supplemented, …
+    step = me.StringField(default="")              # the user task's name
+    element_id = me.StringField(default="")
+    department = me.StringField(default="")
+    actor_id = me.StringField(default="")
+    actor_name = me.StringField(default="")
+    comment = me.StringField(default="", max_length=2000)
+    signature = me.StringField(default="")         # an attachment id
+
+
+class ReturnRequest(me.EmbeddedDocument):
+    """What an approver asked the applicant to correct (补正): only these fields may change."""
+    fields = me.ListField(me.DictField())          # {path, reason}
+    materials = me.ListField(me.DictField())       # {name, reason}
+    reason = me.StringField(default="", max_length=2000)
+    task_id = me.StringField(default="")           # the task that waits for the correction
+    at = me.DateTimeField()
+
+
+class Result(me.EmbeddedDocument):
+    decision = me.StringField(choices=("approved", "rejected"))
+    reason = me.StringField(default="", max_length=2000)
+    documents = me.ListField(me.StringField())     # attachment ids of result documents
+    at = me.DateTimeField()
+
+
+class Application(me.Document):
+    number = me.StringField(null=True)             # ZB2026112700001: given on submit
+    applicant_id = me.StringField(required=True)
+    applicant_name = me.StringField(default="")    # masked, for approvers' lists
+    service_code = me.StringField(required=True)
+    service_version = me.IntField(required=True)
+    service_name = me.StringField(default="")
+    department = me.StringField(required=True)     # the service's department
+    form_key = me.StringField(required=True)
+    form_version = me.IntField(required=True)
+    # JSON text: a draft holds whatever a phone autosaved, whose keys MongoDB may not accept as field names
+    data_json = me.StringField(default="{}")
+    attachments = me.ListField(me.StringField())
+    status = me.StringField(choices=STATUSES, default="draft")
+    instance_id = me.ObjectIdField(null=True)
+    current_steps = me.EmbeddedDocumentListField(Step)
+    timeline = me.EmbeddedDocumentListField(Event)
+    return_request = me.EmbeddedDocumentField(ReturnRequest, null=True)
+    result = me.EmbeddedDocumentField(Result, null=True)
+    staff_acted = me.BooleanField(default=False)   # once an approver acted, the resident can no longer withdraw
+    idempotency_key = me.StringField(null=True)
+    due_at = me.DateTimeField(null=True)           # the service's commitment time limit
+    created_at = me.DateTimeField(default=clock.now)
+    submitted_at = me.DateTimeField(null=True)
+    updated_at = me.DateTimeField(default=clock.now)
+    version = me.IntField(default=1)
+
+    meta = {"collection": "applications", "indexes": [
+        ("applicant_id", "-created_at"), ("applicant_id", "status", "-created_at"),
+        {"fields": ["number"], "unique": True, "partialFilterExpression": {"number": {"$type": "string"}}},
+        {"fields": ["applicant_id", "idempotency_key"], "unique": True,
+         "partialFilterExpression": {"idempotency_key": {"$type": "string"}}},
+        "instance_id"]}
+
+    @property
+    def data(self) -> dict:
+        return json.loads(self.data_json or "{}")
+
+
+class DailyCounter(me.Document):
+    """The last application number handed out per day (gaps are fine: a failed submit skips one)."""
+    id = me.StringField(primary_key=True)          # "20261127"
+    last = me.IntField(default=0)
+
+    meta = {"collection": "application_counters"}

@@ -1,0 +1,228 @@
+"""What a resident does with an application: draft, submit, follow, withdraw (撤回), supplement (补正).
+
+Submit, in an order that leaves a recoverable state after a crash (no transactions):
+1. the form data is validated against the service's published form version and the attachments must be the
+   applicant's own; the process runs to its first wait in memory;
+2. the instance is inserted (the source of truth), then the application — a unique index on the applicant's
+   Idempotency-Key picks one winner; a loser deletes its own instance and answers with the winner's application;
+3. the inbox rows (one bulk write), the attachment read grants, the audit record.
+A crash after 2 leaves an application whose inbox rows `zhangban rebuild-projections` writes.
+"""
+from __future__ import annotations
+
+from bson import ObjectId
+from mongoengine.errors import NotUniqueError
+
+from core import audit, clock
+from core.actor import Actor
+from core.errors import Conflict, Invalid, NotFound, Unavailable
+from forms import service as forms
+from forms import validation as form_validation
+from storage import service as storage
+from workflows import instances, service as processes
+from workflows.applications import cases
+from workflows.applications.models import FINAL, Application, Event, Step
+from workflows.models import Instance
+from workflows.tasks import projection
+from workflows.tasks.models import HumanTask
+
+WITHDRAWABLE = ("draft", "submitted", "returned")
+
+
+def _new_application(actor: Actor, sv, data_json: str, profile: dict | None, idempotency_key: str | None):
+    body = sv.body
+    return Application(applicant_id=actor.user_id, applicant_name=cases.mask_name((profile or {}).get("name")),
+                       service_code=sv.code, service_version=sv.version, service_name=body.name,
+                       department=sv.department, form_key=body.form_key, form_version=body.form_version,
+                       data_json=data_json, idempotency_key=idempotency_key)
+
+
+def _existing(actor: Actor, idempotency_key: str | None) -> Application | None:
+    if not idempotency_key:
+        return None
+    return Application.objects(applicant_id=actor.user_id, idempotency_key=idempotency_key).first()
+
+
+# -- drafts ----------------------------------------------------------------------------------------------------
+
+def create(actor: Actor, *, service_code: str, data: dict, submit: bool, profile: dict | None = None,
+           idempotency_key: str | None = None) -> tuple[Application, bool]:
+    """A new application: saved as a draft, or submitted at once. Returns (application, created)."""
+    existing = _existing(actor, idempotency_key)
+    if existing:
+        return existing, False
+    sv = cases.current_service(service_code)
+    app = _new_application(actor, sv, cases.dump_data(data), profile, idempotency_key)
+    if submit:
+        return _submit(actor, app, sv, data, profile, is_new=True)
+    try:
+        app.save(force_insert=True)
+    except NotUniqueError:
+        return _existing(actor, idempotency_key), False
+    audit.record(actor, "application.draft.create", "application", app.id, service=sv.code)
+    return app, True
+
+
+def save_draft(actor: Actor, app_id: str, expected_version: int, data: dict) -> Application:
+    """Autosave from a phone: any partial data, checked only on submit."""
+    app = cases.owned(actor, app_id)
+    if app.status != "draft":
+        raise Conflict("application.not_draft")
+    if not Application.objects(id=app.id, version=expected_version, status="draft").update_one(
+            set__data_json=cases.dump_data(data), set__updated_at=clock.now(), inc__version=1):
+        raise Conflict("application.changed")
+    return app.reload()
+
+
+def submit_draft(actor: Actor, app_id: str, expected_version: int, profile: dict | None = None) -> Application:
+    app = cases.owned(actor, app_id)
+    if app.status != "draft":
+        raise Conflict("application.not_draft")
+    if app.version != expected_version:
+        raise Conflict("application.changed")
+    # a draft applies to the service as it is now (a newer version may have been published meanwhile)
+    sv = cases.current_service(app.service_code)
+    app.service_version, app.form_key, app.form_version = sv.version, sv.body.form_key, sv.body.form_version
+    app.service_name, app.department = sv.body.name, sv.department
+    return _submit(actor, app, sv, app.data, profile, is_new=False)[0]
+
+
+# -- submit ----------------------------------------------------------------------------------------------------
+
+def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: bool):
+    form_version = forms.get_published(sv.body.form_key, sv.body.form_version)
+    clean = form_validation.validate(form_version, data, prefill_profile=profile)
+    attachment_ids = form_validation.attachment_ids(form_version, clean)
+    storage.assert_owned(actor.user_id, attachment_ids)
+    process_version = processes.published_version(sv.body.process_key, sv.body.process_version)
+
+    if app.id is None:
+        app.id = ObjectId()      # the instance names its application before either is written
+    instance = instances.start(actor, process_version, form_validation.as_json(clean), application_id=app.id)
+    if instance.status == "incident":
+        Instance.objects(id=instance.id).delete()
+        raise Unavailable("application.service_failing", params={"service": sv.code})
+
+    now = clock.now()
+    app.number = cases.next_number(now)
+    app.data_json = cases.dump_data(clean)
+    app.attachments = attachment_ids
+    app.status, app.instance_id, app.submitted_at, app.updated_at = "submitted", instance.id, now, now
+    app.due_at = cases.add_working_days(now, sv.body.time_limit_days)
+    app.timeline = [Event(at=now, action="submitted", actor_id=actor.user_id, actor_name=actor.username)]
+    case = cases.case_info(app, process_version)
+    new_rows = projection.rows(case, instance.ready)
+    app.current_steps = [_step(r) for r in new_rows]
+    try:
+        if is_new:
+            app.save(force_insert=True)
+        elif not Application.objects(id=app.id, version=app.version, status="draft").update_one(
+                inc__version=1, **{f"set__{k}": getattr(app, k) for k in _SUBMIT_FIELDS}):
+            raise Conflict("application.changed")
+        else:
+            app.version += 1
+    except (NotUniqueError, Conflict):
+        Instance.objects(id=instance.id).delete()      # the other request won; its instance is the one
+        winner = _existing(actor, app.idempotency_key) if is_new else None
+        if winner is None:
+            raise Conflict("application.changed") from None
+        return winner, False
+    projection.sync(case, instance.ready, ())
+    storage.grant_read(attachment_ids, str(app.id))
+    forms.remember(actor, form_version, clean)
+    audit.record(actor, "application.submit", "application", app.id, number=app.number, service=sv.code,
+                 service_version=sv.version)
+    return app, True
+
+
+_SUBMIT_FIELDS = ("number", "data_json", "attachments", "status", "instance_id", "submitted_at", "updated_at",
+                  "due_at", "timeline", "current_steps", "service_version", "form_key", "form_version",
+                  "service_name", "department")
+
+
+def _step(row: dict) -> Step:
+    return Step(task_id=row["task_id"], element_id=row["element_id"], name=row["name"],
+                department=row["candidate_departments"][0] if row["candidate_departments"] else "",
+                due_at=row["due_at"])
+
+
+# -- following, withdrawing, supplementing ---------------------------------------------------------------------
+
+def list_mine(actor: Actor, *, status: str | None = None):
+    filters = {"applicant_id": actor.user_id}
+    if status:
+        filters["status"] = status
+    return Application.objects(**filters).exclude("data_json", "timeline").order_by("-created_at")
+
+
+def get(actor: Actor, app_id: str) -> Application:
+    return cases.owned(actor, app_id)
+
+
+def withdraw(actor: Actor, app_id: str, expected_version: int, *, reason: str = "") -> Application:
+    """撤回: allowed until an approver has acted on the application."""
+    app = cases.owned(actor, app_id)
+    if app.status not in WITHDRAWABLE or app.staff_acted:
+        raise Conflict("application.not_withdrawable")
+    now = clock.now()
+    event = Event(at=now, action="withdrawn", actor_id=actor.user_id, actor_name=actor.username, comment=reason)
+    changed = Application.objects(id=app.id, version=expected_version, staff_acted=False,
+                                  status__in=WITHDRAWABLE).update_one(
+        set__status="withdrawn", set__current_steps=[], set__updated_at=now, push__timeline=event, inc__version=1)
+    if not changed:
+        raise Conflict("application.changed")   # an approver acted first, or the client's copy is stale
+    if app.instance_id:
+        instance = Instance.objects(id=app.instance_id).only("id").first()
+        if instance:
+            instances.cancel(actor, instance)
+        projection.cancel_all(app.instance_id)
+        storage.release(str(app.id))
+    audit.record(actor, "application.withdraw", "application", app.id, reason=reason)
+    return app.reload()
+
+
+def supplement(actor: Actor, app_id: str, expected_version: int, data: dict,
+               profile: dict | None = None) -> Application:
+    """补正: change only what the approver asked for, and go back to the step that waits."""
+    app = cases.owned(actor, app_id)
+    if app.status != "returned" or app.return_request is None:
+        raise Conflict("application.not_returned")
+    if app.version != expected_version:
+        raise Conflict("application.changed")
+    asked = {item["path"] for item in app.return_request.fields}
+    old = app.data
+    changed_paths = sorted(f"/{k}" for k in set(old) | set(data) if old.get(k) != data.get(k))
+    refused = [p for p in changed_paths if p not in asked]
+    if refused:
+        raise Invalid("application.field_not_asked", errors=[
+            {"path": f"/data{p}", "code": "not_asked", "message": "application.field_not_asked"} for p in refused])
+    form_version = cases.form_of(app)
+    clean = form_validation.validate(form_version, data, prefill_profile=profile)
+    attachment_ids = form_validation.attachment_ids(form_version, clean)
+    new_attachments = [a for a in attachment_ids if a not in app.attachments]
+    storage.assert_owned(actor.user_id, new_attachments)
+
+    task_id = app.return_request.task_id
+    instance = Instance.objects(id=app.instance_id).first()
+    if instance is None:
+        raise NotFound()
+    changes = {p[1:]: form_validation.as_json(clean.get(p[1:])) for p in changed_paths}
+    instances.amend_task_data(actor, instance, task_id, changes)
+    now = clock.now()
+    event = Event(at=now, action="supplemented", actor_id=actor.user_id, actor_name=actor.username,
+                  comment=", ".join(changed_paths)[:2000])
+    if not Application.objects(id=app.id, version=expected_version, status="returned").update_one(
+            set__status="submitted", set__data_json=cases.dump_data(clean), set__return_request=None,
+            set__attachments=list(dict.fromkeys(list(app.attachments) + new_attachments)),
+            set__updated_at=now, push__timeline=event, inc__version=1):
+        raise Conflict("application.changed")
+    HumanTask.objects(instance_id=app.instance_id, task_id=task_id, status="returned").update_one(
+        set__status="open", set__outcome=None, set__completed_at=None, set__completed_by=None,
+        inc__version=1)
+    storage.grant_read(new_attachments, str(app.id))
+    audit.record(actor, "application.supplement", "application", app.id, fields=changed_paths)
+    return app.reload()
+
+
+def is_final(app: Application) -> bool:
+    return app.status in FINAL

@@ -1,0 +1,111 @@
+"""The inbox projection: `human_tasks` rows written from the user tasks an instance waits on.
+
+Written after the instance (the source of truth) with one bulk write per action: new waiting tasks upserted
+(`$setOnInsert`, so a repeat changes nothing), tasks that stopped waiting cancelled. A crash between the instance
+write and this one leaves the projection behind; `rebuild()` (`zhangban rebuild-projections`) puts it right.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from pymongo import UpdateMany, UpdateOne
+
+from core import clock
+from workflows.tasks.models import HumanTask
+
+# Lanes name department codes (or role names). Department codes live in the identity room: the delivery room
+# registers how to turn codes into department ids (`register_lane_resolver`), as storage's reader checks do.
+LaneResolver = Callable[[set], dict]
+_resolver: list[LaneResolver] = []
+_lane_cache: dict[str, tuple[float, str | None]] = {}
+_lane_lock = threading.Lock()
+LANE_CACHE_SECONDS = 60
+
+
+def register_lane_resolver(resolve: LaneResolver) -> None:
+    """`resolve(codes) -> {code: department id}` for the codes that name departments."""
+    _resolver[:] = [resolve]
+
+
+def departments_of(lanes: set) -> dict:
+    """Lane name → department id (None for role lanes and unknown names), cached for a minute."""
+    now, found, missing = time.monotonic(), {}, set()
+    with _lane_lock:
+        for lane in lanes:
+            hit = _lane_cache.get(lane)
+            if hit and hit[0] > now:
+                found[lane] = hit[1]
+            else:
+                missing.add(lane)
+    if missing and _resolver:
+        resolved = _resolver[0](missing)
+        with _lane_lock:
+            for lane in missing:
+                found[lane] = resolved.get(lane)
+                _lane_cache[lane] = (now + LANE_CACHE_SECONDS, found[lane])
+    return found
+
+
+def clear_lane_cache() -> None:
+    with _lane_lock:
+        _lane_cache.clear()
+
+
+@dataclass
+class CaseInfo:
+    """What every row of one application repeats, so the inbox needs no join."""
+    application_id: object
+    instance_id: object
+    number: str
+    applicant_name: str
+    service_code: str
+    service_name: str
+    department: str                   # the service's department: role lanes and lane-less tasks go there
+    due_at: object = None             # the service's commitment deadline, for tasks without their own
+    pinned_forms: dict = field(default_factory=dict)   # element id → form version pinned at publish
+
+
+def rows(case: CaseInfo, ready: list[dict]) -> list[dict]:
+    """The projection rows for the waiting user tasks `ready` (from Engine.ready_tasks)."""
+    departments = departments_of({t["lane"] for t in ready if t.get("lane")})
+    out = []
+    for task in ready:
+        department = departments.get(task.get("lane") or "") or case.department
+        out.append({
+            "task_id": task["id"], "instance_id": case.instance_id, "application_id": case.application_id,
+            "application_number": case.number, "applicant_name": case.applicant_name,
+            "service_code": case.service_code, "service_name": case.service_name,
+            "element_id": task["element_id"], "name": task["name"], "lane": task.get("lane") or "",
+            "candidate_departments": [department], "candidate_users": [], "assignee": None,
+            "audience": [f"dept:{department}"],
+            "form_key": task.get("form_key"),
+            "form_version": task.get("form_version") or case.pinned_forms.get(task["element_id"]),
+            "status": "open", "priority": 0, "due_at": task.get("due_at") or case.due_at,
+            "created_at": clock.now(), "completed_at": None, "completed_by": None, "outcome": None,
+            "version": 1})
+    return out
+
+
+def sync(case: CaseInfo, ready: list[dict], previous_task_ids, *, keep=()) -> list[dict]:
+    """Make the instance's open rows match `ready` with one bulk write; returns the new rows.
+    Rows of `previous_task_ids` no longer waiting are cancelled, except `keep` (the one just completed)."""
+    new_rows = rows(case, ready)
+    waiting = {r["task_id"] for r in new_rows}
+    ops = [UpdateOne({"instance_id": case.instance_id, "task_id": r["task_id"]}, {"$setOnInsert": r}, upsert=True)
+           for r in new_rows]
+    gone = [t for t in previous_task_ids if t not in waiting and t not in keep]
+    if gone:
+        ops.append(UpdateMany({"instance_id": case.instance_id, "task_id": {"$in": gone},
+                               "status": {"$in": ["open", "returned"]}},
+                              {"$set": {"status": "cancelled", "completed_at": clock.now()}, "$inc": {"version": 1}}))
+    if ops:
+        HumanTask._get_collection().bulk_write(ops, ordered=False)
+    return new_rows
+
+
+def cancel_all(instance_id) -> int:
+    return HumanTask.objects(instance_id=instance_id, status__in=("open", "returned")).update(
+        set__status="cancelled", set__completed_at=clock.now(), inc__version=1)

@@ -1,0 +1,257 @@
+"""The approver's side: inbox lists and counts, task detail, claim, approve or reject, return for 补正.
+
+Who may do what: a task is visible to admins, to approvers of its candidate departments, to its candidate users,
+its assignee and whoever completed it — anyone else gets 404. Acting needs an open task that is unclaimed or
+claimed by the caller (403 otherwise: they can see it, not act on it), and the task's `version` (409 if stale).
+
+Complete, in order: the task row is taken conditionally (open, that version → done), which is the lock — of 20
+approvers racing, one wins; the application is marked as acted on (a resident's withdrawal can no longer win);
+then the engine runs (a failure puts the row back and the caller gets the error); then the application's timeline
+and steps and the projection's new rows are written.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from mongoengine.queryset.visitor import Q
+
+from core import audit, clock
+from core.actor import Actor
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from forms import service as forms
+from forms import validation as form_validation
+from storage import service as storage
+from workflows import instances
+from workflows.applications import cases
+from workflows.applications.models import Application, Event, Result, ReturnRequest, Step
+from workflows.models import Instance
+from workflows.tasks import projection
+from workflows.tasks.models import HumanTask
+
+DECISIONS = {"approve": "approved", "reject": "rejected"}
+
+
+# -- who sees what ---------------------------------------------------------------------------------------------
+
+def _audience(actor: Actor) -> list[str]:
+    return [f"user:{actor.user_id}"] + [f"dept:{d}" for d in sorted(actor.department_ids("approver"))]
+
+
+def _visible(actor: Actor, task: HumanTask) -> bool:
+    if actor.is_admin or actor.user_id in (task.assignee, task.completed_by) or actor.user_id in task.candidate_users:
+        return True
+    return bool(set(task.candidate_departments) & actor.department_ids("approver"))
+
+
+def _task(actor: Actor, task_id: str) -> HumanTask:
+    oid = clock.parse_id(task_id)
+    task = HumanTask.objects(id=oid).first() if oid else None
+    if task is None or not _visible(actor, task):
+        raise NotFound()
+    return task
+
+
+def _actable(actor: Actor, task: HumanTask, expected_version: int) -> None:
+    if task.status != "open":
+        raise Conflict("task.not_open")
+    if task.assignee and task.assignee != actor.user_id:
+        raise Forbidden("task.claimed_by_other")
+    may = actor.user_id in task.candidate_users or bool(
+        set(task.candidate_departments) & actor.department_ids("approver"))
+    if not may and task.assignee != actor.user_id:
+        raise Forbidden("task.not_your_task")
+    if task.version != expected_version:
+        raise Conflict("task.changed")
+
+
+def handles(actor: Actor, application_ids: list) -> bool:
+    """For storage's reader checks: the actor has an open task of one of these applications (or is its
+    applicant: result documents are the approver's files, read by the resident)."""
+    oids = [o for o in map(clock.parse_id, application_ids) if o]
+    if not oids:
+        return False
+    if Application.objects(id__in=oids, applicant_id=actor.user_id).only("id").first():
+        return True
+    audience = _audience(actor)
+    return HumanTask.objects(application_id__in=oids, status="open", audience__in=audience).only("id").first() \
+        is not None
+
+
+# -- lists -----------------------------------------------------------------------------------------------------
+
+def inbox(actor: Actor, box: str, *, service: str | None = None, overdue: bool = False, sort: str = "due",
+          now: datetime | None = None):
+    """待办 (`todo`: mine and my groups' unclaimed) or 已办 (`done`: completed by me)."""
+    if box == "done":
+        query = HumanTask.objects(completed_by=actor.user_id).order_by("-completed_at")
+    else:
+        query = HumanTask.objects(status="open", audience__in=_audience(actor))
+        query = query.order_by("due_at", "created_at") if sort == "due" else query.order_by("-created_at")
+    if service:
+        query = query.filter(service_code=service)
+    if overdue:
+        query = query.filter(due_at__lt=now or clock.now())
+    return query
+
+
+def counts(actor: Actor, now: datetime | None = None) -> dict:
+    """Badge numbers for the lists."""
+    todo = HumanTask.objects(status="open", audience__in=_audience(actor))
+    return {"todo": todo.count(), "overdue": todo.filter(due_at__lt=now or clock.now()).count(),
+            "done": HumanTask.objects(completed_by=actor.user_id).count()}
+
+
+def detail(actor: Actor, task_id: str) -> dict:
+    """The task, its application (身份证号 and phones masked), timeline and the task's form."""
+    task = _task(actor, task_id)
+    app = Application.objects(id=task.application_id).first()
+    if app is None:
+        raise NotFound()
+    form_version = cases.form_of(app)
+    return {"task": task, "application": app, "data": cases.masked_data(form_version, app.data),
+            "attachments": list(app.attachments)}
+
+
+# -- actions ---------------------------------------------------------------------------------------------------
+
+def claim(actor: Actor, task_id: str, expected_version: int) -> HumanTask:
+    task = _task(actor, task_id)
+    _actable(actor, task, expected_version)
+    if not HumanTask.objects(id=task.id, version=expected_version, status="open", assignee=None).update_one(
+            set__assignee=actor.user_id, set__audience=[f"user:{actor.user_id}"], inc__version=1):
+        raise Conflict("task.changed")
+    audit.record(actor, "task.claim", "task", task.id, application=str(task.application_id))
+    return task.reload()
+
+
+def unclaim(actor: Actor, task_id: str, expected_version: int) -> HumanTask:
+    task = _task(actor, task_id)
+    if task.assignee != actor.user_id:
+        raise Forbidden("task.not_your_task")
+    _actable(actor, task, expected_version)
+    audience = [f"dept:{d}" for d in task.candidate_departments] + [f"user:{u}" for u in task.candidate_users]
+    if not HumanTask.objects(id=task.id, version=expected_version, assignee=actor.user_id).update_one(
+            set__assignee=None, set__audience=audience, inc__version=1):
+        raise Conflict("task.changed")
+    audit.record(actor, "task.unclaim", "task", task.id)
+    return task.reload()
+
+
+def _take(actor: Actor, task: HumanTask, expected_version: int, outcome: str, status: str) -> None:
+    """The lock: exactly one caller moves an open task of this version on."""
+    if not HumanTask.objects(Q(assignee=None) | Q(assignee=actor.user_id), id=task.id, version=expected_version,
+                             status="open").update_one(
+            set__status=status, set__outcome=outcome, set__completed_by=actor.user_id,
+            set__completed_at=clock.now(), inc__version=1):
+        raise Conflict("task.changed")
+
+
+def _put_back(task: HumanTask) -> None:
+    HumanTask.objects(id=task.id).update_one(set__status="open", set__outcome=None, set__completed_by=None,
+                                             set__completed_at=None, inc__version=1)
+
+
+def _mark_acted(task: HumanTask) -> Application:
+    """The application is being handled: from now on the resident cannot withdraw it."""
+    app = Application.objects(id=task.application_id, status="submitted").modify(
+        set__staff_acted=True, inc__version=1, new=True)
+    if app is None:
+        raise Conflict("application.not_in_progress")   # withdrawn (or returned) a moment ago
+    return app
+
+
+def _task_data(task: HumanTask, data: dict | None) -> dict:
+    """Task-form data, validated against the task's form version; only the form's fields go on."""
+    if not task.form_key:
+        if data:
+            raise Invalid("task.no_form", errors=[{"path": "/data", "code": "no_form", "message": "task.no_form"}])
+        return {}
+    form_version = forms.get_published(task.form_key, task.form_version)
+    try:
+        clean = form_validation.validate(form_version, data or {})
+    except Invalid as e:
+        for item in e.errors:
+            item["path"] = "/data" + item.get("path", "")
+        raise
+    return form_validation.as_json(clean)
+
+
+def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str, comment: str = "",
+             signature: str | None = None, data: dict | None = None, documents: list | None = None) -> HumanTask:
+    """Approve or reject (a comment is required to reject); the process moves on to its next wait.
+    `documents` (the approver's own attachments, e.g. a licence) become the result's documents if the process
+    ends here."""
+    task = _task(actor, task_id)
+    _actable(actor, task, expected_version)
+    if decision == "reject" and not comment.strip():
+        raise Invalid("task.comment_required", errors=[{"path": "/comment", "code": "required",
+                                                         "message": "task.comment_required"}])
+    form_data = _task_data(task, data)
+    own_files = ([signature] if signature else []) + list(documents or [])
+    storage.assert_owned(actor.user_id, own_files)
+    outcome = DECISIONS[decision]
+    _take(actor, task, expected_version, outcome, "done")
+    try:
+        app = _mark_acted(task)
+        instance = Instance.objects(id=task.instance_id).first()
+        if instance is None:
+            raise NotFound()
+        process_data = {**form_data, "decision": decision, "approved": decision == "approve", "comment": comment}
+        instance = instances.complete_task(actor, instance, task.task_id, process_data)
+    except BaseException:
+        _put_back(task)
+        raise
+    storage.grant_read(own_files, str(app.id))
+    event = Event(at=clock.now(), action=outcome, step=task.name, element_id=task.element_id,
+                  department=task.candidate_departments[0] if task.candidate_departments else "",
+                  actor_id=actor.user_id, actor_name=actor.username, comment=comment, signature=signature or "")
+    _after_engine(app, task, instance, event, outcome, comment, documents or [])
+    audit.record(actor, f"task.{decision}", "task", task.id, application=str(app.id), number=app.number)
+    return task.reload()
+
+
+def _after_engine(app: Application, task: HumanTask, instance: Instance, event: Event, outcome: str, comment: str,
+                  documents: list):
+    """Write what the engine step means for the resident and the inbox."""
+    case = cases.case_info(app)
+    previous = [s.task_id for s in app.current_steps]
+    new_rows = projection.sync(case, instance.ready, previous, keep={task.task_id})
+    steps = [Step(task_id=r["task_id"], element_id=r["element_id"], name=r["name"],
+                  department=r["candidate_departments"][0] if r["candidate_departments"] else "",
+                  due_at=r["due_at"]) for r in new_rows]
+    changes = {"push__timeline": event, "set__current_steps": steps, "set__updated_at": clock.now()}
+    if instance.status == "completed":
+        # the process has ended: the decision of its last step is the application's result
+        changes.update(set__status=outcome, set__result=Result(decision=outcome, reason=comment,
+                                                               documents=documents, at=clock.now()))
+    Application.objects(id=app.id).update_one(inc__version=1, **changes)
+
+
+def return_to_applicant(actor: Actor, task_id: str, expected_version: int, *, reason: str,
+                        fields: list | None = None, materials: list | None = None) -> HumanTask:
+    """退回补正: the applicant corrects the named fields and materials; the same task waits for them."""
+    task = _task(actor, task_id)
+    _actable(actor, task, expected_version)
+    if not (fields or materials):
+        raise Invalid("task.return_needs_items", errors=[{"path": "/fields", "code": "required",
+                                                           "message": "task.return_needs_items"}])
+    app = Application.objects(id=task.application_id).only("form_key", "form_version").first()
+    names = {f.name for f in form_validation.compiled(cases.form_of(app)).form.fields} if app else set()
+    unknown = [i for i, item in enumerate(fields or []) if item["path"][1:] not in names]
+    if unknown:
+        raise Invalid("task.unknown_field", errors=[{"path": f"/fields/{i}/path", "code": "unknown_field",
+                                                     "message": "task.unknown_field"} for i in unknown])
+    _take(actor, task, expected_version, "returned", "returned")
+    now = clock.now()
+    request = ReturnRequest(fields=fields or [], materials=materials or [], reason=reason, task_id=task.task_id, at=now)
+    event = Event(at=now, action="returned", step=task.name, element_id=task.element_id,
+                  department=task.candidate_departments[0] if task.candidate_departments else "",
+                  actor_id=actor.user_id, actor_name=actor.username, comment=reason)
+    if not Application.objects(id=task.application_id, status="submitted").update_one(
+            set__status="returned", set__return_request=request, set__staff_acted=True, set__updated_at=now,
+            push__timeline=event, inc__version=1):
+        _put_back(task)
+        raise Conflict("application.not_in_progress")
+    audit.record(actor, "task.return", "task", task.id, application=str(task.application_id),
+                 fields=[f.get("path") for f in fields or []])
+    return task.reload()
