@@ -1,4 +1,4 @@
-"""The `zhangban` command: serve, create-admin, seed-demo, audit verify."""
+"""The `zhangban` command: serve, create-admin, seed-demo, audit verify, rebuild-projections, …"""
 from __future__ import annotations
 
 import os
@@ -98,6 +98,18 @@ def create_admin(username, password):
     except DomainError as exc:
         raise click.ClickException(exc.message_key) from None
     click.echo(f"created admin {user.username} ({user.id})")
+
+
+@cli.command("rebuild-projections")
+@click.option("--dry-run", is_flag=True, help="report the differences without repairing them")
+def rebuild_projections(dry_run):
+    """Rebuild the approver inbox (human_tasks) and applications' steps from the instances; report differences."""
+    from workflows.tasks.rebuild import rebuild
+
+    report = rebuild(dry_run=dry_run)
+    for name, value in vars(report).items():
+        click.echo(f"{name}: {value}")
+    click.echo(f"{'found' if dry_run else 'repaired'} {report.differences} difference(s)")
 
 
 @cli.command("seed-demo")

@@ -1,0 +1,105 @@
+"""`zhangban rebuild-projections`: put the inbox rows and the applications' steps back in line with the instances.
+
+The instance state is the source of truth. A crash between the writes of one action can leave: an instance with
+no application (a submit that died before its application was written), open tasks with no row, rows for tasks
+that no longer wait, a row taken as done whose task still waits (an approval that died before the engine ran),
+or an application whose steps or status lag behind its instance. Each is found here and repaired.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from core import audit, clock
+from core.actor import Actor
+from workflows import instances, service as processes
+from workflows.applications import cases
+from workflows.applications.models import OPEN, Application, Result, Step
+from workflows.engine import DEFAULT_ENGINE
+from workflows.models import Instance, ProcessVersion
+from workflows.tasks import projection
+from workflows.tasks.models import HumanTask
+
+
+@dataclass
+class Report:
+    applications: int = 0
+    rows_added: int = 0
+    rows_cancelled: int = 0
+    rows_reopened: int = 0
+    steps_fixed: int = 0
+    finished: int = 0
+    orphan_instances: int = 0
+    unrestorable: int = 0
+
+    @property
+    def differences(self) -> int:
+        return sum(v for k, v in asdict(self).items() if k != "applications")
+
+
+def rebuild(*, dry_run: bool = False) -> Report:
+    report = Report()
+    for app in Application.objects(status__in=OPEN, instance_id__ne=None):
+        report.applications += 1
+        _one(app, report, dry_run)
+    linked = set(Application.objects(instance_id__ne=None).distinct("instance_id"))
+    for instance in Instance.objects(application_id__ne=None, status__in=("running", "incident")).only("id"):
+        if instance.id not in linked:
+            report.orphan_instances += 1
+            if not dry_run:
+                instances.cancel(Actor.system(), instance)
+    if report.differences and not dry_run:
+        audit.record(None, "tasks.rebuild_projections", "human_tasks", "", **asdict(report))
+    return report
+
+
+def _one(app: Application, report: Report, dry_run: bool) -> None:
+    instance = Instance.objects(id=app.instance_id).first()
+    if instance is None:
+        report.unrestorable += 1
+        return
+    if instance.status == "completed":
+        ready = []
+    else:
+        try:
+            workflow = DEFAULT_ENGINE.restore(processes.spec_json_by_id(instance.version_id), instance.state_json)
+        except Exception:   # noqa: BLE001 — shown as the instance's incident; nothing to project from
+            report.unrestorable += 1
+            return
+        ready = DEFAULT_ENGINE.ready_tasks(workflow)
+    version = ProcessVersion.objects(id=instance.version_id).only("user_tasks").first()
+    case = cases.case_info(app, version)
+    waiting = {t["id"] for t in ready}
+    rows = {r.task_id: r for r in HumanTask.objects(instance_id=instance.id)}
+    returned_task = app.return_request.task_id if app.status == "returned" and app.return_request else None
+
+    missing = [t for t in ready if t["id"] not in rows]
+    stale = [r for r in rows.values() if r.status in ("open", "returned") and r.task_id not in waiting]
+    # taken (done) while the engine never moved: the approval died in between; the task must be open again
+    reopen = [r for r in rows.values() if r.status == "done" and r.task_id in waiting]
+    report.rows_added += len(missing)
+    report.rows_cancelled += len(stale)
+    report.rows_reopened += len(reopen)
+    if not dry_run:
+        if missing:
+            projection.sync(case, missing, ())
+        for row in stale:
+            HumanTask.objects(id=row.id).update_one(set__status="cancelled", set__completed_at=clock.now(),
+                                                    inc__version=1)
+        for row in reopen:
+            HumanTask.objects(id=row.id).update_one(
+                set__status="returned" if row.task_id == returned_task else "open", set__outcome=None,
+                set__completed_by=None, set__completed_at=None, inc__version=1)
+
+    steps = [Step(task_id=r["task_id"], element_id=r["element_id"], name=r["name"],
+                  department=r["candidate_departments"][0], due_at=r["due_at"]) for r in projection.rows(case, ready)]
+    if [s.task_id for s in steps] != [s.task_id for s in app.current_steps]:
+        report.steps_fixed += 1
+        if not dry_run:
+            Application.objects(id=app.id).update_one(set__current_steps=steps, inc__version=1)
+    if instance.status == "completed":
+        last = HumanTask.objects(instance_id=instance.id, status="done").order_by("-completed_at").first()
+        decision = last.outcome if last and last.outcome in ("approved", "rejected") else "approved"
+        report.finished += 1
+        if not dry_run:
+            Application.objects(id=app.id, status__in=OPEN).update_one(
+                set__status=decision, set__result=Result(decision=decision, at=clock.now()), inc__version=1)
