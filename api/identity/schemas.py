@@ -21,6 +21,11 @@ class WeChatLoginIn(Schema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=256))
 
 
+class DevLoginIn(Schema):
+    openid = fields.String(required=True, validate=validate.Regexp(r"^demo-[a-z0-9-]{1,60}$"),
+                           metadata={"description": "a demo resident's openid, e.g. demo-openid-resident"})
+
+
 class RefreshIn(Schema):
     refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=512))
 

@@ -11,7 +11,7 @@ from api.identity.models import LoginSession, RoleGrant, User
 from core import audit, clock, pii
 from core.actor import Actor
 from core.clock import parse_id
-from core.errors import Forbidden, Invalid, Unauthorized
+from core.errors import Forbidden, Invalid, NotFound, Unauthorized
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,21 @@ def wechat_login(settings: Settings, wechat, code: str) -> tokens.TokenPair:
         raise Forbidden("account_disabled")
     pair = tokens.issue(settings, user)
     audit.record(actor_of(user), "auth.wechat_login" if existed else "user.create_resident", "user", user.id)
+    return pair
+
+
+def dev_login(settings: Settings, openid: str) -> tokens.TokenPair:
+    """Development only: log in as a demo resident without WeChat (so `make run` can be tried with curl).
+    Refused in production, and only for residents whose openid starts with `demo-` (the demo data's)."""
+    if settings.is_production:
+        raise NotFound()
+    user = User.objects(openid=openid, kind="resident").first() if openid.startswith("demo-") else None
+    if user is None:
+        raise NotFound("dev_login.no_such_demo_resident")
+    if user.disabled:
+        raise Forbidden("account_disabled")
+    pair = tokens.issue(settings, user)
+    audit.record(actor_of(user), "auth.dev_login", "user", user.id)
     return pair
 
 

@@ -37,6 +37,16 @@ class WeChatLogin(MethodView):
         return asdict(service.wechat_login(settings(), runtime().wechat, body["code"]))
 
 
+@blp.route("/auth/dev-login")
+class DevLogin(MethodView):
+    @blp.arguments(schemas.DevLoginIn)
+    @blp.response(200, schemas.TokenOut)
+    @blp.alt_response(404, schema=ErrorSchema, description="In production, or no such demo resident")
+    def post(self, body):
+        """Development only: log in as a demo resident (openid `demo-…`) without WeChat; 404 in production"""
+        return asdict(service.dev_login(settings(), body["openid"]))
+
+
 @blp.route("/auth/refresh")
 class Refresh(MethodView):
     @blp.arguments(schemas.RefreshIn)
