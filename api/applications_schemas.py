@@ -205,3 +205,80 @@ class ReturnIn(Schema):
     fields_ = fields.List(fields.Nested(ReturnField), data_key="fields", load_default=list,
                           validate=validate.Length(max=100))
     materials = fields.List(fields.Nested(ReturnMaterial), load_default=list, validate=validate.Length(max=50))
+
+
+class HandOverIn(Schema):
+    version = VERSION
+    user_id = fields.String(required=True, validate=ID, metadata={"description": "an approver of the task's department"})
+    comment = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class AddSignerIn(HandOverIn):
+    position = fields.String(required=True, validate=validate.OneOf(("before", "after")),
+                             metadata={"description": "before me: they sign, then it comes back to me; after me: "
+                                                      "my opinion is recorded and they decide"})
+    decision = fields.String(load_default="approve", validate=validate.OneOf(("approve", "reject")),
+                             metadata={"description": "my opinion, with position=after"})
+
+
+class ReturnToStepIn(Schema):
+    version = VERSION
+    element_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    comment = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ReturnTargetOut(Schema):
+    element_id = fields.String()
+    name = fields.String()
+
+
+class CarbonCopyIn(Schema):
+    user_ids = fields.List(fields.String(validate=ID), load_default=list, validate=validate.Length(max=50))
+    department_id = fields.String(load_default=None, validate=ID,
+                                  metadata={"description": "copy every approver of this department"})
+    comment = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class CarbonCopyOut(Schema):
+    id = fields.String()
+    application_id = fields.String()
+    application_number = fields.String()
+    service_name = fields.String()
+    from_name = fields.String()
+    comment = fields.String()
+    read = fields.Function(lambda c: c.read_at is not None)
+    read_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class CopyArgs(Schema):
+    unread = fields.Boolean(load_default=False)
+
+
+class CopyDetailOut(Schema):
+    copy = fields.Nested(CarbonCopyOut)
+    application = fields.Nested(HandledApplicationOut)
+    data = fields.Dict()
+    attachments = fields.List(fields.Dict())
+
+
+class BatchItem(Schema):
+    id = fields.String(required=True, validate=ID)
+    version = VERSION
+
+
+class BatchIn(Schema):
+    items = fields.List(fields.Nested(BatchItem), required=True, validate=validate.Length(min=1, max=50))
+    decision = fields.String(required=True, validate=validate.OneOf(("approve", "reject")))
+    comment = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class BatchResultOut(Schema):
+    id = fields.String()
+    status = fields.Integer()
+    code = fields.String()
+    message = fields.String()
+
+
+class BatchOut(Schema):
+    results = fields.List(fields.Nested(BatchResultOut))

@@ -11,6 +11,7 @@ from api.errors import ErrorSchema
 from api.http import BEARER, PageArgs, current_actor, page_schema, paginate
 from api.identity.service import profile
 from workflows.applications import service
+from workflows.tasks import actions
 
 blp = Blueprint("applications", __name__, url_prefix="/api/v1/applications",
                 description="Residents: applications (办件)")
@@ -107,3 +108,13 @@ class Supplement(MethodView):
         """Supplement (补正) a returned application: change only what was asked, and resubmit"""
         actor = current_actor()
         return service.supplement(actor, app_id, body["version"], body["data"], profile(actor))
+
+
+@blp.route("/<app_id>/urge")
+class Urge(MethodView):
+    @blp.response(200, ApplicationOut)
+    @blp.alt_response(429, schema=ErrorSchema, description="Already urged in the last 24 hours")
+    @blp.doc(security=[BEARER])
+    def post(self, app_id):
+        """催办: remind the current handlers (at most once a day)"""
+        return actions.urge(current_actor(), app_id)

@@ -5,11 +5,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api import i18n
-from api.applications_schemas import (ClaimIn, CompleteIn, InboxArgs, ReturnIn, TaskCountsOut, TaskDetailOut,
-                                      TaskOut)
+from api.applications_schemas import (AddSignerIn, BatchIn, BatchOut, CarbonCopyIn, CarbonCopyOut, ClaimIn,
+                                      CompleteIn, CopyArgs, CopyDetailOut, HandOverIn, InboxArgs, ReturnIn,
+                                      ReturnTargetOut, ReturnToStepIn, TaskCountsOut, TaskDetailOut, TaskOut)
 from api.errors import ErrorSchema
 from api.http import BEARER, PageArgs, current_actor, page_schema, paginate
-from workflows.tasks import service
+from api.identity.service import department_approvers, staff_actor
+from workflows.tasks import actions, service
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Approvers: inbox and actions")
 
@@ -23,7 +25,20 @@ i18n.register({
     "task.return_needs_items": ("退回补正时请指明需要补正的字段或材料",
                                 "Name the fields or materials the applicant must correct"),
     "task.unknown_field": ("表单中没有该字段", "The form has no such field"),
+    "task.target_not_allowed": ("对方不是该环节所属部门的审批人", "That person is not an approver of this step's department"),
+    "task.target_is_you": ("不能转给自己", "You cannot hand a task to yourself"),
+    "user.no_such_staff": ("没有该工作人员", "No such staff member"),
+    "workflow.not_an_earlier_step": ("只能退回到已办理过的环节", "Only a step already done can be returned to"),
+    "application.urge_too_often": ("每天只能催办一次", "You can urge once a day"),
+    "task.nobody_to_copy": ("请指定抄送人或部门", "Name the people or the department to copy"),
 })
+
+CopyPage = page_schema(CarbonCopyOut, "CarbonCopyPage")
+
+
+def _links(ids):
+    return [{"id": a, "content": f"/api/v1/attachments/{a}/content",
+             "thumbnail": f"/api/v1/attachments/{a}/content?variant=thumbnail"} for a in ids]
 
 Page = page_schema(TaskOut, "TaskPage")
 
@@ -56,9 +71,7 @@ class TaskItem(MethodView):
     def get(self, task_id):
         """The task, the application's data (PII masked), attachments, timeline and the task's form"""
         found = service.detail(current_actor(), task_id)
-        found["attachments"] = [{"id": a, "content": f"/api/v1/attachments/{a}/content",
-                                 "thumbnail": f"/api/v1/attachments/{a}/content?variant=thumbnail"}
-                                for a in found["attachments"]]
+        found["attachments"] = _links(found["attachments"])
         return found
 
 
@@ -107,3 +120,106 @@ class Return(MethodView):
         """Return to the applicant for 补正, naming the fields and materials to correct"""
         return service.return_to_applicant(current_actor(), task_id, body["version"], reason=body["reason"],
                                            fields=body["fields_"], materials=body["materials"])
+
+
+@blp.route("/<task_id>/transfer")
+class Transfer(MethodView):
+    @blp.arguments(HandOverIn)
+    @blp.response(200, TaskOut)
+    @blp.doc(security=[BEARER])
+    def post(self, body, task_id):
+        """转办: hand the task to another approver of its department, for good"""
+        return actions.transfer(current_actor(), task_id, body["version"], staff_actor(body["user_id"]),
+                                comment=body["comment"])
+
+
+@blp.route("/<task_id>/delegate")
+class Delegate(MethodView):
+    @blp.arguments(HandOverIn)
+    @blp.response(200, TaskOut)
+    @blp.doc(security=[BEARER])
+    def post(self, body, task_id):
+        """委派: a colleague works on it (their `complete` records an opinion) and it comes back to you"""
+        return actions.delegate(current_actor(), task_id, body["version"], staff_actor(body["user_id"]),
+                                comment=body["comment"])
+
+
+@blp.route("/<task_id>/add-signer")
+class AddSigner(MethodView):
+    @blp.arguments(AddSignerIn)
+    @blp.response(200, TaskOut)
+    @blp.doc(security=[BEARER])
+    def post(self, body, task_id):
+        """加签: another approver signs before you (then it comes back) or after you (and decides)"""
+        return actions.add_signer(current_actor(), task_id, body["version"], staff_actor(body["user_id"]),
+                                  position=body["position"], comment=body["comment"], decision=body["decision"])
+
+
+@blp.route("/<task_id>/return-targets")
+class ReturnTargets(MethodView):
+    @blp.response(200, ReturnTargetOut(many=True))
+    @blp.doc(security=[BEARER])
+    def get(self, task_id):
+        """The earlier steps this case may be sent back to"""
+        return actions.return_targets(current_actor(), task_id)
+
+
+@blp.route("/<task_id>/return-to")
+class ReturnToStep(MethodView):
+    @blp.arguments(ReturnToStepIn)
+    @blp.response(200, TaskOut)
+    @blp.doc(security=[BEARER])
+    def post(self, body, task_id):
+        """退回: send the case back to an earlier completed step (it waits there again)"""
+        return actions.return_to_step(current_actor(), task_id, body["version"], element_id=body["element_id"],
+                                      comment=body["comment"])
+
+
+@blp.route("/<task_id>/cc")
+class Copy(MethodView):
+    @blp.arguments(CarbonCopyIn)
+    @blp.response(200, description="How many people were newly copied: {copied}")
+    @blp.doc(security=[BEARER])
+    def post(self, body, task_id):
+        """抄送: give people (or a department's approvers) read access, listed in their 抄送 list"""
+        targets = [staff_actor(u, f"/user_ids/{i}").user_id for i, u in enumerate(body["user_ids"])]
+        if body["department_id"]:
+            targets += department_approvers(body["department_id"])
+        return {"copied": actions.carbon_copy(current_actor(), task_id, targets, comment=body["comment"])}
+
+
+@blp.route("/copies")
+class Copies(MethodView):
+    @blp.arguments(CopyArgs, location="query")
+    @blp.arguments(PageArgs, location="query", as_kwargs=True)
+    @blp.response(200, CopyPage)
+    @blp.doc(security=[BEARER])
+    def get(self, args, **page):
+        """抄送我的 (newest first; `unread=true` for the unread ones)"""
+        return paginate(actions.copies(current_actor(), unread=args["unread"]), page)
+
+
+@blp.route("/copies/<copy_id>")
+class CopyItem(MethodView):
+    @blp.response(200, CopyDetailOut)
+    @blp.doc(security=[BEARER])
+    def get(self, copy_id):
+        """A copied application (PII masked); marks it read"""
+        found = actions.read_copy(current_actor(), copy_id)
+        found["attachments"] = _links(found["attachments"])
+        return found
+
+
+@blp.route("/batch-complete")
+class BatchComplete(MethodView):
+    @blp.arguments(BatchIn)
+    @blp.response(200, BatchOut)
+    @blp.doc(security=[BEARER])
+    def post(self, body):
+        """Approve (or reject) several tasks; each is checked and written on its own, and each outcome listed"""
+        results = actions.batch_complete(current_actor(), body["items"], decision=body["decision"],
+                                         comment=body["comment"])
+        for item in results:
+            key = item.pop("message_key", None)
+            item["message"] = i18n.message(key or "ok") if key else ""
+        return {"results": results}

@@ -203,3 +203,20 @@ def test_counts_and_filters(case):
     assert counts == {"todo": 2, "overdue": 0, "done": 0}
     assert case.todo(case.civil_1, service="other") == []
     assert case.todo(case.civil_1, overdue="true") == []
+
+
+def test_the_applicant_is_notified_once_per_event(case, app):
+    submitted = case.submit(good_data(months=5))
+    [task] = case.todo(case.civil_1)
+    case.act(case.civil_1, task, action="return", reason="请补正", fields=[{"path": "/months"}])
+    returned = case.application(submitted["id"])
+    case.client.post(f"/api/v1/applications/{submitted['id']}/supplement",
+                     json={"version": returned["version"], "data": good_data(months=3)}, headers=case.resident)
+    [again] = case.todo(case.civil_1)
+    case.act(case.civil_1, again, decision="reject", comment="不满六个月")
+    with app.app_context():
+        from workflows.notify.models import Notification
+        sent = list(Notification.objects.order_by("created_at"))
+        assert [n.kind for n in sent] == ["submitted", "returned", "rejected"]
+        assert {n.application_number for n in sent} == {submitted["number"]}
+        assert all(n.wechat_status == "pending" and n.read_at is None for n in sent)

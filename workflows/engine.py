@@ -250,6 +250,27 @@ class Engine:
         self.steps(workflow)
         return task
 
+    @staticmethod
+    def completed_user_tasks(workflow: BpmnWorkflow) -> list[dict]:
+        """The user tasks done so far, oldest first, one per element (the latest run of it)."""
+        latest = {}
+        for task in workflow.get_tasks(state=TaskState.COMPLETED, manual=True):
+            spec = task.task_spec
+            if task.last_state_change >= latest.get(spec.bpmn_id, (0, None))[0]:
+                latest[spec.bpmn_id] = (task.last_state_change, task, spec.bpmn_name or spec.bpmn_id, spec.lane)
+        ordered = sorted(latest.items(), key=lambda item: item[1][0])
+        return [{"element_id": element, "name": name, "lane": lane, "task_id": str(task.id)}
+                for element, (_, task, name, lane) in ordered]
+
+    def return_to(self, workflow: BpmnWorkflow, element_id: str):
+        """退回: run the process again from the latest completed run of that user task (it waits again)."""
+        found = [t for t in self.completed_user_tasks(workflow) if t["element_id"] == element_id]
+        if not found:
+            return False
+        workflow.reset_from_task_id(UUID(found[0]["task_id"]))
+        self.steps(workflow)
+        return True
+
     def amend(self, task, data: dict):
         """Change the data of a waiting task (nothing runs)."""
         check_data(data, self.limits, what="the task data")

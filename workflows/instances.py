@@ -183,6 +183,21 @@ def amend_task_data(actor: Actor, instance: Instance, task_id: str, data: dict, 
                 expected_version=expected_version)
 
 
+def return_to(actor: Actor, instance: Instance, element_id: str) -> Instance:
+    """Send the case back to an earlier completed user task (the tasks after it are undone)."""
+    def step(workflow):
+        if not ENGINE.return_to(workflow, element_id):
+            raise Invalid("workflow.not_an_earlier_step", errors=[{
+                "path": "/element_id", "code": "not_found", "message": "workflow.not_an_earlier_step"}])
+
+    return _act(actor, instance, "return", step, {"element_id": element_id})
+
+
+def completed_user_tasks(instance: Instance) -> list[dict]:
+    workflow = ENGINE.restore(service.spec_json_by_id(instance.version_id), instance.state_json)
+    return ENGINE.completed_user_tasks(workflow)
+
+
 def cancel(actor: Actor, instance: Instance) -> bool:
     """Stop a running instance for good (a withdrawn application): no task or timer of it runs again."""
     changed = Instance.objects(id=instance.id, status__in=("running", "incident")).update_one(

@@ -79,6 +79,26 @@ def wechat_login(settings: Settings, wechat, code: str) -> tokens.TokenPair:
     return pair
 
 
+def staff_actor(user_id: str, pointer: str = "/user_id") -> Actor:
+    """Another staff member as a plain Actor, for the domain to check (a transfer's target); 422 if none."""
+    oid = parse_id(user_id)
+    user = User.objects(id=oid, kind="staff", disabled=False).only("id", "username", "display_name", "grants") \
+        .first() if oid else None
+    if user is None:
+        raise Invalid("user.no_such_staff", errors=[{"path": pointer, "code": "not_found",
+                                                     "message": "user.no_such_staff"}])
+    return actor_of(user)
+
+
+def department_approvers(department_id: str) -> list[str]:
+    """The user ids of a department's approvers (抄送 to a department)."""
+    oid = parse_id(department_id)
+    if oid is None:
+        return []
+    return [str(u.id) for u in User.objects(grants__match={"role": "approver", "department_id": oid},
+                                            disabled=False).only("id")]
+
+
 def dev_login(settings: Settings, openid: str) -> tokens.TokenPair:
     """Development only: log in as a demo resident without WeChat (so `make run` can be tried with curl).
     Refused in production, and only for residents whose openid starts with `demo-` (the demo data's)."""

@@ -71,6 +71,7 @@ class Application(me.Document):
     return_request = me.EmbeddedDocumentField(ReturnRequest, null=True)
     result = me.EmbeddedDocumentField(Result, null=True)
     staff_acted = me.BooleanField(default=False)   # once an approver acted, the resident can no longer withdraw
+    last_urged_at = me.DateTimeField(null=True)     # 催办: at most once a day
     idempotency_key = me.StringField(null=True)
     due_at = me.DateTimeField(null=True)           # the service's commitment time limit
     created_at = me.DateTimeField(default=clock.now)

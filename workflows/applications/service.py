@@ -23,6 +23,7 @@ from workflows import instances, service as processes
 from workflows.applications import cases
 from workflows.applications.models import FINAL, Application, Event, Step
 from workflows.models import Instance
+from workflows.notify import service as notify
 from workflows.tasks import projection
 from workflows.tasks.models import HumanTask
 
@@ -132,6 +133,8 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     forms.remember(actor, form_version, clean)
     audit.record(actor, "application.submit", "application", app.id, number=app.number, service=sv.code,
                  service_version=sv.version)
+    notify.enqueue("submitted", [actor.user_id], application=app, title=f"{app.service_name} 已提交",
+                   body=f"办件编号 {app.number}", dedupe=f"submitted:{app.id}")
     return app, True
 
 

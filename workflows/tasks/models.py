@@ -25,6 +25,10 @@ class HumanTask(me.Document):
     # who sees it in 待办: ["user:<id>"] once claimed, else ["dept:<id>", "user:<id>" for candidate users…] —
     # one multikey field, so "mine and my groups' unclaimed" is one indexed $in with a sort
     audience = me.ListField(me.StringField())
+    # handing over without moving the process: a delegate (委派) or an added signer before me (前加签) works on
+    # the task and it comes back to `hand_back_to`; an added signer after me (后加签) decides in my place
+    hand_back_to = me.StringField(null=True)
+    hand_kind = me.StringField(null=True, choices=("delegated", "signer_before", "signer_after"))
     form_key = me.StringField(null=True)
     form_version = me.IntField(null=True)
     status = me.StringField(choices=STATUSES, default="open")
@@ -44,3 +48,20 @@ class HumanTask(me.Document):
         # 已办
         ("completed_by", "-completed_at"),
         "application_id"]}
+
+
+class CarbonCopy(me.Document):
+    """抄送: a person given read access to an application, with read/unread."""
+    application_id = me.ObjectIdField(required=True)
+    application_number = me.StringField(default="")
+    service_name = me.StringField(default="")
+    user_id = me.StringField(required=True)
+    from_user = me.StringField(default="")
+    from_name = me.StringField(default="")
+    task_id = me.ObjectIdField(null=True)
+    comment = me.StringField(default="", max_length=2000)
+    read_at = me.DateTimeField(null=True)
+    created_at = me.DateTimeField(default=clock.now)
+
+    meta = {"collection": "carbon_copies", "indexes": [
+        {"fields": ["application_id", "user_id"], "unique": True}, ("user_id", "-created_at")]}

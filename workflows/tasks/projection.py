@@ -85,8 +85,13 @@ def rows(case: CaseInfo, ready: list[dict]) -> list[dict]:
             "form_version": task.get("form_version") or case.pinned_forms.get(task["element_id"]),
             "status": "open", "priority": 0, "due_at": task.get("due_at") or case.due_at,
             "created_at": clock.now(), "completed_at": None, "completed_by": None, "outcome": None,
-            "version": 1})
+            "hand_back_to": None, "hand_kind": None})
     return out
+
+
+# What a task that waits again (sent back to it) starts from; the rest of a row is written only on insert.
+FRESH = ("status", "assignee", "audience", "candidate_users", "due_at", "created_at", "completed_at", "completed_by",
+         "outcome", "hand_back_to", "hand_kind")
 
 
 def sync(case: CaseInfo, ready: list[dict], previous_task_ids, *, keep=()) -> list[dict]:
@@ -94,8 +99,15 @@ def sync(case: CaseInfo, ready: list[dict], previous_task_ids, *, keep=()) -> li
     Rows of `previous_task_ids` no longer waiting are cancelled, except `keep` (the one just completed)."""
     new_rows = rows(case, ready)
     waiting = {r["task_id"] for r in new_rows}
-    ops = [UpdateOne({"instance_id": case.instance_id, "task_id": r["task_id"]}, {"$setOnInsert": r}, upsert=True)
-           for r in new_rows]
+    ops = []
+    for row in new_rows:
+        key = {"instance_id": case.instance_id, "task_id": row["task_id"]}
+        if row["task_id"] in previous_task_ids:      # still waiting: leave its claim and version alone
+            ops.append(UpdateOne(key, {"$setOnInsert": {**row, "version": 1}}, upsert=True))
+        else:   # new, or waiting again after a return (退回): open, unclaimed, with a version no one holds
+            ops.append(UpdateOne(key, {"$set": {k: row[k] for k in FRESH},
+                                       "$setOnInsert": {k: v for k, v in row.items() if k not in FRESH},
+                                       "$inc": {"version": 1}}, upsert=True))
     gone = [t for t in previous_task_ids if t not in waiting and t not in keep]
     if gone:
         ops.append(UpdateMany({"instance_id": case.instance_id, "task_id": {"$in": gone},

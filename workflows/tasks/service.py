@@ -25,8 +25,9 @@ from workflows import instances
 from workflows.applications import cases
 from workflows.applications.models import Application, Event, Result, ReturnRequest, Step
 from workflows.models import Instance
+from workflows.notify import service as notify
 from workflows.tasks import projection
-from workflows.tasks.models import HumanTask
+from workflows.tasks.models import CarbonCopy, HumanTask
 
 DECISIONS = {"approve": "approved", "reject": "rejected"}
 
@@ -65,12 +66,14 @@ def _actable(actor: Actor, task: HumanTask, expected_version: int) -> None:
 
 
 def handles(actor: Actor, application_ids: list) -> bool:
-    """For storage's reader checks: the actor has an open task of one of these applications (or is its
-    applicant: result documents are the approver's files, read by the resident)."""
+    """For storage's reader checks: the actor has an open task of one of these applications, was copied on it
+    (抄送), or is its applicant (result documents are the approver's files, read by the resident)."""
     oids = [o for o in map(clock.parse_id, application_ids) if o]
     if not oids:
         return False
     if Application.objects(id__in=oids, applicant_id=actor.user_id).only("id").first():
+        return True
+    if CarbonCopy.objects(application_id__in=oids, user_id=actor.user_id).only("id").first():
         return True
     audience = _audience(actor)
     return HumanTask.objects(application_id__in=oids, status="open", audience__in=audience).only("id").first() \
@@ -183,6 +186,8 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
     ends here."""
     task = _task(actor, task_id)
     _actable(actor, task, expected_version)
+    if task.hand_back_to and task.assignee == actor.user_id:
+        return _hand_back(actor, task, expected_version, decision=decision, comment=comment)
     if decision == "reject" and not comment.strip():
         raise Invalid("task.comment_required", errors=[{"path": "/comment", "code": "required",
                                                          "message": "task.comment_required"}])
@@ -225,6 +230,33 @@ def _after_engine(app: Application, task: HumanTask, instance: Instance, event: 
         changes.update(set__status=outcome, set__result=Result(decision=outcome, reason=comment,
                                                                documents=documents, at=clock.now()))
     Application.objects(id=app.id).update_one(inc__version=1, **changes)
+    if instance.status == "completed":
+        notify.enqueue(outcome, [app.applicant_id], application=app,
+                       title=f"{app.service_name} {'已办结' if outcome == 'approved' else '未通过'}", body=comment,
+                       dedupe=f"{outcome}:{app.id}")
+
+
+def _event(actor: Actor, task: HumanTask, action: str, comment: str = "") -> Event:
+    return Event(at=clock.now(), action=action, step=task.name, element_id=task.element_id,
+                 department=task.candidate_departments[0] if task.candidate_departments else "",
+                 actor_id=actor.user_id, actor_name=actor.username, comment=comment)
+
+
+def _hand_back(actor: Actor, task: HumanTask, expected_version: int, *, decision: str, comment: str) -> HumanTask:
+    """A delegate or an added signer (before) is done: their opinion is recorded, the task goes back."""
+    owner = task.hand_back_to
+    if not HumanTask.objects(id=task.id, version=expected_version, status="open", assignee=actor.user_id).update_one(
+            set__assignee=owner, set__audience=[f"user:{owner}"], set__hand_back_to=None, set__hand_kind=None,
+            inc__version=1):
+        raise Conflict("task.changed")
+    action = "delegate_done" if task.hand_kind == "delegated" else "signed"
+    opinion = f"{'同意' if decision == 'approve' else '不同意'}{'：' + comment if comment else ''}"
+    Application.objects(id=task.application_id).update_one(push__timeline=_event(actor, task, action, opinion),
+                                                           set__updated_at=clock.now(), inc__version=1)
+    audit.record(actor, f"task.{action}", "task", task.id, decision=decision, back_to=owner)
+    notify.enqueue("task_assigned", [owner], task_id=str(task.id), title=f"{task.name}：{task.service_name}",
+                   body=opinion, dedupe=f"hand_back:{task.id}:{expected_version}")
+    return task.reload()
 
 
 def return_to_applicant(actor: Actor, task_id: str, expected_version: int, *, reason: str,
@@ -235,7 +267,8 @@ def return_to_applicant(actor: Actor, task_id: str, expected_version: int, *, re
     if not (fields or materials):
         raise Invalid("task.return_needs_items", errors=[{"path": "/fields", "code": "required",
                                                            "message": "task.return_needs_items"}])
-    app = Application.objects(id=task.application_id).only("form_key", "form_version").first()
+    app = Application.objects(id=task.application_id).only(
+        "form_key", "form_version", "number", "applicant_id", "service_name").first()
     names = {f.name for f in form_validation.compiled(cases.form_of(app)).form.fields} if app else set()
     unknown = [i for i, item in enumerate(fields or []) if item["path"][1:] not in names]
     if unknown:
@@ -254,4 +287,6 @@ def return_to_applicant(actor: Actor, task_id: str, expected_version: int, *, re
         raise Conflict("application.not_in_progress")
     audit.record(actor, "task.return", "task", task.id, application=str(task.application_id),
                  fields=[f.get("path") for f in fields or []])
+    notify.enqueue("returned", [app.applicant_id], application=app, title=f"{app.service_name} 需要补正",
+                   body=reason, dedupe=f"returned:{task.id}:{task.version + 1}")
     return task.reload()
