@@ -220,3 +220,28 @@ def test_the_applicant_is_notified_once_per_event(case, app):
         assert [n.kind for n in sent] == ["submitted", "returned", "rejected"]
         assert {n.application_number for n in sent} == {submitted["number"]}
         assert all(n.wechat_status == "pending" and n.read_at is None for n in sent)
+
+
+def test_a_timer_moves_the_case_and_the_inbox_follows(case, app, make_staff):
+    """docs/bpmn/boundary_timers.bpmn: after 5 days the review is taken away and escalated."""
+    from datetime import timedelta
+
+    from core import clock
+    from tests.applications_fixtures import publish_process, publish_service
+    from tests.workflows_fixtures import example
+
+    publish_process(case.client, case.designer, case.civil["id"], "boundary_timers", example("boundary_timers.bpmn"))
+    publish_service(app, "timed", case.civil["id"], "residence_apply", "boundary_timers", name="限时事项")
+    r = case.client.post("/api/v1/applications", json={"service_code": "timed", "submit": True,
+                                                       "data": good_data()}, headers=case.resident)
+    assert r.status_code == 201, r.json
+    [review] = case.todo(case.civil_1)
+    with app.app_context():
+        from workflows import instances
+        assert instances.fire_due_timers(now=clock.now() + timedelta(days=6)) >= 1
+    [escalated] = case.todo(case.civil_1)
+    assert escalated["name"] == "超时转领导审核" and escalated["id"] != review["id"]
+    detail = case.application(r.json["id"])
+    assert [s["name"] for s in detail["current_steps"]] == ["超时转领导审核"]
+    case.act(case.civil_1, escalated)
+    assert case.application(r.json["id"])["status"] == "approved"

@@ -219,7 +219,11 @@ def deliver_message(actor: Actor, instance: Instance, name: str, payload: dict |
 
 
 def fire_timers(actor: Actor, instance: Instance, at: datetime | None = None) -> Instance:
-    return _act(actor, instance, "timers", lambda wf: ENGINE.fire_timers(wf, at), {"at": str(at or "")})
+    instance = _act(actor, instance, "timers", lambda wf: ENGINE.fire_timers(wf, at), {"at": str(at or "")})
+    if instance.application_id:
+        from workflows.tasks.service import follow_instance   # late: tasks builds on instances
+        follow_instance(instance)
+    return instance
 
 
 def claim_due(now: datetime | None = None, lease: timedelta = timedelta(minutes=5)) -> Instance | None:

@@ -12,7 +12,7 @@ from core.actor import Actor
 from core.errors import Invalid, NotFound
 from forms import service as forms
 from forms import validation as form_validation
-from workflows.applications.models import Application, DailyCounter
+from workflows.applications.models import Application, DailyCounter, Step
 from workflows.catalog.models import ServiceVersion
 from workflows.models import Instance, ProcessVersion
 from workflows.tasks.projection import CaseInfo
@@ -108,6 +108,13 @@ def case_info(app: Application, process_version: ProcessVersion | None = None) -
                     applicant_name=app.applicant_name, service_code=app.service_code,
                     service_name=app.service_name, department=app.department, due_at=app.due_at,
                     pinned_forms=pinned)
+
+
+def steps_from(rows: list[dict]) -> list[Step]:
+    """The resident's copy of the inbox rows that wait now."""
+    return [Step(task_id=r["task_id"], element_id=r["element_id"], name=r["name"],
+                 department=r["candidate_departments"][0] if r["candidate_departments"] else "", due_at=r["due_at"])
+            for r in rows]
 
 
 def owned(actor: Actor, app_id: str) -> Application:

@@ -21,7 +21,7 @@ from forms import validation as form_validation
 from storage import service as storage
 from workflows import instances, service as processes
 from workflows.applications import cases
-from workflows.applications.models import FINAL, Application, Event, Step
+from workflows.applications.models import FINAL, Application, Event
 from workflows.models import Instance
 from workflows.notify import service as notify
 from workflows.tasks import projection
@@ -113,7 +113,7 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     app.timeline = [Event(at=now, action="submitted", actor_id=actor.user_id, actor_name=actor.username)]
     case = cases.case_info(app, process_version)
     new_rows = projection.rows(case, instance.ready)
-    app.current_steps = [_step(r) for r in new_rows]
+    app.current_steps = cases.steps_from(new_rows)
     try:
         if is_new:
             app.save(force_insert=True)
@@ -141,12 +141,6 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
 _SUBMIT_FIELDS = ("number", "data_json", "attachments", "status", "instance_id", "submitted_at", "updated_at",
                   "due_at", "timeline", "current_steps", "service_version", "form_key", "form_version",
                   "service_name", "department")
-
-
-def _step(row: dict) -> Step:
-    return Step(task_id=row["task_id"], element_id=row["element_id"], name=row["name"],
-                department=row["candidate_departments"][0] if row["candidate_departments"] else "",
-                due_at=row["due_at"])
 
 
 # -- following, withdrawing, supplementing ---------------------------------------------------------------------

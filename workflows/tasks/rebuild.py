@@ -13,7 +13,7 @@ from core import audit, clock
 from core.actor import Actor
 from workflows import instances, service as processes
 from workflows.applications import cases
-from workflows.applications.models import OPEN, Application, Result, Step
+from workflows.applications.models import OPEN, Application, Result
 from workflows.engine import DEFAULT_ENGINE
 from workflows.models import Instance, ProcessVersion
 from workflows.tasks import projection
@@ -90,8 +90,7 @@ def _one(app: Application, report: Report, dry_run: bool) -> None:
                 set__status="returned" if row.task_id == returned_task else "open", set__outcome=None,
                 set__completed_by=None, set__completed_at=None, inc__version=1)
 
-    steps = [Step(task_id=r["task_id"], element_id=r["element_id"], name=r["name"],
-                  department=r["candidate_departments"][0], due_at=r["due_at"]) for r in projection.rows(case, ready)]
+    steps = cases.steps_from(projection.rows(case, ready))
     if [s.task_id for s in steps] != [s.task_id for s in app.current_steps]:
         report.steps_fixed += 1
         if not dry_run:

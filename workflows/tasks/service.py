@@ -23,7 +23,7 @@ from forms import validation as form_validation
 from storage import service as storage
 from workflows import instances
 from workflows.applications import cases
-from workflows.applications.models import Application, Event, Result, ReturnRequest, Step
+from workflows.applications.models import Application, Event, Result, ReturnRequest
 from workflows.models import Instance
 from workflows.notify import service as notify
 from workflows.tasks import projection
@@ -215,16 +215,15 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
     return task.reload()
 
 
-def _after_engine(app: Application, task: HumanTask, instance: Instance, event: Event, outcome: str, comment: str,
-                  documents: list):
+def _after_engine(app: Application, task: HumanTask | None, instance: Instance, event: Event | None, outcome: str,
+                  comment: str, documents: list):
     """Write what the engine step means for the resident and the inbox."""
     case = cases.case_info(app)
     previous = [s.task_id for s in app.current_steps]
-    new_rows = projection.sync(case, instance.ready, previous, keep={task.task_id})
-    steps = [Step(task_id=r["task_id"], element_id=r["element_id"], name=r["name"],
-                  department=r["candidate_departments"][0] if r["candidate_departments"] else "",
-                  due_at=r["due_at"]) for r in new_rows]
-    changes = {"push__timeline": event, "set__current_steps": steps, "set__updated_at": clock.now()}
+    new_rows = projection.sync(case, instance.ready, previous, keep={task.task_id} if task else set())
+    changes = {"set__current_steps": cases.steps_from(new_rows), "set__updated_at": clock.now()}
+    if event is not None:
+        changes["push__timeline"] = event
     if instance.status == "completed":
         # the process has ended: the decision of its last step is the application's result
         changes.update(set__status=outcome, set__result=Result(decision=outcome, reason=comment,
@@ -234,6 +233,15 @@ def _after_engine(app: Application, task: HumanTask, instance: Instance, event: 
         notify.enqueue(outcome, [app.applicant_id], application=app,
                        title=f"{app.service_name} {'已办结' if outcome == 'approved' else '未通过'}", body=comment,
                        dedupe=f"{outcome}:{app.id}")
+
+
+def follow_instance(instance: Instance) -> None:
+    """The engine moved without a person (a timer fired, a message arrived): bring the application's steps,
+    result and inbox rows along. A process that ends this way ends as approved."""
+    app = Application.objects(instance_id=instance.id, status__in=("submitted", "returned")).first()
+    if app is not None:
+        last = next((e.action for e in reversed(app.timeline) if e.action in DECISIONS.values()), "approved")
+        _after_engine(app, None, instance, None, last, "", [])
 
 
 def _event(actor: Actor, task: HumanTask, action: str, comment: str = "") -> Event:
