@@ -1,0 +1,29 @@
+"""What a first user met in the first hour (issue 8, item 9 and friends), each over HTTP."""
+from __future__ import annotations
+
+from tests.workflows_fixtures import BASE, upload
+from tests.workflows_fixtures import civil_designer  # noqa: F401 (fixtures)
+
+FAILING_START = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="http://x">
+  <bpmn:process id="broken_start" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:scriptTask id="divide"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:script>x = 1 / zero</bpmn:script></bpmn:scriptTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="divide" />
+    <bpmn:sequenceFlow id="f2" sourceRef="divide" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_test_run_start_that_meets_an_incident_answers_422_like_a_completion(client, civil_designer, department):
+    upload(client, civil_designer, department["id"], "broken_start", FAILING_START)
+    assert client.post(f"{BASE}/broken_start/publish", headers=civil_designer).status_code == 201
+    r = client.post(f"{BASE}/broken_start/versions/1/test-runs", json={"data": {"zero": 0}}, headers=civil_designer)
+    assert r.status_code == 422 and r.json["code"] == "workflow_incident"
+    item = r.json["errors"][0]
+    assert item["element_id"] == "divide" and "ZeroDivisionError" in item["message"]
+    kept = client.get(f"{BASE}/broken_start/versions/1/test-runs/{item['instance_id']}", headers=civil_designer)
+    assert kept.status_code == 200 and kept.json["status"] == "incident"
+    assert kept.json["incidents"][0]["element_id"] == "divide"
