@@ -27,3 +27,21 @@ def test_a_test_run_start_that_meets_an_incident_answers_422_like_a_completion(c
     kept = client.get(f"{BASE}/broken_start/versions/1/test-runs/{item['instance_id']}", headers=civil_designer)
     assert kept.status_code == 200 and kept.json["status"] == "incident"
     assert kept.json["incidents"][0]["element_id"] == "divide"
+
+
+def test_every_staff_member_reads_the_department_tree_but_only_admins_change_it(client, make_staff, department,
+                                                                               resident_headers):
+    _, designer = make_staff("designer-x", [{"role": "designer", "department_id": department["id"]}])
+    _, approver = make_staff("approver-x", [{"role": "approver", "department_id": department["id"]}])
+    for headers in (designer, approver):
+        r = client.get("/api/v1/departments", headers=headers)
+        assert r.status_code == 200
+        assert [(d["code"], d["name"]) for d in r.json["items"]] == [("civil", "民政局")]
+        one = client.get(f"/api/v1/departments/{department['id']}", headers=headers)
+        assert one.status_code == 200 and one.json["code"] == "civil"
+        r = client.post("/api/v1/departments", json={"code": "x", "name": "x"}, headers=headers)
+        assert r.status_code == 403
+        r = client.patch(f"/api/v1/departments/{department['id']}", json={"name": "改名"}, headers=headers)
+        assert r.status_code == 403
+    assert client.get("/api/v1/departments", headers=resident_headers).status_code == 403
+    assert client.get(f"/api/v1/departments/{department['id']}", headers=resident_headers).status_code == 403
