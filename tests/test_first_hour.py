@@ -45,3 +45,40 @@ def test_every_staff_member_reads_the_department_tree_but_only_admins_change_it(
         assert r.status_code == 403
     assert client.get("/api/v1/departments", headers=resident_headers).status_code == 403
     assert client.get(f"/api/v1/departments/{department['id']}", headers=resident_headers).status_code == 403
+
+
+def test_field_messages_follow_accept_language(client, admin_headers):
+    body = {"password": "long enough password", "surprise": 1}
+    zh = client.post("/api/v1/users", json=body, headers=admin_headers)
+    en = client.post("/api/v1/users", json=body, headers={**admin_headers, "Accept-Language": "en"})
+    assert zh.status_code == en.status_code == 422
+    assert {e["path"]: e["message"] for e in zh.json["errors"]} == {"/username": "此项为必填项",
+                                                                    "/surprise": "不允许此字段"}
+    assert {e["path"]: e["message"] for e in en.json["errors"]} == {"/username": "Missing data for required field.",
+                                                                    "/surprise": "Unknown field."}
+    r = client.get("/api/v1/users?page_size=0", headers=admin_headers)
+    assert r.status_code == 422 and r.json["errors"][0]["location"] == "query"
+    assert r.json["errors"][0]["message"].startswith("不能小于") or "之间" in r.json["errors"][0]["message"]
+
+
+def test_designer_problems_follow_accept_language(client, civil_designer, department):
+    schema = {"type": "object", "properties": {"a": {"type": "string", "x-ui": {"widget": "nonsense"}}}}
+    r = client.post("/api/v1/designer/forms", json={"key": "odd_form", "title": "f", "department": department["id"],
+                                                    "schema": schema}, headers=civil_designer)
+    assert r.status_code == 201
+    zh = client.post("/api/v1/designer/forms/odd_form/validate", json={}, headers=civil_designer)
+    en = client.post("/api/v1/designer/forms/odd_form/validate", json={},
+                     headers={**civil_designer, "Accept-Language": "en"})
+    assert zh.json["errors"][0]["code"] == en.json["errors"][0]["code"] == "unknown_widget"
+    assert zh.json["errors"][0]["message"] == "未知的控件类型" and "nonsense" in en.json["errors"][0]["message"]
+    published = client.post("/api/v1/designer/forms/odd_form/publish", headers=civil_designer)
+    assert published.status_code == 422 and published.json["errors"][0]["message"] == "未知的控件类型"
+
+    lane = FAILING_START.replace('<bpmn:process id="broken_start" isExecutable="true">',
+                                 '<bpmn:process id="broken_start" isExecutable="true"><bpmn:laneSet id="ls">'
+                                 '<bpmn:lane id="l1" name="nowhere" /></bpmn:laneSet>')
+    upload(client, civil_designer, department["id"], "broken_start", lane)
+    zh = client.post(f"{BASE}/broken_start/validate", json={}, headers=civil_designer)
+    en = client.post(f"{BASE}/broken_start/validate", json={}, headers={**civil_designer, "Accept-Language": "en"})
+    assert [e["message"] for e in zh.json["errors"]] == ["泳道名称不是已知的部门编码或角色"]
+    assert "nowhere" in en.json["errors"][0]["message"]
