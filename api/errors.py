@@ -20,8 +20,8 @@ log = logging.getLogger("zhangban.errors")
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 409: "conflict", 412: "precondition_failed", 413: "payload_too_large",
-              415: "unsupported_media_type", 422: "validation_failed", 428: "precondition_required",
-              429: "too_many_requests", 503: "unavailable"}
+              414: "uri_too_long", 415: "unsupported_media_type", 422: "validation_failed", 428: "precondition_required",
+              429: "too_many_requests", 431: "headers_too_large", 501: "not_implemented", 503: "unavailable"}
 
 
 class ErrorItem(Schema):
