@@ -82,3 +82,63 @@ def test_designer_problems_follow_accept_language(client, civil_designer, depart
     en = client.post(f"{BASE}/broken_start/validate", json={}, headers={**civil_designer, "Accept-Language": "en"})
     assert [e["message"] for e in zh.json["errors"]] == ["泳道名称不是已知的部门编码或角色"]
     assert "nowhere" in en.json["errors"][0]["message"]
+
+
+def test_removing_ones_own_admin_role_says_so(client, make_staff):
+    me, headers = make_staff("only-admin", [{"role": "admin"}])
+    r = client.delete(f"/api/v1/users/{me.id}/roles/admin", headers=headers)
+    assert r.status_code == 409 and r.json["message"] == "不能撤销自己的管理员角色"
+    r = client.delete(f"/api/v1/users/{me.id}/roles/admin", headers={**headers, "Accept-Language": "en"})
+    assert r.json["message"] == "You cannot remove your own admin role"
+    assert [g["role"] for g in client.get(f"/api/v1/users/{me.id}", headers=headers).json["grants"]] == ["admin"]
+
+
+def test_new_users_id_number_and_phone_pass_the_forms_checks(client, admin_headers):
+    def create(username, **pii):
+        return client.post("/api/v1/users", json={"username": username, "password": "long enough pw", **pii},
+                           headers=admin_headers)
+    r = create("bad-check", id_card="110101199003076631", phone="12800138000")    # right shape, wrong check digit
+    assert r.status_code == 422
+    assert {e["path"]: e["message"] for e in r.json["errors"]} == {
+        "/id_card": "身份证号无效（应为 18 位，出生日期和校验码须正确）", "/phone": "手机号无效"}
+    r = create("bad-date", id_card="110101199002300000")                            # 30 February
+    assert r.status_code == 422 and [e["path"] for e in r.json["errors"]] == ["/id_card"]
+    r = create("good", id_card="11010519491231002x", phone="+86 138-0013-8000")
+    assert r.status_code == 201, r.json
+    assert (r.json["id_card"], r.json["phone"]) == ("11010519491231002X", "13800138000")   # as the forms keep them
+
+
+def test_if_match_star_matches_any_existing_draft(client, civil_designer, department):
+    schema = {"type": "object", "properties": {"a": {"type": "string", "x-ui": {"widget": "text", "label": "A"}}}}
+    r = client.post("/api/v1/designer/forms", json={"key": "star_form", "title": "t", "department": department["id"],
+                                                    "schema": schema}, headers=civil_designer)
+    assert r.status_code == 201
+    r = client.put("/api/v1/designer/forms/star_form", json={"title": "新标题"},
+                   headers={**civil_designer, "If-Match": "*"})
+    assert r.status_code == 200 and r.json["title"] == "新标题" and r.headers["ETag"] == '"2"'
+    r = client.put("/api/v1/designer/forms/nothing_here", json={"title": "x"}, headers={**civil_designer, "If-Match": "*"})
+    assert r.status_code == 404
+
+    upload(client, civil_designer, department["id"], "broken_start", FAILING_START)
+    r = client.put(f"{BASE}/broken_start", json={"name": "改名"}, headers={**civil_designer, "If-Match": "*"})
+    assert r.status_code == 200 and r.json["name"] == "改名" and r.headers["ETag"] == '"2"'
+    r = client.post(f"{BASE}/broken_start/publish", headers={**civil_designer, "If-Match": "*"})
+    assert r.status_code == 201
+
+
+def test_numeric_limits_that_leave_no_value_are_problems_and_all_problems_are_reported(client, civil_designer,
+                                                                                       department):
+    schema = {"type": "object", "properties": {
+        "a": {"type": "strin", "x-ui": {"widget": "text"}},                              # a meta-schema problem
+        "n": {"type": "integer", "minimum": 10, "maximum": 5, "x-ui": {"widget": "integer"}},
+        "m": {"type": "string", "exclusiveMinimum": 100, "maximum": 100, "x-ui": {"widget": "money"}},
+        "c": {"type": "array", "items": {"enum": ["x", "y"]}, "minItems": 2, "maxItems": 1,
+              "x-ui": {"widget": "checkbox"}}}}
+    r = client.post("/api/v1/designer/forms", json={"key": "crossed", "title": "t", "department": department["id"],
+                                                    "schema": schema}, headers=civil_designer)
+    assert r.status_code == 201
+    r = client.post("/api/v1/designer/forms/crossed/validate", json={}, headers=civil_designer)
+    assert {(e["path"], e["code"]) for e in r.json["errors"]} == {
+        ("/properties/a/type", "meta_schema"), ("/properties/n/minimum", "limits_crossed"),
+        ("/properties/m/exclusiveMinimum", "limits_crossed"), ("/properties/c/minItems", "limits_crossed")}
+    assert r.json["valid"] is False

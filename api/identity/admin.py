@@ -170,7 +170,7 @@ def revoke_role(actor: Actor, user_id: str, role: str, department_id: str | None
     if not any(g.role == role and g.department_id == match["department_id"] for g in user.grants):
         raise NotFound()
     if role == "admin" and user.id == parse_id(actor.user_id):
-        raise Conflict("user.cannot_disable_self")
+        raise Conflict("user.cannot_revoke_own_admin")
     User.objects(id=user.id).update_one(pull__grants=match, set__updated_at=clock.now(), inc__version=1)
     audit.record(actor, "user.revoke_role", "user", user.id, role=role, department_id=department_id)
     return user.reload()
