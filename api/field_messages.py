@@ -112,7 +112,7 @@ PROBLEMS = {
     "missing_node": "连线的起点或终点不存在",
     "unknown_process": "调用的流程不存在或未发布",
     "no_form": "用户任务未指定表单（formKey）",
-    "form_not_published": "用户任务的表单未发布",
+    "form_not_published": "表单未发布",
     "form_version_unknown": "用户任务指定的表单版本不存在",
     "unknown_lane": "泳道名称不是已知的部门编码或角色",
     "not_executable": "流程未设为可执行（isExecutable=\"true\"）",

@@ -51,6 +51,7 @@ MESSAGES = {
     "user.role_without_department": ("该角色不属于部门", "This role is not held per department"),
     "user.cannot_disable_self": ("不能停用自己的账号", "You cannot disable your own account"),
     "user.cannot_revoke_own_admin": ("不能撤销自己的管理员角色", "You cannot remove your own admin role"),
+    "workflow.start_form_missing": ("开始事件指定的表单未发布", "The start event's form is not published"),
     "department.code_taken": ("部门编码已存在", "This department code is taken"),
     "department.cycle": ("部门不能成为自己的下级", "A department cannot sit below itself"),
     "department.has_children": ("该部门下仍有下级部门", "This department still has sub-departments"),

@@ -117,3 +117,19 @@ def test_task_errors_follow_accept_language(typed):
     assert r.status_code == 422
     assert {e["path"]: e["message"] for e in r.json["errors"]} == {"/data/amount": "This field is required",
                                                                    "/data/count": "Wrong type: expected a whole number"}
+
+
+def test_start_data_is_checked_and_typed_with_the_start_events_form(client, civil_designer, department, forms):
+    xml = example("exclusive_gateway.bpmn").replace(
+        '<bpmn:startEvent id="start">',
+        '<bpmn:startEvent id="start"><bpmn:extensionElements><spiffworkflow:properties>'
+        '<spiffworkflow:property name="formKey" value="fee_review" /></spiffworkflow:properties>'
+        '</bpmn:extensionElements>')
+    upload(client, civil_designer, department["id"], "exclusive_gateway", xml)
+    assert client.post(f"{BASE}/exclusive_gateway/publish", headers=civil_designer).status_code == 201
+    url = f"{BASE}/exclusive_gateway/versions/1/test-runs"
+    r = client.post(url, json={"data": {"decision": "pass", "amount": "abc"}}, headers=civil_designer)
+    assert r.status_code == 422 and [(e["path"], e["code"]) for e in r.json["errors"]] == [("/data/amount", "money")]
+    run = DesignerRun(client, civil_designer, "exclusive_gateway",
+                      data={"decision": "pass", "amount": "800", "stray": True})
+    assert run.task("review")["data"] == {"decision": "pass", "amount": "800.00"}     # typed, stray dropped

@@ -27,9 +27,18 @@ workflows/engine.py; datetime is SpiffWorkflow's own), so a restored instance co
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from datetime import date, datetime, timezone
 
-from core.errors import Invalid
+from lxml import etree
+
+from core.errors import Invalid, NotFound
+
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+_start_forms: OrderedDict = OrderedDict()   # process version id → (form key, version or None) or None
+_lock = threading.Lock()
 
 
 def form_of(process_version, element_id: str, *, form_key: str | None = None,
@@ -57,6 +66,48 @@ def form_of(process_version, element_id: str, *, form_key: str | None = None,
     if form_version is None and entry is not None and entry.get("form_key") == form_key:
         form_version = entry.get("form_version")
     return forms.get_published(form_key, form_version)
+
+
+def start_form(process_version) -> tuple[str, int | None] | None:
+    """(formKey, formVersion) named by the main process's start event, or None: a start form is optional."""
+    cache_key = str(process_version.id)
+    if cache_key in _start_forms:
+        return _start_forms[cache_key]
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    root = etree.fromstring(process_version.bpmn_xml.encode(), parser)
+    found = None
+    for process in root.iterfind(f"{{{BPMN}}}process"):
+        if process.get("id") != process_version.process_id:
+            continue
+        for start in process.iterfind(f"{{{BPMN}}}startEvent"):
+            props = {p.get("name"): p.get("value") for p in start.iterfind(
+                f"{{{BPMN}}}extensionElements/{{{SPIFF}}}properties/{{{SPIFF}}}property")}
+            if props.get("formKey"):
+                number = props.get("formVersion") or ""
+                found = (props["formKey"], int(number) if number.isascii() and number.isdigit() else None)
+                break
+    with _lock:
+        _start_forms[cache_key] = found
+        while len(_start_forms) > 1024:
+            _start_forms.popitem(last=False)
+    return found
+
+
+def prepare_start(process_version, data: dict | None) -> dict:
+    """Start data checked and typed with the start event's form (`formKey` on the start event), if it names
+    one; otherwise as given."""
+    from forms import service as forms
+
+    named = start_form(process_version)
+    if named is None:
+        return dict(data or {})
+    try:
+        form = forms.get_published(*named)
+    except NotFound:
+        raise Invalid("workflow.start_form_missing", errors=[{
+            "path": "/data", "code": "form_not_published",
+            "message": f"the start event's form '{named[0]}' is not published"}]) from None
+    return convert(form, data or {})
 
 
 def prepare(process_version, element_id: str, data: dict | None, *, form_key: str | None = None,
