@@ -87,7 +87,7 @@ def _validation_errors(exc: HTTPException):
         location, *field = path or ("json",)
         field = [p for p in field if p != "_schema"]
         if location == "json" and not field and "json" in text.lower() and "invalid" in text.lower():
-            return "invalid_json", [{"path": "", "code": "invalid_json", "message": text}]
+            return "invalid_json", [field_messages.localize({"path": "", "code": "invalid_json", "message": text})]
         errors.append(field_messages.localize({"path": json_pointer(field), "code": "invalid", "message": text,
                                                **({"location": location} if location != "json" else {})}))
     return "validation_failed", errors

@@ -52,7 +52,7 @@ FIELD_TEMPLATES = [
     ("One or more of the choices you made was not in: {choices}.", "not_in_options",
      "有选项不在可选范围内：{choices}"),
     ("Not a valid {obj_type}.", "type", "类型不正确"),
-    ("Not a valid JSON request.", "invalid_json", "请求体不是有效的 JSON"),   # not a marshmallow text: webargs'
+    ("Invalid JSON body.", "invalid_json", "请求体不是有效的 JSON"),   # webargs'
     # our schemas' own texts (error=…)
     ("3–64 letters, digits or _ . @ -", "pattern", "3–64 个字母、数字或 _ . @ -"),
     ("2–64 of a-z, 0-9, _ and -, starting with a letter", "pattern", "2–64 个 a-z、0-9、_ 或 -，以字母开头"),

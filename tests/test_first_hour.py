@@ -58,7 +58,7 @@ def test_field_messages_follow_accept_language(client, admin_headers):
                                                                     "/surprise": "Unknown field."}
     r = client.get("/api/v1/users?page_size=0", headers=admin_headers)
     assert r.status_code == 422 and r.json["errors"][0]["location"] == "query"
-    assert r.json["errors"][0]["message"].startswith("不能小于") or "之间" in r.json["errors"][0]["message"]
+    assert r.json["errors"][0]["message"] == "不能小于 1，且不能大于 100"
 
 
 def test_designer_problems_follow_accept_language(client, civil_designer, department):
@@ -142,3 +142,12 @@ def test_numeric_limits_that_leave_no_value_are_problems_and_all_problems_are_re
         ("/properties/a/type", "meta_schema"), ("/properties/n/minimum", "limits_crossed"),
         ("/properties/m/exclusiveMinimum", "limits_crossed"), ("/properties/c/minItems", "limits_crossed")}
     assert r.json["valid"] is False
+
+
+def test_a_malformed_json_body_is_explained_in_the_callers_language(client, admin_headers):
+    headers = {**admin_headers, "Content-Type": "application/json"}
+    zh = client.post("/api/v1/users", data=b"{not json", headers=headers)
+    en = client.post("/api/v1/users", data=b"{not json", headers={**headers, "Accept-Language": "en"})
+    assert zh.status_code == en.status_code == 400 and zh.json["code"] == "invalid_json"
+    assert zh.json["errors"][0]["message"] == "请求体不是有效的 JSON"
+    assert en.json["errors"][0]["message"] == "Invalid JSON body."
