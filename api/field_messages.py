@@ -127,6 +127,11 @@ PROBLEMS = {
     "not_waiting": "流程当前没有在等待该消息",
 }
 PROBLEM_PREFIXES = {"bad_": "表达式无法编译", "empty_": "表达式为空"}
+# a process step's incident (workflows/instances.py): the zh text leads, the engine's own detail (an expression's
+# error, code-like) follows, since a designer needs it to fix the process
+INCIDENTS = {"error": "流程步骤出错", "sandbox": "脚本违反了沙箱规则", "timeout": "脚本运行超时",
+             "memory": "脚本占用内存超出限制", "data_limit": "数据超出限制（大小、层级或类型）",
+             "exit": "脚本异常退出"}
 
 
 def translate(text: str) -> tuple[str, str] | None:
@@ -164,5 +169,8 @@ def localize(item: dict, *, lang: str | None = None) -> dict:
     if lang == "en":
         return item
     known = translate(text)
-    zh = known[1] if known is not None else problem_zh(str(item.get("code", "")))
+    code = str(item.get("code", ""))
+    if known is None and code in INCIDENTS and ("element_id" in item or item.get("path") == "/data"):
+        return {**item, "message": f"{INCIDENTS[code]}：{text}"}
+    zh = known[1] if known is not None else problem_zh(code)
     return {**item, "message": zh} if zh else item

@@ -24,6 +24,7 @@ def test_a_test_run_start_that_meets_an_incident_answers_422_like_a_completion(c
     assert r.status_code == 422 and r.json["code"] == "workflow_incident"
     item = r.json["errors"][0]
     assert item["element_id"] == "divide" and "ZeroDivisionError" in item["message"]
+    assert item["message"].startswith("流程步骤出错：")          # zh-CN leads; the engine's detail follows
     kept = client.get(f"{BASE}/broken_start/versions/1/test-runs/{item['instance_id']}", headers=civil_designer)
     assert kept.status_code == 200 and kept.json["status"] == "incident"
     assert kept.json["incidents"][0]["element_id"] == "divide"
