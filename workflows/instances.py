@@ -14,7 +14,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from core import audit, clock
 from core.actor import Actor
 from core.errors import Conflict, Forbidden, Invalid, NotFound
-from workflows import service
+from workflows import service, task_data
 from workflows.engine import DEFAULT_ENGINE, Engine, PathRecorder
 from workflows.limits import DataLimitExceeded, SandboxViolation
 from workflows.models import Incident, Instance, ProcessVersion
@@ -243,7 +243,6 @@ def _test_run(actor: Actor, key: str, number: int, run_id: str) -> Instance:
 
 def start_test_run(actor: Actor, key: str, number: int, data: dict | None) -> dict:
     version = service.get_version(actor, key, number)
-    from workflows import task_data
     instance = start(actor, version, task_data.prepare_start(version, data), is_test=True)
     if instance.status == "incident":   # one rule for every action: an incident answers 422 (docs/bpmn.md)
         error = _incident_error(instance.incidents[-1])
@@ -259,7 +258,6 @@ def get_test_run(actor: Actor, key: str, number: int, run_id: str) -> dict:
 def complete_test_task(actor: Actor, key: str, number: int, run_id: str, task_id: str, data: dict | None,
                        expected_version: int | None = None) -> dict:
     instance = _test_run(actor, key, number, run_id)
-    from workflows import task_data
     version = service.get_version(actor, key, number)
     return view(complete_task(actor, instance, task_id, data, expected_version=expected_version,
                               prepare=lambda task, given: task_data.for_task(version, task, given)))
