@@ -13,4 +13,5 @@ COPY wsgi.py ./
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 zhangban
 USER zhangban
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--graceful-timeout", "20", "--no-control-socket", "wsgi:app"]
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--graceful-timeout", "20", "--no-control-socket", \
+     "--config", "python:api.gunicorn_conf", "wsgi:app"]

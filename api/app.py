@@ -1,10 +1,12 @@
 """The app factory: settings → logging → database → object store → blueprints → error handlers."""
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import flask_swagger_ui
 from flask import Flask, send_from_directory
+from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 
 from api import errors, json_guard, logs
@@ -35,6 +37,7 @@ def create_app(config: Settings | None = None) -> Flask:
         API_SPEC_OPTIONS={"components": {"securitySchemes": {
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}},
     )
+    app.json = JSONProvider(app)
     app.json.ensure_ascii = False
     app.json.sort_keys = False   # JSON_SORT_KEYS is ignored since Flask 2.3: keep keys (form fields) in order
     app.extensions["zhangban"] = Runtime(settings=settings, store=store, wechat=WeChatClient(settings))
@@ -78,6 +81,16 @@ def _blueprints():
 
     return [health.blp, views.blp, admin_views.blp, designer_forms_views.blp, forms_views.blp,
             attachments_views.blp, process_views.blp, applications_views.blp, tasks_views.blp]
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Dates in process data (date and datetime form fields) as ISO 8601, not Flask's HTTP-date default."""
+
+    @staticmethod
+    def default(o):
+        if isinstance(o, date):     # datetime too
+            return o.isoformat()
+        return DefaultJSONProvider.default(o)
 
 
 class ZhangbanApi(Api):

@@ -56,7 +56,9 @@ def serve(host, port, workers):
                                       f"it first, or give this server its own ZHANGBAN_DATA_DIR")
     gunicorn = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
                 # No control socket: gunicorn's default path is one per user, shared by every instance on the machine.
-                "--graceful-timeout", "10", "--no-control-socket", "wsgi:app"]
+                "--graceful-timeout", "10", "--no-control-socket",
+                # its limits, and its own refusals (414, 431, 400) in the one error shape
+                "--config", "python:api.gunicorn_conf", "wsgi:app"]
     process = subprocess.Popen(gunicorn, env=env, cwd=_project_root())
 
     def stop_gunicorn(signum, frame):

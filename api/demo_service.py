@@ -2,8 +2,9 @@
 
 Form: name, 身份证号, phone, months of residence, address, an ID photo and a signature. Process over two
 departments: 东城区民政局 accepts (受理审核), an exclusive gateway sends approved cases to 东城区公安分局 for a
-countersign of two checks (户籍核查, 居住核查 — parallel, all must approve; the script before it clears the acceptance `decision`, so that
-each check's `decision` can be collected into `verdicts`), then 民政局 issues the permit (制证发证).
+countersign of two checks (户籍核查, 居住核查 — parallel, all must approve; the script before it clears the
+acceptance's `decision`, so that each check's `decision` can be collected into `verdicts`), then 民政局 issues the
+permit (制证发证).
 Running it again changes nothing that is already there.
 """
 from __future__ import annotations
@@ -57,11 +58,11 @@ BPMN = f"""<?xml version="1.0" encoding="UTF-8"?>
   </bpmn:collaboration>
   <bpmn:process id="{PROCESS}" name="居住证审批" isExecutable="true">
     <bpmn:laneSet id="lanes">
-      <bpmn:lane id="lane_civil" name="east-civil"><bpmn:flowNodeRef>start</bpmn:flowNodeRef>
+      <bpmn:lane id="lane_civil" name="civil"><bpmn:flowNodeRef>start</bpmn:flowNodeRef>
         <bpmn:flowNodeRef>accept</bpmn:flowNodeRef><bpmn:flowNodeRef>accepted</bpmn:flowNodeRef>
         <bpmn:flowNodeRef>prepare</bpmn:flowNodeRef><bpmn:flowNodeRef>issue</bpmn:flowNodeRef>
         <bpmn:flowNodeRef>issued</bpmn:flowNodeRef><bpmn:flowNodeRef>refused</bpmn:flowNodeRef></bpmn:lane>
-      <bpmn:lane id="lane_police" name="east-police"><bpmn:flowNodeRef>verify</bpmn:flowNodeRef>
+      <bpmn:lane id="lane_police" name="police"><bpmn:flowNodeRef>verify</bpmn:flowNodeRef>
         <bpmn:flowNodeRef>verified</bpmn:flowNodeRef></bpmn:lane>
     </bpmn:laneSet>
     <bpmn:startEvent id="start" name="提交申请"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
@@ -100,14 +101,14 @@ del decision</bpmn:script></bpmn:scriptTask>
 </bpmn:definitions>
 """
 
-POLICE = ("east-police", "东城区公安分局", "East District Public Security Bureau")
+POLICE = ("police", "东城区公安分局", "East District Public Security Bureau")
 POLICE_APPROVER = ("demo-approver-3", "审批人 赵磊")
 
 
 def seed(password: str, actor: Actor | None = None):
     actor = actor or Actor.system()
     ids = {d.code: str(d.id) for d in Department.objects.only("code")}
-    if "east-civil" not in ids or "district-east" not in ids:
+    if "civil" not in ids or "district-east" not in ids:
         return   # the identity demo comes first
     if POLICE[0] not in ids:
         police = admin.create_department(actor, code=POLICE[0], name=POLICE[1], name_en=POLICE[2], level="bureau",
@@ -118,7 +119,7 @@ def seed(password: str, actor: Actor | None = None):
         admin.create_staff(actor, username=POLICE_APPROVER[0], password=password, display_name=POLICE_APPROVER[1],
                            grants=[{"role": "approver", "department_id": ids[POLICE[0]]}])
         yield f"user {POLICE_APPROVER[0]} / {password}: {POLICE_APPROVER[1]}"
-    civil = ids["east-civil"]
+    civil = ids["civil"]
     for key, schema in ((APPLY_FORM, APPLY_SCHEMA), (REVIEW_FORM, REVIEW_SCHEMA)):
         if not FormDraft.objects(key=key).first():
             forms.create_draft(actor, key=key, title=schema["title"], department=civil, schema=schema)

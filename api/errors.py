@@ -10,18 +10,18 @@ import logging
 
 from flask import g, jsonify
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError, NetworkTimeout
-from marshmallow import INCLUDE, Schema, fields
+from marshmallow import INCLUDE, Schema, fields, pre_dump
 from werkzeug.exceptions import HTTPException
 
-from api import i18n
+from api import field_messages, i18n
 from core.errors import DomainError, TooManyRequests
 
 log = logging.getLogger("zhangban.errors")
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 409: "conflict", 412: "precondition_failed", 413: "payload_too_large",
-              415: "unsupported_media_type", 422: "validation_failed", 428: "precondition_required",
-              429: "too_many_requests", 503: "unavailable"}
+              414: "uri_too_long", 415: "unsupported_media_type", 422: "validation_failed", 428: "precondition_required",
+              429: "too_many_requests", 431: "headers_too_large", 501: "not_implemented", 503: "unavailable"}
 
 
 class ErrorItem(Schema):
@@ -35,6 +35,11 @@ class ErrorItem(Schema):
     message = fields.String()
     location = fields.String(metadata={"description": "where a request parameter was: query, headers, "
                                                       "multipart … (absent for the JSON body)"})
+
+    @pre_dump
+    def _in_callers_language(self, item, **kwargs):
+        # problems a designer's check returns (200) speak the caller's language like error answers do
+        return field_messages.localize(item) if isinstance(item, dict) else item
 
 
 class ErrorSchema(Schema):
@@ -82,9 +87,9 @@ def _validation_errors(exc: HTTPException):
         location, *field = path or ("json",)
         field = [p for p in field if p != "_schema"]
         if location == "json" and not field and "json" in text.lower() and "invalid" in text.lower():
-            return "invalid_json", [{"path": "", "code": "invalid_json", "message": text}]
-        errors.append({"path": json_pointer(field), "code": "invalid", "message": text,
-                       **({"location": location} if location != "json" else {})})
+            return "invalid_json", [field_messages.localize({"path": "", "code": "invalid_json", "message": text})]
+        errors.append(field_messages.localize({"path": json_pointer(field), "code": "invalid", "message": text,
+                                               **({"location": location} if location != "json" else {})}))
     return "validation_failed", errors
 
 
@@ -100,18 +105,6 @@ def handle_http_exception(exc: HTTPException):
     return error_response(status, code, headers=headers)
 
 
-def _localized(item: dict) -> dict:
-    """An error item's message in the caller's language: its own message_zh/message_en texts when the domain
-    gave them (with the limits filled in), else the text of the message key it names."""
-    lang = i18n.language()
-    own = item.get("message_en" if lang == "en" else "message_zh")
-    if own:
-        return {**item, "message": own}
-    if item.get("message") in i18n.MESSAGES:
-        return {**item, "message": i18n.message(item["message"], lang=lang)}
-    return item
-
-
 def handle_domain_error(exc: DomainError):
     headers = {}
     params = dict(exc.params)
@@ -120,7 +113,7 @@ def handle_domain_error(exc: DomainError):
         params.setdefault("retry_after", exc.retry_after)
     if exc.status >= 500:
         log.warning("%s: %s", exc.message_key, exc.detail or "")
-    errors = [_localized(item) for item in exc.errors]
+    errors = [field_messages.localize(item) for item in exc.errors]
     return error_response(exc.status, exc.code, errors=errors, params=params, message_key=exc.message_key,
                           headers=headers)
 

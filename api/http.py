@@ -70,11 +70,16 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def if_match_version() -> int:
-    """The version named by If-Match; 428 when it is missing, 412 when it is not one of ours."""
+def if_match_version(current=None) -> int | None:
+    """The version named by If-Match; 428 when it is missing, 412 when it is not one of ours.
+
+    `If-Match: *` matches any existing draft (RFC 9110, 13.1.1): the answer is `current()`, the version the
+    draft has now (the caller's look-up answers 404 for no draft), or None without `current` (any version)."""
     header = request.headers.get("If-Match", "").strip()
     if not header:
         raise PreconditionRequired()
+    if header == "*":
+        return current() if current is not None else None
     value = header.removeprefix("W/").strip('"')
     # ASCII digits only ("²".isdigit() is true, int("²") fails); longer is no version of ours (nor an int64)
     if not (value.isascii() and value.isdigit()) or len(value) > 18:

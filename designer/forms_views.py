@@ -131,7 +131,9 @@ class Draft(MethodView):
                                               "schema": {"type": "string"}}])
     def put(self, body, key):
         """Change the draft's title or schema (If-Match: the ETag you read)"""
-        draft = service.update_draft(current_actor(), key, if_match_version(), **body, max_bytes=max_draft_bytes())
+        actor = current_actor()
+        expected = if_match_version(lambda: service.get_draft(actor, key).version)   # "*": any existing draft
+        draft = service.update_draft(actor, key, expected, **body, max_bytes=max_draft_bytes())
         return draft, 200, {"ETag": etag(draft.version)}
 
 

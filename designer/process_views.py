@@ -82,7 +82,9 @@ class Draft(MethodView):
                                               "schema": {"type": "string"}}])
     def put(self, body, key):
         """Change the draft's name, BPMN or DMN (If-Match: the ETag you read)"""
-        draft = service.update_draft(current_actor(), key, if_match_version(), **body)
+        actor = current_actor()
+        expected = if_match_version(lambda: service.get_draft(actor, key).version)   # "*": any existing draft
+        draft = service.update_draft(actor, key, expected, **body)
         return draft, 200, {"ETag": etag(draft.version)}
 
 

@@ -100,9 +100,21 @@ def analyze(schema, *, keep_form: bool = False) -> tuple[Form | None, list[dict]
         return None, [_err("", "not_an_object", "the form schema is a JSON object")]
     for problem in sorted(_META.iter_errors(schema), key=lambda e: list(e.absolute_path))[:50]:
         errors.append(_err(_pointer(problem.absolute_path), "meta_schema", problem.message[:300]))
-    if errors:
-        return None, errors
     walker = _Walker(errors)
+    if errors:
+        # Report the language's problems too, not only the first meta-schema one: a designer fixes all at once.
+        # The walker expects a well-formed schema; where it trips over the malformed part, the meta-schema
+        # problems are what there is to say.
+        try:
+            walker.form(schema)
+        except Exception:   # noqa: BLE001
+            pass
+        seen, unique = set(), []
+        for item in errors:
+            if (item["path"], item["code"]) not in seen:
+                seen.add((item["path"], item["code"]))
+                unique.append(item)
+        return None, unique
     form = walker.form(schema)
     if walker.count > MAX_FIELDS:
         errors.append(_err("/properties", "too_many_fields",
@@ -291,9 +303,11 @@ class _Walker:
         elif kind in ("number", "integer"):
             want(kind if kind == "integer" else ("number", "integer"))
             eff["type"] = declared or kind
+            self._bounds(eff, pointer)
         elif kind == "money":
             want(("number", "string"))
             eff.update(type=["string", "number"], format="money")
+            self._bounds(eff, pointer)
         elif kind == "boolean":
             want("boolean")
             eff["type"] = "boolean"
@@ -377,6 +391,20 @@ class _Walker:
                 self.error(f"{pointer}/x-ui/options", "invalid_ui", "options is a list of {value, label}")
             elif sorted(map(repr, (o["value"] for o in options))) != sorted(map(repr, values)):
                 self.error(f"{pointer}/x-ui/options", "options_mismatch", "options must label exactly the enum values")
+
+    def _bounds(self, eff, pointer):
+        """minimum/exclusiveMinimum above maximum/exclusiveMaximum: no value could ever pass."""
+        def number(key):
+            value = eff.get(key)
+            return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        for low_key in ("minimum", "exclusiveMinimum"):
+            for high_key in ("maximum", "exclusiveMaximum"):
+                low, high = number(low_key), number(high_key)
+                if low is None or high is None:
+                    continue
+                if low > high or (low == high and (low_key, high_key) != ("minimum", "maximum")):
+                    self.error(f"{pointer}/{low_key}", "limits_crossed", f"{low_key} {low} leaves no value "
+                               f"up to {high_key} {high}")
 
     def _limits(self, eff, pointer, low_key, high_key, cap):
         low, high = eff.get(low_key, 0), eff.get(high_key)

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from api.demo import FORMS as DEMO_FORMS
+
 BASE = "/api/v1/designer/processes"
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "bpmn"
-FORM_KEYS = ("review", "countersign", "supplement")
+FORM_KEYS = tuple(key for key, *_ in DEMO_FORMS)   # the forms the examples name, as `zhangban seed-demo` makes them
 
 
 def example(name: str) -> str:
@@ -36,10 +38,10 @@ def housing_designer(make_staff, housing):
 
 @pytest.fixture
 def forms(client, civil_designer, department):
-    """The forms the examples' user tasks name, published through the forms designer API."""
-    for key in FORM_KEYS:
-        r = client.post("/api/v1/designer/forms", json={"key": key, "title": key, "department": department["id"],
-                                                        "schema": simple_form(key)}, headers=civil_designer)
+    """The forms the examples' user tasks name (the demo's), published through the forms designer API."""
+    for key, title, _, _, schema in DEMO_FORMS:
+        r = client.post("/api/v1/designer/forms", json={"key": key, "title": title, "department": department["id"],
+                                                        "schema": schema}, headers=civil_designer)
         assert r.status_code == 201, r.json
         r = client.post(f"/api/v1/designer/forms/{key}/publish", headers=civil_designer)
         assert r.status_code == 201, r.json

@@ -14,7 +14,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from core import audit, clock
 from core.actor import Actor
 from core.errors import Conflict, Forbidden, Invalid, NotFound
-from workflows import service
+from workflows import service, task_data
 from workflows.engine import DEFAULT_ENGINE, Engine, PathRecorder
 from workflows.limits import DataLimitExceeded, SandboxViolation
 from workflows.models import Incident, Instance, ProcessVersion
@@ -161,11 +161,13 @@ def _record_incident(actor, instance, incident):
 
 
 def complete_task(actor: Actor, instance: Instance, task_id: str, data: dict | None = None, *,
-                  expected_version: int | None = None) -> Instance:
+                  expected_version: int | None = None, prepare=None) -> Instance:
+    """`prepare(task, data)` (workflows.task_data.for_task) checks and types the data against the task's form."""
     def step(workflow):
-        if ENGINE.ready_task(workflow, task_id) is None:
+        task = ENGINE.ready_task(workflow, task_id)
+        if task is None:
             raise NotFound("workflow.task_not_ready")
-        ENGINE.complete(workflow, task_id, data or {})
+        ENGINE.complete(workflow, task_id, prepare(task, data) if prepare else (data or {}))
 
     return _act(actor, instance, "complete", step, {"task_id": task_id}, expected_version=expected_version)
 
@@ -291,7 +293,12 @@ def _test_run(actor: Actor, key: str, number: int, run_id: str) -> Instance:
 
 def start_test_run(actor: Actor, key: str, number: int, data: dict | None) -> dict:
     version = service.get_version(actor, key, number)
-    return view(start(actor, version, data, is_test=True))
+    instance = start(actor, version, task_data.prepare_start(version, data), is_test=True)
+    if instance.status == "incident":   # one rule for every action: an incident answers 422 (docs/bpmn.md)
+        error = _incident_error(instance.incidents[-1])
+        error.errors[0]["instance_id"] = str(instance.id)   # the run is kept: GET …/test-runs/{instance_id}
+        raise error
+    return view(instance)
 
 
 def get_test_run(actor: Actor, key: str, number: int, run_id: str) -> dict:
@@ -301,7 +308,9 @@ def get_test_run(actor: Actor, key: str, number: int, run_id: str) -> dict:
 def complete_test_task(actor: Actor, key: str, number: int, run_id: str, task_id: str, data: dict | None,
                        expected_version: int | None = None) -> dict:
     instance = _test_run(actor, key, number, run_id)
-    return view(complete_task(actor, instance, task_id, data, expected_version=expected_version))
+    version = service.get_version(actor, key, number)
+    return view(complete_task(actor, instance, task_id, data, expected_version=expected_version,
+                              prepare=lambda task, given: task_data.for_task(version, task, given)))
 
 
 def message_test_run(actor: Actor, key: str, number: int, run_id: str, name: str, payload: dict | None) -> dict:

@@ -16,6 +16,15 @@ def require_admin(actor: Actor) -> None:
         raise Forbidden()
 
 
+STAFF_ROLES = frozenset({"designer", "approver", "admin"})
+
+
+def require_staff(actor: Actor) -> None:
+    """Staff read the department tree (designers need its codes for lanes); residents do not."""
+    if not actor.roles & STAFF_ROLES:
+        raise Forbidden()
+
+
 def _field_error(key, path, code=None):
     return Invalid(key, errors=[{"path": path, "code": code or key, "message": key}])
 
@@ -23,7 +32,7 @@ def _field_error(key, path, code=None):
 # -- departments ---------------------------------------------------------------------------------------------
 
 def get_department(actor: Actor, department_id: str) -> Department:
-    require_admin(actor)
+    require_staff(actor)
     department = Department.objects(id=parse_id(department_id)).first() if parse_id(department_id) else None
     if department is None:
         raise NotFound()
@@ -31,7 +40,7 @@ def get_department(actor: Actor, department_id: str) -> Department:
 
 
 def list_departments(actor: Actor, *, parent_id=None, q=None):
-    require_admin(actor)
+    require_staff(actor)
     filters = {}
     if parent_id:
         if parse_id(parent_id) is None:
@@ -63,6 +72,7 @@ def create_department(actor: Actor, *, code: str, name: str, name_en: str = "", 
 
 
 def update_department(actor: Actor, department_id: str, version: int | None, **changes) -> Department:
+    require_admin(actor)                      # reading is for all staff; changing is for admins
     department = get_department(actor, department_id)
     changes = {k: v for k, v in changes.items() if v is not None}
     query = {"id": department.id}
@@ -160,7 +170,7 @@ def revoke_role(actor: Actor, user_id: str, role: str, department_id: str | None
     if not any(g.role == role and g.department_id == match["department_id"] for g in user.grants):
         raise NotFound()
     if role == "admin" and user.id == parse_id(actor.user_id):
-        raise Conflict("user.cannot_disable_self")
+        raise Conflict("user.cannot_revoke_own_admin")
     User.objects(id=user.id).update_one(pull__grants=match, set__updated_at=clock.now(), inc__version=1)
     audit.record(actor, "user.revoke_role", "user", user.id, role=role, department_id=department_id)
     return user.reload()

@@ -21,7 +21,7 @@ class Departments(MethodView):
     @blp.response(200, DepartmentPage)
     @blp.doc(security=[BEARER])
     def get(self, filters, **page):
-        """List departments (filter by parent, search by name)"""
+        """List departments (filter by parent, search by name); every staff member may read them"""
         return paginate(admin.list_departments(current_actor(), **filters), page)
 
     @blp.arguments(schemas.DepartmentIn)
@@ -38,7 +38,7 @@ class DepartmentItem(MethodView):
     @blp.response(200, schemas.DepartmentOut)
     @blp.doc(security=[BEARER])
     def get(self, department_id):
-        """One department"""
+        """One department (every staff member may read it; changes are for admins)"""
         return admin.get_department(current_actor(), department_id)
 
     @blp.arguments(schemas.DepartmentPatchIn)

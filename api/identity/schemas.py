@@ -2,11 +2,26 @@
 from __future__ import annotations
 
 from flask import g
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from api.identity.models import DEPARTMENT_LEVELS, DEPARTMENT_ROLES, GLOBAL_ROLES
 from api.identity.service import readable_pii
 from core import pii
+from forms import formats
+
+ID_CARD_INVALID = "Not a valid resident ID number (18 characters, a real birth date, a correct check digit)"
+MOBILE_INVALID = "Not a valid mainland mobile number"
+
+
+def _id_card(value: str) -> None:
+    """The forms' own check (GB 11643-1999: birth date and check digit), not only the shape."""
+    if not formats.is_cn_id_card(value.strip().upper()):
+        raise ValidationError(ID_CARD_INVALID)
+
+
+def _mobile(value: str) -> None:
+    if not formats.is_cn_mobile(formats.normalize_mobile(value)):
+        raise ValidationError(MOBILE_INVALID)
 
 USERNAME = validate.Regexp(r"^[A-Za-z0-9_.@-]{3,64}$", error="3–64 letters, digits or _ . @ -")
 ROLE = validate.OneOf(DEPARTMENT_ROLES + GLOBAL_ROLES)
@@ -85,9 +100,18 @@ class UserCreateIn(Schema):
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=10, max=256))
     display_name = fields.String(load_default="", validate=validate.Length(max=100))
     real_name = fields.String(load_default="", validate=validate.Length(max=100))
-    phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^1[3-9]\d{9}$"))
-    id_card = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^\d{17}[\dXx]$"))
+    phone = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=20), _mobile])
+    id_card = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=18), _id_card])
     grants = fields.List(fields.Nested(GrantIn), load_default=list, validate=validate.Length(max=50))
+
+    @post_load
+    def _normalized(self, data, **kwargs):
+        """As the forms keep them: 手机号 without +86 or spaces, 身份证号 upper-cased."""
+        if data.get("phone"):
+            data["phone"] = formats.normalize_mobile(data["phone"])
+        if data.get("id_card"):
+            data["id_card"] = data["id_card"].strip().upper()
+        return data
 
 
 class UserListArgs(Schema):
