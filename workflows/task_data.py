@@ -132,6 +132,13 @@ def convert(form_version, data: dict, *, pointer_prefix: str = "/data") -> dict:
     return _typed(validation.compiled(form_version).form.fields, clean)
 
 
+def typed(form_version, clean: dict) -> dict:
+    """Data already validated by `forms.validation.validate` (an application's), converted to process types."""
+    from forms import validation
+
+    return _typed(validation.compiled(form_version).form.fields, clean)
+
+
 def _typed(fields, values: dict) -> dict:
     out = dict(values)
     for f in fields:

@@ -19,7 +19,7 @@ from core.errors import Conflict, Invalid, NotFound, Unavailable
 from forms import service as forms
 from forms import validation as form_validation
 from storage import service as storage
-from workflows import instances, service as processes
+from workflows import instances, service as processes, task_data
 from workflows.applications import cases
 from workflows.applications.models import FINAL, Application, Event
 from workflows.models import Instance
@@ -99,7 +99,8 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
 
     if app.id is None:
         app.id = ObjectId()      # the instance names its application before either is written
-    instance = instances.start(actor, process_version, form_validation.as_json(clean), application_id=app.id)
+    # the form's values typed as conditions compare them (money as Decimal, dates as dates: docs/bpmn.md)
+    instance = instances.start(actor, process_version, task_data.typed(form_version, clean), application_id=app.id)
     if instance.status == "incident":
         Instance.objects(id=instance.id).delete()
         raise Unavailable("application.service_failing", params={"service": sv.code})
@@ -203,7 +204,8 @@ def supplement(actor: Actor, app_id: str, expected_version: int, data: dict,
     instance = Instance.objects(id=app.instance_id).first()
     if instance is None:
         raise NotFound()
-    changes = {p[1:]: form_validation.as_json(clean.get(p[1:])) for p in changed_paths}
+    typed = task_data.typed(form_version, clean)
+    changes = {p[1:]: typed.get(p[1:]) for p in changed_paths}
     instances.amend_task_data(actor, instance, task_id, changes)
     now = clock.now()
     event = Event(at=now, action="supplemented", actor_id=actor.user_id, actor_name=actor.username,

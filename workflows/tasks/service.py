@@ -21,7 +21,7 @@ from core.errors import Conflict, Forbidden, Invalid, NotFound
 from forms import service as forms
 from forms import validation as form_validation
 from storage import service as storage
-from workflows import instances
+from workflows import instances, task_data
 from workflows.applications import cases
 from workflows.applications.models import Application, Event, Result, ReturnRequest
 from workflows.models import Instance
@@ -164,19 +164,13 @@ def _mark_acted(task: HumanTask) -> Application:
 
 
 def _task_data(task: HumanTask, data: dict | None) -> dict:
-    """Task-form data, validated against the task's form version; only the form's fields go on."""
+    """Task-form data, validated against the task's form version and typed for conditions (workflows/task_data.py);
+    only the form's fields go on."""
     if not task.form_key:
         if data:
             raise Invalid("task.no_form", errors=[{"path": "/data", "code": "no_form", "message": "task.no_form"}])
         return {}
-    form_version = forms.get_published(task.form_key, task.form_version)
-    try:
-        clean = form_validation.validate(form_version, data or {})
-    except Invalid as e:
-        for item in e.errors:
-            item["path"] = "/data" + item.get("path", "")
-        raise
-    return form_validation.as_json(clean)
+    return task_data.convert(forms.get_published(task.form_key, task.form_version), data or {})
 
 
 def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str, comment: str = "",
