@@ -8,10 +8,11 @@ published version carries its own lookup keys in one multikey field, `search_key
     c:<category>  the category
     r:<code>      each region where it may be applied for
 
-A search turns each filter into keys and looks each one up by equality on the (current, search_keys) index —
-the one query shape the test server also answers from an index (it scans the collection once a query mixes an
-indexed equality with anything else, `$all` included) — intersects the ids, then checks the keyword's words as
-substrings of `search_text` for the few survivors (bigrams alone do not guarantee the characters are adjacent).
+A search looks up its most selective filter by equality on the (current, search_keys) index — the one query
+shape the test server also answers from an index (it scans the collection once a query mixes an indexed
+equality with anything else, `$all` included) — and checks the other filters on the candidates it returns: the
+keyword's words as substrings of `search_text` (Latin words at a word's start), so the characters must be
+adjacent, which bigrams alone do not ensure.
 """
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ from workflows.catalog.models import ServiceVersion
 NATIONWIDE = "100000"           # 全国: applicable everywhere (跨省通办)
 MAX_LATIN_PREFIX = 12           # a Latin word is found by any prefix of up to this many characters
 MAX_KEYS = 6000                 # per version; names and the code come first, so they are always searchable
-MAX_QUERY_TERMS = 8
 _RUNS = re.compile(r"[0-9a-z]+|[^\W\d_a-z]+")   # Latin words and numbers | runs of other letters (汉字)
 
 
@@ -68,41 +68,64 @@ def index_fields(code: str, department: str, body) -> dict:
             "search_keys": list(dict.fromkeys(keys))[:MAX_KEYS]}
 
 
-def _ids(keys: list[str]) -> set:
-    """The current versions holding any of `keys` — one indexed lookup (equality, or $in over one field)."""
-    query = {"current": True, "search_keys": keys[0] if len(keys) == 1 else {"$in": keys}}
-    return {doc["_id"] for doc in ServiceVersion._get_collection().find(query, {"_id": 1})}
+def _matcher(keyword: str | None):
+    """Whether a search_text holds every word of the keyword: Chinese anywhere, Latin words at a word's start."""
+    patterns = [re.compile(("(?<![0-9a-z])" if word.isascii() else "") + re.escape(word))
+                for word in _RUNS.findall(normalize(keyword or ""))]
+    return lambda text: all(p.search(text) for p in patterns)
+
+
+def _driver(terms: list[str], department, category, region) -> list[str]:
+    """The look-up keys of the filter likely to match fewest versions (any of them, for a region)."""
+    if department:
+        return [f"d:{department}"]
+    if category:
+        return [f"c:{category}"]
+    if terms:
+        return [f"t:{max(terms, key=len)}"]
+    return [f"r:{code}" for code in ancestors(region)]
+
+
+def _lookup(keys: list[str]):
+    """Current versions holding any of `keys`: one equality look-up per key (on the test server four equalities
+    take 0.9 s where one `$in` of the same four keys took 4.3 s, over 2,000 versions)."""
+    fields = {"code": 1, "search_text": 1, "department": 1, "body.category": 1, "body.regions": 1}
+    for key in keys:
+        yield from ServiceVersion._get_collection().find({"current": True, "search_keys": key}, fields)
 
 
 def search(*, keyword: str | None = None, department: str | None = None, category: str | None = None,
            region: str | None = None, page: int = 1, page_size: int = 20) -> dict:
-    """{items, total, page, page_size} over current versions, in code order."""
-    words = _RUNS.findall(normalize(keyword or ""))          # each must appear in the text, as typed
-    groups = [[f"t:{term}"] for term in _terms(keyword or "", query=True)[:MAX_QUERY_TERMS]]
-    if department:
-        groups.insert(0, [f"d:{department}"])
-    if category:
-        groups.insert(0, [f"c:{category}"])
-    if region:
-        groups.append([f"r:{code}" for code in ancestors(region)])
+    """{items, total, page, page_size} over current versions, in code order.
+
+    One indexed look-up by the most selective filter fetches the candidates' codes, texts, departments,
+    categories and regions; the other filters are checked on those. (On the test server every returned document
+    costs ~0.2 ms and a large `$in` is quadratic, so one look-up and no `$in` beyond a page's ids.)
+    """
+    terms = _terms(keyword or "", query=True)
     light = ServiceVersion.objects(current=True).exclude("search_keys", "search_text", "body.materials")
-    if not groups:   # no filter (or a keyword of punctuation only): the whole catalogue
+    if not (terms or department or category or region):   # no filter (or only punctuation): the whole catalogue
         ordered = light.order_by("code")
         return {"items": list(ordered.skip((page - 1) * page_size).limit(page_size)), "total": ordered.count(),
                 "page": page, "page_size": page_size}
-    ids: set | None = None
-    for keys in groups:
-        found = _ids(keys)
-        ids = found if ids is None else ids & found
-        if not ids:
-            break
-    survivors = []
-    if ids:
-        for doc in ServiceVersion._get_collection().find({"_id": {"$in": list(ids)}},
-                                                         {"code": 1, "search_text": 1}):
-            if all(word in doc.get("search_text", "") for word in words):
-                survivors.append((doc["code"], doc["_id"]))
+    driver = _driver(terms, department, category, region)
+    places = set(ancestors(region)) if region else None
+    matches = _matcher(keyword)
+    survivors, seen = [], set()
+    for doc in _lookup(driver):
+        if doc["_id"] in seen:
+            continue
+        seen.add(doc["_id"])
+        body = doc.get("body") or {}
+        if department and doc.get("department") != department or category and body.get("category") != category:
+            continue
+        if places is not None and not places.intersection(body.get("regions") or ()):
+            continue
+        if matches(doc.get("search_text", "")):
+            survivors.append((doc["code"], doc["_id"]))
     survivors.sort()
     chosen = [doc_id for _, doc_id in survivors[(page - 1) * page_size:page * page_size]]
-    items = sorted(light.filter(id__in=chosen), key=lambda v: v.code) if chosen else []
+    # by _id alone: adding `current` to an `$in` makes the test server scan the collection (25 ms → 800 ms)
+    page_docs = ServiceVersion.objects(id__in=chosen).exclude("search_keys", "search_text", "body.materials")
+    items = sorted(page_docs, key=lambda v: v.code) if chosen else []
     return {"items": items, "total": len(survivors), "page": page, "page_size": page_size}
