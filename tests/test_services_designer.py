@@ -6,6 +6,7 @@ from core import audit
 from tests.services_fixtures import BASE, CATALOGUE, bound, create, publish, service_body  # noqa: F401
 from tests.workflows_fixtures import civil_designer, forms, housing, housing_designer  # noqa: F401 (fixtures)
 from workflows.catalog.models import ServiceDraft, ServiceVersion
+from workflows.catalog.search import index_fields
 
 
 def test_create_get_update_with_if_match(client, civil_designer, department, bound):
@@ -130,9 +131,12 @@ def test_publish_mends_what_a_crash_left(client, app, civil_designer, department
     assert publish(client, civil_designer, "jzz-001").json["version"] == 2   # the gap is skipped, not collided with
     with app.app_context():
         stray = ServiceVersion.objects(code="jzz-001", version=2).first()
-        ServiceVersion(code="jzz-001", version=3, department=stray.department, body=stray.body,
-                       current=True).save(force_insert=True)
+        ServiceVersion(code="jzz-001", version=3, department=stray.department, body=stray.body, current=True,
+                       **index_fields("jzz-001", stray.department, stray.body)).save(force_insert=True)
         ServiceVersion.objects(code="jzz-001", version=2).update_one(set__current=True)
+    found = client.get(CATALOGUE, query_string={"keyword": "居住证"}, headers=civil_designer).json
+    assert [(i["code"], i["version"]) for i in found["items"]] == [("jzz-001", 3)]   # the newest, once
+    assert client.get(f"{CATALOGUE}/jzz-001", headers=civil_designer).json["version"] == 3
     assert publish(client, civil_designer, "jzz-001").json["version"] == 4
     with app.app_context():
         assert [v.version for v in ServiceVersion.objects(code="jzz-001", current=True)] == [4]
