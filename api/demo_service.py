@@ -15,7 +15,8 @@ from core.actor import ROLES, Actor
 from forms import service as forms
 from forms.models import FormDraft
 from workflows import service as processes
-from workflows.catalog.models import ServiceBody, ServiceVersion
+from workflows.catalog import service as services
+from workflows.catalog.models import ServiceDraft
 from workflows.models import ProcessDraft
 
 SERVICE_CODE = "residence-permit"
@@ -129,11 +130,14 @@ def seed(password: str, actor: Actor | None = None):
         processes.create_draft(actor, key=PROCESS, name="居住证审批", department=civil, bpmn_xml=BPMN)
         processes.publish(actor, PROCESS, known_lanes=set(ids) | set(ROLES))
         yield f"process {PROCESS} v1"
-    if not ServiceVersion.objects(code=SERVICE_CODE).first():
-        ServiceVersion(code=SERVICE_CODE, version=1, department=civil, current=True, search_text="居住证申领 居住证",
-                       body=ServiceBody(name="居住证申领", name_en="Residence permit", category="户籍",
-                                        description="在本市居住满六个月的非本市户籍人员申领居住证。",
-                                        time_limit_days=10, statutory_limit_days=15, handling="online",
-                                        regions=["110101"], form_key=APPLY_FORM, form_version=1,
-                                        process_key=PROCESS, process_version=1)).save(force_insert=True)
+    if not ServiceDraft.objects(code=SERVICE_CODE).first():
+        services.create_draft(actor, code=SERVICE_CODE, department=civil, name="居住证申领", name_en="Residence permit",
+                              category="户籍", description="在本市居住满六个月的非本市户籍人员申领居住证。",
+                              time_limit_days=10, statutory_limit_days=15, handling="online", regions=["110101"],
+                              form_key=APPLY_FORM, form_version=1, process_key=PROCESS, process_version=1,
+                              materials=[{"name": "身份证照片", "field": "/id_photo", "attachment_kind": "photo",
+                                          "originals_needed": True},
+                                         {"name": "申请人签名", "field": "/signature",
+                                          "attachment_kind": "signature"}])
+        services.publish(actor, SERVICE_CODE)
         yield f"service {SERVICE_CODE} v1: 居住证申领"

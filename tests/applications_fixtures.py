@@ -86,14 +86,17 @@ def publish_process(client, headers, department_id, key, bpmn_xml):
     return r.json
 
 
-def publish_service(app, code, department_id, form_key, process_key, *, time_limit_days=5, name="居住证申领"):
-    """A published service version, written as the services designer's publish writes it."""
-    from workflows.catalog.models import ServiceBody, ServiceVersion
-
-    with app.app_context():
-        return ServiceVersion(code=code, version=1, department=department_id, body=ServiceBody(
-            name=name, form_key=form_key, form_version=1, process_key=process_key, process_version=1,
-            time_limit_days=time_limit_days), current=True, search_text=name).save(force_insert=True)
+def publish_service(client, headers, code, department_id, form_key, process_key, *, time_limit_days=5,
+                    name="居住证申领"):
+    """A service published through the services designer API."""
+    r = client.post("/api/v1/designer/services", headers=headers, json={
+        "code": code, "department": department_id, "name": name, "form_key": form_key, "form_version": 1,
+        "process_key": process_key, "process_version": 1, "time_limit_days": time_limit_days,
+        "statutory_limit_days": max(time_limit_days, 20), "regions": ["110101"]})
+    assert r.status_code == 201, r.json
+    r = client.post(f"/api/v1/designer/services/{code}/publish", headers=headers)
+    assert r.status_code == 201, r.json
+    return r.json
 
 
 class Case:
@@ -147,6 +150,6 @@ def case(app, client, make_staff, make_department, resident_headers):
     publish_form(client, designer, civil["id"], "residence_apply", APPLY_FORM)
     publish_form(client, designer, civil["id"], "review", REVIEW_FORM)
     publish_process(client, designer, civil["id"], "residence_permit", TWO_DEPARTMENTS)
-    publish_service(app, "residence", civil["id"], "residence_apply", "residence_permit")
+    publish_service(client, designer, "residence", civil["id"], "residence_apply", "residence_permit")
     return Case(client, civil=civil, housing=housing, designer=designer, civil_1=civil_1, civil_2=civil_2,
                 housing_1=housing_1, resident=resident_headers)

@@ -231,7 +231,8 @@ def test_a_timer_moves_the_case_and_the_inbox_follows(case, app, make_staff):
     from tests.workflows_fixtures import example
 
     publish_process(case.client, case.designer, case.civil["id"], "boundary_timers", example("boundary_timers.bpmn"))
-    publish_service(app, "timed", case.civil["id"], "residence_apply", "boundary_timers", name="限时事项")
+    publish_service(case.client, case.designer, "timed", case.civil["id"], "residence_apply", "boundary_timers",
+                    name="限时事项")
     r = case.client.post("/api/v1/applications", json={"service_code": "timed", "submit": True,
                                                        "data": good_data()}, headers=case.resident)
     assert r.status_code == 201, r.json

@@ -13,6 +13,7 @@ from core.errors import Invalid, NotFound
 from forms import service as forms
 from forms import validation as form_validation
 from workflows.applications.models import Application, DailyCounter, Step
+from workflows.catalog import service as catalog
 from workflows.catalog.models import ServiceVersion
 from workflows.models import Instance, ProcessVersion
 from workflows.tasks.projection import CaseInfo
@@ -31,19 +32,12 @@ def next_number(at: datetime | None = None) -> str:
 
 
 def current_service(code: str) -> ServiceVersion:
-    """The version of a service residents apply for now (NotFound when unknown or archived)."""
-    found = ServiceVersion.objects(code=code, current=True).order_by("-version").first()
-    if found is None:
+    """The version of a service residents apply for now (422 naming /service_code when unknown or archived)."""
+    try:
+        return catalog.get_current(code)
+    except NotFound:
         raise Invalid("application.service_unavailable", errors=[{
-            "path": "/service_code", "code": "not_found", "message": "application.service_unavailable"}])
-    return found
-
-
-def service_version(code: str, number: int) -> ServiceVersion:
-    found = ServiceVersion.objects(code=code, version=number).first()
-    if found is None:
-        raise NotFound()
-    return found
+            "path": "/service_code", "code": "not_found", "message": "application.service_unavailable"}]) from None
 
 
 def add_working_days(start: datetime, days: int) -> datetime | None:

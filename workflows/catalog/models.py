@@ -61,10 +61,15 @@ class ServiceVersion(me.Document):
     body = me.EmbeddedDocumentField(ServiceBody, required=True)
     current = me.BooleanField(default=True)
     search_text = me.StringField(default="")        # lower-cased names and description, for keyword search
+    # What the catalogue search looks up by equality, one multikey index: "t:<term>" (character bigrams and
+    # unigrams of the Chinese text, prefixes of Latin words), "d:<department>", "c:<category>", "r:<region>".
+    search_keys = me.ListField(me.StringField())
     published_by = me.StringField(default="")
     published_at = me.DateTimeField(default=clock.now)
 
     meta = {"collection": "service_versions", "indexes": [
         {"fields": ["code", "-version"], "unique": True},
         ("current", "department", "body.category"),
-        ("current", "body.regions")]}
+        ("current", "body.regions"),
+        ("current", "search_keys"),     # search: every filter is one equality on this index (search.py)
+        ("current", "code")]}           # the unfiltered catalogue, in code order
