@@ -84,12 +84,13 @@ def process_photo(data: bytes, *, max_pixels: int, max_decode_bytes: int = DEFAU
     the file's fault (422 unreadable). Anything failing after the pixels are in is our own bug: it is left to
     surface as an internal error, never reported as the resident's damaged file."""
     img = open_image(data, accept=(sniffing.JPEG, sniffing.PNG, sniffing.WEBP), max_pixels=max_pixels)
+    coefficients = decoding.jpeg_coefficient_bytes(img, data)
     if img.format == "JPEG":
         scale = dct_scale(max(img.size))
         # (Staying in YCbCr was measured too: decoding saved little and encoding got slower.)
         if scale > 1:   # never ask for less than one pixel: a 20000×2 strip stays 2 px high
             img.draft("RGB", (max(1, img.width // scale), max(1, img.height // scale)))
-    decoding.check_memory(decoding.photo_peak_bytes(img), max_decode_bytes)
+    decoding.check_memory(decoding.photo_peak_bytes(img, coefficients), max_decode_bytes)
     with decoding.decode_slot(decode_slots):
         orientation, icc = decode(img)
         img = upright(_srgb(img, icc), orientation)

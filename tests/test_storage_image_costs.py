@@ -134,6 +134,23 @@ def test_alpha_and_reduced_jpeg_decoding_enter_the_estimate():
         process_photo(big_png, max_pixels=CAP, max_decode_bytes=budget)
 
 
+def test_a_progressive_jpeg_counts_its_full_size_coefficient_buffer():
+    # libjpeg keeps every coefficient of a multi-scan JPEG at full size (2 bytes each), even when decoding at
+    # ½ scale: a 36-MP progressive 4:4:4 file needs ~206 MiB there, its baseline twin none.
+    img = Image.new("RGB", (6000, 6000), (10, 20, 200))
+    out = io.BytesIO()
+    img.save(out, "JPEG", subsampling=0)
+    baseline = out.getvalue()
+    out = io.BytesIO()
+    img.save(out, "JPEG", subsampling=0, progressive=True)
+    progressive = out.getvalue()
+    full, _ = process_photo(baseline, max_pixels=CAP)
+    assert (full.width, full.height) == (2560, 2560)
+    error = _refused_before_decoding(lambda d: process_photo(d, max_pixels=CAP, decode_slots=1), progressive)
+    assert error.errors[0]["code"] == "too_much_memory"
+    assert error.errors[0]["needed"] == 3000 * 3000 * 11 + 3 * 750 * 750 * 128 + decoding.FIXED_BYTES
+
+
 def test_the_memory_budget_is_a_setting_and_the_refusal_says_why(settings, client, resident_headers):
     from api.app import create_app
 
