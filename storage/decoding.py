@@ -44,8 +44,10 @@ _STANDALONE = {0x01, 0xD8} | set(range(0xD0, 0xD8))
 
 # ---- structure ----------------------------------------------------------------------------------------------
 
-def check_structure(data: bytes, media_type: str) -> None:
-    """Refuse files built to make the decoder loop: too many segments, chunks, scans or markers."""
+def check_structure(data: bytes, media_type: str) -> int:
+    """Refuse files built to make the decoder loop: too many segments, chunks, scans or markers. Returns the
+    number of JPEG scans (0 for other types, or when no scan was found: the decoder then says what is wrong)."""
+    scans = 0
     if media_type == sniffing.JPEG:
         first_scan, segments = _jpeg_header_segments(data)
         if segments > MAX_SEGMENTS:
@@ -63,6 +65,7 @@ def check_structure(data: bytes, media_type: str) -> None:
             if count > MAX_CHUNKS:
                 raise too_complex("too_many_segments", MAX_CHUNKS)
             pos += 12 + int.from_bytes(data[pos:pos + 4], "big")
+    return scans
 
 
 def _jpeg_header_segments(data: bytes) -> tuple[int | None, int]:
@@ -70,7 +73,13 @@ def _jpeg_header_segments(data: bytes) -> tuple[int | None, int]:
     pos, count, end = 2, 0, len(data)
     while pos + 4 <= end and count <= MAX_SEGMENTS:
         if data[pos] != 0xFF:
-            return None, count   # not a marker: Pillow decides what that is
+            # Junk between segments: Pillow skips to the next 0xFF, and so do we (stopping here would let a
+            # scan bomb with one stray byte up front pass uncounted).
+            pos = data.find(b"\xff", pos)
+            count += 1
+            if pos == -1:
+                return None, count
+            continue
         marker = data[pos + 1]
         if marker == 0xFF:
             pos += 1             # a fill byte (counted too: a million of them are as slow)
@@ -117,12 +126,11 @@ def has_alpha(img: Image.Image) -> bool:
     return img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info
 
 
-def jpeg_coefficient_bytes(img: Image.Image, data: bytes) -> int:
+def jpeg_coefficient_bytes(img: Image.Image, scans: int) -> int:
     """The memory libjpeg needs for a JPEG of more than one scan (progressive, or non-interleaved): it keeps
     every DCT coefficient of the full-size image, 2 bytes each, whatever scale it is asked to decode at — a
     40-MP progressive 4:4:4 file holds 229 MiB there while its ½-scale pixels take 38 MiB. Call before `draft`."""
-    first_scan, _ = _jpeg_header_segments(data)
-    if img.format != "JPEG" or first_scan is None or jpeg_scans(data, first_scan)[0] <= 1:
+    if img.format != "JPEG" or scans <= 1:
         return 0
     layers = getattr(img, "layer", None) or [("", 1, 1, 0)] * len(img.getbands())
     h_max, v_max = max(layer[1] for layer in layers), max(layer[2] for layer in layers)

@@ -55,13 +55,14 @@ class Rendition:
         return hashlib.sha256(self.data).hexdigest()
 
 
-def open_image(data: bytes, *, accept: tuple[str, ...], max_pixels: int) -> Image.Image:
-    """Open (headers only) an image whose sniffed type is in `accept`; refuse bombs before decoding."""
+def open_image(data: bytes, *, accept: tuple[str, ...], max_pixels: int) -> tuple[Image.Image, int]:
+    """Open (headers only) an image whose sniffed type is in `accept`; refuse bombs before decoding.
+    Returns the image and its number of JPEG scans (0 for other types)."""
     media_type = sniffing.sniff(data)
     if media_type not in accept or media_type not in sniffing.PILLOW_FORMATS:
         raise UnsupportedMediaType("attachment.unsupported_type", errors=[
             {**_item("unsupported_type", "attachment.unsupported_type"), "accepted": list(accept)}])
-    decoding.check_structure(data, media_type)
+    scans = decoding.check_structure(data, media_type)
     try:
         img = Image.open(io.BytesIO(data), formats=[sniffing.PILLOW_FORMATS[media_type]])
     except Image.DecompressionBombError:
@@ -73,7 +74,7 @@ def open_image(data: bytes, *, accept: tuple[str, ...], max_pixels: int) -> Imag
         raise too_many_pixels(max_pixels)
     if width < 1 or height < 1:
         raise unreadable()
-    return img
+    return img, scans
 
 
 def process_photo(data: bytes, *, max_pixels: int, max_decode_bytes: int = DEFAULT_DECODE_BYTES,
@@ -83,8 +84,8 @@ def process_photo(data: bytes, *, max_pixels: int, max_decode_bytes: int = DEFAU
     What the file says is judged before decoding (type, structure, pixels, memory); a decode that then fails is
     the file's fault (422 unreadable). Anything failing after the pixels are in is our own bug: it is left to
     surface as an internal error, never reported as the resident's damaged file."""
-    img = open_image(data, accept=(sniffing.JPEG, sniffing.PNG, sniffing.WEBP), max_pixels=max_pixels)
-    coefficients = decoding.jpeg_coefficient_bytes(img, data)
+    img, scans = open_image(data, accept=(sniffing.JPEG, sniffing.PNG, sniffing.WEBP), max_pixels=max_pixels)
+    coefficients = decoding.jpeg_coefficient_bytes(img, scans)
     if img.format == "JPEG":
         scale = dct_scale(max(img.size))
         # (Staying in YCbCr was measured too: decoding saved little and encoding got slower.)

@@ -35,8 +35,8 @@ def process_signature(data: bytes, *, max_decode_bytes: int = DEFAULT_DECODE_BYT
     if len(data) > MAX_BYTES:
         raise PayloadTooLarge("attachment.too_large", errors=[
             {"path": "/file", "code": "too_large", "message": "attachment.too_large", "limit": MAX_BYTES}])
-    img = open_image(data, accept=(sniffing.PNG, sniffing.WEBP, sniffing.JPEG), max_pixels=MAX_PIXELS)
-    decoding.check_memory(decoding.signature_peak_bytes(img, decoding.jpeg_coefficient_bytes(img, data)),
+    img, scans = open_image(data, accept=(sniffing.PNG, sniffing.WEBP, sniffing.JPEG), max_pixels=MAX_PIXELS)
+    decoding.check_memory(decoding.signature_peak_bytes(img, decoding.jpeg_coefficient_bytes(img, scans)),
                           max_decode_bytes)
     with decoding.decode_slot(decode_slots):
         orientation, _ = decode(img)

@@ -60,6 +60,19 @@ def test_a_scan_bomb_is_refused_from_its_markers_without_decoding():
                                  "limit": decoding.MAX_SCANS}]
 
 
+def test_stray_bytes_between_segments_do_not_hide_the_scans():
+    # Pillow skips junk between header segments to the next 0xFF; the scan count must not stop there.
+    bomb = f.progressive_jpeg(Image.new("RGB", (2000, 2000), (90, 140, 200)), scans=500)
+    app0_end = 4 + int.from_bytes(bomb[4:6], "big")
+    for junk in (b"junk", b"\x00" * 5000):
+        hidden = bomb[:app0_end] + junk + bomb[app0_end:]
+        error = _refused_before_decoding(lambda d: process_photo(d, max_pixels=CAP, decode_slots=1), hidden)
+        assert error.errors[0]["code"] in ("too_many_scans", "too_many_segments")
+    full, _ = process_photo(f.progressive_jpeg()[:app0_end] + b"junk" + f.progressive_jpeg()[app0_end:],
+                            max_pixels=CAP)
+    assert (full.width, full.height) == (800, 600)
+
+
 def test_progressive_jpegs_up_to_the_scan_limit_are_decoded_faithfully():
     source = f.phone_photo(800, 600)
     plain = f.progressive_jpeg(source)

@@ -22,6 +22,7 @@ import pytest
 from PIL import Image
 
 from storage import decoding
+from storage import sniff as sniffing
 from storage.images import DEFAULT_DECODE_BYTES, dct_scale
 from tests import storage_fixtures as f
 from tests.perf.report import write_result
@@ -54,7 +55,7 @@ def _encode(img: Image.Image, fmt: str, **params) -> bytes:
 
 def _estimate(data: bytes, kind: str = "photo") -> int:
     img = Image.open(io.BytesIO(data))
-    coefficients = decoding.jpeg_coefficient_bytes(img, data)
+    coefficients = decoding.jpeg_coefficient_bytes(img, decoding.check_structure(data, sniffing.sniff(data)))
     if kind == "signature":
         return decoding.signature_peak_bytes(img, coefficients)
     if img.format == "JPEG" and dct_scale(max(img.size)) > 1:
