@@ -192,6 +192,41 @@ def test_decodes_beyond_the_slots_wait_and_are_then_told_to_retry():
     assert process_photo(photo, max_pixels=CAP, decode_slots=2)         # slots free again
 
 
+def test_parallel_uploads_wait_their_turn_and_never_decode_more_than_the_slots_at_once(monkeypatch):
+    import threading
+    import time
+
+    from storage import images
+
+    monkeypatch.setattr(decoding, "DECODE_WAIT_SECONDS", 60)
+    active, most, lock = [0], [0], threading.Lock()
+    real_upright = images.upright
+
+    def counting_upright(img, orientation):   # runs inside the slot, after the decode
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        try:
+            time.sleep(0.05)                    # a wide window: without the gate all six would overlap here
+            return real_upright(img, orientation)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(images, "upright", counting_upright)
+    photo = f.jpeg(f.phone_photo(1600, 1200), xmp=False, iptc=False)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(process_photo(photo, max_pixels=CAP,
+                                                                              decode_slots=2)))
+               for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert len(results) == 6 and all(full.width == 1600 for full, _ in results)
+    assert 1 <= most[0] <= 2
+
+
 def test_a_busy_worker_answers_429_with_retry_after_and_stores_nothing(client, resident_headers):
     photo = f.jpeg(xmp=False, iptc=False)
     with decoding.decode_slot(2), decoding.decode_slot(2):              # the default ZHANGBAN_IMAGE_DECODES
