@@ -82,6 +82,7 @@ class Attachments(MethodView):
     @blp.alt_response(413, schema=ErrorSchema, description="Larger than the upload limit")
     @blp.alt_response(415, schema=ErrorSchema, description="A type this kind does not take (judged by content)")
     @blp.alt_response(422, schema=ErrorSchema, description="Too many pixels, scans or memory, unreadable, or a blank signature")
+    @blp.alt_response(429, schema=ErrorSchema, description="This worker is busy decoding images; see Retry-After")
     @blp.alt_response(503, schema=ErrorSchema, description="The object store is unreachable; nothing was stored")
     @blp.doc(security=[BEARER])
     def post(self, body, headers):
