@@ -44,6 +44,13 @@ i18n.register({
                                     "This file format is not accepted here (judged by its content)"),
     "attachment.too_many_pixels": ("图片像素过多", "The image has too many pixels"),
     "attachment.unreadable": ("文件已损坏或无法读取", "The file is damaged or cannot be read"),
+    "attachment.too_complex": ("图片结构异常（扫描段或数据段过多），请另存为普通图片后再上传",
+                               "The image is built unusually (too many scans or segments); save it again as an "
+                               "ordinary image and upload that"),
+    "attachment.too_much_memory": ("图片解码所需内存超过上限，请缩小图片（减少像素或去掉透明通道）后再上传",
+                                   "Decoding this image needs more memory than allowed; make it smaller (fewer "
+                                   "pixels, or without transparency) and upload again"),
+    "attachment.busy": ("正在处理的图片较多，请稍后重试", "Many images are being processed; try again shortly"),
     "attachment.signature_blank": ("签名为空或过于简单，请重新签名",
                                    "The signature is blank or too small; please sign again"),
     "attachment.idempotency_key_reused": ("该 Idempotency-Key 已用于另一个文件",
@@ -74,7 +81,8 @@ class Attachments(MethodView):
     @blp.alt_response(200, schema=AttachmentOut, description="Already stored (same bytes and kind, or same key)")
     @blp.alt_response(413, schema=ErrorSchema, description="Larger than the upload limit")
     @blp.alt_response(415, schema=ErrorSchema, description="A type this kind does not take (judged by content)")
-    @blp.alt_response(422, schema=ErrorSchema, description="Too many pixels, unreadable, or a blank signature")
+    @blp.alt_response(422, schema=ErrorSchema, description="Too many pixels, scans or memory, unreadable, or a blank signature")
+    @blp.alt_response(429, schema=ErrorSchema, description="This worker is busy decoding images; see Retry-After")
     @blp.alt_response(503, schema=ErrorSchema, description="The object store is unreachable; nothing was stored")
     @blp.doc(security=[BEARER])
     def post(self, body, headers):

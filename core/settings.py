@@ -87,6 +87,8 @@ class Settings:
     # storage (docs/storage.md)
     upload_max_bytes: int = 15 * 1024 * 1024  # per uploaded file → 413 beyond
     image_max_pixels: int = 40_000_000      # declared width × height → 422 beyond, checked before decoding
+    image_decode_mb: int = 256              # estimated peak memory of one image decode → 422 beyond
+    image_decodes: int = 2                  # image decodes at once per worker process; more wait, then 429
     keep_originals: bool = False            # also keep the uploaded photo bytes (metadata and all)
     presign_seconds: int = 300              # lifetime of content URLs; at most 5 minutes
     storage_gc_grace_seconds: int = 3600    # `zhangban storage gc` leaves younger orphans alone
@@ -192,6 +194,7 @@ def from_env(environ=None) -> Settings:
         values["pii_key"] = _parse_key("PII_KEY", get("PII_KEY"))
 
     for name, lo, hi in (("UPLOAD_MAX_BYTES", 1024, 1 << 30), ("IMAGE_MAX_PIXELS", 100_000, 200_000_000),
+                         ("IMAGE_DECODE_MB", 32, 16384), ("IMAGE_DECODES", 1, 64),
                          ("PRESIGN_SECONDS", 1, 300), ("STORAGE_GC_GRACE_SECONDS", 60, 30 * 86400),
                          ("SIGNATURE_RETENTION_DAYS", 0, 36500)):
         if get(name):
@@ -217,8 +220,8 @@ _VARIABLES = ("ENV", "DATA_DIR", "MONGODB_URI", "S3_ENDPOINT", "S3_ACCESS_KEY", 
               "S3_REGION", "S3_SECURE", "TOKEN_KEY", "PII_KEY", "ACCESS_TOKEN_SECONDS", "REFRESH_TOKEN_SECONDS",
               "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_API_BASE", "WECHAT_TIMEOUT_SECONDS", "LOG_LEVEL",
               "MAX_BODY_BYTES", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_SECONDS", "TRUST_PROXY", "ADMIN_PASSWORD",
-              "UPLOAD_MAX_BYTES", "IMAGE_MAX_PIXELS", "KEEP_ORIGINALS", "PRESIGN_SECONDS",
-              "STORAGE_GC_GRACE_SECONDS", "SIGNATURE_RETENTION_DAYS", "S3_PUBLIC_URL")
+              "UPLOAD_MAX_BYTES", "IMAGE_MAX_PIXELS", "IMAGE_DECODE_MB", "IMAGE_DECODES", "KEEP_ORIGINALS",
+              "PRESIGN_SECONDS", "STORAGE_GC_GRACE_SECONDS", "SIGNATURE_RETENTION_DAYS", "S3_PUBLIC_URL")
 
 
 def ensure_keys(settings: Settings) -> Settings:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageCms
 
 from core.errors import Invalid, UnsupportedMediaType
+from storage import decoding
 from storage import sniff as sniffing
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ THUMB_EDGE = 320
 QUALITY = 85
 THUMB_QUALITY = 80
 ORIENTATION = 0x0112
+DEFAULT_DECODE_BYTES = 256 * 1024 * 1024   # the defaults of ZHANGBAN_IMAGE_DECODE_MB and ZHANGBAN_IMAGE_DECODES
+DEFAULT_DECODE_SLOTS = 2
 
 _TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
               4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
@@ -52,14 +55,14 @@ class Rendition:
         return hashlib.sha256(self.data).hexdigest()
 
 
-def open_image(data: bytes, *, accept: tuple[str, ...], max_pixels: int) -> Image.Image:
-    """Open (headers only) an image whose sniffed type is in `accept`; refuse bombs before decoding."""
+def open_image(data: bytes, *, accept: tuple[str, ...], max_pixels: int) -> tuple[Image.Image, int]:
+    """Open (headers only) an image whose sniffed type is in `accept`; refuse bombs before decoding.
+    Returns the image and its number of JPEG scans (0 for other types)."""
     media_type = sniffing.sniff(data)
     if media_type not in accept or media_type not in sniffing.PILLOW_FORMATS:
         raise UnsupportedMediaType("attachment.unsupported_type", errors=[
             {**_item("unsupported_type", "attachment.unsupported_type"), "accepted": list(accept)}])
-    if _too_many_segments(data, media_type):
-        raise unreadable()
+    scans = decoding.check_structure(data, media_type)
     try:
         img = Image.open(io.BytesIO(data), formats=[sniffing.PILLOW_FORMATS[media_type]])
     except Image.DecompressionBombError:
@@ -71,59 +74,27 @@ def open_image(data: bytes, *, accept: tuple[str, ...], max_pixels: int) -> Imag
         raise too_many_pixels(max_pixels)
     if width < 1 or height < 1:
         raise unreadable()
-    return img
+    return img, scans
 
 
-MAX_SEGMENTS = 1000       # JPEG segments before the first scan (phones write ~20; a 16 MB ICC profile 255)
-MAX_CHUNKS = 20000        # PNG chunks in all (a 15 MB PNG in 4 KB IDAT chunks has under 4,000)
+def process_photo(data: bytes, *, max_pixels: int, max_decode_bytes: int = DEFAULT_DECODE_BYTES,
+                  decode_slots: int = DEFAULT_DECODE_SLOTS, keep_original: bool = False) -> list[Rendition]:
+    """full (≤ 2560 px, progressive JPEG q85) and thumbnail (≤ 320 px); `original` too when asked.
 
-
-def _too_many_segments(data: bytes, media_type: str) -> bool:
-    """Whether the file holds more segments (JPEG, before the image data) or chunks (PNG) than a real image:
-    Pillow walks them one by one in Python, and a small picture behind a million empty ones cost seconds."""
-    if media_type == sniffing.JPEG:
-        pos, count, end = 2, 0, len(data)
-        while pos + 4 <= end and count <= MAX_SEGMENTS:
-            if data[pos] != 0xFF:
-                return False   # not a marker: Pillow decides what that is
-            marker = data[pos + 1]
-            if marker == 0xFF:
-                pos += 1       # a fill byte (counted too: a million of them are as slow)
-                count += 1
-                continue
-            if marker == 0xDA:
-                return False   # start of scan: from here libjpeg reads, in C
-            if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:
-                pos += 2
-            else:
-                pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
-            count += 1
-        return count > MAX_SEGMENTS
-    if media_type == sniffing.PNG:
-        pos, count, end = 8, 0, len(data)
-        while pos + 8 <= end:
-            count += 1
-            if count > MAX_CHUNKS:
-                return True
-            pos += 12 + int.from_bytes(data[pos:pos + 4], "big")
-    return False
-
-
-def process_photo(data: bytes, *, max_pixels: int, keep_original: bool = False) -> list[Rendition]:
-    """full (≤ 2560 px, progressive JPEG q85) and thumbnail (≤ 320 px); `original` too when asked."""
-    img = open_image(data, accept=(sniffing.JPEG, sniffing.PNG, sniffing.WEBP), max_pixels=max_pixels)
-    try:
-        orientation = _orientation(img)
-        icc = img.info.get("icc_profile")
-        if img.format == "JPEG":
-            scale = dct_scale(max(img.size))
-            # (Staying in YCbCr was measured too: decoding saved little and encoding got slower.)
-            if scale > 1:
-                img.draft("RGB", (img.width // scale, img.height // scale))
-        img.load()
-        img = _srgb(img, icc)
-        if orientation in _TRANSPOSE:
-            img = img.transpose(_TRANSPOSE[orientation])
+    What the file says is judged before decoding (type, structure, pixels, memory); a decode that then fails is
+    the file's fault (422 unreadable). Anything failing after the pixels are in is our own bug: it is left to
+    surface as an internal error, never reported as the resident's damaged file."""
+    img, scans = open_image(data, accept=(sniffing.JPEG, sniffing.PNG, sniffing.WEBP), max_pixels=max_pixels)
+    coefficients = decoding.jpeg_coefficient_bytes(img, scans)
+    if img.format == "JPEG":
+        scale = dct_scale(max(img.size))
+        # (Staying in YCbCr was measured too: decoding saved little and encoding got slower.)
+        if scale > 1:   # never ask for less than one pixel: a 20000×2 strip stays 2 px high
+            img.draft("RGB", (max(1, img.width // scale), max(1, img.height // scale)))
+    decoding.check_memory(decoding.photo_peak_bytes(img, coefficients), max_decode_bytes)
+    with decoding.decode_slot(decode_slots):
+        orientation, icc = decode(img)
+        img = upright(_srgb(img, icc), orientation)
         if max(img.size) > FULL_EDGE:
             img = img.resize(fit(img.size, FULL_EDGE), Image.Resampling.LANCZOS, reducing_gap=3.0)
         full = _jpeg(img, QUALITY)
@@ -131,14 +102,28 @@ def process_photo(data: bytes, *, max_pixels: int, keep_original: bool = False) 
             if max(img.size) > THUMB_EDGE else img
         renditions = [Rendition("full", full, sniffing.JPEG, "jpg", *img.size),
                       Rendition("thumbnail", _jpeg(thumb, THUMB_QUALITY), sniffing.JPEG, "jpg", *thumb.size)]
-    except (Invalid, UnsupportedMediaType):
-        raise
-    except Exception as exc:   # truncated or corrupt data: bad input, never a 500
-        log.info("photo refused while decoding: %s: %s", type(exc).__name__, exc)
-        raise unreadable() from None
     if keep_original:
         renditions.append(Rendition("original", data, sniffing.sniff(data), img_extension(data)))
     return renditions
+
+
+def decode(img: Image.Image) -> tuple[int, bytes | None]:
+    """Decode the pixels; returns (EXIF orientation, ICC profile). Failing here is the file's fault."""
+    try:
+        orientation = _orientation(img)
+        icc = img.info.get("icc_profile")
+        img.load()
+    except MemoryError:
+        raise
+    except Exception as exc:   # truncated or corrupt data surfaces as many exception types: all are bad input
+        log.info("image refused while decoding: %s: %s", type(exc).__name__, exc)
+        raise unreadable() from None
+    return orientation, icc
+
+
+def upright(img: Image.Image, orientation: int) -> Image.Image:
+    """Apply an EXIF orientation (2–8) with one transpose."""
+    return img.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else img
 
 
 def dct_scale(long_edge: int) -> int:
@@ -171,13 +156,16 @@ def _srgb(img: Image.Image, icc: bytes | None) -> Image.Image:
     if img.mode.startswith("I"):   # 16-bit greyscale PNG: scale to 8 bits (a plain convert would clip)
         img = img.convert("I").point(lambda v: v / 257).convert("L")
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
+        rgba = img if img.mode == "RGBA" else img.convert("RGBA")
         img = Image.new("RGB", rgba.size, (255, 255, 255))
         img.paste(rgba, mask=rgba.getchannel("A"))
     if icc:
         transform = _transform(icc, img.mode)
         if transform is not None:
-            return ImageCms.applyTransform(img, transform)
+            try:
+                return ImageCms.applyTransform(img, transform)
+            except ImageCms.PyCMSError:   # a profile LittleCMS accepted but cannot apply: treat as sRGB
+                pass
     return img if img.mode == "RGB" else img.convert("RGB")
 
 

@@ -109,10 +109,12 @@ def _existing(owner_id: str, kind: str, sha256: str, idempotency_key: str | None
 
 
 def _process(kind: str, data: bytes, settings: Settings) -> list[Rendition]:
+    limits = {"max_decode_bytes": settings.image_decode_mb * 1024 * 1024, "decode_slots": settings.image_decodes}
     if kind == "photo":
-        return process_photo(data, max_pixels=settings.image_max_pixels, keep_original=settings.keep_originals)
+        return process_photo(data, max_pixels=settings.image_max_pixels, keep_original=settings.keep_originals,
+                             **limits)
     if kind == "signature":
-        return process_signature(data)
+        return process_signature(data, **limits)
     return [_document(data)]
 
 

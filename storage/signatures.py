@@ -11,8 +11,10 @@ import io
 from PIL import Image, ImageChops, ImageOps
 
 from core.errors import Invalid, PayloadTooLarge
+from storage import decoding
 from storage import sniff as sniffing
-from storage.images import Rendition, fit, open_image, unreadable
+from storage.images import (DEFAULT_DECODE_BYTES, DEFAULT_DECODE_SLOTS, Rendition, decode, fit, open_image,
+                            upright)
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_PIXELS = 8_000_000       # a 3× canvas on the largest phone is about 3.5 MP
@@ -26,17 +28,23 @@ MIN_INK_SHARE = 0.001
 MIN_BOX = (32, 12)           # a drawn area smaller than this (w, h) is a dot or a tap, not a signature
 
 
-def process_signature(data: bytes) -> list[Rendition]:
+def process_signature(data: bytes, *, max_decode_bytes: int = DEFAULT_DECODE_BYTES,
+                      decode_slots: int = DEFAULT_DECODE_SLOTS) -> list[Rendition]:
+    """full (≤ 1200 px) and thumbnail (≤ 320 px) PNGs. A photo of a signed paper is turned upright by its EXIF
+    orientation first, as photos are (canvas exports carry none)."""
     if len(data) > MAX_BYTES:
         raise PayloadTooLarge("attachment.too_large", errors=[
             {"path": "/file", "code": "too_large", "message": "attachment.too_large", "limit": MAX_BYTES}])
-    img = open_image(data, accept=(sniffing.PNG, sniffing.WEBP, sniffing.JPEG), max_pixels=MAX_PIXELS)
-    try:
-        img.load()
-        darkness = _darkness(img)
-    except Exception:   # truncated or corrupt data is bad input
-        raise unreadable() from None
+    img, scans = open_image(data, accept=(sniffing.PNG, sniffing.WEBP, sniffing.JPEG), max_pixels=MAX_PIXELS)
+    decoding.check_memory(decoding.signature_peak_bytes(img, decoding.jpeg_coefficient_bytes(img, scans)),
+                          max_decode_bytes)
+    with decoding.decode_slot(decode_slots):
+        orientation, _ = decode(img)
+        return _signature(upright(img, orientation))
 
+
+def _signature(img: Image.Image) -> list[Rendition]:
+    darkness = _darkness(img)
     drawn = darkness.point(lambda v: 255 if v > INK_THRESHOLD else 0)
     box = drawn.getbbox()
     ink_pixels = drawn.histogram()[255]

@@ -195,3 +195,39 @@ def swapped_rgb_profile() -> bytes:
               + _s15(0.9642) + _s15(1.0) + _s15(0.8249) + b"\0" * 4 + b"\0" * 44)
     assert len(header) == 128
     return header + struct.pack(">I", len(tags)) + table + body
+
+
+def _scan_spans(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each scan of a JPEG: its SOS segment and the entropy-coded data after it."""
+    import re
+    marker = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+    spans, pos = [], data.find(b"\xff\xda")
+    while pos != -1:
+        end = marker.search(data, pos + 2 + struct.unpack(">H", data[pos + 2:pos + 4])[0]).start()
+        spans.append((pos, end))
+        pos = data.find(b"\xff\xda", end)
+    return spans
+
+
+def progressive_jpeg(img: Image.Image | None = None, *, scans: int | None = None) -> bytes:
+    """A progressive JPEG (libjpeg writes 10 scans for colour); with `scans`, its smallest scan (a few bytes of
+    refinement) is repeated until the file has that many — how a scan bomb is built by rewriting markers."""
+    out = io.BytesIO()
+    (img or phone_photo(800, 600)).save(out, "JPEG", quality=90, progressive=True)
+    data = out.getvalue()
+    spans = _scan_spans(data)
+    if scans is None or scans == len(spans):
+        return data
+    start, end = min(spans, key=lambda span: span[1] - span[0])
+    last = spans[-1][1]
+    return data[:last] + data[start:end] * (scans - len(spans)) + data[last:]
+
+
+def scan_count(data: bytes) -> int:
+    return len(_scan_spans(data))
+
+
+def webp(img: Image.Image, **params) -> bytes:
+    out = io.BytesIO()
+    img.save(out, "WEBP", **params)
+    return out.getvalue()

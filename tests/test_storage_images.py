@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 from PIL import Image
 
 from core.errors import Invalid
 from core.errors import PayloadTooLarge, UnsupportedMediaType
+from storage import decoding
 from storage.images import process_photo
 from storage.signatures import process_signature
 from tests import storage_fixtures as f
@@ -102,10 +102,10 @@ def test_a_real_gif_with_a_jpeg_name_is_still_refused():
 def test_decompression_bombs_are_refused_fast_without_decoding(bomb):
     data = bomb()
     assert len(data) < 64 * 1024
-    start = time.perf_counter()
-    with pytest.raises(Invalid) as caught:
-        process_photo(data, max_pixels=CAP)
-    assert (time.perf_counter() - start) < 0.05
+    # Refused while the only decode slot is taken: from the header alone (a decode would have been 'busy').
+    # How fast is measured in tests/perf/test_images_bench.py.
+    with decoding.decode_slot(1), pytest.raises(Invalid) as caught:
+        process_photo(data, max_pixels=CAP, decode_slots=1)
     assert caught.value.message_key == "attachment.too_many_pixels" and caught.value.errors[0]["limit"] == CAP
 
 
@@ -124,15 +124,15 @@ def _junk_segments(data: bytes, media_type: str, count: int) -> bytes:
 @pytest.mark.parametrize("media_type", ["jpeg", "jpeg-fill", "png"])
 def test_a_small_image_with_a_million_empty_segments_is_refused_without_parsing_them(media_type):
     # Pillow walks the segments before the image data one by one in Python: 12 MB of them took 3–5 s of CPU.
+    # They are counted (and the file refused) before Pillow sees it: the times are in tests/perf.
     out = io.BytesIO()
     Image.new("RGB", (32, 32), (200, 30, 30)).save(out, media_type.split("-")[0].upper())
     for process, count in ((lambda d: process_photo(d, max_pixels=CAP), 1_000_000), (process_signature, 150_000)):
         data = _junk_segments(out.getvalue(), media_type, count)
-        start = time.perf_counter()
         with pytest.raises(Invalid) as caught:
             process(data)
-        assert caught.value.message_key == "attachment.unreadable"
-        assert time.perf_counter() - start < 0.3
+        assert caught.value.message_key == "attachment.too_complex"    # built to be slow, not damaged
+        assert caught.value.errors[0]["code"] == "too_many_segments"
     # an ordinary number of extra segments is fine
     full, _ = process_photo(_junk_segments(out.getvalue(), media_type, 200), max_pixels=CAP)
     assert (full.width, full.height) == (32, 32)

@@ -3,7 +3,8 @@
 Targets (issue 4): ≥ 2.5× faster than naive, median ≤ 150 ms, peak RSS ≤ 150 MB while processing, and a
 100-MP bomb in a small file refused in ≤ 50 ms. Run: `.venv/bin/python -m pytest tests/perf/test_images_bench.py
 -q -s`. Timings interleave the two paths round by round, so load from other processes hits both alike; RSS is
-the peak of a child process that runs only one path.
+the peak of a child process that runs only one path. The worst uploads the limits allow (memory budget, scans,
+decodes at once) are measured in tests/perf/test_images_worst_case.py.
 """
 from __future__ import annotations
 
