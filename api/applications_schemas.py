@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.attachments_schemas import IdempotencyHeaders   # noqa: F401 — re-exported for the views
-
 VERSION = fields.Integer(required=True, validate=validate.Range(min=1, max=2 ** 62),
                          metadata={"description": "the version you last read (409 if someone acted since)"})
 ID = validate.Length(min=1, max=64)

@@ -5,8 +5,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api import i18n
-from api.applications_schemas import (ApplicationIn, ApplicationOut, ApplicationSummaryOut, ApplicationDraftIn,
-                                      IdempotencyHeaders, ListArgs, SupplementIn, VersionIn, WithdrawIn)
+from api.applications_schemas import (ApplicationDraftIn, ApplicationIn, ApplicationOut, ApplicationSummaryOut,
+                                      ListArgs, SupplementIn, VersionIn, WithdrawIn)
+from api.attachments_schemas import IdempotencyHeaders
 from api.errors import ErrorSchema
 from api.http import BEARER, PageArgs, current_actor, page_schema, paginate
 from api.identity.service import profile

@@ -23,7 +23,7 @@ from workflows.applications.models import Application, Event
 from workflows.models import Instance
 from workflows.notify import service as notify
 from workflows.tasks.models import CarbonCopy, HumanTask
-from workflows.tasks.service import _actable, _after_engine, _event, _mark_acted, _put_back, _take, _task
+from workflows.tasks.service import check_may_act, event_for, follow_engine, mark_acted, put_back, take, visible_task
 from workflows.tasks.service import complete as complete_task
 
 URGE_INTERVAL = timedelta(days=1)
@@ -38,7 +38,7 @@ def _eligible(task: HumanTask, target: Actor) -> None:
 
 def _reassign(actor: Actor, task: HumanTask, expected_version: int, target: Actor, *, action: str, comment: str,
               hand_back_to: str | None, hand_kind: str | None) -> HumanTask:
-    _actable(actor, task, expected_version)
+    check_may_act(actor, task, expected_version)
     _eligible(task, target)
     if target.user_id == actor.user_id:
         raise Invalid("task.target_is_you", errors=[{"path": "/user_id", "code": "self",
@@ -49,7 +49,7 @@ def _reassign(actor: Actor, task: HumanTask, expected_version: int, target: Acto
             add_to_set__candidate_users=target.user_id, inc__version=1):
         raise Conflict("task.changed")
     text = f"{target.username}: {comment}" if comment else target.username
-    Application.objects(id=task.application_id).update_one(push__timeline=_event(actor, task, action, text),
+    Application.objects(id=task.application_id).update_one(push__timeline=event_for(actor, task, action, text),
                                                            set__updated_at=clock.now(), inc__version=1)
     audit.record(actor, f"task.{action}", "task", task.id, to=target.user_id)
     notify.enqueue(action, [target.user_id], task_id=str(task.id), title=f"{task.name}：{task.service_name}",
@@ -59,13 +59,13 @@ def _reassign(actor: Actor, task: HumanTask, expected_version: int, target: Acto
 
 def transfer(actor: Actor, task_id: str, expected_version: int, target: Actor, *, comment: str = "") -> HumanTask:
     """转办: the task becomes the target's, for good."""
-    return _reassign(actor, _task(actor, task_id), expected_version, target, action="transferred",
+    return _reassign(actor, visible_task(actor, task_id), expected_version, target, action="transferred",
                      comment=comment, hand_back_to=None, hand_kind=None)
 
 
 def delegate(actor: Actor, task_id: str, expected_version: int, target: Actor, *, comment: str = "") -> HumanTask:
     """委派: the target works on it (their opinion goes on the timeline) and it comes back to me to decide."""
-    return _reassign(actor, _task(actor, task_id), expected_version, target, action="delegated", comment=comment,
+    return _reassign(actor, visible_task(actor, task_id), expected_version, target, action="delegated", comment=comment,
                      hand_back_to=actor.user_id, hand_kind="delegated")
 
 
@@ -73,16 +73,16 @@ def add_signer(actor: Actor, task_id: str, expected_version: int, target: Actor,
                comment: str = "", decision: str = "approve") -> HumanTask:
     """加签. Before me: the signer gives an opinion first, then the task comes back to me. After me: my opinion
     goes on the timeline and the signer decides in my place (their decision moves the process)."""
-    task = _task(actor, task_id)
+    task = visible_task(actor, task_id)
     if position == "before":
         return _reassign(actor, task, expected_version, target, action="signer_added", comment=comment,
                          hand_back_to=actor.user_id, hand_kind="signer_before")
     if decision not in ("approve", "reject"):
         raise Invalid("validation_failed", errors=[{"path": "/decision", "code": "invalid", "message": decision}])
-    _actable(actor, task, expected_version)
-    _mark_acted(task)
+    check_may_act(actor, task, expected_version)
+    mark_acted(task)
     Application.objects(id=task.application_id).update_one(
-        push__timeline=_event(actor, task, "approved" if decision == "approve" else "rejected", comment))
+        push__timeline=event_for(actor, task, "approved" if decision == "approve" else "rejected", comment))
     return _reassign(actor, task, expected_version, target, action="signer_added", comment=comment,
                      hand_back_to=None, hand_kind="signer_after")
 
@@ -91,7 +91,7 @@ def add_signer(actor: Actor, task_id: str, expected_version: int, target: Actor,
 
 def return_targets(actor: Actor, task_id: str) -> list[dict]:
     """The earlier user tasks this case may be sent back to (退回到任意已办节点)."""
-    task = _task(actor, task_id)
+    task = visible_task(actor, task_id)
     instance = Instance.objects(id=task.instance_id).first()
     if instance is None:
         raise NotFound()
@@ -101,20 +101,20 @@ def return_targets(actor: Actor, task_id: str) -> list[dict]:
 
 def return_to_step(actor: Actor, task_id: str, expected_version: int, *, element_id: str,
                    comment: str) -> HumanTask:
-    task = _task(actor, task_id)
-    _actable(actor, task, expected_version)
+    task = visible_task(actor, task_id)
+    check_may_act(actor, task, expected_version)
     if element_id not in {t["element_id"] for t in return_targets(actor, task_id)}:
         raise Invalid("workflow.not_an_earlier_step", errors=[{"path": "/element_id", "code": "not_found",
                                                                "message": "workflow.not_an_earlier_step"}])
-    _take(actor, task, expected_version, "sent_back", "done")
+    take(actor, task, expected_version, "sent_back", "done")
     try:
-        app = _mark_acted(task)
+        app = mark_acted(task)
         instance = Instance.objects(id=task.instance_id).first()
         instance = instances.return_to(actor, instance, element_id)
     except BaseException:
-        _put_back(task)
+        put_back(task)
         raise
-    _after_engine(app, task, instance, _event(actor, task, "sent_back", comment), "sent_back", comment, [])
+    follow_engine(app, task, instance, event_for(actor, task, "sent_back", comment), "sent_back", comment, [])
     audit.record(actor, "task.return_to_step", "task", task.id, to=element_id)
     return task.reload()
 
@@ -123,7 +123,7 @@ def return_to_step(actor: Actor, task_id: str, expected_version: int, *, element
 
 def carbon_copy(actor: Actor, task_id: str, targets: list[str], *, comment: str = "") -> int:
     """抄送: each target may read the application and finds it in their 抄送 list, unread."""
-    task = _task(actor, task_id)
+    task = visible_task(actor, task_id)
     if not targets:
         raise Invalid("task.nobody_to_copy", errors=[{"path": "/user_ids", "code": "required",
                                                       "message": "task.nobody_to_copy"}])
@@ -137,7 +137,7 @@ def carbon_copy(actor: Actor, task_id: str, targets: list[str], *, comment: str 
         except NotUniqueError:
             continue      # already copied: once is enough
     Application.objects(id=task.application_id).update_one(
-        push__timeline=_event(actor, task, "cc", f"{made} 人{'：' + comment if comment else ''}"))
+        push__timeline=event_for(actor, task, "cc", f"{made} 人{'：' + comment if comment else ''}"))
     audit.record(actor, "task.cc", "task", task.id, to=list(targets))
     notify.enqueue("cc", targets, task_id=str(task.id), title=f"抄送：{task.service_name}", body=comment,
                    dedupe=f"cc:{task.application_id}")

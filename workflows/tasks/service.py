@@ -44,7 +44,7 @@ def _visible(actor: Actor, task: HumanTask) -> bool:
     return bool(set(task.candidate_departments) & actor.department_ids("approver"))
 
 
-def _task(actor: Actor, task_id: str) -> HumanTask:
+def visible_task(actor: Actor, task_id: str) -> HumanTask:
     oid = clock.parse_id(task_id)
     task = HumanTask.objects(id=oid).first() if oid else None
     if task is None or not _visible(actor, task):
@@ -52,7 +52,7 @@ def _task(actor: Actor, task_id: str) -> HumanTask:
     return task
 
 
-def _actable(actor: Actor, task: HumanTask, expected_version: int) -> None:
+def check_may_act(actor: Actor, task: HumanTask, expected_version: int) -> None:
     if task.status != "open":
         raise Conflict("task.not_open")
     if task.assignee and task.assignee != actor.user_id:
@@ -106,7 +106,7 @@ def counts(actor: Actor, now: datetime | None = None) -> dict:
 
 def detail(actor: Actor, task_id: str) -> dict:
     """The task, its application (身份证号 and phones masked), timeline and the task's form."""
-    task = _task(actor, task_id)
+    task = visible_task(actor, task_id)
     app = Application.objects(id=task.application_id).first()
     if app is None:
         raise NotFound()
@@ -118,8 +118,8 @@ def detail(actor: Actor, task_id: str) -> dict:
 # -- actions ---------------------------------------------------------------------------------------------------
 
 def claim(actor: Actor, task_id: str, expected_version: int) -> HumanTask:
-    task = _task(actor, task_id)
-    _actable(actor, task, expected_version)
+    task = visible_task(actor, task_id)
+    check_may_act(actor, task, expected_version)
     if not HumanTask.objects(id=task.id, version=expected_version, status="open", assignee=None).update_one(
             set__assignee=actor.user_id, set__audience=[f"user:{actor.user_id}"], inc__version=1):
         raise Conflict("task.changed")
@@ -128,10 +128,10 @@ def claim(actor: Actor, task_id: str, expected_version: int) -> HumanTask:
 
 
 def unclaim(actor: Actor, task_id: str, expected_version: int) -> HumanTask:
-    task = _task(actor, task_id)
+    task = visible_task(actor, task_id)
     if task.assignee != actor.user_id:
         raise Forbidden("task.not_your_task")
-    _actable(actor, task, expected_version)
+    check_may_act(actor, task, expected_version)
     audience = [f"dept:{d}" for d in task.candidate_departments] + [f"user:{u}" for u in task.candidate_users]
     if not HumanTask.objects(id=task.id, version=expected_version, assignee=actor.user_id).update_one(
             set__assignee=None, set__audience=audience, inc__version=1):
@@ -140,7 +140,7 @@ def unclaim(actor: Actor, task_id: str, expected_version: int) -> HumanTask:
     return task.reload()
 
 
-def _take(actor: Actor, task: HumanTask, expected_version: int, outcome: str, status: str) -> None:
+def take(actor: Actor, task: HumanTask, expected_version: int, outcome: str, status: str) -> None:
     """The lock: exactly one caller moves an open task of this version on."""
     if not HumanTask.objects(Q(assignee=None) | Q(assignee=actor.user_id), id=task.id, version=expected_version,
                              status="open").update_one(
@@ -149,12 +149,12 @@ def _take(actor: Actor, task: HumanTask, expected_version: int, outcome: str, st
         raise Conflict("task.changed")
 
 
-def _put_back(task: HumanTask) -> None:
+def put_back(task: HumanTask) -> None:
     HumanTask.objects(id=task.id).update_one(set__status="open", set__outcome=None, set__completed_by=None,
                                              set__completed_at=None, inc__version=1)
 
 
-def _mark_acted(task: HumanTask) -> Application:
+def mark_acted(task: HumanTask) -> Application:
     """The application is being handled: from now on the resident cannot withdraw it."""
     app = Application.objects(id=task.application_id, status="submitted").modify(
         set__staff_acted=True, inc__version=1, new=True)
@@ -178,8 +178,8 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
     """Approve or reject (a comment is required to reject); the process moves on to its next wait.
     `documents` (the approver's own attachments, e.g. a licence) become the result's documents if the process
     ends here."""
-    task = _task(actor, task_id)
-    _actable(actor, task, expected_version)
+    task = visible_task(actor, task_id)
+    check_may_act(actor, task, expected_version)
     if task.hand_back_to and task.assignee == actor.user_id:
         return _hand_back(actor, task, expected_version, decision=decision, comment=comment)
     if decision == "reject" and not comment.strip():
@@ -189,27 +189,27 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
     own_files = ([signature] if signature else []) + list(documents or [])
     storage.assert_owned(actor.user_id, own_files)
     outcome = DECISIONS[decision]
-    _take(actor, task, expected_version, outcome, "done")
+    take(actor, task, expected_version, outcome, "done")
     try:
-        app = _mark_acted(task)
+        app = mark_acted(task)
         instance = Instance.objects(id=task.instance_id).first()
         if instance is None:
             raise NotFound()
         process_data = {**form_data, "decision": decision, "approved": decision == "approve", "comment": comment}
         instance = instances.complete_task(actor, instance, task.task_id, process_data)
     except BaseException:
-        _put_back(task)
+        put_back(task)
         raise
     storage.grant_read(own_files, str(app.id))
     event = Event(at=clock.now(), action=outcome, step=task.name, element_id=task.element_id,
                   department=task.candidate_departments[0] if task.candidate_departments else "",
                   actor_id=actor.user_id, actor_name=actor.username, comment=comment, signature=signature or "")
-    _after_engine(app, task, instance, event, outcome, comment, documents or [])
+    follow_engine(app, task, instance, event, outcome, comment, documents or [])
     audit.record(actor, f"task.{decision}", "task", task.id, application=str(app.id), number=app.number)
     return task.reload()
 
 
-def _after_engine(app: Application, task: HumanTask | None, instance: Instance, event: Event | None, outcome: str,
+def follow_engine(app: Application, task: HumanTask | None, instance: Instance, event: Event | None, outcome: str,
                   comment: str, documents: list):
     """Write what the engine step means for the resident and the inbox."""
     case = cases.case_info(app)
@@ -235,10 +235,10 @@ def follow_instance(instance: Instance) -> None:
     app = Application.objects(instance_id=instance.id, status__in=("submitted", "returned")).first()
     if app is not None:
         last = next((e.action for e in reversed(app.timeline) if e.action in DECISIONS.values()), "approved")
-        _after_engine(app, None, instance, None, last, "", [])
+        follow_engine(app, None, instance, None, last, "", [])
 
 
-def _event(actor: Actor, task: HumanTask, action: str, comment: str = "") -> Event:
+def event_for(actor: Actor, task: HumanTask, action: str, comment: str = "") -> Event:
     return Event(at=clock.now(), action=action, step=task.name, element_id=task.element_id,
                  department=task.candidate_departments[0] if task.candidate_departments else "",
                  actor_id=actor.user_id, actor_name=actor.username, comment=comment)
@@ -253,7 +253,7 @@ def _hand_back(actor: Actor, task: HumanTask, expected_version: int, *, decision
         raise Conflict("task.changed")
     action = "delegate_done" if task.hand_kind == "delegated" else "signed"
     opinion = f"{'同意' if decision == 'approve' else '不同意'}{'：' + comment if comment else ''}"
-    Application.objects(id=task.application_id).update_one(push__timeline=_event(actor, task, action, opinion),
+    Application.objects(id=task.application_id).update_one(push__timeline=event_for(actor, task, action, opinion),
                                                            set__updated_at=clock.now(), inc__version=1)
     audit.record(actor, f"task.{action}", "task", task.id, decision=decision, back_to=owner)
     notify.enqueue("task_assigned", [owner], task_id=str(task.id), title=f"{task.name}：{task.service_name}",
@@ -264,8 +264,8 @@ def _hand_back(actor: Actor, task: HumanTask, expected_version: int, *, decision
 def return_to_applicant(actor: Actor, task_id: str, expected_version: int, *, reason: str,
                         fields: list | None = None, materials: list | None = None) -> HumanTask:
     """退回补正: the applicant corrects the named fields and materials; the same task waits for them."""
-    task = _task(actor, task_id)
-    _actable(actor, task, expected_version)
+    task = visible_task(actor, task_id)
+    check_may_act(actor, task, expected_version)
     if not (fields or materials):
         raise Invalid("task.return_needs_items", errors=[{"path": "/fields", "code": "required",
                                                            "message": "task.return_needs_items"}])
@@ -276,7 +276,7 @@ def return_to_applicant(actor: Actor, task_id: str, expected_version: int, *, re
     if unknown:
         raise Invalid("task.unknown_field", errors=[{"path": f"/fields/{i}/path", "code": "unknown_field",
                                                      "message": "task.unknown_field"} for i in unknown])
-    _take(actor, task, expected_version, "returned", "returned")
+    take(actor, task, expected_version, "returned", "returned")
     now = clock.now()
     request = ReturnRequest(fields=fields or [], materials=materials or [], reason=reason, task_id=task.task_id, at=now)
     event = Event(at=now, action="returned", step=task.name, element_id=task.element_id,
@@ -285,7 +285,7 @@ def return_to_applicant(actor: Actor, task_id: str, expected_version: int, *, re
     if not Application.objects(id=task.application_id, status="submitted").update_one(
             set__status="returned", set__return_request=request, set__staff_acted=True, set__updated_at=now,
             push__timeline=event, inc__version=1):
-        _put_back(task)
+        put_back(task)
         raise Conflict("application.not_in_progress")
     audit.record(actor, "task.return", "task", task.id, application=str(task.application_id),
                  fields=[f.get("path") for f in fields or []])
