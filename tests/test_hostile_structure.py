@@ -189,7 +189,7 @@ def test_long_ids_and_names_are_refused_at_validate(client, civil_designer, draf
     assert "at most 200" in result["errors"][0]["message"] and "at most 500" in result["errors"][1]["message"]
 
 
-def test_an_instance_that_would_outgrow_the_database_document_is_an_incident(client, civil_designer, draft,
+def test_an_instance_that_would_outgrow_the_database_document_is_an_incident(client, civil_designer, draft, forms,
                                                                               monkeypatch):
     # Beyond what validation lets through now (a version published before the limits): a loop over an element
     # with a 900 KB name, twenty times. The start answered 500 when MongoDB refused the 18 MB document.
@@ -207,6 +207,20 @@ def test_an_instance_that_would_outgrow_the_database_document_is_an_incident(cli
     assert r.json["status"] == "incident" and r.json["path"] == []
     assert "16 MB" in r.json["incidents"][0]["message"]
     assert client.get(f"{BASE}/{key}/versions/1/test-runs/{r.json['id']}", headers=civil_designer).status_code == 200
+    # the same after a person's step: the completion becomes an incident and the task stays ready
+    review = ('<bpmn:userTask id="review"><bpmn:extensionElements><spiffworkflow:properties>'
+              '<spiffworkflow:property name="formKey" value="review"/></spiffworkflow:properties>'
+              '</bpmn:extensionElements></bpmn:userTask>')
+    xml = xml.replace('id="hostile"', 'id="hostile_later"').replace(
+        '<bpmn:endEvent id="end"/>', '<bpmn:endEvent id="end"/>' + review).replace(
+        _flow("f1", "start", "count"), _flow("f1", "start", "review") + _flow("f0", "review", "count"))
+    key = draft(xml, key="hostile_later")
+    assert client.post(f"{BASE}/{key}/publish", headers=civil_designer).status_code == 201, key
+    run = DesignerRun(client, civil_designer, key, data={"n": 0})
+    r = run.complete("review", {"decision": "ok"}, expect=422)
+    assert r.json["code"] == "workflow_incident" and "16 MB" in r.json["errors"][0]["message"]
+    state = run.refresh()
+    assert state["status"] == "incident" and [t["element_id"] for t in state["ready_tasks"]] == ["review"]
 
 
 # -- 4. keys and process ids are one namespace ------------------------------------------------------------------
