@@ -105,6 +105,9 @@ def test_a_call_activity_calling_its_own_process_is_stopped(app):
         return
     stored = _start_incident(app, xml)
     assert stored.incidents[0].kind in ("timeout", "memory")
+    # stopped by its nesting, not after 2 s of CPU (SpiffWorkflow's cost per level grows with the depth: ~9 s wall)
+    assert "call activities nested more than 20 deep" in stored.incidents[0].message
+    assert stored.incidents[0].element_id == "again"
 
 
 def test_a_standard_loop_that_never_ends_is_stopped(app):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -189,13 +189,6 @@ def _bounded_add_child(self, task_spec, state=TaskState.MAYBE):
 Task._add_child = _bounded_add_child
 
 
-def busiest_element(workflow) -> str:
-    """The BPMN element with the most tasks: where a workflow fanned out."""
-    counts = Counter(getattr(t.task_spec, "bpmn_id", None) for t in workflow.tasks.values())
-    counts.pop(None, None)
-    return counts.most_common(1)[0][0] if counts else ""
-
-
 class Engine:
     """Start, restore, move and save workflows; always on the sandboxed script engine."""
 
@@ -266,6 +259,11 @@ class Engine:
                 raise StepLimitExceeded(action_over(limits), task)
             if len(workflow.tasks) > limits.max_tasks:
                 raise StepLimitExceeded(f"more than {limits.max_tasks} tasks in one process", task, "memory")
+            if getattr(task.workflow, "depth", 0) > limits.max_call_depth:
+                # each nested call costs SpiffWorkflow more than the one before (it walks every level to place it)
+                caller = workflow.get_task_from_id(task.workflow.parent_task_id)   # name the call activity
+                raise StepLimitExceeded(f"call activities nested more than {limits.max_call_depth} deep "
+                                        "(a process calling itself?)", caller or task)
             if task.depth > limits.max_task_depth:
                 raise StepLimitExceeded("the process went round a loop too often "
                                         f"(more than {limits.max_task_depth} steps deep)", task)

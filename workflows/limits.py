@@ -31,6 +31,7 @@ class Limits:
     max_steps: int = 1_000              # engine steps (script tasks, gateways, events) in one action
     max_tasks: int = 5_000              # task objects in one workflow (every copy holds its own task data)
     max_task_depth: int = 900           # SpiffWorkflow stops looking for tasks 1000 levels down the task tree
+    max_call_depth: int = 20            # call activities (and subprocesses) nested in one another
     max_instances: int = 500            # children of one parallel multi-instance task
     max_fanout_bytes: int = 50_000_000  # instances x task data they each copy
     max_state_bytes: int = 10_000_000   # serialized state of one instance (MongoDB documents stop at 16 MB)
