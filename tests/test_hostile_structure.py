@@ -302,3 +302,10 @@ def test_a_chain_at_the_limit_publishes_and_runs(client, civil_designer, draft):
     assert client.post(f"{BASE}/{key}/publish", headers=civil_designer).status_code == 201
     run = DesignerRun(client, civil_designer, key)
     assert run.state["status"] == "completed" and run.state["incidents"] == []
+
+
+def test_when_the_parser_still_runs_out_of_stack_it_says_so(client, civil_designer, draft, monkeypatch):
+    monkeypatch.setattr(structure, "MAX_CHAIN", 10 ** 6)     # the static check lifted: SpiffWorkflow's own limit
+    result = _validate(client, civil_designer, draft(_chain(600)))
+    assert [e["code"] for e in result["errors"]] == ["chain_too_long"]   # was invalid_bpmn "RecursionError(…)"
+    assert "ran out of stack" in result["errors"][0]["message"]

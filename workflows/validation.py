@@ -148,12 +148,13 @@ def validate(bpmn_xml: str, dmn: list[dict], ctx: Context) -> Result:
         extra_bpmn = [parse_xml(c.bpmn_xml) for c in called]
         extra_dmn = [root for _, root in called_dmn]
         result.compiled = compile_spec([root, *extra_bpmn], [*dmn_roots, *extra_dmn], process_id)
-    except RecursionError:
-        result.errors.append(_error("chain_too_long", "SpiffWorkflow's parser ran out of stack on a long path of "
-                                    f"elements (at most {structure.MAX_CHAIN} in a row, fewer through nested "
-                                    "subprocesses): move parts into call activities"))
-        return result
-    except ValidationException as e:
+    except (RecursionError, ValidationException) as e:
+        if isinstance(e, RecursionError) or "RecursionError" in str(e):   # SpiffWorkflow wraps it
+            result.errors.append(_error("chain_too_long", "SpiffWorkflow's parser ran out of stack on a long path "
+                                        f"of elements (at most {structure.MAX_CHAIN} in a row, fewer through nested "
+                                        "subprocesses): move parts into call activities",
+                                        element_id=getattr(e, "id", "") or ""))
+            return result
         result.errors.append(_error("invalid_bpmn", str(e).split("\n")[0], element_id=getattr(e, "id", "") or "",
                                     line=getattr(e, "line_number", None) or None))
     except (SpiffWorkflowException, etree.LxmlError, LookupError, ValueError, TypeError, AttributeError) as e:
