@@ -22,11 +22,13 @@ i18n.register({
     "process.key_taken": ("流程标识已存在", "This process key is taken"),
     "process.not_your_department": ("只能为本部门设计流程", "You can design processes only for your own department"),
     "process.too_large": ("流程文件过大", "The process files are too large"),
+    "process.not_dmn": ("DMN 文件不是 DMN 1.x 格式", "A DMN file is not a DMN 1.x document"),
     "process.publish_raced": ("另一次发布刚刚完成，请重试", "Another publish just finished; try again"),
     "workflow.incident": ("流程运行出错，已记录为异常", "The process failed at a step; an incident was recorded"),
     "workflow.instance_changed": ("流程已被他人推进，请刷新后重试", "Someone moved the process on first; reload"),
     "workflow.task_not_ready": ("该任务不是待办状态", "This task is not waiting to be done"),
     "workflow.data_too_large": ("数据过大或嵌套过深", "The data is too large or nested too deeply"),
+    "workflow.definition_too_large": ("流程定义过大，无法启动", "The process definition is too large to start"),
     "workflow.not_waiting_for_message": ("流程没有在等待该消息", "The process is not waiting for this message"),
 })
 

@@ -105,6 +105,9 @@ def test_a_call_activity_calling_its_own_process_is_stopped(app):
         return
     stored = _start_incident(app, xml)
     assert stored.incidents[0].kind in ("timeout", "memory")
+    # stopped by its nesting, not after 2 s of CPU (SpiffWorkflow's cost per level grows with the depth: ~9 s wall)
+    assert "call activities nested more than 20 deep" in stored.incidents[0].message
+    assert stored.incidents[0].element_id == "again"
 
 
 def test_a_standard_loop_that_never_ends_is_stopped(app):
@@ -248,15 +251,22 @@ def test_xml_tricks_are_refused_quickly(name, xml, code):
     assert "root:" not in str(outcome["value"].errors)
 
 
-def test_processing_instructions_and_huge_attributes_are_inert(app):
-    xml = _bpmn('<?php system("id"); ?>' + _script("s", "x = 1", "f1", "f2").replace(
-        'id="s"', 'id="s" name="' + "名" * 900_000 + '"') + """
+def _named_script(name: str) -> str:
+    return _bpmn('<?php system("id"); ?>' + _script("s", "x = 1", "f1", "f2").replace(
+        'id="s"', f'id="s" name="{name}"') + """
         <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
         <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="s" />
         <bpmn:sequenceFlow id="f2" sourceRef="s" targetRef="end" />""")
+
+
+def test_processing_instructions_are_inert_and_huge_names_refused(app):
     with app.app_context():
-        outcome, took = _bounded(lambda: instances.start(SYSTEM, _publish("redteam", xml), {}), 10)
+        outcome, took = _bounded(lambda: instances.start(SYSTEM, _publish("redteam", _named_script("审核")), {}), 10)
         assert outcome["value"].status == "completed" and took < 5
+    # a 900,000-character name was kept in every path entry and task of the instance; now refused at upload
+    outcome, took = _bounded(lambda: validation.validate(_named_script("名" * 900_000), [],
+                                                         validation.Context(key="redteam")), 10)
+    assert [(e["code"], e.get("element_id")) for e in outcome["value"].errors] == [("name_too_long", "s")]
 
 
 # --- timers -------------------------------------------------------------------------------------------------------

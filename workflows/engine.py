@@ -30,11 +30,12 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import TaskNotFoundException
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
 from workflows.limits import DEFAULT_LIMITS, DataLimitExceeded, SandboxViolation, check_data
-from workflows.sandbox import Sandbox, SandboxScriptEngine
+from workflows.sandbox import Sandbox, SandboxScriptEngine, action_budget, action_over
 
 # Uploaded XML is untrusted: no DTDs, no entities (XXE: <!ENTITY x SYSTEM "file:///etc/passwd">), no network.
 XML_PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
@@ -165,6 +166,28 @@ def _bounded_create_children(self, my_task):
 
 ParallelMultiInstanceTask.create_children = _bounded_create_children
 
+# SpiffWorkflow plans every future task when a workflow is created, once per path through parallel branches:
+# thousands of branches (or a few dozen diamonds in a row, which double the plan each time) made millions of tasks
+# before any callback of ours ran. Count them where they are made.
+_add_child = Task._add_child
+_TASK_CAP = threading.local()     # the cap while a workflow is being built (its script engine is not set yet)
+
+
+def _bounded_add_child(self, task_spec, state=TaskState.MAYBE):
+    cap = getattr(_TASK_CAP, "limit", None)
+    if cap is None:
+        engine = getattr(self.workflow, "script_engine", None)
+        cap = engine.sandbox.limits.max_tasks if isinstance(engine, SandboxScriptEngine) else None
+    if cap is not None and len(self.workflow.tasks) >= cap:
+        widest = max(self.workflow.tasks.values(), key=lambda t: len(t.children))   # where it fanned out
+        raise StepLimitExceeded(f"the process would hold more than {cap} tasks at once (SpiffWorkflow plans every "
+                                "parallel branch ahead): fewer parallel branches, or a multi-instance task",
+                                widest if getattr(widest.task_spec, "bpmn_id", None) else self, "memory")
+    return _add_child(self, task_spec, state)
+
+
+Task._add_child = _bounded_add_child
+
 
 class Engine:
     """Start, restore, move and save workflows; always on the sandboxed script engine."""
@@ -179,7 +202,11 @@ class Engine:
         specs = json.loads(spec_json)
         spec = SERIALIZER.from_dict(specs["spec"])
         subprocess_specs = {k: SERIALIZER.from_dict(v) for k, v in specs["subprocess_specs"].items()}
-        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        _TASK_CAP.limit = self.limits.max_tasks
+        try:
+            workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        finally:
+            _TASK_CAP.limit = None
         if data:
             check_data(data, self.limits, what="the start data")
             workflow.task_tree.data.update(data)
@@ -215,8 +242,11 @@ class Engine:
     def steps(self, workflow: BpmnWorkflow):
         """do_engine_steps under the action's budget. Each expression has its own CPU limit; this bounds how
         many run: a loop drawn in BPMN, or a call activity calling itself, would otherwise never stop."""
+        with action_budget(self.limits) as deadline:
+            self._steps(workflow, deadline)
+
+    def _steps(self, workflow: BpmnWorkflow, deadline: float):
         limits = self.limits
-        deadline = time.thread_time() + limits.action_cpu_ms / 1000
         count = 0
 
         def check(task):
@@ -226,9 +256,14 @@ class Engine:
                 raise StepLimitExceeded(f"more than {limits.max_steps} steps without waiting for a person "
                                         "(a loop in the process?)", task)
             if time.thread_time() > deadline:
-                raise StepLimitExceeded(f"the steps used more than {limits.action_cpu_ms} ms of CPU time", task)
+                raise StepLimitExceeded(action_over(limits), task)
             if len(workflow.tasks) > limits.max_tasks:
                 raise StepLimitExceeded(f"more than {limits.max_tasks} tasks in one process", task, "memory")
+            if getattr(task.workflow, "depth", 0) > limits.max_call_depth:
+                # each nested call costs SpiffWorkflow more than the one before (it walks every level to place it)
+                caller = workflow.get_task_from_id(task.workflow.parent_task_id)   # name the call activity
+                raise StepLimitExceeded(f"call activities nested more than {limits.max_call_depth} deep "
+                                        "(a process calling itself?)", caller or task)
             if task.depth > limits.max_task_depth:
                 raise StepLimitExceeded("the process went round a loop too often "
                                         f"(more than {limits.max_task_depth} steps deep)", task)
@@ -246,8 +281,9 @@ class Engine:
             check_data(data, self.limits, what="the task data")
             task.set_data(**data)
             check_data(task.data, self.limits, what="the task data")
-        task.run()
-        self.steps(workflow)
+        with action_budget(self.limits):     # the task's post-script draws on the same budget as the steps
+            task.run()
+            self.steps(workflow)
         return task
 
     @staticmethod
@@ -280,11 +316,16 @@ class Engine:
     def message(self, workflow: BpmnWorkflow, name: str, payload: dict | None = None):
         payload = payload or {}
         check_data(payload, self.limits, what="the message payload")
-        workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload))
-        self.steps(workflow)
+        with action_budget(self.limits):
+            workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload))
+            self.steps(workflow)
 
     def fire_timers(self, workflow: BpmnWorkflow, at: datetime | None = None) -> int:
         """Fire timers due by `at` (default now). A later `at` lets a designer's test run skip ahead."""
+        with action_budget(self.limits):
+            return self._fire_timers(workflow, at)
+
+    def _fire_timers(self, workflow: BpmnWorkflow, at: datetime | None) -> int:
         at = at or datetime.now(timezone.utc)
         fired, cycles = 0, []
         for task in list(workflow.event_manager.tasks.values()):
@@ -451,8 +492,10 @@ class PathRecorder:
             if not getattr(spec, "bpmn_id", None):
                 continue   # Spiff's own bookkeeping tasks (Root, Start, End, splits)
             changes = self._changes(task.parent.data, task.data) if task.parent is not None else {}
-            out.append({"element_id": spec.bpmn_id, "name": (spec.bpmn_name or spec.bpmn_id)[:self.MAX_NAME],
-                        "type": type(spec).__name__, "lane": getattr(spec, "lane", None),
+            lane = getattr(spec, "lane", None)
+            out.append({"element_id": spec.bpmn_id[:self.MAX_NAME],          # ids are checked at validation;
+                        "name": (spec.bpmn_name or spec.bpmn_id)[:self.MAX_NAME],   # versions before were not
+                        "type": type(spec).__name__, "lane": lane[:self.MAX_NAME] if lane else lane,
                         "at": datetime.fromtimestamp(task.last_state_change or time.time(), timezone.utc),
                         "changes": changes})
         return out

@@ -49,7 +49,7 @@ _DIGITS = re.compile(r"\d+")
 class Run:
     """The state of one evaluation: its limits, what it has created so far, the first rule it broke."""
 
-    __slots__ = ("limits", "allocated", "violation", "deadline", "events", "printed")
+    __slots__ = ("limits", "allocated", "violation", "deadline", "events", "printed", "over")
 
     def __init__(self, limits: Limits):
         self.limits = limits
@@ -58,6 +58,7 @@ class Run:
         self.deadline = 0.0
         self.events = 0
         self.printed: list[str] = []
+        self.over = f"the script used more than {limits.cpu_ms} ms of CPU time"   # what passing the deadline means
 
     def refuse(self, message: str, kind: str = "sandbox"):
         """Remember the first violation (the sandbox re-raises it even if the script swallowed it)."""
@@ -69,13 +70,13 @@ class Run:
     def tick(self):
         self.events += 1
         if not self.events & 15 and time.thread_time() > self.deadline:
-            self.refuse(f"the script used more than {self.limits.cpu_ms} ms of CPU time", "timeout")
+            self.refuse(self.over, "timeout")
         return True
 
     def charge(self, amount: int):
         self.allocated += amount
         if amount > 10_000 and time.thread_time() > self.deadline:
-            self.refuse(f"the script used more than {self.limits.cpu_ms} ms of CPU time", "timeout")
+            self.refuse(self.over, "timeout")
         if self.allocated > self.limits.alloc_budget:
             self.refuse(f"the script created more than {self.limits.alloc_budget} characters or items",
                         "memory")
@@ -108,7 +109,7 @@ class Run:
             total += 1
             seen += 1
             if not seen & 0xFFFF and time.thread_time() > self.deadline:
-                self.refuse(f"the script used more than {self.limits.cpu_ms} ms of CPU time", "timeout")
+                self.refuse(self.over, "timeout")
             if kind is str:
                 total += len(item) >> 3       # memcmp: eight characters cost about one item
             elif kind is dict:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from pymongo.errors import DocumentTooLarge, WriteError
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from core import audit, clock
 from core.actor import Actor
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows import service, task_data
-from workflows.engine import DEFAULT_ENGINE, Engine, PathRecorder
+from workflows.engine import DEFAULT_ENGINE, Engine, PathRecorder, StepLimitExceeded
 from workflows.limits import DataLimitExceeded, SandboxViolation
 from workflows.models import Incident, Instance, ProcessVersion
 
@@ -81,8 +82,8 @@ def start(actor: Actor, version: ProcessVersion, data: dict | None = None, *, is
     try:
         workflow = ENGINE.new(spec, data or {})
         before = ENGINE.dump(workflow)          # start data the state cannot hold is refused here, not a 500
-    except DataLimitExceeded as e:
-        raise Invalid("workflow.data_too_large", errors=[{"path": "/data", "code": e.kind, "message": str(e)}])
+    except (DataLimitExceeded, StepLimitExceeded) as e:
+        raise _start_refused(spec, data, e) from None
     recorder = PathRecorder(workflow)
     instance = Instance(key=version.key, process_version=version.version, version_id=version.id,
                         department=version.department, is_test=is_test, started_by=actor.user_id,
@@ -98,10 +99,37 @@ def start(actor: Actor, version: ProcessVersion, data: dict | None = None, *, is
     except Exception as e:   # noqa: BLE001 — whatever the process did, the instance is kept with an incident
         instance.state_json, instance.status = before, "incident"
         instance.incidents = [_incident(e, "start")]
-    instance.save(force_insert=True)
+    try:
+        instance.save(force_insert=True)
+    except DocumentTooLarge:   # the state is bounded; this guards what else an instance holds (its path)
+        instance.state_json, instance.status, instance.path = before, "incident", []
+        instance.incidents = [_too_large_incident("start")]
+        instance.save(force_insert=True)
     audit.record(actor, "process.instance.start", "process_instance", instance.id, key=version.key,
                  version=version.version, test=is_test, status=instance.status)
     return instance
+
+
+def _start_refused(spec: str, data: dict | None, error: SandboxViolation) -> Invalid:
+    """Blame the right party: the caller's data, or the definition when it cannot start even with no data
+    (thousands of parallel branches were reported as the caller's /data being too large)."""
+    if data and isinstance(error, DataLimitExceeded):
+        try:
+            ENGINE.dump(ENGINE.new(spec, {}))
+        except SandboxViolation:
+            pass
+        else:
+            return Invalid("workflow.data_too_large", errors=[{"path": "/data", "code": error.kind,
+                                                               "message": str(error)}])
+    element = getattr(getattr(getattr(error, "task", None), "task_spec", None), "bpmn_id", None) or ""
+    return Invalid("workflow.definition_too_large", errors=[{
+        "path": element, "element_id": element, "code": error.kind,
+        "message": f"{error} (the published definition itself, before any data: validate it again)"}])
+
+
+def _too_large_incident(action: str) -> Incident:
+    return Incident(at=clock.now(), kind="data_limit", element_id="", action=action,
+                    message="the instance would outgrow the database's 16 MB document limit; it stays as it was")
 
 
 def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, expected_version=None):
@@ -127,11 +155,16 @@ def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, 
     fields = _state_fields(workflow)
     entries = recorder.entries(workflow)
     # the hot path: one conditional update straight through the driver
-    changed = Instance._get_collection().update_one({"_id": instance.id, "version": instance.version}, {
-        "$set": {"state_json": state, "status": fields["status"], "next_timer_at": fields["next_timer_at"],
-                 "waiting_messages": fields["waiting_messages"], "updated_at": clock.now(), "lease_until": None},
-        "$push": {"path": {"$each": entries, "$slice": -MAX_PATH}},
-        "$inc": {"version": 1}}).modified_count
+    try:
+        changed = Instance._get_collection().update_one({"_id": instance.id, "version": instance.version}, {
+            "$set": {"state_json": state, "status": fields["status"], "next_timer_at": fields["next_timer_at"],
+                     "waiting_messages": fields["waiting_messages"], "updated_at": clock.now(), "lease_until": None},
+            "$push": {"path": {"$each": entries, "$slice": -MAX_PATH}},
+            "$inc": {"version": 1}}).modified_count
+    except (DocumentTooLarge, WriteError) as e:
+        if isinstance(e, WriteError) and e.code not in (10334, 17419):   # BSONObjectTooLarge, too large after update
+            raise
+        return _record_incident(actor, instance, _too_large_incident(action))
     if not changed:
         raise Conflict("workflow.instance_changed")   # someone acted first; the client reloads
     audit.record(actor, f"process.instance.{action}", "process_instance", instance.id, **details)

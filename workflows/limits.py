@@ -18,7 +18,9 @@ class Limits:
     max_items: int = 100_000            # elements in one list, tuple, dict or set
     max_range: int = 100_000            # len(range(...))
     alloc_budget: int = 32_000_000      # characters/elements one evaluation may create through guarded operations
-    max_source: int = 64_000            # characters of one script or expression
+    max_source: int = 64_000            # characters of one script
+    max_expression: int = 10_000        # characters of one expression (condition, timer, DMN cell …)
+    max_depth: int = 100                # nesting of one expression or script (the compilers recurse per level)
     max_data_bytes: int = 2_000_000     # estimated JSON size of a task's data
     max_data_depth: int = 40            # nesting of task data
     max_data_nodes: int = 200_000       # values in a task's data (aliases counted every time they appear)
@@ -29,6 +31,7 @@ class Limits:
     max_steps: int = 1_000              # engine steps (script tasks, gateways, events) in one action
     max_tasks: int = 5_000              # task objects in one workflow (every copy holds its own task data)
     max_task_depth: int = 900           # SpiffWorkflow stops looking for tasks 1000 levels down the task tree
+    max_call_depth: int = 20            # call activities (and subprocesses) nested in one another
     max_instances: int = 500            # children of one parallel multi-instance task
     max_fanout_bytes: int = 50_000_000  # instances x task data they each copy
     max_state_bytes: int = 10_000_000   # serialized state of one instance (MongoDB documents stop at 16 MB)

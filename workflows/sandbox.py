@@ -19,7 +19,9 @@ import ast
 import builtins
 import functools
 import re
+import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
@@ -197,17 +199,37 @@ class _Policy(RestrictingNodeTransformer):
     visit_Global = _refuse(None, "global")
 
 
+def _too_deep(tree, max_depth: int):
+    """The first node nested more than `max_depth` levels down, walked without recursion. RestrictedPython's
+    transformer and Python's compiler recurse once per level: `a+a+…` with a thousand operators (2 KB) hit the
+    recursion limit, a 500 at upload and a crash at run time."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            return node
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return None
+
+
 @functools.lru_cache(maxsize=4096)
-def _compile(source: str, mode: str):
+def _compile(source: str, mode: str, max_depth: int = 100):
     """Compile once per distinct source (code objects are immutable and shared across threads)."""
     try:
         tree = ast.parse(source, FILENAME, mode)
     except SyntaxError as e:
         raise SandboxCompileError(e.msg, e.lineno or 1, e.offset or 0) from None
     except (ValueError, MemoryError, RecursionError) as e:
-        raise SandboxCompileError(f"cannot be parsed: {e}") from None
+        raise SandboxCompileError(f"cannot be parsed: {e}"[:300]) from None
+    deep = _too_deep(tree, max_depth)
+    if deep is not None:
+        raise SandboxCompileError(f"nested more than {max_depth} levels deep (split it into shorter expressions "
+                                  "or script lines)", getattr(deep, "lineno", 1), getattr(deep, "col_offset", 0) + 1)
     compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
-    result = compiler(tree, FILENAME, policy=_Policy)
+    try:
+        result = compiler(tree, FILENAME, policy=_Policy)
+    except (RecursionError, MemoryError, ValueError) as e:   # a backstop: the depth check should keep these out
+        raise SandboxCompileError(f"cannot be compiled: {type(e).__name__}") from None
     if result.errors:
         match = _LOCATED.match(result.errors[0])
         if match:
@@ -215,6 +237,29 @@ def _compile(source: str, mode: str):
             raise SandboxCompileError(match.group(3), line, int(match.group(2) or 0) + 1)
         raise SandboxCompileError(result.errors[0])
     return result.code
+
+
+_ACTION = threading.local()   # the CPU deadline of the engine action this thread is running, if any
+
+
+@contextmanager
+def action_budget(limits: Limits):
+    """One CPU budget for everything an engine action evaluates (start, complete, message, timers). Every
+    evaluation draws on it where it is spent: one business rule task with hundreds of costly DMN cells, or one
+    gateway with hundreds of costly conditions, ran 11-18 s when only the steps between tasks were checked.
+    Nested use keeps the outermost budget."""
+    if getattr(_ACTION, "deadline", None) is not None:
+        yield _ACTION.deadline
+        return
+    _ACTION.deadline = time.thread_time() + limits.action_cpu_ms / 1000
+    try:
+        yield _ACTION.deadline
+    finally:
+        _ACTION.deadline = None
+
+
+def action_over(limits: Limits) -> str:
+    return f"the action used more than {limits.action_cpu_ms} ms of CPU time (all its expressions together)"
 
 
 class Sandbox:
@@ -232,7 +277,10 @@ class Sandbox:
             raise SandboxCompileError(f"longer than {self.limits.max_source} characters")
         if mode == "eval":
             source = source.strip()
-        return _compile(source, mode)
+            if len(source) > self.limits.max_expression:
+                raise SandboxCompileError(f"an expression longer than {self.limits.max_expression} characters "
+                                          "(use a script task for long logic)")
+        return _compile(source, mode, self.limits.max_depth)
 
     def evaluate(self, expression: str, context: dict, external: dict | None = None):
         code = self.compile(expression, "eval")
@@ -270,7 +318,14 @@ class Sandbox:
         return scope
 
     def _run(self, code, scope, run: guards.Run):
-        run.deadline = time.thread_time() + self.limits.cpu_ms / 1000
+        now = time.thread_time()
+        run.deadline = now + self.limits.cpu_ms / 1000
+        action = getattr(_ACTION, "deadline", None)
+        if action is not None:
+            if now > action:
+                raise SandboxViolation(action_over(self.limits), kind="timeout")
+            if action < run.deadline:
+                run.deadline, run.over = action, action_over(self.limits)
         try:
             result = eval(code, scope)
         except SandboxViolation:
@@ -285,6 +340,8 @@ class Sandbox:
             raise SandboxViolation(f"{type(e).__name__} raised inside a script", kind="exit") from None
         if run.violation is not None:
             raise run.violation
+        if action is not None and time.thread_time() > action:
+            raise SandboxViolation(action_over(self.limits), kind="timeout")
         return result
 
 

@@ -43,6 +43,12 @@ def _check_sizes(bpmn_xml: str | None, dmn: list | None):
             if len(item.get("xml") or "") > MAX_DMN_CHARS:
                 raise Invalid("process.too_large", errors=[{"path": f"/dmn/{index}/xml", "code": "too_large",
                                                              "message": f"at most {MAX_DMN_CHARS} characters"}])
+        # A file that is not DMN 1.x (`<dmn/>`, another namespace, not XML) can never become valid: refuse it
+        # now, naming the file, rather than keep a draft that every later check stumbles on.
+        problems = [problem for index, item in enumerate(dmn) for problem in [validation.read_dmn(index, item)[0]]
+                    if problem]
+        if problems:
+            raise Invalid("process.not_dmn", errors=problems)
 
 
 def _dmn_docs(dmn) -> list:
@@ -107,24 +113,40 @@ def _form_version(form_key: str):
     return forms.latest_published_version(form_key)
 
 
-def _resolve_call(process_id: str) -> validation.CalledProcess | None:
-    """A call activity binds to the newest published version of the process with that BPMN id (or key)."""
-    found = (ProcessVersion.objects(process_id=process_id).order_by("-published_at").first()
-             or ProcessVersion.objects(key=process_id).order_by("-version").first())
+def _resolve_call(name: str) -> validation.CalledProcess | None:
+    """A call activity binds to the newest published version of the definition with that key, or else of the
+    process with that BPMN id. Keys and process ids are one namespace (see _namespace_errors), so a name means one
+    definition; the binding is fixed at publish time (the called spec is compiled into the caller's version)."""
+    found = (ProcessVersion.objects(key=name).order_by("-version").first()
+             or ProcessVersion.objects(process_id=name).order_by("-published_at").first())
     if found is None:
         return None
     return validation.CalledProcess(found.process_id, found.key, found.version, found.bpmn_xml,
                                     tuple(d.xml for d in found.dmn))
 
 
+def _namespace_errors(key: str, process_id: str) -> list:
+    """Call activities name a key or a process id: if one definition's process id were another's key (or the same
+    id were published under two keys), publishing it would capture every call meant for the other."""
+    problems = []
+    if ProcessVersion.objects(process_id=process_id, key__ne=key).first():
+        problems.append(f"process id '{process_id}' is already published under another key")
+    elif process_id != key and (ProcessVersion.objects(key=process_id).first()
+                                or ProcessDraft.objects(key=process_id).first()):
+        problems.append(f"process id '{process_id}' is another definition's key")
+    if ProcessVersion.objects(process_id=key, key__ne=key).first():
+        problems.append(f"the key '{key}' is already published as another definition's process id")
+    return [{"path": process_id, "element_id": process_id, "code": "process_id_taken",
+             "message": message + "; call activities name keys and process ids alike, so each must name one "
+                                  "definition: choose another id"} for message in problems]
+
+
 def _validate(key: str, bpmn_xml: str, dmn: list, known_lanes) -> validation.Result:
     ctx = validation.Context(key=key, known_lanes=frozenset(known_lanes) if known_lanes is not None else None,
                              form_version=_form_version, resolve_call=_resolve_call)
     result = validation.validate(bpmn_xml, dmn, ctx)
-    # Call activities bind by BPMN process id: another key publishing the same id would capture every caller.
-    if result.process_id and ProcessVersion.objects(process_id=result.process_id, key__ne=key).first():
-        result.errors.append({"path": result.process_id, "element_id": result.process_id, "code": "process_id_taken",
-                              "message": f"process id '{result.process_id}' is already published under another key"})
+    if result.process_id:
+        result.errors.extend(_namespace_errors(key, result.process_id))
     return result
 
 

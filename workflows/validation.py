@@ -16,7 +16,10 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
-from workflows.engine import CompiledSpec, compile_spec, parse_xml
+from workflows import dmn as dmn_checks
+from workflows import structure
+from workflows.engine import CompiledSpec, Engine, StepLimitExceeded, compile_spec, parse_xml
+from workflows.limits import DataLimitExceeded
 from workflows.sandbox import Sandbox, SandboxCompileError
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -118,23 +121,24 @@ def validate(bpmn_xml: str, dmn: list[dict], ctx: Context) -> Result:
                               column=column)])
     dmn_roots = []
     for index, item in enumerate(dmn):
-        try:
-            dmn_roots.append(parse_xml(item["xml"]))
-        except etree.XMLSyntaxError as e:
-            line, column = e.position if e.position else (e.lineno, 0)
-            errors.append(_error("malformed_xml", f"DMN file {index + 1} is not well-formed XML: {e.msg}",
-                                 path=f"/dmn/{index}/xml", line=line, column=column))
+        problem, dmn_root = read_dmn(index, item)
+        if problem:
+            errors.append(problem)
+        dmn_roots.append(dmn_root)
     errors.extend(_xsd_errors(root))
     if errors:
         return Result(errors[:MAX_ERRORS])
 
     processes = root.findall(f"{{{BPMN}}}process")
+    structure.check_names([root, *dmn_roots], _error, errors, ["/bpmn_xml", *(f"/dmn/{i}/xml" for i in range(len(dmn)))])
+    structure.check_shape(processes, FLOW_NODES | UNSUPPORTED, _error, errors)
     process_id = _main_process(processes, ctx.key, errors)
     local_ids = {p.get("id") for p in processes}
     calls, called = _check_structure(root, processes, local_ids, ctx, errors)
     _check_expressions(root, ctx.sandbox, errors)
-    for index, dmn_root in enumerate(dmn_roots):
-        _check_dmn(dmn_root, index, ctx.sandbox, errors)
+    called_dmn = [(f"the DMN of called process '{c.key}' version {c.version}", parse_xml(x))
+                  for c in called for x in c.dmn]
+    dmn_checks.check_files(dmn_roots, [item.get("name") for item in dmn], called_dmn, ctx.sandbox, _error, errors)
     user_tasks = _check_user_tasks(root, ctx, errors)
     _check_lanes(root, ctx, errors)
     result = Result(errors[:MAX_ERRORS], process_id, user_tasks=user_tasks, calls=calls)
@@ -142,15 +146,56 @@ def validate(bpmn_xml: str, dmn: list[dict], ctx: Context) -> Result:
         return result
     try:
         extra_bpmn = [parse_xml(c.bpmn_xml) for c in called]
-        extra_dmn = [parse_xml(x) for c in called for x in c.dmn]
+        extra_dmn = [root for _, root in called_dmn]
         result.compiled = compile_spec([root, *extra_bpmn], [*dmn_roots, *extra_dmn], process_id)
-    except ValidationException as e:
+    except (RecursionError, ValidationException) as e:
+        if isinstance(e, RecursionError) or "RecursionError" in str(e):   # SpiffWorkflow wraps it
+            result.errors.append(_error("chain_too_long", "SpiffWorkflow's parser ran out of stack on a long path "
+                                        f"of elements (at most {structure.MAX_CHAIN} in a row, fewer through nested "
+                                        "subprocesses): move parts into call activities",
+                                        element_id=getattr(e, "id", "") or ""))
+            return result
         result.errors.append(_error("invalid_bpmn", str(e).split("\n")[0], element_id=getattr(e, "id", "") or "",
                                     line=getattr(e, "line_number", None) or None))
     except (SpiffWorkflowException, etree.LxmlError, LookupError, ValueError, TypeError, AttributeError) as e:
         # SpiffWorkflow's parser fails on some inputs it has no message for; say what and where we can.
         result.errors.append(_error("invalid_bpmn", f"{type(e).__name__}: {e}"[:300]))
+    if result.compiled is not None:
+        _check_start(result, ctx)
     return result
+
+
+def _check_start(result: Result, ctx: Context) -> None:
+    """Create an instance as a start would, with no data: a definition whose plan of future tasks alone outgrows
+    the limits can never start (the start was refused as if the caller's data were too large)."""
+    engine = Engine(ctx.sandbox)
+    try:
+        engine.dump(engine.new(result.compiled.to_json(), {}))
+    except StepLimitExceeded as e:
+        element = getattr(getattr(e.task, "task_spec", None), "bpmn_id", None) or ""
+        result.errors.append(_error("too_many_tasks", str(e), element_id=element))
+        result.compiled = None
+    except DataLimitExceeded as e:
+        result.errors.append(_error("too_large", f"{e} with no data at all: too many elements or branches",
+                                    element_id=""))
+        result.compiled = None
+
+
+def read_dmn(index: int, item: dict):
+    """(problem, None) if the DMN file /dmn/{index} is not well-formed DMN 1.x, else (None, its root)."""
+    label = dmn_checks.file_label(index, item.get("name"))
+    try:
+        root = parse_xml(item.get("xml") or "")
+    except etree.XMLSyntaxError as e:
+        line, column = e.position if e.position else (e.lineno, 0)
+        return _error("malformed_xml", f"DMN file {label} is not well-formed XML: {e.msg}",
+                      path=f"/dmn/{index}/xml", line=line, column=column), None
+    problem = dmn_checks.root_problem(root)
+    # comments and processing instructions inside a decision table crashed SpiffWorkflow's DMN parser
+    etree.strip_tags(root, etree.Comment, etree.ProcessingInstruction)
+    if problem:
+        return _error("not_dmn", f"DMN file {label} {problem}", path=f"/dmn/{index}/xml", line=root.sourceline), None
+    return None, root
 
 
 def _xsd_errors(root) -> list:
@@ -228,6 +273,11 @@ def _check_structure(root, processes, local_ids, ctx, errors):
                 else:
                     calls[target] = f"{found.key}@{found.version}"
                     called.append(found)
+                    if found.process_id != target:
+                        # named by its key: bind the call to that definition's process (in the parsed copy only)
+                        for same in process.iter(f"{{{BPMN}}}callActivity"):
+                            if same.get("calledElement") == target:
+                                same.set("calledElement", found.process_id)
     return calls, called
 
 
@@ -250,41 +300,6 @@ def _check_expressions(root, sandbox, errors):
         if not task.xpath(".//spiffworkflow:calledDecisionId", namespaces=NS):
             errors.append(_error("no_decision", "the business rule task names no DMN decision "
                                  "(spiffworkflow:calledDecisionId)", task))
-
-
-def _check_dmn(root, index, sandbox, errors):
-    dmn_ns = etree.QName(root).namespace or ""   # the root's own namespace: a decoy default one hid every cell
-    ns = {"dmn": dmn_ns}
-    path = f"/dmn/{index}/xml"
-
-    def report(element, message, code="bad_dmn_cell"):
-        errors.append(_error(code, message, element, path=path))
-
-    for text in root.xpath(".//dmn:inputExpression/dmn:text", namespaces=ns):
-        _dmn_compile(sandbox, text.text, text, report, "input expression")
-    for text in root.xpath(".//dmn:outputEntry/dmn:text", namespaces=ns):
-        _dmn_compile(sandbox, text.text, text, report, "output entry")
-    for text in root.xpath(".//dmn:inputEntry/dmn:text", namespaces=ns):
-        entry = (text.text or "").strip()
-        if entry in ("", "-"):
-            continue
-        if "?" in entry:
-            _dmn_compile(sandbox, entry.replace("?", "dmninputexpr"), text, report, "input entry")
-            continue
-        try:
-            sandbox.compile(entry, "eval")
-        except SandboxCompileError:
-            # DMN's "> 5" style: the engine puts the input in front; compile it the same way
-            _dmn_compile(sandbox, f"dmninputexpr {entry}", text, report, "input entry")
-
-
-def _dmn_compile(sandbox, text, element, report, label):
-    if text is None or not text.strip():
-        return
-    try:
-        sandbox.compile(text, "eval")
-    except SandboxCompileError as e:
-        report(element, f"{label}: {e.msg}")
 
 
 def _check_user_tasks(root, ctx, errors) -> list:
