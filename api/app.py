@@ -6,10 +6,11 @@ from pathlib import Path
 import flask_swagger_ui
 from flask import Flask, send_from_directory
 from flask_smorest import Api
+from pymongo.errors import PyMongoError
 
 from api import errors, json_guard, logs
 from api.runtime import Runtime
-from core import db, pii
+from core import audit, db, pii
 from core.settings import Settings, ensure_keys, from_env
 
 SWAGGER_ASSETS = Path(flask_swagger_ui.__file__).parent / "dist"
@@ -21,6 +22,11 @@ def create_app(config: Settings | None = None) -> Flask:
     settings = ensure_keys(settings)
     pii.configure(settings.pii_key)
     db.connect(settings)
+    audit.configure(settings.data_dir / "audit-spool")
+    try:
+        audit.migrate()
+    except PyMongoError:   # the database is down at start-up: readyz says so; the next start migrates
+        pass
     store = _build_store(settings)
 
     from api.identity.wechat import WeChatClient
