@@ -66,11 +66,11 @@ def _build_store(settings: Settings):
 
 def _blueprints():
     # One line per room's blueprint; each module holds a `blp`.
-    from api import attachments_views, forms_views, health
+    from api import attachments_views, audit_views, forms_views, health
     from api.identity import admin_views, views
     from designer import forms_views as designer_forms_views, process_views
 
-    return [health.blp, views.blp, admin_views.blp, designer_forms_views.blp, forms_views.blp,
+    return [health.blp, audit_views.blp, views.blp, admin_views.blp, designer_forms_views.blp, forms_views.blp,
             attachments_views.blp, process_views.blp]
 
 

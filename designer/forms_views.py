@@ -34,6 +34,7 @@ i18n.register({
 })
 
 DraftPage = page_schema(schemas.DraftSummaryOut, "FormDraftPage")
+VersionPage = page_schema(schemas.VersionSummaryOut, "FormVersionPage")
 # A version number: out of range is a 404 at routing (a 20-digit one overflowed MongoDB's int64: 500).
 NUMBER = "<int(min=1, max=999999999):number>"
 
@@ -167,11 +168,12 @@ class DraftArchive(MethodView):
 
 @blp.route("/<key>/versions")
 class Versions(MethodView):
-    @blp.response(200, schemas.VersionSummaryOut(many=True))
+    @blp.arguments(PageArgs, location="query", as_kwargs=True)
+    @blp.response(200, VersionPage)
     @blp.doc(security=[BEARER])
-    def get(self, key):
-        """The published versions, newest first"""
-        return service.list_versions(current_actor(), key)
+    def get(self, key, **page):
+        """The published versions, newest first, in pages (without their definitions)"""
+        return paginate(service.list_versions(current_actor(), key), page)
 
 
 @blp.route(f"/<key>/versions/{NUMBER}")

@@ -185,7 +185,7 @@ def archive(actor: Actor, key: str, expected_version: int | None = None) -> Form
 
 def list_versions(actor: Actor, key: str):
     _draft(actor, key)
-    return FormVersion.objects(key=key).order_by("-version")
+    return FormVersion.objects(key=key).exclude("schema_json", "json_schema_json").order_by("-version")
 
 
 def get_version(actor: Actor, key: str, number: int) -> FormVersion:

@@ -50,7 +50,8 @@ class User(me.Document):
     meta = {"collection": "users", "indexes": [
         {"fields": ["username"], "unique": True, "partialFilterExpression": {"username": {"$type": "string"}}},
         {"fields": ["openid"], "unique": True, "partialFilterExpression": {"openid": {"$type": "string"}}},
-        "unionid", "phone_hash", "id_card_hash", "grants.role", "grants.department_id", "-created_at"]}
+        "unionid", "phone_hash", "id_card_hash", "grants.role", "grants.department_id", "-created_at",
+        ("username", "-id")]}   # the admin list's prefix search (the partial unique index above cannot serve it)
 
 
 class LoginSession(me.Document):
