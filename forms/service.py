@@ -216,6 +216,19 @@ def latest_published_version(key: str, *, include_archived: bool = False) -> int
     return newest.version if newest else None
 
 
+def latest_published_versions(keys) -> dict[str, int]:
+    """latest_published_version of many forms in two queries: {key: newest version} for those published and not
+    archived."""
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    archived = {d.key for d in FormDraft.objects(key__in=keys, status="archived").only("key")}
+    newest: dict[str, int] = {}
+    for version in FormVersion.objects(key__in=[k for k in keys if k not in archived]).only("key", "version"):
+        newest[version.key] = max(newest.get(version.key, 0), version.version)
+    return newest
+
+
 def get_published(key: str, version: int | None = None) -> FormVersion:
     """A published, immutable form version; `version=None` means the newest one of a form that is not
     archived. Raises core.errors.NotFound."""
