@@ -33,7 +33,7 @@ def _publish(key, xml):
 @pytest.fixture
 def engine_only(app, monkeypatch):
     # these tests are about the engine; the formKey check has its own tests over HTTP
-    monkeypatch.setattr(service, "_form_version", lambda key: 1)
+    monkeypatch.setattr(service, "_form_versions", lambda keys: dict.fromkeys(keys, 1))
     with app.app_context():
         yield
 

@@ -44,3 +44,38 @@ def test_validation_looks_up_forms_and_called_processes_in_one_batch(client, set
     process_reads = counts[("find", "process_versions")]
     assert form_reads <= 2, counts          # was 2 per user task: 80
     assert process_reads <= 4, counts       # was 2 per call activity plus the id check: 21
+
+
+def test_a_test_run_action_restores_the_workflow_once(client, civil_designer, forms, department, monkeypatch):
+    from tests.workflows_fixtures import DesignerRun, publish_example
+    from workflows import instances
+
+    publish_example(client, civil_designer, department["id"], "user_task_form")
+    restores = []
+    real = instances.ENGINE.restore
+    monkeypatch.setattr(instances.ENGINE, "restore", lambda *a, **k: restores.append(1) or real(*a, **k))
+    run = DesignerRun(client, civil_designer, "user_task_form")
+    assert run.tasks and restores == []                               # start: shown from the live workflow
+    task = run.tasks[0]["element_id"]
+    run.complete(task)
+    assert restores == [1] and run.state["status"] in ("running", "completed")   # was 2: act, then view
+
+
+def test_a_timer_claim_does_not_make_a_persons_action_a_conflict(client, civil_designer, forms, department):
+    from datetime import timedelta
+
+    from tests.workflows_fixtures import DesignerRun, publish_example
+    from workflows import instances
+    from workflows.models import Instance
+
+    publish_example(client, civil_designer, department["id"], "boundary_timers")
+    run = DesignerRun(client, civil_designer, "boundary_timers")
+    seen = run.state["version"]
+    due = Instance.objects(id=run.state["id"]).get().next_timer_at
+    claimed = instances.claim_due(now=due + timedelta(minutes=1))     # a worker takes the instance's lease …
+    assert claimed is not None and claimed.version == seen and claimed.lease_until is not None
+    task = run.task("review")
+    r = client.post(f"{run.url}/tasks/{task['id']}/complete", json={"data": {}, "version": seen},
+                    headers=civil_designer)
+    assert r.status_code == 200, r.json                               # … and the approver's action still holds
+    assert r.json["version"] == seen + 1 and "review" in [p["element_id"] for p in r.json["path"]]

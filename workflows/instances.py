@@ -90,6 +90,7 @@ def start(actor: Actor, version: ProcessVersion, data: dict | None = None, *, is
         for name, value in _state_fields(workflow).items():
             setattr(instance, name, value)
         instance.path = recorder.entries(workflow)
+        instance._workflow = workflow        # view() shows it without restoring
     except Exception as e:   # noqa: BLE001 — whatever the process did, the instance is kept with an incident
         instance.state_json, instance.status = before, "incident"
         instance.incidents = [_incident(e, "start")]
@@ -134,6 +135,7 @@ def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, 
     instance.path = (list(instance.path) + entries)[-MAX_PATH:]
     instance.version += 1
     instance.lease_until = None
+    instance._workflow = workflow    # the live workflow, so view() need not restore it a second time
     return instance
 
 
@@ -182,7 +184,7 @@ def claim_due(now: datetime | None = None, lease: timedelta = timedelta(minutes=
     # "incident" too: a failed attempt at a task left the state as it was, and the task's deadline still holds
     return Instance.objects(next_timer_at__lte=now, status__in=("running", "incident")).filter(
         __raw__={"$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]}).modify(
-        set__lease_until=now + lease, inc__version=1, new=True)
+        set__lease_until=now + lease, new=True)   # not the version: a claim changes no state a person sees
 
 
 def fire_due_timers(actor: Actor | None = None, now: datetime | None = None, limit: int = 100) -> int:
@@ -212,7 +214,8 @@ def view(instance: Instance) -> dict:
     tasks = []
     if instance.status != "completed":
         try:
-            workflow = ENGINE.restore(service.spec_json_by_id(instance.version_id), instance.state_json)
+            workflow = getattr(instance, "_workflow", None) or \
+                ENGINE.restore(service.spec_json_by_id(instance.version_id), instance.state_json)
         except Exception:   # noqa: BLE001 — an unrestorable state is shown with its incident, not a 500
             if instance.status != "incident":
                 raise

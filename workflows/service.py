@@ -102,9 +102,10 @@ def update_draft(actor: Actor, key: str, expected_version: int, *, name: str | N
 
 # -- validation and publishing ---------------------------------------------------------------------------------
 
-def _form_version(form_key: str):
+def _form_versions(form_keys) -> dict:
+    """{formKey: newest published version} for those published (and not archived), in one batch."""
     from forms import service as forms   # workflows may use forms; imported late to keep start-up light
-    return forms.latest_published_version(form_key)
+    return forms.latest_published_versions(form_keys)
 
 
 class _Lookups:
@@ -116,15 +117,14 @@ class _Lookups:
         self.calls: dict | None = None
 
     def prefetch(self, form_keys: set, process_ids: set) -> None:
-        from forms import service as forms
-        self.forms = forms.latest_published_versions(form_keys)
+        self.forms = dict(_form_versions(form_keys))
         self.forms.update({k: None for k in form_keys if k not in self.forms})
         self.calls = _resolve_calls(process_ids)
 
     def form_version(self, form_key: str):
-        if self.forms is not None and form_key in self.forms:
-            return self.forms[form_key]
-        return _form_version(form_key)
+        if self.forms is None or form_key not in self.forms:
+            self.forms = {**(self.forms or {}), form_key: _form_versions([form_key]).get(form_key)}
+        return self.forms[form_key]
 
     def resolve_call(self, process_id: str):
         if self.calls is not None and process_id in self.calls:
