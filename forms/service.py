@@ -20,7 +20,6 @@ from core.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge,
 from forms import language, prefill, render, validation
 from forms.models import FormDraft, FormVersion
 
-DEFAULT_MAX_DRAFT_BYTES = 512 * 1024
 
 
 # -- access --------------------------------------------------------------------------------------------------------
@@ -87,7 +86,7 @@ def list_drafts(actor: Actor, *, status: str | None = None, department: str | No
 
 
 def create_draft(actor: Actor, *, key: str, title: str, department: str, schema: dict, title_en: str = "",
-                 max_bytes: int = DEFAULT_MAX_DRAFT_BYTES) -> FormDraft:
+                 max_bytes: int) -> FormDraft:
     actor.require_designer()
     if not actor.may_design(department):
         raise Forbidden("form.not_your_department")
@@ -110,7 +109,7 @@ def get_draft(actor: Actor, key: str) -> FormDraft:
 
 def update_draft(actor: Actor, key: str, expected_version: int, *, title: str | None = None,
                  title_en: str | None = None, schema: dict | None = None,
-                 max_bytes: int = DEFAULT_MAX_DRAFT_BYTES) -> FormDraft:
+                 max_bytes: int) -> FormDraft:
     """Change the draft if it is still at `expected_version` (the If-Match ETag); 412 otherwise."""
     draft = _draft(actor, key)
     if draft.status == "archived":
@@ -130,8 +129,7 @@ def update_draft(actor: Actor, key: str, expected_version: int, *, title: str | 
     return draft.reload()
 
 
-def check_draft(actor: Actor, key: str, schema: dict | None = None,
-                max_bytes: int = DEFAULT_MAX_DRAFT_BYTES) -> dict:
+def check_draft(actor: Actor, key: str, schema: dict | None = None, *, max_bytes: int) -> dict:
     """The draft's (or the given unsaved schema's) problems: {valid, errors, fields}."""
     draft = _draft(actor, key)
     if schema is not None:

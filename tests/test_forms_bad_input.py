@@ -110,6 +110,40 @@ def test_repeated_keys_in_the_json_are_named(client, designer, department):
     assert FormDraft.objects.count() == 0
 
 
+def test_the_repeated_key_check_runs_after_authentication_and_parses_the_body_once(client, designer, department,
+                                                                                   monkeypatch):
+    body = json.dumps(new_draft(department)).replace('"email": {', '"email": {"type": "number"}, "email": {', 1)
+    anonymous = client.post(BASE, data=body, content_type="application/json")
+    assert anonymous.status_code == 401 and anonymous.json["code"] == "unauthorized"   # was 422 duplicate_key
+    sent, parses = json.dumps(new_draft(department)), []
+    real_loads = json.loads
+
+    def loads(text, *args, **kwargs):
+        # (api.json_guard's scan parses a body that looks like it may hold a huge number — a hex id with "e355"
+        # in it does — with parse_constant: not the parse this test is about)
+        if (text.decode() if isinstance(text, bytes) else text) == sent and "parse_constant" not in kwargs:
+            parses.append(1)
+        return real_loads(text, *args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", loads)
+    r = client.post(BASE, data=sent, content_type="application/json", headers=designer)
+    assert r.status_code == 201 and len(parses) == 1                  # was 2: the check, then the schema layer
+
+
+def test_the_residents_check_limit_is_its_own_setting(app, client, published, resident_headers):
+    runtime = app.extensions["zhangban"]
+    saved = runtime.settings
+    runtime.settings = saved.with_overrides(form_max_check_bytes=20_000)
+    try:
+        body = json.dumps({"data": {"reason": "x" * 30_000}})
+        r = client.post("/api/v1/forms/low-income/versions/1/check", data=body, content_type="application/json",
+                        headers=resident_headers)
+        assert r.status_code == 413 and r.json["code"] == "payload_too_large"
+        assert saved.form_max_draft_bytes > 30_000                     # the draft limit would have let it through
+    finally:
+        runtime.settings = saved
+
+
 def test_a_catastrophic_pattern_is_refused_at_validate_time_and_never_published(client, designer, department):
     schema = every_kind()
     schema["properties"]["postcode"]["pattern"] = "^(\\w+\\s?)*$"
