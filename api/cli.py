@@ -167,6 +167,7 @@ def workflows_tick(limit):
 
     runtime()
     audit.seal()
-    fired = instances.fire_due_timers(limit=limit)
+    run = instances.fire_due_timers(limit=limit)
     purged = instances.purge_test_runs()
-    click.echo(f"fired timers on {fired} instances; purged {purged} test runs")
+    click.echo(f"fired timers on {run.fired} instances ({run.failed} failed, now incidents; {run.skipped} changed "
+               f"meanwhile, skipped); purged {purged} test runs")

@@ -7,6 +7,7 @@ before the action, so nothing is lost, and the caller gets a 422 naming the BPMN
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -187,9 +188,17 @@ def claim_due(now: datetime | None = None, lease: timedelta = timedelta(minutes=
         set__lease_until=now + lease, new=True)   # not the version: a claim changes no state a person sees
 
 
-def fire_due_timers(actor: Actor | None = None, now: datetime | None = None, limit: int = 100) -> int:
+@dataclass
+class TimerRun:
+    """What one pass of the timer worker did, per claimed instance."""
+    fired: int = 0      # its due timers ran and the new state was written
+    failed: int = 0     # they failed: the instance now shows an incident
+    skipped: int = 0    # someone acted on it first (it changed under the worker): nothing fired
+
+
+def fire_due_timers(actor: Actor | None = None, now: datetime | None = None, limit: int = 100) -> TimerRun:
     actor = actor or Actor.system()
-    fired, seen = 0, set()
+    run, seen = TimerRun(), set()
     for _ in range(limit):
         instance = claim_due(now)
         if instance is None:
@@ -201,10 +210,13 @@ def fire_due_timers(actor: Actor | None = None, now: datetime | None = None, lim
         seen.add(instance.id)
         try:
             fire_timers(actor, instance, now)   # fire what the claim saw as due (now: the same clock)
-        except (IncidentRecorded, Conflict):
-            pass
-        fired += 1
-    return fired
+        except IncidentRecorded:
+            run.failed += 1
+        except Conflict:
+            run.skipped += 1
+        else:
+            run.fired += 1
+    return run
 
 
 def view(instance: Instance) -> dict:
