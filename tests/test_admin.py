@@ -61,6 +61,8 @@ def test_department_tree(client, admin_headers):
     orphan = client.post("/api/v1/departments", json={"code": "o", "name": "o", "parent_id": "650000000000000000000000"},
                          headers=admin_headers)
     assert orphan.status_code == 422 and orphan.json["errors"][0]["path"] == "/parent_id"
+    from api.identity.models import Department
+    assert Department.objects(code="o").count() == 0                  # nothing written for either refusal
 
 
 def test_department_rename_refuses_a_stale_version(client, admin_headers, department):
@@ -151,6 +153,9 @@ def test_an_admin_cannot_disable_themselves(client, admin_headers):
     me = client.get("/api/v1/me", headers=admin_headers).json
     r = client.post(f"/api/v1/users/{me['id']}/disable", headers=admin_headers)
     assert r.status_code == 409
+    from api.identity.models import User
+    assert User.objects(id=me["id"]).get().disabled is False              # still enabled …
+    assert client.get("/api/v1/me", headers=admin_headers).status_code == 200   # … and still logged in
 
 
 def test_filters_naming_a_malformed_id_match_nothing(client, admin_headers, department, make_staff):
