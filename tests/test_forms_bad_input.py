@@ -3,7 +3,6 @@ catastrophic patterns, drafts beyond the configured limit."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -34,15 +33,18 @@ def published(client, designer, department):
     assert client.post(f"{BASE}/low-income/publish", headers=designer).status_code == 201
 
 
-def test_a_10_mb_body_is_refused_before_parsing(client, designer, department, published, resident_headers):
+def test_a_10_mb_body_is_refused_before_parsing(client, designer, department, published, resident_headers,
+                                                monkeypatch):
     body = json.dumps(new_draft(department, key="huge") | {"padding": "x" * 10_000_000}).encode()
-    start = time.perf_counter()
+    parsed = []
+    real_loads = json.loads
+    monkeypatch.setattr(json, "loads", lambda text, *a, **k: parsed.append(len(text)) or real_loads(text, *a, **k))
     r = client.post(BASE, data=body, content_type="application/json", headers=designer)
     fast(r, 413)
     r = client.post("/api/v1/forms/low-income/versions/1/check", data=body, content_type="application/json",
                     headers=resident_headers)
     fast(r, 413)
-    assert time.perf_counter() - start < 2.0
+    assert not [n for n in parsed if n >= len(body)]     # never parsed (a count, not a clock)
     assert FormDraft.objects(key="huge").count() == 0
 
 
@@ -63,12 +65,11 @@ def test_ten_thousand_element_arrays(client, designer, department, published, re
     data = valid_data()
     data["family"] = [{"member_name": "x", "relation": "child"}] * 10_000
     data["difficulties"] = ["illness"] * 10_000
-    start = time.perf_counter()
     r = fast(client.post("/api/v1/forms/low-income/versions/1/check", json={"data": data},
                          headers=resident_headers), 422)
     assert {e["path"]: e["code"] for e in r.json["errors"]} == {"/family": "too_many_items",
                                                                 "/difficulties": "too_many_items"}
-    assert time.perf_counter() - start < 1.0
+    # (one error per array, not per row; how fast: tests/perf/test_refusal_bench.py)
     assert FormDraft.objects(key="big").count() == 0
 
 
@@ -151,9 +152,8 @@ def test_a_catastrophic_pattern_is_refused_at_validate_time_and_never_published(
     r = client.post(f"{BASE}/low-income/validate", json={}, headers=designer)
     assert r.json["errors"] == [{"path": "/properties/postcode/pattern", "code": "catastrophic_regex",
                                  "message": r.json["errors"][0]["message"]}]
-    start = time.perf_counter()
-    fast(client.post(f"{BASE}/low-income/publish", headers=designer), 422)
-    assert time.perf_counter() - start < 1.0
+    r = fast(client.post(f"{BASE}/low-income/publish", headers=designer), 422)
+    assert [e["code"] for e in r.json["errors"]] == ["catastrophic_regex"]   # refused by its shape, never run
     assert FormVersion.objects.count() == 0
 
 
