@@ -8,10 +8,11 @@ import flask_swagger_ui
 from flask import Flask, send_from_directory
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
+from pymongo.errors import PyMongoError
 
 from api import errors, json_guard, logs
 from api.runtime import Runtime
-from core import db, pii
+from core import audit, db, pii
 from core.settings import Settings, ensure_keys, from_env
 
 SWAGGER_ASSETS = Path(flask_swagger_ui.__file__).parent / "dist"
@@ -23,6 +24,11 @@ def create_app(config: Settings | None = None) -> Flask:
     settings = ensure_keys(settings)
     pii.configure(settings.pii_key)
     db.connect(settings)
+    audit.configure(settings.data_dir / "audit-spool")
+    try:
+        audit.migrate()
+    except PyMongoError:   # the database is down at start-up: readyz says so; the next start migrates
+        pass
     wire_rooms()
     store = _build_store(settings)
 
@@ -75,11 +81,12 @@ def _build_store(settings: Settings):
 
 def _blueprints():
     # One line per room's blueprint; each module holds a `blp`.
-    from api import applications_views, attachments_views, forms_views, health, services_views, tasks_views
+    from api import (applications_views, attachments_views, audit_views, forms_views, health, services_views,
+                     tasks_views)
     from api.identity import admin_views, views
     from designer import forms_views as designer_forms_views, process_views, services_views as designer_services
 
-    return [health.blp, views.blp, admin_views.blp, designer_forms_views.blp, forms_views.blp,
+    return [health.blp, audit_views.blp, views.blp, admin_views.blp, designer_forms_views.blp, forms_views.blp,
             attachments_views.blp, process_views.blp, designer_services.blp, services_views.blp,
             applications_views.blp, tasks_views.blp]
 

@@ -132,12 +132,14 @@ def audit_group():
 
 @audit_group.command("verify")
 def audit_verify():
-    """Check the whole hash chain; name the first broken link."""
+    """Seal waiting records into the chain, then check the whole chain; name the first broken link."""
     from core import audit
 
+    sealed = audit.seal()
     result = audit.verify()
     if result.ok:
-        click.echo(f"audit log intact: {result.checked} records")
+        waiting = f"; {result.pending} not yet sealed" if result.pending else ""
+        click.echo(f"audit log intact: {result.checked} records ({sealed} sealed just now){waiting}")
         return
     click.echo(f"audit log BROKEN at record {result.broken_seq} (id {result.broken_id}): {result.reason}; "
                f"{result.checked} records before it are intact", err=True)
@@ -176,9 +178,12 @@ def workflows_group():
 def workflows_tick(limit):
     """Fire due timers (claimed with a lease, so several can run) and purge test runs older than a day."""
     from api.runtime import runtime
+    from core import audit
     from workflows import instances
 
     runtime()
-    fired = instances.fire_due_timers(limit=limit)
+    audit.seal()
+    run = instances.fire_due_timers(limit=limit)
     purged = instances.purge_test_runs()
-    click.echo(f"fired timers on {fired} instances; purged {purged} test runs")
+    click.echo(f"fired timers on {run.fired} instances ({run.failed} failed, now incidents; {run.skipped} changed "
+               f"meanwhile, skipped); purged {purged} test runs")

@@ -1,4 +1,5 @@
-"""Schemas of the client forms API: the render model, pre-validation, prefill."""
+"""Schemas of the client forms API (the render model, pre-validation, prefill) and the published-version shape
+the designer API shares."""
 from __future__ import annotations
 
 from marshmallow import Schema, fields
@@ -75,3 +76,19 @@ class DataCheckOut(Schema):
 
 class PrefillOut(Schema):
     values = fields.Dict(metadata={"description": "starting values from your profile and earlier answers"})
+
+
+class VersionSummaryOut(Schema):
+    key = fields.String()
+    version = fields.Integer()
+    title = fields.String()
+    title_en = fields.String()
+    department = fields.String()
+    published_by = fields.String()
+    published_at = fields.DateTime()
+
+
+class VersionOut(VersionSummaryOut):
+    schema = fields.Function(lambda v: v.schema, metadata={"description": "the definition as designed"})
+    json_schema = fields.Function(lambda v: v.json_schema,
+                                  metadata={"description": "the data schema as standard JSON Schema 2020-12"})

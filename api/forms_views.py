@@ -6,17 +6,21 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api import forms_schemas as schemas
+from api import forms_schemas as schemas, i18n
 from api.errors import ErrorSchema
 from api.http import BEARER, current_actor
 from api.identity.service import profile
 from api.runtime import settings
 from core.errors import NotFound, PayloadTooLarge
-from designer.forms_schemas import VersionOut
-from designer.forms_views import max_draft_bytes
-from forms import service
+from forms import messages, service
 
 blp = Blueprint("forms", __name__, url_prefix="/api/v1/forms", description="Published forms for clients")
+
+i18n.register({   # what these views answer with (the designer's views register the same keys: same texts)
+    **messages.i18n_keys(),
+    "form.invalid_data": ("表单数据未通过校验", "The form data did not pass validation"),
+    "form.archived": ("该表单已归档", "This form is archived"),
+})
 
 
 def _number(n: str) -> int | None:
@@ -29,13 +33,15 @@ def _number(n: str) -> int | None:
 
 @blp.before_request
 def _refuse_oversized():
-    if request.method == "POST" and request.content_length and request.content_length > max_draft_bytes():
-        raise PayloadTooLarge("payload_too_large")
+    """A resident's /check body: 413 beyond ZHANGBAN_FORM_MAX_CHECK_BYTES, before parsing."""
+    limit = settings().form_max_check_bytes
+    if request.method == "POST" and request.content_length and request.content_length > limit:
+        raise PayloadTooLarge("payload_too_large", params={"limit": limit})
 
 
 @blp.route("/<key>/versions/<n>")
 class PublishedVersion(MethodView):
-    @blp.response(200, VersionOut)
+    @blp.response(200, schemas.VersionOut)
     @blp.doc(security=[BEARER])
     def get(self, key, n):
         """A published form's definition (the schema as designed, and as standard JSON Schema)"""

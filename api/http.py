@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from bson import ObjectId
 from flask import g, request
 from marshmallow import Schema, fields, validate
 
@@ -11,6 +12,7 @@ from core.actor import Actor
 from core.errors import DomainError, PreconditionFailed, Unauthorized
 
 BEARER = {"bearerAuth": []}
+MAX_PAGES = 100
 
 
 class PreconditionRequired(DomainError):
@@ -43,8 +45,15 @@ def client_address() -> str:
 
 
 class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10000))
+    """Offset pages, for lists that stay small (departments, drafts, versions): at most 100 pages."""
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGES))
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class CursorArgs(Schema):
+    """Keyset pages, for lists that grow (audit, users): `after` is the `next` of the page before."""
+    after = fields.String(validate=validate.Regexp(r"^[0-9a-f]{24}$", error="the `next` of an earlier page"))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 # Aware datetimes a query or body may name: within these, the conversion to UTC (pymongo does it) cannot
@@ -57,6 +66,21 @@ def page_schema(item_schema, name: str):
     """A response schema {items, total, page, page_size} around item_schema."""
     return Schema.from_dict({"items": fields.List(fields.Nested(item_schema)), "total": fields.Integer(),
                              "page": fields.Integer(), "page_size": fields.Integer()}, name=name)
+
+
+def cursor_schema(item_schema, name: str):
+    """A response schema {items, next} around item_schema; `next` is null on the last page."""
+    return Schema.from_dict({"items": fields.List(fields.Nested(item_schema)),
+                             "next": fields.String(allow_none=True)}, name=name)
+
+
+def keyset_page(queryset, args) -> dict:
+    """One page of a queryset ordered newest first by id: each page one index range, no skip, no count."""
+    limit = args["limit"]
+    if args.get("after"):
+        queryset = queryset.filter(id__lt=ObjectId(args["after"]))
+    items = list(queryset.order_by("-id").limit(limit + 1))
+    return {"items": items[:limit], "next": str(items[limit - 1].id) if len(items) > limit else None}
 
 
 def paginate(queryset, args) -> dict:

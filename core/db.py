@@ -26,13 +26,15 @@ def owns_embedded_server() -> bool:
     return _embedded is not None and _embedded.server is not None
 
 
-def connect(settings: Settings, *, uri: str | None = None):
-    """Connect the default mongoengine alias; returns the pymongo Database."""
+def connect(settings: Settings, *, uri: str | None = None, listeners=()):
+    """Connect the default mongoengine alias; returns the pymongo Database. `listeners`: pymongo command
+    listeners (the benchmarks and tests count commands with them)."""
     uri = uri or resolve_uri(settings)
     db_name = parse_uri(uri).get("database") or DEFAULT_DB
     mongoengine.disconnect()
     mongoengine.connect(host=uri, db=db_name, tz_aware=True, uuidRepresentation="standard",
-                        serverSelectionTimeoutMS=3000, connectTimeoutMS=3000, socketTimeoutMS=30000)
+                        serverSelectionTimeoutMS=3000, connectTimeoutMS=3000, socketTimeoutMS=30000,
+                        **({"event_listeners": list(listeners)} if listeners else {}))
     return mongoengine.get_db()
 
 

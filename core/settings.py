@@ -94,7 +94,8 @@ class Settings:
     storage_gc_grace_seconds: int = 3600    # `zhangban storage gc` leaves younger orphans alone
     signature_retention_days: int = 3650    # MinIO object-lock retention (governance) of signatures; 0 = none
     s3_public_url: str | None = None        # base URL phones use for presigned links, when not s3_endpoint
-    form_max_draft_bytes: int = 1024 * 1024  # forms: a draft's schema (and a /check body) → 413 beyond
+    form_max_draft_bytes: int = 1024 * 1024  # forms: a draft's schema → 413 beyond (the one default)
+    form_max_check_bytes: int = 1024 * 1024  # forms: a resident's POST …/check body → 413 beyond
 
     @property
     def is_production(self) -> bool:
@@ -196,7 +197,8 @@ def from_env(environ=None) -> Settings:
     for name, lo, hi in (("UPLOAD_MAX_BYTES", 1024, 1 << 30), ("IMAGE_MAX_PIXELS", 100_000, 200_000_000),
                          ("IMAGE_DECODE_MB", 32, 16384), ("IMAGE_DECODES", 1, 64),
                          ("PRESIGN_SECONDS", 1, 300), ("STORAGE_GC_GRACE_SECONDS", 60, 30 * 86400),
-                         ("SIGNATURE_RETENTION_DAYS", 0, 36500)):
+                         ("SIGNATURE_RETENTION_DAYS", 0, 36500), ("FORM_MAX_DRAFT_BYTES", 16 * 1024, 16 << 20),
+                         ("FORM_MAX_CHECK_BYTES", 16 * 1024, 16 << 20)):
         if get(name):
             values[name.lower()] = _parse_int(name, get(name), lo, hi)
     if get("KEEP_ORIGINALS"):
@@ -221,7 +223,8 @@ _VARIABLES = ("ENV", "DATA_DIR", "MONGODB_URI", "S3_ENDPOINT", "S3_ACCESS_KEY", 
               "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_API_BASE", "WECHAT_TIMEOUT_SECONDS", "LOG_LEVEL",
               "MAX_BODY_BYTES", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_SECONDS", "TRUST_PROXY", "ADMIN_PASSWORD",
               "UPLOAD_MAX_BYTES", "IMAGE_MAX_PIXELS", "IMAGE_DECODE_MB", "IMAGE_DECODES", "KEEP_ORIGINALS",
-              "PRESIGN_SECONDS", "STORAGE_GC_GRACE_SECONDS", "SIGNATURE_RETENTION_DAYS", "S3_PUBLIC_URL")
+              "PRESIGN_SECONDS", "STORAGE_GC_GRACE_SECONDS", "SIGNATURE_RETENTION_DAYS", "S3_PUBLIC_URL",
+              "FORM_MAX_DRAFT_BYTES", "FORM_MAX_CHECK_BYTES")
 
 
 def ensure_keys(settings: Settings) -> Settings:

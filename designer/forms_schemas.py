@@ -1,9 +1,10 @@
-"""Request and response schemas of the forms designer API, and the published-version shape both APIs use."""
+"""Request and response schemas of the forms designer API (the published-version shape is api.forms_schemas')."""
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.errors import ErrorItem
+from api.forms_schemas import VersionOut, VersionSummaryOut  # noqa: F401 (the designer API serves them too)
 
 # `$` (kept: the OpenAPI pattern must read the same in JavaScript) also matches before a final newline.
 FORM_KEY = [validate.Regexp(r"^[a-z][a-z0-9_-]{1,63}$", error="2–64 of a-z, 0-9, _ and -, starting with a letter"),
@@ -70,19 +71,3 @@ class CheckOut(Schema):
     valid = fields.Boolean()
     errors = fields.List(fields.Nested(ErrorItem), metadata={"description": "paths are JSON pointers into the schema"})
     fields = fields.Integer(allow_none=True, metadata={"description": "how many fields the form has"})
-
-
-class VersionSummaryOut(Schema):
-    key = fields.String()
-    version = fields.Integer()
-    title = fields.String()
-    title_en = fields.String()
-    department = fields.String()
-    published_by = fields.String()
-    published_at = fields.DateTime()
-
-
-class VersionOut(VersionSummaryOut):
-    schema = fields.Function(lambda v: v.schema, metadata={"description": "the definition as designed"})
-    json_schema = fields.Function(lambda v: v.json_schema,
-                                  metadata={"description": "the data schema as standard JSON Schema 2020-12"})

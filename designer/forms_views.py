@@ -7,6 +7,7 @@ import json
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from webargs.flaskparser import FlaskParser
 
 from api import i18n
 from api.errors import ErrorSchema
@@ -34,12 +35,13 @@ i18n.register({
 })
 
 DraftPage = page_schema(schemas.DraftSummaryOut, "FormDraftPage")
+VersionPage = page_schema(schemas.VersionSummaryOut, "FormVersionPage")
 # A version number: out of range is a 404 at routing (a 20-digit one overflowed MongoDB's int64: 500).
 NUMBER = "<int(min=1, max=999999999):number>"
 
 
 def max_draft_bytes() -> int:
-    return getattr(settings(), "form_max_draft_bytes", service.DEFAULT_MAX_DRAFT_BYTES)
+    return settings().form_max_draft_bytes
 
 
 class _Object(dict):
@@ -67,24 +69,36 @@ def _repeated_keys(node, path=()):
             yield from _repeated_keys(value, path + (i,))
 
 
+class _KeepRepeatsParser(FlaskParser):
+    """Parses a JSON body once, keeping note of keys an object repeats (JSON parsers keep the last one silently,
+    so a designer would lose a field without knowing): 422 naming each. Runs after the blueprint's
+    authentication, so nobody unauthenticated gets a body parsed."""
+
+    def load_json(self, req, schema):
+        if not req.is_json:
+            return super().load_json(req, schema)
+        try:
+            body = json.loads(req.get_data(cache=True), object_pairs_hook=_pairs)
+        except ValueError:
+            return super().load_json(req, schema)   # the standard 400 invalid_json (or no body at all)
+        repeated = list(_repeated_keys(body))[:50]
+        if repeated:
+            raise Invalid("form.duplicate_key", errors=[{"path": messages.pointer(p), "code": "duplicate_key",
+                                                         "message": "form.duplicate_key"} for p in repeated])
+        return body
+
+
+blp.ARGUMENTS_PARSER = _KeepRepeatsParser()
+
+
 @blp.before_request
-def _refuse_oversized_and_repeated_keys():
-    """Before any parsing: 413 for a body far beyond the draft limit; 422 for JSON that repeats a key in an
-    object (JSON parsers keep the last one silently, so a designer would lose a field without knowing)."""
+def _authenticate_then_refuse_oversized():
+    """Writes: 401 before anything else; then 413 for a body far beyond the draft limit, before parsing."""
     if request.method not in ("POST", "PUT"):
         return
+    current_actor()
     if request.content_length and request.content_length > max_draft_bytes() + 64 * 1024:
         raise PayloadTooLarge("form.draft_too_large", params={"limit": max_draft_bytes()})
-    if not request.is_json:
-        return
-    try:
-        body = json.loads(request.get_data(cache=True), object_pairs_hook=_pairs)
-    except ValueError:
-        return   # the schema layer answers 400 invalid_json
-    repeated = list(_repeated_keys(body))[:50]
-    if repeated:
-        raise Invalid("form.duplicate_key", errors=[{"path": messages.pointer(p), "code": "duplicate_key",
-                                                     "message": "form.duplicate_key"} for p in repeated])
 
 
 def _if_match_optional() -> int | None:
@@ -169,11 +183,12 @@ class DraftArchive(MethodView):
 
 @blp.route("/<key>/versions")
 class Versions(MethodView):
-    @blp.response(200, schemas.VersionSummaryOut(many=True))
+    @blp.arguments(PageArgs, location="query", as_kwargs=True)
+    @blp.response(200, VersionPage)
     @blp.doc(security=[BEARER])
-    def get(self, key):
-        """The published versions, newest first"""
-        return service.list_versions(current_actor(), key)
+    def get(self, key, **page):
+        """The published versions, newest first, in pages (without their definitions)"""
+        return paginate(service.list_versions(current_actor(), key), page)
 
 
 @blp.route(f"/<key>/versions/{NUMBER}")

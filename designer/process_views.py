@@ -33,6 +33,7 @@ i18n.register({
 })
 
 DraftPage = page_schema(schemas.ProcessDraftSummaryOut, "ProcessDraftPage")
+VersionPage = page_schema(schemas.ProcessVersionSummaryOut, "ProcessVersionPage")
 ETAG = {"ETag": {"schema": {"type": "string"}}}
 # A version number: out of range is a 404 at routing (a 20-digit one overflowed MongoDB's int64: 500).
 NUMBER = "<int(min=1, max=999999999):number>"
@@ -114,11 +115,12 @@ class DraftPublish(MethodView):
 
 @blp.route("/<key>/versions")
 class Versions(MethodView):
-    @blp.response(200, schemas.ProcessVersionSummaryOut(many=True))
+    @blp.arguments(PageArgs, location="query", as_kwargs=True)
+    @blp.response(200, VersionPage)
     @blp.doc(security=[BEARER])
-    def get(self, key):
-        """The published versions, newest first"""
-        return service.list_versions(current_actor(), key)
+    def get(self, key, **page):
+        """The published versions, newest first, in pages (without their definitions)"""
+        return paginate(service.list_versions(current_actor(), key), page)
 
 
 @blp.route(f"/<key>/versions/{NUMBER}")

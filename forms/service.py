@@ -20,7 +20,6 @@ from core.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge,
 from forms import language, prefill, render, validation
 from forms.models import FormDraft, FormVersion
 
-DEFAULT_MAX_DRAFT_BYTES = 512 * 1024
 
 
 # -- access --------------------------------------------------------------------------------------------------------
@@ -87,7 +86,7 @@ def list_drafts(actor: Actor, *, status: str | None = None, department: str | No
 
 
 def create_draft(actor: Actor, *, key: str, title: str, department: str, schema: dict, title_en: str = "",
-                 max_bytes: int = DEFAULT_MAX_DRAFT_BYTES) -> FormDraft:
+                 max_bytes: int) -> FormDraft:
     actor.require_designer()
     if not actor.may_design(department):
         raise Forbidden("form.not_your_department")
@@ -110,7 +109,7 @@ def get_draft(actor: Actor, key: str) -> FormDraft:
 
 def update_draft(actor: Actor, key: str, expected_version: int, *, title: str | None = None,
                  title_en: str | None = None, schema: dict | None = None,
-                 max_bytes: int = DEFAULT_MAX_DRAFT_BYTES) -> FormDraft:
+                 max_bytes: int) -> FormDraft:
     """Change the draft if it is still at `expected_version` (the If-Match ETag); 412 otherwise."""
     draft = _draft(actor, key)
     if draft.status == "archived":
@@ -130,8 +129,7 @@ def update_draft(actor: Actor, key: str, expected_version: int, *, title: str | 
     return draft.reload()
 
 
-def check_draft(actor: Actor, key: str, schema: dict | None = None,
-                max_bytes: int = DEFAULT_MAX_DRAFT_BYTES) -> dict:
+def check_draft(actor: Actor, key: str, schema: dict | None = None, *, max_bytes: int) -> dict:
     """The draft's (or the given unsaved schema's) problems: {valid, errors, fields}."""
     draft = _draft(actor, key)
     if schema is not None:
@@ -185,7 +183,7 @@ def archive(actor: Actor, key: str, expected_version: int | None = None) -> Form
 
 def list_versions(actor: Actor, key: str):
     _draft(actor, key)
-    return FormVersion.objects(key=key).order_by("-version")
+    return FormVersion.objects(key=key).exclude("schema_json", "json_schema_json").order_by("-version")
 
 
 def get_version(actor: Actor, key: str, number: int) -> FormVersion:
@@ -214,6 +212,19 @@ def latest_published_version(key: str, *, include_archived: bool = False) -> int
         return None
     newest = FormVersion.objects(key=key).order_by("-version").only("version").first()
     return newest.version if newest else None
+
+
+def latest_published_versions(keys) -> dict[str, int]:
+    """latest_published_version of many forms in two queries: {key: newest version} for those published and not
+    archived."""
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    archived = {d.key for d in FormDraft.objects(key__in=keys, status="archived").only("key")}
+    newest: dict[str, int] = {}
+    for version in FormVersion.objects(key__in=[k for k in keys if k not in archived]).only("key", "version"):
+        newest[version.key] = max(newest.get(version.key, 0), version.version)
+    return newest
 
 
 def get_published(key: str, version: int | None = None) -> FormVersion:

@@ -8,35 +8,33 @@ version document's id, so a test database that reuses a key never sees a stale e
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from decimal import Decimal
 
+from core.cache import MiB, WeightedLRU
 from core.errors import Invalid
 from forms import language, messages
 from forms.compiler import Compiled
 
-CACHE_SIZE = 512
-_cache: OrderedDict = OrderedDict()
-_lock = threading.Lock()
+# A compiled validator (closures, field tree) took 22–27 bytes per character of its schema's JSON (tracemalloc,
+# tests/forms_fixtures bench_form 100/300 fields and every_kind): the budget is per worker process.
+COMPILED_WEIGHT_PER_SCHEMA_BYTE = 25
+_cache = WeightedLRU("form validators", max_weight=64 * MiB, weigh=lambda built: built.weight)
 
 
 def compiled(form_version) -> Compiled:
     """The compiled validator of a published version (built on first use, then cached)."""
     cache_key = (form_version.key, form_version.version, str(form_version.id))
-    hit = _cache.get(cache_key)
-    if hit is not None:
-        return hit
+    return _cache.get(cache_key, lambda: _compile(form_version))
+
+
+def _compile(form_version) -> Compiled:
     # Published versions passed the checks of their day; later, stricter ones must not stop them working.
     form, errors = language.analyze(json.loads(form_version.schema_json), keep_form=True)
     if form is None or not form.fields:   # not even a form: a bug, not bad input
         raise RuntimeError(f"published form {form_version.key} v{form_version.version} no longer compiles: "
                            f"{errors[:3]}")
     built = Compiled(form)
-    with _lock:
-        _cache[cache_key] = built
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+    built.weight = COMPILED_WEIGHT_PER_SCHEMA_BYTE * len(form_version.schema_json)
     return built
 
 

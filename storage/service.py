@@ -216,14 +216,21 @@ def assert_owned(owner_id: str, attachment_ids: list[str]) -> None:
 
 def grant_read(attachment_ids: list[str], application_id: str) -> None:
     """Mark the attachments as referenced by a submitted application: its handlers may read them
-    (through the registered reader checks) and the owner can no longer delete them."""
-    missing = []
-    for index, attachment_id in enumerate(attachment_ids):
-        oid = clock.parse_id(attachment_id)
-        changed = Attachment.objects(id=oid).update_one(add_to_set__referenced_by=str(application_id),
-                                                         inc__version=1) if oid else 0
-        if not changed:
-            missing.append((index, str(attachment_id)))
+    (through the registered reader checks) and the owner can no longer delete them. All or none: the ids are
+    checked first (one query), then granted in one update_many; one deleted in between undoes the others."""
+    oids = {str(i): clock.parse_id(i) for i in attachment_ids}
+    wanted = {o for o in oids.values() if o}
+    found = {str(a.id) for a in Attachment.objects(id__in=list(wanted)).only("id")} if wanted else set()
+    missing = [(index, str(i)) for index, i in enumerate(attachment_ids) if str(i) not in found]
+    if not missing and wanted:
+        changed = Attachment.objects(id__in=list(wanted)).update(
+            add_to_set__referenced_by=str(application_id), inc__version=1)
+        if changed != len(wanted):   # deleted after the check: take back what was granted, name what is gone
+            Attachment.objects(id__in=list(wanted), referenced_by=str(application_id)).update(
+                pull__referenced_by=str(application_id), inc__version=1)
+            left = {str(a.id) for a in Attachment.objects(id__in=list(wanted)).only("id")}
+            missing = [(index, str(i)) for index, i in enumerate(attachment_ids) if str(i) not in left] or \
+                [(0, str(attachment_ids[0]))]
     if missing:
         raise Invalid("attachment.not_yours", params={"id": missing[0][1]}, errors=[
             {"path": f"/{index}", "code": "attachment_not_found", "message": "attachment.not_yours", "id": i}

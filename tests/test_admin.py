@@ -59,6 +59,8 @@ def test_department_tree(client, admin_headers):
     orphan = client.post("/api/v1/departments", json={"code": "o", "name": "o", "parent_id": "650000000000000000000000"},
                          headers=admin_headers)
     assert orphan.status_code == 422 and orphan.json["errors"][0]["path"] == "/parent_id"
+    from api.identity.models import Department
+    assert Department.objects(code="o").count() == 0                  # nothing written for either refusal
 
 
 def test_department_rename_refuses_a_stale_version(client, admin_headers, department):
@@ -124,15 +126,34 @@ def test_disabling_a_user_ends_their_logins(client, admin_headers, make_staff):
 def test_users_list_is_paginated_and_filterable(client, admin_headers, make_staff, department):
     for i in range(5):
         make_staff(f"approver{i}", [{"role": "approver", "department_id": department["id"]}])
-    page = client.get("/api/v1/users?role=approver&page=2&page_size=2", headers=admin_headers).json
-    assert page["total"] == 5 and page["page"] == 2 and len(page["items"]) == 2
-    assert client.get("/api/v1/users?page_size=1000", headers=admin_headers).status_code == 422
+    seen, after = [], ""
+    for _ in range(3):
+        page = client.get(f"/api/v1/users?role=approver&limit=2{after}", headers=admin_headers).json
+        seen += [u["username"] for u in page["items"]]
+        after = f"&after={page['next']}" if page["next"] else None
+    assert seen == [f"approver{i}" for i in (4, 3, 2, 1, 0)] and after is None   # newest first, each once
+    assert client.get("/api/v1/users?limit=1000", headers=admin_headers).status_code == 422
+    assert client.get("/api/v1/departments?page=101", headers=admin_headers).status_code == 422   # capped
+    bad = client.get("/api/v1/users?after=page-2", headers=admin_headers)
+    assert bad.status_code == 422 and bad.json["errors"][0]["path"] == "/after"
+    assert [u["username"] for u in client.get("/api/v1/users?q=approver3", headers=admin_headers).json["items"]] \
+        == ["approver3"]
+
+
+def test_user_lists_are_keyset_pages_served_by_an_index(client, admin_headers, make_staff):
+    from api.identity.models import User
+
+    plan = User.objects(username__gte="appr", username__lt="appr\uffff").order_by("-id").limit(21).explain()
+    assert "IXSCAN" in str(plan) and "'username'" in str(plan["queryPlanner"]["winningPlan"])   # not COLLSCAN
 
 
 def test_an_admin_cannot_disable_themselves(client, admin_headers):
     me = client.get("/api/v1/me", headers=admin_headers).json
     r = client.post(f"/api/v1/users/{me['id']}/disable", headers=admin_headers)
     assert r.status_code == 409
+    from api.identity.models import User
+    assert User.objects(id=me["id"]).get().disabled is False              # still enabled …
+    assert client.get("/api/v1/me", headers=admin_headers).status_code == 200   # … and still logged in
 
 
 def test_filters_naming_a_malformed_id_match_nothing(client, admin_headers, department, make_staff):
@@ -141,4 +162,4 @@ def test_filters_naming_a_malformed_id_match_nothing(client, admin_headers, depa
     roots = client.get("/api/v1/departments?parent_id=not-an-id", headers=admin_headers).json
     assert roots["total"] == 0 and roots["items"] == []
     users = client.get("/api/v1/users?department_id=not-an-id", headers=admin_headers).json
-    assert users["total"] == 0 and users["items"] == []
+    assert users["next"] is None and users["items"] == []

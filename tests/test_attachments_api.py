@@ -256,3 +256,18 @@ def _gif() -> bytes:
 
 def _user_id(api, headers) -> str:
     return api.get("/api/v1/me", headers=headers).json["id"]
+
+
+def test_a_grant_naming_one_unknown_attachment_grants_none(api, alice, settings, readers):
+    from tests.commands import counting_commands
+
+    first, second = (upload(api, alice, f.jpeg(quality=q)).json["id"] for q in (80, 90))
+    assert first != second
+    with pytest.raises(service.Invalid) as caught:
+        service.grant_read([first, second, "65f0c0ffee0000000000abcd"], "app-1")
+    assert [(e["path"], e["id"]) for e in caught.value.errors] == [("/2", "65f0c0ffee0000000000abcd")]
+    assert api.delete(f"/api/v1/attachments/{first}", headers=alice).status_code == 204   # was left granted: 409
+    with counting_commands(settings) as counts:
+        service.grant_read([second], "app-2")
+    assert counts[("update", "attachments")] == 1
+    assert api.delete(f"/api/v1/attachments/{second}", headers=alice).status_code == 409

@@ -196,3 +196,51 @@ def test_racing_refreshes_of_one_token_revoke_the_family_and_say_so_in_the_audit
         assert LoginSession.objects(id=session_id).get().revoked_at is not None
         # The family was revoked: that is a state change, recorded once.
         assert AuditRecord.objects(action="auth.refresh_reuse", object_id=session_id).count() == 1
+
+
+def test_a_session_does_not_grow_with_refreshes_and_its_first_token_is_still_reuse(client, make_staff):
+    from api.identity.models import LoginSession
+
+    make_staff("clerk", [])
+    first = _login(client, "clerk", "correct horse battery").json["refresh_token"]
+    token = first
+    for _ in range(30):
+        r = client.post("/api/v1/auth/refresh", json={"refresh_token": token})
+        assert r.status_code == 200
+        token = r.json["refresh_token"]
+    session = LoginSession.objects.get(id=first.split(".")[0])
+    assert session.generation == 30 and not session.used_hashes     # no list grows per refresh (was 30 entries)
+    raw = LoginSession._get_collection().find_one({"_id": session.id})
+    assert len(str(raw)) < 600
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": first}).json["code"] == "unauthorized"
+    assert session.reload().revoked_at is not None                   # the first token's reuse ended the family
+
+
+def test_a_made_up_earlier_generation_does_not_end_someone_elses_session(client, make_staff):
+    from api.identity.models import LoginSession
+
+    make_staff("clerk", [])
+    token = _login(client, "clerk", "correct horse battery").json["refresh_token"]
+    token = client.post("/api/v1/auth/refresh", json={"refresh_token": token}).json["refresh_token"]
+    session_id = token.split(".")[0]
+    forged = client.post("/api/v1/auth/refresh", json={"refresh_token": f"{session_id}.0.AAAAAAAAAAAAAAAAAAAA"})
+    assert forged.status_code == 401 and LoginSession.objects.get(id=session_id).revoked_at is None
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": token}).status_code == 200
+
+
+def test_a_session_of_the_first_token_format_still_rotates_and_detects_reuse(client, make_staff):
+    import hashlib
+
+    from api.identity.models import LoginSession
+
+    make_staff("clerk", [])
+    first = _login(client, "clerk", "correct horse battery").json["refresh_token"]
+    session = LoginSession.objects.get(id=first.split(".")[0])
+    old, older = f"{session.id}.current-random", f"{session.id}.older-random"
+    LoginSession.objects(id=session.id).update_one(
+        set__current_hash=hashlib.sha256(old.encode()).hexdigest(), unset__nonce=True, unset__generation=True,
+        set__used_hashes=[hashlib.sha256(older.encode()).hexdigest()])
+    r = client.post("/api/v1/auth/refresh", json={"refresh_token": old})
+    assert r.status_code == 200 and r.json["refresh_token"].count(".") == 2
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": older}).status_code == 401
+    assert session.reload().revoked_at is not None

@@ -112,3 +112,23 @@ def test_profile_values_prefill_the_form(client, published, app, resident_header
     data["name"] = "别人"                      # read-only: the verified name is used
     r = client.post(f"{BASE}/1/check", json={"data": data}, headers=resident_headers)
     assert r.status_code == 200 and r.json["data"]["name"] == "王五"
+
+
+def test_concurrent_checks_of_a_form_compile_it_once_and_keep_it(client, app, published, resident_headers):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from forms import render
+
+    validation._cache.clear()
+    render._cache.clear()
+    before = validation._cache.builds, render._cache.builds
+
+    def check(_):
+        return app.test_client().post(f"{BASE}/1/check", json={"data": valid_data()}, headers=resident_headers)
+
+    with ThreadPoolExecutor(6) as pool:
+        assert {r.status_code for r in pool.map(check, range(12))} == {200}
+    assert client.get(f"{BASE}/1/render", headers=resident_headers).status_code == 200
+    assert client.get(f"{BASE}/1/render", headers=resident_headers).status_code == 200
+    assert (validation._cache.builds, render._cache.builds) == (before[0] + 1, before[1] + 1)
+    assert 0 < validation._cache.weight <= validation._cache.max_weight

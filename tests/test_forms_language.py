@@ -1,8 +1,6 @@
 """Designer-time checks of the form language: every problem named by a JSON pointer into the schema."""
 from __future__ import annotations
 
-import re
-import time
 
 import pytest
 
@@ -104,27 +102,21 @@ def test_catastrophic_patterns_are_refused(pattern):
 
 @pytest.mark.parametrize("pattern", [r"^1[3-9]\d{9}$", r"^[a-z]+(-[a-z]+)*$", r"^(\d+,)*\d+$", r"^(\d{3}-?)+$",
                                      r"^[\u4e00-\u9fa5]{2,20}$", r"^(ab|cd)+$", r"^(\d+\.)?\d+$"])
-def test_ordinary_patterns_are_accepted_and_stay_fast(pattern):
-    assert regexes.check(pattern) is None
-    start = time.perf_counter()
-    re.search(pattern, "a" * 199 + "!")   # the longest text a default field lets through, failing late
-    assert time.perf_counter() - start < 0.05
+def test_ordinary_patterns_are_accepted(pattern):
+    assert regexes.check(pattern) is None   # how fast they run: tests/perf/test_refusal_bench.py
 
 
 @pytest.mark.parametrize("pattern", [r"\d*\d*x", r"(\d*)\d*x", r"[0-9]+[a-z]", r"^\d+\s*\d*$", r".*x",
                                      r"^\s*\S+\s*$", r"^\S+\s+\S+$", r"\D*\d*x", r"[^,]*,*x", r"\s*\S*\s*\S*x"])
-def test_an_accepted_pattern_stays_fast_on_the_longest_text_its_field_takes(pattern):
-    """Whatever passes the checks runs on at most maxLength characters, and stays well under a second there."""
+def test_an_accepted_pattern_runs_on_at_most_its_fields_maxlength(pattern):
+    """Whatever passes the checks runs on at most maxLength characters (how fast: tests/perf)."""
     form, errors = language.analyze({"type": "object", "properties": {
         "f": {"type": "string", "pattern": pattern, "maxLength": language.MAX_PATTERN_TEXT}}})
     if errors:
         assert errors[0]["code"] == "catastrophic_regex"
         return
-    n = form.fields[0].node["maxLength"]
-    for text in ("0" * n, " " * n, "a " * (n // 2), ",0" * (n // 2)):
-        start = time.perf_counter()
-        re.search(pattern, text)
-        assert time.perf_counter() - start < 0.5, text[:10]   # the refused shapes take seconds to minutes
+    # what an accepted pattern may run on is bounded by count, not by a clock (timings: tests/perf)
+    assert form.fields[0].node["maxLength"] <= language.MAX_PATTERN_TEXT
 
 
 @pytest.mark.parametrize("where", ["if", "then", "else", "allOf"])
@@ -150,7 +142,8 @@ def test_a_pattern_never_runs_on_more_than_2000_characters():
     form, errors = language.analyze({"type": "object", "properties": {"a": {"type": "string", "maxLength": 10}},
                                      "allOf": [{"properties": {"a": {"pattern": "[0-9]+[a-z]"}}}]})
     assert not errors
-    start = time.perf_counter()
     _, errs = Compiled(form).run({"a": "0" * 30_000})   # unanchored: 5 s here before
-    assert time.perf_counter() - start < 0.2
     assert (("a",), "too_long", {"limit": 10}) in errs
+    # the rule's pattern did not run: it refused the text by its length (a count, not a clock)
+    assert (("a",), "too_long", {"limit": regexes.MAX_TEXT}) in errs and \
+        not any(code == "pattern" for _, code, _ in errs)

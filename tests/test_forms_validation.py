@@ -138,14 +138,10 @@ def test_not_an_object_and_junk_values():
     assert errors_of(with_(family=[1, "x"], income=float("nan")))["/family/0"] == "type"
 
 
-def test_bad_input_is_refused_quickly():
-    import time
-    data = with_(family=[{"member_name": "x", "relation": "child"}] * 10000, reason="长" * 10_000_000,
-                 extra=json.loads("[" * 100 + "]" * 100))
-    start = time.perf_counter()
-    found = errors_of(data)
-    assert found == {"/family": "too_many_items", "/reason": "too_long"}
-    assert time.perf_counter() - start < 0.05
+def test_bad_input_is_refused_with_one_error_per_field():
+    rows = [{"member_name": "x", "relation": "child"}] * 10000
+    data = with_(family=rows, reason="长" * 10_000_000, extra=json.loads("[" * 100 + "]" * 100))
+    assert errors_of(data) == {"/family": "too_many_items", "/reason": "too_long"}   # timings: tests/perf
 
 
 def test_the_compiled_validator_is_built_once_per_version():

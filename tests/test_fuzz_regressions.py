@@ -71,6 +71,10 @@ def test_a_twenty_digit_if_match_is_a_stale_etag(client, designer, published_pro
     assert_error_shape(client.post("/api/v1/designer/forms/review/archive", headers={**designer, **big}), 412)
     assert_error_shape(client.put(f"{PROCESSES}/user_task_form", json={"name": "x"},
                                   headers={**designer, **big}), 412)
+    from forms.models import FormDraft
+    from workflows.models import ProcessDraft
+    assert FormDraft.objects(key="review").get().status != "archived"     # nothing was written
+    assert ProcessDraft.objects(key="user_task_form").get().name != "x"
 
 
 @pytest.mark.parametrize("value", ["\u00b2", "\uff11"])   # "²" and a full-width 1: str.isdigit() says yes

@@ -118,7 +118,10 @@ def test_publish_freezes_an_immutable_version(client, civil_designer, draft):
     assert client.get(f"{BASE}/user_task_form/versions/1", headers=civil_designer).json["bpmn_xml"] == GOOD
     assert client.post(f"{BASE}/user_task_form/publish", headers=civil_designer).json["version"] == 2
     versions = client.get(f"{BASE}/user_task_form/versions", headers=civil_designer).json
-    assert [v["version"] for v in versions] == [2, 1] and "spec_json" not in versions[0]
+    assert [v["version"] for v in versions["items"]] == [2, 1] and versions["total"] == 2
+    assert "spec_json" not in versions["items"][0] and "bpmn_xml" not in versions["items"][0]
+    paged = client.get(f"{BASE}/user_task_form/versions?page=2&page_size=1", headers=civil_designer).json
+    assert [v["version"] for v in paged["items"]] == [1]
     assert client.get(f"{BASE}/user_task_form/versions/9", headers=civil_designer).status_code == 404
     assert [a.action for a in audit.query(object_id="user_task_form")] == [
         "process.publish", "process.draft.update", "process.publish", "process.draft.create"]
@@ -129,7 +132,11 @@ def test_a_draft_with_problems_is_not_published(client, civil_designer, draft):
     r = client.post(f"{BASE}/user_task_form/publish", headers=civil_designer)
     assert r.status_code == 422 and r.json["code"] == "invalid"
     assert r.json["errors"][0]["path"] == "flow_2"
-    assert client.get(f"{BASE}/user_task_form/versions", headers=civil_designer).json == []
+    assert client.get(f"{BASE}/user_task_form/versions", headers=civil_designer).json["items"] == []
+    from workflows.models import ProcessDraft, ProcessVersion
+    assert ProcessVersion.objects(key="user_task_form").count() == 0      # nothing was written
+    stored = ProcessDraft.objects(key="user_task_form").get()
+    assert stored.bpmn_xml == BROKEN_FLOW and stored.version == 2 and not stored.published_version
 
 
 def test_who_may_design(client, draft, housing_designer, resident_headers, admin_headers, department):

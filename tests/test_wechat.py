@@ -77,16 +77,26 @@ def test_bind_phone_stores_it_encrypted_and_shows_it_to_the_owner(client, fake_w
     assert "13912345678" not in (raw.phone_enc or "") and raw.phone_hash
 
 
-def test_access_token_is_cached_and_refetched_when_wechat_revokes_it(client, fake_wechat, resident_headers):
+def test_access_token_is_cached_and_refetched_when_wechat_revokes_it(app, client, fake_wechat, resident_headers,
+                                                                     monkeypatch):
+    from api.identity.models import WeChatAccessToken
+    from api.identity.wechat import WeChatClient
+    from core import pii
+
+    runtime = app.extensions["zhangban"]
+    monkeypatch.setattr(runtime, "wechat", WeChatClient(runtime.settings))   # no token from an earlier test
     before = fake_wechat.token_fetches
     for _ in range(2):
         assert client.post("/api/v1/me/phone", json={"code": fake_wechat.phone_code()},
                            headers=resident_headers).status_code == 200
-    assert fake_wechat.token_fetches == before + 1 or (before > 0 and fake_wechat.token_fetches == before)
+    assert fake_wechat.token_fetches == before + 1                    # fetched once, then cached
+    first = pii.cipher().decrypt(WeChatAccessToken.objects.get().token_enc, context="wechat")
+    assert first in fake_wechat.access_tokens
     fake_wechat.revoke_access_tokens()
-    fetched = fake_wechat.token_fetches
     r = client.post("/api/v1/me/phone", json={"code": fake_wechat.phone_code()}, headers=resident_headers)
-    assert r.status_code == 200 and fake_wechat.token_fetches == fetched + 1
+    assert r.status_code == 200 and fake_wechat.token_fetches == before + 2
+    fresh = pii.cipher().decrypt(WeChatAccessToken.objects.get().token_enc, context="wechat")
+    assert fresh != first and fresh in fake_wechat.access_tokens      # fetched anew, and shared through MongoDB
 
 
 def test_phone_code_errors_are_4xx(client, resident_headers):

@@ -8,9 +8,7 @@ SpiffWorkflow's default, unrestricted engine).
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -34,6 +32,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
+from core.cache import MiB, WeightedLRU
 from workflows.limits import DEFAULT_LIMITS, DataLimitExceeded, SandboxViolation, check_data
 from workflows.sandbox import Sandbox, SandboxScriptEngine, action_budget, action_over
 
@@ -103,34 +102,9 @@ def compile_spec(bpmn_files: list, dmn_files: list = (), process_id: str | None 
     return CompiledSpec(process_id, spec, parser.get_subprocess_specs(process_id))
 
 
-class SpecCache:
-    """Serialized specs per published version id. from_dict mutates what it is given, so each restore gets a
-    fresh copy: json.loads of the cached text is the cheapest deep copy."""
-
-    def __init__(self, size: int = 256):
-        self._items: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
-        self.size = size
-
-    def get(self, key: str, load) -> str:
-        with self._lock:
-            text = self._items.get(key)
-            if text is not None:
-                self._items.move_to_end(key)
-                return text
-        text = load()
-        with self._lock:
-            self._items[key] = text
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return text
-
-    def clear(self):
-        with self._lock:
-            self._items.clear()
-
-
-SPECS = SpecCache()
+# Serialized specs per published version id, bounded by their size (up to ~6 MB each): restores take a fresh
+# copy by json.loads of the cached text, the cheapest deep copy (from_dict mutates what it is given).
+SPECS = WeightedLRU("process specs", max_weight=64 * MiB, weigh=len)
 
 
 class StepLimitExceeded(SandboxViolation):

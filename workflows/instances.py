@@ -7,6 +7,7 @@ before the action, so nothing is lost, and the caller gets a 422 naming the BPMN
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pymongo.errors import DocumentTooLarge, WriteError
@@ -96,6 +97,7 @@ def start(actor: Actor, version: ProcessVersion, data: dict | None = None, *, is
         for name, value in _state_fields(workflow).items():
             setattr(instance, name, value)
         instance.path = recorder.entries(workflow)
+        instance._workflow = workflow        # view() shows it without restoring
     except Exception as e:   # noqa: BLE001 — whatever the process did, the instance is kept with an incident
         instance.state_json, instance.status = before, "incident"
         instance.incidents = [_incident(e, "start")]
@@ -175,6 +177,7 @@ def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, 
     instance.version += 1
     instance.lease_until = None
     instance.ready = ready
+    instance._workflow = workflow    # the live workflow, so view() need not restore it a second time
     return instance
 
 
@@ -267,12 +270,20 @@ def claim_due(now: datetime | None = None, lease: timedelta = timedelta(minutes=
     # "incident" too: a failed attempt at a task left the state as it was, and the task's deadline still holds
     return Instance.objects(next_timer_at__lte=now, status__in=("running", "incident")).filter(
         __raw__={"$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]}).modify(
-        set__lease_until=now + lease, inc__version=1, new=True)
+        set__lease_until=now + lease, new=True)   # not the version: a claim changes no state a person sees
 
 
-def fire_due_timers(actor: Actor | None = None, now: datetime | None = None, limit: int = 100) -> int:
+@dataclass
+class TimerRun:
+    """What one pass of the timer worker did, per claimed instance."""
+    fired: int = 0      # its due timers ran and the new state was written
+    failed: int = 0     # they failed: the instance now shows an incident
+    skipped: int = 0    # someone acted on it first (it changed under the worker): nothing fired
+
+
+def fire_due_timers(actor: Actor | None = None, now: datetime | None = None, limit: int = 100) -> TimerRun:
     actor = actor or Actor.system()
-    fired, seen = 0, set()
+    run, seen = TimerRun(), set()
     for _ in range(limit):
         instance = claim_due(now)
         if instance is None:
@@ -284,10 +295,13 @@ def fire_due_timers(actor: Actor | None = None, now: datetime | None = None, lim
         seen.add(instance.id)
         try:
             fire_timers(actor, instance, now)   # fire what the claim saw as due (now: the same clock)
-        except (IncidentRecorded, Conflict):
-            pass
-        fired += 1
-    return fired
+        except IncidentRecorded:
+            run.failed += 1
+        except Conflict:
+            run.skipped += 1
+        else:
+            run.fired += 1
+    return run
 
 
 def view(instance: Instance) -> dict:
@@ -297,7 +311,8 @@ def view(instance: Instance) -> dict:
     tasks = []
     if instance.status != "completed":
         try:
-            workflow = ENGINE.restore(service.spec_json_by_id(instance.version_id), instance.state_json)
+            workflow = getattr(instance, "_workflow", None) or \
+                ENGINE.restore(service.spec_json_by_id(instance.version_id), instance.state_json)
         except Exception:   # noqa: BLE001 — an unrestorable state is shown with its incident, not a 500
             if instance.status != "incident":
                 raise

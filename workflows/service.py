@@ -108,9 +108,53 @@ def update_draft(actor: Actor, key: str, expected_version: int, *, name: str | N
 
 # -- validation and publishing ---------------------------------------------------------------------------------
 
-def _form_version(form_key: str):
+def _form_versions(form_keys) -> dict:
+    """{formKey: newest published version} for those published (and not archived), in one batch."""
     from forms import service as forms   # workflows may use forms; imported late to keep start-up light
-    return forms.latest_published_version(form_key)
+    return forms.latest_published_versions(form_keys)
+
+
+class _Lookups:
+    """The forms and processes one validation names, fetched in one batch (`$in`) instead of one query per user
+    task and call activity; names the batch did not cover fall back to single look-ups."""
+
+    def __init__(self):
+        self.forms: dict | None = None
+        self.calls: dict | None = None
+
+    def prefetch(self, form_keys: set, process_ids: set) -> None:
+        self.forms = dict(_form_versions(form_keys))
+        self.forms.update({k: None for k in form_keys if k not in self.forms})
+        self.calls = _resolve_calls(process_ids)
+
+    def form_version(self, form_key: str):
+        if self.forms is None or form_key not in self.forms:
+            self.forms = {**(self.forms or {}), form_key: _form_versions([form_key]).get(form_key)}
+        return self.forms[form_key]
+
+    def resolve_call(self, process_id: str):
+        if self.calls is not None and process_id in self.calls:
+            return self.calls[process_id]
+        return _resolve_call(process_id)
+
+
+def _resolve_calls(process_ids: set) -> dict:
+    """_resolve_call for many ids: {id: CalledProcess or None}, in at most three queries."""
+    ids = sorted(process_ids)
+    if not ids:
+        return {}
+    newest = {}
+    for v in ProcessVersion.objects(process_id__in=ids).only("id", "process_id", "published_at"):
+        if v.process_id not in newest or v.published_at > newest[v.process_id][1]:
+            newest[v.process_id] = (v.id, v.published_at)
+    by_key = {}
+    for v in ProcessVersion.objects(key__in=[i for i in ids if i not in newest]).only("id", "key", "version"):
+        if v.key not in by_key or v.version > by_key[v.key][1]:
+            by_key[v.key] = (v.id, v.version)
+    chosen = {**{k: i for k, (i, _) in by_key.items()}, **{k: i for k, (i, _) in newest.items()}}
+    docs = {d.id: d for d in ProcessVersion.objects(id__in=list(chosen.values()))} if chosen else {}
+    return {i: (validation.CalledProcess(d.process_id, d.key, d.version, d.bpmn_xml, tuple(x.xml for x in d.dmn))
+                if (d := docs.get(chosen.get(i))) else None) for i in ids}
 
 
 def _resolve_call(name: str) -> validation.CalledProcess | None:
@@ -142,8 +186,10 @@ def _namespace_errors(key: str, process_id: str) -> list:
 
 
 def _validate(key: str, bpmn_xml: str, dmn: list, known_lanes) -> validation.Result:
+    lookups = _Lookups()
     ctx = validation.Context(key=key, known_lanes=frozenset(known_lanes) if known_lanes is not None else None,
-                             form_version=_form_version, resolve_call=_resolve_call)
+                             form_version=lookups.form_version, resolve_call=lookups.resolve_call,
+                             prefetch=lookups.prefetch)
     result = validation.validate(bpmn_xml, dmn, ctx)
     if result.process_id:
         result.errors.extend(_namespace_errors(key, result.process_id))

@@ -71,6 +71,7 @@ class Context:
     known_lanes: frozenset | None = None                       # department codes and role names
     form_version: Callable[[str], int | None] | None = None    # formKey → newest published version
     resolve_call: Callable[[str], CalledProcess | None] | None = None
+    prefetch: Callable[[set, set], None] | None = None         # (form keys, called process ids), once
     sandbox: Sandbox = field(default_factory=Sandbox)
 
 
@@ -134,6 +135,12 @@ def validate(bpmn_xml: str, dmn: list[dict], ctx: Context) -> Result:
     structure.check_shape(processes, FLOW_NODES | UNSUPPORTED, _error, errors)
     process_id = _main_process(processes, ctx.key, errors)
     local_ids = {p.get("id") for p in processes}
+    if ctx.prefetch:   # one batch of look-ups instead of one per user task and call activity
+        ctx.prefetch({p.get("value") for p in root.xpath(
+                         "//bpmn:userTask/bpmn:extensionElements/spiffworkflow:properties"
+                         "/spiffworkflow:property[@name='formKey']", namespaces=NS) if p.get("value")},
+                     {a.get("calledElement") for a in root.iter(f"{{{BPMN}}}callActivity")
+                      if a.get("calledElement")} - local_ids)
     calls, called = _check_structure(root, processes, local_ids, ctx, errors)
     _check_expressions(root, ctx.sandbox, errors)
     called_dmn = [(f"the DMN of called process '{c.key}' version {c.version}", parse_xml(x))

@@ -5,12 +5,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.errors import ErrorSchema
-from api.http import BEARER, PageArgs, current_actor, page_schema, paginate
+from api.http import BEARER, CursorArgs, PageArgs, current_actor, cursor_schema, keyset_page, page_schema, paginate
 from api.identity import admin, schemas
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1", description="Departments and users (admins only)")
 
-UserPage = page_schema(schemas.UserOut, "UserPage")
+UserPage = cursor_schema(schemas.UserOut, "UserPage")
 DepartmentPage = page_schema(schemas.DepartmentOut, "DepartmentPage")
 
 
@@ -53,12 +53,12 @@ class DepartmentItem(MethodView):
 @blp.route("/users")
 class Users(MethodView):
     @blp.arguments(schemas.UserListArgs, location="query")
-    @blp.arguments(PageArgs, location="query", as_kwargs=True)
+    @blp.arguments(CursorArgs, location="query", as_kwargs=True)
     @blp.response(200, UserPage)
     @blp.doc(security=[BEARER])
     def get(self, filters, **page):
         """List users (by kind, role, department, username)"""
-        return paginate(admin.list_users(current_actor(), **filters), page)
+        return keyset_page(admin.list_users(current_actor(), **filters), page)
 
     @blp.arguments(schemas.UserCreateIn)
     @blp.response(201, schemas.UserOut)

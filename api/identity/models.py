@@ -50,14 +50,17 @@ class User(me.Document):
     meta = {"collection": "users", "indexes": [
         {"fields": ["username"], "unique": True, "partialFilterExpression": {"username": {"$type": "string"}}},
         {"fields": ["openid"], "unique": True, "partialFilterExpression": {"openid": {"$type": "string"}}},
-        "unionid", "phone_hash", "id_card_hash", "grants.role", "grants.department_id", "-created_at"]}
+        "unionid", "phone_hash", "id_card_hash", "grants.role", "grants.department_id", "-created_at",
+        ("username", "-id")]}   # the admin list's prefix search (the partial unique index above cannot serve it)
 
 
 class LoginSession(me.Document):
     """One login on one device: a family of rotating refresh tokens. Revoking it ends every token in it."""
     user_id = me.ObjectIdField(required=True)
     current_hash = me.StringField(required=True)   # sha256 of the refresh token that may be used next
-    used_hashes = me.ListField(me.StringField())   # earlier tokens of the family: presenting one is reuse
+    generation = me.IntField(default=0)           # of the current refresh token; earlier ones are reuse
+    nonce = me.StringField()                      # in every token's mac (sessions of the first format have none)
+    used_hashes = me.ListField(me.StringField())  # first format only: earlier tokens (no longer grows)
     created_at = me.DateTimeField(default=clock.now)
     expires_at = me.DateTimeField(required=True)
     revoked_at = me.DateTimeField(null=True)

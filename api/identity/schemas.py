@@ -118,7 +118,7 @@ class UserListArgs(Schema):
     kind = fields.String(validate=validate.OneOf(("resident", "staff")))
     role = fields.String(validate=ROLE)
     department_id = fields.String()
-    q = fields.String(validate=validate.Length(max=64))
+    q = fields.String(validate=validate.Length(max=64), metadata={"description": "the start of the username"})
     disabled = fields.Boolean()
 
 

@@ -1,0 +1,90 @@
+"""One small in-process cache: least recently used out first, bounded by an estimated weight in bytes, and at most
+one build per missing key (other callers asking for the same key meanwhile wait for that build).
+
+    SPECS = WeightedLRU("process specs", max_weight=64 * MiB, weigh=len)
+    text = SPECS.get(version_id, lambda: load_spec_text(version_id))
+
+Every gunicorn worker holds its own caches: the budgets here are per worker (docs/architecture.md).
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Callable, Hashable
+
+MiB = 1024 * 1024
+
+
+class _Build:
+    __slots__ = ("done", "value", "error")
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.value = None
+        self.error: BaseException | None = None
+
+
+class WeightedLRU:
+    def __init__(self, name: str, *, max_weight: int, weigh: Callable[[object], int]):
+        self.name, self.max_weight, self._weigh = name, max_weight, weigh
+        self._items: OrderedDict[Hashable, tuple[object, int]] = OrderedDict()
+        self._building: dict[Hashable, _Build] = {}
+        self._lock = threading.Lock()
+        self.weight = 0
+        self.builds = 0
+
+    def get(self, key: Hashable, build: Callable[[], object]):
+        """The cached value of key, or build() once — concurrent callers for the same key share that build
+        (and its exception, if it raises: nothing is cached then)."""
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit[0]
+            pending = self._building.get(key)
+            owner = pending is None
+            if owner:
+                pending = self._building[key] = _Build()
+        if not owner:
+            pending.done.wait()
+            if pending.error is not None:
+                raise pending.error
+            return pending.value
+        try:
+            pending.value = build()
+            weight = max(1, int(self._weigh(pending.value)))
+        except BaseException as exc:
+            pending.error = exc
+            raise
+        finally:
+            with self._lock:
+                self._building.pop(key, None)
+                if pending.error is None:
+                    self.builds += 1
+                    self._store(key, pending.value, weight)
+            pending.done.set()
+        return pending.value
+
+    def _store(self, key, value, weight: int) -> None:
+        if weight > self.max_weight:
+            return   # heavier than the whole budget: used once, never kept
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.weight -= old[1]
+        self._items[key] = (value, weight)
+        self.weight += weight
+        while self.weight > self.max_weight:
+            _, (_, dropped) = self._items.popitem(last=False)
+            self.weight -= dropped
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.weight = 0
