@@ -8,6 +8,7 @@ SpiffWorkflow's default, unrestricted engine).
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
