@@ -4,8 +4,8 @@ Appending and chaining are two steps. `record()` inserts the record *unchained* 
 that no other writer contends for), so the record of a change that has happened cannot be refused for losing a
 race. `seal()` then takes unchained records oldest first and gives each the next gap-free `seq` (unique index: two
 sealers racing for one place cannot both win; the loser retries on the new tail) and the hash over its content
-and the previous record's hash. `record()` seals at once, best effort; `zhangban audit verify` and the workflows
-tick seal whatever is left.
+and the previous record's hash. `record()` only inserts — one command on the hot path of every action; the worker
+(every round), `zhangban workflows tick`, `zhangban audit verify` and the admins' audit list seal what waits.
 
 When MongoDB is down between a state change and its record, the record is not lost and the caller does not get
 an error for a change that happened: the record goes to a spool directory on local disk (one fsync'd file per
@@ -95,11 +95,6 @@ def record(actor: Actor | None, action: str, object_type: str = "", object_id=""
             raise
         _write_spool(entry)
         log.warning("audit record %s spooled: the database refused it (%s)", entry.id, type(exc).__name__)
-        return entry
-    try:
-        seal(limit=20)
-    except PyMongoError:   # the record is stored; a later seal() chains it
-        pass
     return entry
 
 

@@ -204,6 +204,8 @@ def delete(actor: Actor, store: ObjectStore, attachment_id: str) -> None:
 
 def assert_owned(owner_id: str, attachment_ids: list[str]) -> None:
     """Raise Invalid naming each id that is not an attachment of `owner_id` (unknown ids look the same)."""
+    if not attachment_ids:
+        return      # most applications and approvals carry none: no round trip for nothing
     oids = {str(i): clock.parse_id(i) for i in attachment_ids}
     found = {str(a.id) for a in Attachment.objects(id__in=[o for o in oids.values() if o],
                                                     owner_id=owner_id).only("id")}
@@ -218,6 +220,8 @@ def grant_read(attachment_ids: list[str], application_id: str) -> None:
     """Mark the attachments as referenced by a submitted application: its handlers may read them
     (through the registered reader checks) and the owner can no longer delete them. All or none: the ids are
     checked first (one query), then granted in one update_many; one deleted in between undoes the others."""
+    if not attachment_ids:
+        return      # nothing to grant, nothing to record
     oids = {str(i): clock.parse_id(i) for i in attachment_ids}
     wanted = {o for o in oids.values() if o}
     found = {str(a.id) for a in Attachment.objects(id__in=list(wanted)).only("id")} if wanted else set()

@@ -7,7 +7,9 @@ import sys
 
 
 def _actions():
+    from core import audit
     from core.audit import AuditRecord
+    audit.seal()
     return [r.action for r in AuditRecord.objects.order_by("seq")]
 
 
@@ -31,6 +33,7 @@ def test_editing_a_record_is_detected_and_named(client, admin_headers, departmen
     from core import audit
     from core.audit import AuditRecord
 
+    audit.seal()
     victim = AuditRecord.objects(action="department.create").get()
     AuditRecord.objects(id=victim.id).update_one(set__details__name="forged")
     result = audit.verify()
@@ -41,6 +44,7 @@ def test_deleting_a_record_is_detected(client, admin_headers, department):
     from core import audit
     from core.audit import AuditRecord
 
+    audit.seal()
     first = AuditRecord.objects.order_by("seq").first()
     first.delete()
     result = audit.verify()
@@ -54,8 +58,11 @@ def test_concurrent_writers_keep_one_unbroken_chain(app):
 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda i: audit.record(Actor(user_id=f"u{i}"), "test.concurrent", "thing", i), range(40)))
+    assert audit.verify().pending == 40           # recorded unchained: one insert each, no contention
+    with ThreadPoolExecutor(4) as pool:           # four sealers racing for the same places in the chain
+        sealed = sum(pool.map(lambda _: audit.seal(), range(4)))
     result = audit.verify()
-    assert result.ok and result.checked == 40
+    assert sealed == 40 and result.ok and result.checked == 40 and result.pending == 0
 
 
 def test_audit_api_filters_for_admins(client, admin_headers, department):
@@ -93,6 +100,7 @@ def test_an_action_filter_is_served_by_an_index(app):
 
 
 def test_cli_audit_verify_names_the_broken_link(app, settings, client, admin_headers, department):
+    from core import audit
     from core.audit import AuditRecord
 
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("ZHANGBAN_")},
@@ -100,6 +108,7 @@ def test_cli_audit_verify_names_the_broken_link(app, settings, client, admin_hea
     ok = subprocess.run([sys.executable, "-m", "api", "audit", "verify"], env=env, capture_output=True,
                         text=True, timeout=60)
     assert ok.returncode == 0 and "intact" in ok.stdout, ok.stderr
+    audit.seal()
     victim = AuditRecord.objects(action="department.create").get()
     AuditRecord.objects(id=victim.id).update_one(set__actor_id="someone-else")
     broken = subprocess.run([sys.executable, "-m", "api", "audit", "verify"], env=env, capture_output=True,

@@ -123,15 +123,26 @@ def logout(actor: Actor) -> None:
         audit.record(actor, "auth.logout", "session", actor.session_id)
 
 
+# The login session and its user in one round trip (every authenticated request pays for this look-up).
+_USER_FIELDS = {"_id": 1, "username": 1, "display_name": 1, "grants": 1, "disabled": 1}
+
+
 def authenticate(settings: Settings, access_token: str) -> Actor:
     """The Actor behind a bearer token: the token valid, its session live, the user enabled."""
     claims = tokens.decode_access(settings, access_token)
-    session = LoginSession.objects(id=parse_id(claims["sid"])).only("revoked_at", "user_id").first()
-    if session is None or session.revoked_at or str(session.user_id) != claims["sub"]:
+    session_id, user_id = parse_id(claims["sid"]), parse_id(claims["sub"])
+    if session_id is None or user_id is None:
         raise Unauthorized("token_invalid")
-    user = User.objects(id=parse_id(claims["sub"])).only("id", "username", "display_name", "grants",
-                                                          "disabled").first()
-    if user is None or user.disabled:
+    found = list(LoginSession._get_collection().aggregate([
+        {"$match": {"_id": session_id, "user_id": user_id}},
+        {"$project": {"revoked_at": 1, "user_id": 1}},
+        {"$lookup": {"from": User._get_collection_name(), "localField": "user_id", "foreignField": "_id",
+                     "as": "user"}}]))
+    session = found[0] if found else None
+    if session is None or session.get("revoked_at") or not session["user"]:
+        raise Unauthorized("token_invalid")
+    user = User._from_son({k: v for k, v in session["user"][0].items() if k in _USER_FIELDS})
+    if user.disabled:
         raise Unauthorized("token_invalid")
     return actor_of(user, claims["sid"])
 

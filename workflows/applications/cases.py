@@ -90,14 +90,31 @@ def form_of(app: Application):
     return forms.get_published(app.form_key, app.form_version)
 
 
-def case_info(app: Application, process_version: ProcessVersion | None = None) -> CaseInfo:
-    pinned = {}
-    if process_version is None and app.instance_id:
-        instance = Instance.objects(id=app.instance_id).only("version_id").first()
-        process_version = ProcessVersion.objects(id=instance.version_id).only("user_tasks").first() \
-            if instance else None
+_pinned: dict = {}       # process version id → {element id: form version}; published versions never change
+_PINNED_MAX = 1024
+
+
+def pinned_forms(version_id, process_version: ProcessVersion | None = None) -> dict:
+    """The form version each user task was bound to at publish (read once per process version)."""
+    key = str(version_id)
+    found = _pinned.get(key)
+    if found is None:
+        version = process_version or ProcessVersion.objects(id=version_id).only("user_tasks").first()
+        found = {t["element_id"]: t.get("form_version") for t in (version.user_tasks if version else [])}
+        if len(_pinned) >= _PINNED_MAX:
+            _pinned.clear()
+        _pinned[key] = found
+    return found
+
+
+def case_info(app: Application, version_id=None, process_version: ProcessVersion | None = None) -> CaseInfo:
+    """What the inbox rows of this application repeat. `version_id` is the instance's process version."""
     if process_version is not None:
-        pinned = {t["element_id"]: t.get("form_version") for t in process_version.user_tasks or []}
+        version_id = process_version.id
+    if version_id is None and app.instance_id:
+        instance = Instance.objects(id=app.instance_id).only("version_id").first()
+        version_id = instance.version_id if instance else None
+    pinned = pinned_forms(version_id, process_version) if version_id else {}
     return CaseInfo(application_id=app.id, instance_id=app.instance_id, number=app.number or "",
                     applicant_name=app.applicant_name, service_code=app.service_code,
                     service_name=app.service_name, department=app.department, due_at=app.due_at,

@@ -42,8 +42,8 @@ class HumanTask(me.Document):
 
     meta = {"collection": "human_tasks", "indexes": [
         {"fields": ["instance_id", "task_id"], "unique": True},
-        # 待办, due-first or newest-first
-        ("status", "audience", "due_at"),
+        # 待办, due-first (the sort's tie-break included, or MongoDB sorts in memory) or newest-first
+        ("status", "audience", "due_at", "created_at"),
         ("status", "audience", "-created_at"),
         # 已办
         ("completed_by", "-completed_at"),

@@ -67,7 +67,7 @@ def _one(app: Application, report: Report, dry_run: bool) -> None:
             return
         ready = DEFAULT_ENGINE.ready_tasks(workflow)
     version = ProcessVersion.objects(id=instance.version_id).only("user_tasks").first()
-    case = cases.case_info(app, version)
+    case = cases.case_info(app, process_version=version)
     waiting = {t["id"] for t in ready}
     rows = {r.task_id: r for r in HumanTask.objects(instance_id=instance.id)}
     returned_task = app.return_request.task_id if app.status == "returned" and app.return_request else None

@@ -212,7 +212,7 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
 def follow_engine(app: Application, task: HumanTask | None, instance: Instance, event: Event | None, outcome: str,
                   comment: str, documents: list):
     """Write what the engine step means for the resident and the inbox."""
-    case = cases.case_info(app)
+    case = cases.case_info(app, instance.version_id)
     previous = [s.task_id for s in app.current_steps]
     new_rows = projection.sync(case, instance.ready, previous, keep={task.task_id} if task else set())
     changes = {"set__current_steps": cases.steps_from(new_rows), "set__updated_at": clock.now()}
