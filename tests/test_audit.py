@@ -134,5 +134,6 @@ def test_details_mongodb_cannot_store_as_given_still_make_a_verifiable_record(ap
     assert stored.object_id == str(oid) and stored.details["oid"] == str(oid)
     assert stored.details["big"] == str(2 ** 70) and stored.details["amount"] == "1.10"
     assert "$where" not in stored.details and "1" in stored.details.values()
+    assert audit.seal() == 1
     result = audit.verify()
     assert result.ok and result.checked == 1

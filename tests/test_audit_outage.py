@@ -82,6 +82,8 @@ def test_records_are_inserted_unchained_and_sealed_in_order(app):
             AuditRecord(pending=True, at=audit.clock.now(), actor_id=f"u{i}", action="test.unsealed").save()
         assert AuditRecord.objects(seq__exists=True).count() == 0 and audit.verify().pending == 3
         audit.record(Actor(user_id="u3"), "test.sealed_after")
+        assert audit.verify().pending == 4      # recording is one insert; sealing is the sealer's job
+        assert audit.seal() == 4
         chain = list(AuditRecord.objects.order_by("seq"))
         assert [r.actor_id for r in chain] == ["u0", "u1", "u2", "u3"] and [r.seq for r in chain] == [1, 2, 3, 4]
         assert audit.verify().ok and audit.verify().pending == 0
