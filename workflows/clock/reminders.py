@@ -88,7 +88,6 @@ def _remind(now: datetime, limit: int) -> int:
     rows = _open_rows(apps)
     approvers = people({d for rs in rows.values() for r in rs if not r.assignee for d in r.candidate_departments},
                        "approver")
-    done = 0
     for app in apps:
         handlers = []
         for row in rows.get(app.id, []):
@@ -102,8 +101,8 @@ def _remind(now: datetime, limit: int) -> int:
                        title=f"{app.service_name} 即将到期", body=f"办件 {app.number} 的办理期限为 {_when(app.due_at)}",
                        data={"due_at": clock.as_utc(app.due_at).isoformat() if app.due_at else None},
                        dedupe=f"reminder:{app.id}")
-        done += Application.objects(id=app.id, reminded_at=None).update_one(set__reminded_at=now)
-    return done
+    # marked after every message is in the outbox, with one write: a crash before it repeats only deduped messages
+    return Application.objects(id__in=[a.id for a in apps], reminded_at=None).update(set__reminded_at=now)
 
 
 def _escalation_roles(apps) -> dict:
@@ -125,6 +124,8 @@ def _escalate(now: datetime, limit: int) -> int:
                    for a in apps}
     holders = {role: people({d for a in apps if roles[(a.service_code, a.service_version)] == role
                              for d in departments[a.id]}, role) for role in set(roles.values())}
+    # the red flag, one write for the round: a flag, not an edit, so approvers' copies of the rows keep their version
+    HumanTask.objects(application_id__in=[a.id for a in apps], status="open").update(set__escalated=True)
     system, done = Actor.system(), 0
     for app in apps:
         role = roles[(app.service_code, app.service_version)]
@@ -137,8 +138,6 @@ def _escalate(now: datetime, limit: int) -> int:
                        title=f"{app.service_name} 已超期", body=f"办件 {app.number} 已超过办理期限 {_when(app.due_at)}",
                        data={"due_at": clock.as_utc(app.due_at).isoformat(), "role": role},
                        dedupe=f"escalated:{app.id}")
-        # the red flag: a flag, not an edit, so approvers' copies of the rows keep their version
-        HumanTask.objects(application_id=app.id, status="open").update(set__escalated=True)
         if Application.objects(id=app.id, escalated_at=None).update_one(set__escalated_at=now):
             done += 1
             audit.record(system, "application.escalate", "application", app.id, number=app.number, role=role,
