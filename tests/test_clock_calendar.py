@@ -122,3 +122,11 @@ def test_the_shipped_file_passes_its_own_check(cal):
     checked = cal.check(doc)
     assert len(checked.holidays) == 33 and len(checked.workdays) == 6
     assert "国务院办公厅关于2026年部分节假日安排的通知" in doc["source"]
+
+
+def test_a_long_limit_walks_across_years_without_calendars(cal, caplog):
+    with caplog.at_level(logging.WARNING, logger="workflows.clock.calendar"):
+        due = cal.add_working_days(cst(2026, 12, 31, 9, 0), 600)
+    assert due.year == 2029 and cal.working_days_between(cst(2026, 12, 31, 9, 0), due) == 600
+    assert {cal.year_of(y).origin for y in (2027, 2028, 2029)} == {"weekends-only"}
+    assert sum("no calendar for" in r.getMessage() for r in caplog.records) == 3
