@@ -66,11 +66,28 @@ def wire_rooms() -> None:
     """Hooks through which domain rooms learn what only the delivery rooms know (identity stays here)."""
     from api.identity.models import Department
     from storage import service as storage
+    from workflows.clock import reminders
     from workflows.tasks import projection, service as tasks
 
     storage.register_reader(tasks.handles)
     projection.register_lane_resolver(
         lambda codes: {d.code: str(d.id) for d in Department.objects(code__in=list(codes)).only("code", "id")})
+    reminders.register_people_resolver(role_holders)
+
+
+def role_holders(department_ids: set, role: str) -> dict:
+    """{department id: [ids of enabled users holding `role` there]} in one query (the clock's reminders)."""
+    from api.identity.models import User
+    from core.clock import parse_id
+
+    oids = [o for o in map(parse_id, department_ids) if o]
+    found: dict = {}
+    match = {"grants": {"$elemMatch": {"role": role, "department_id": {"$in": oids}}}}
+    for user in User.objects(__raw__=match, disabled=False).only("id", "grants"):
+        for grant in user.grants:
+            if grant.role == role and str(grant.department_id) in department_ids:
+                found.setdefault(str(grant.department_id), []).append(str(user.id))
+    return found
 
 
 def _build_store(settings: Settings):

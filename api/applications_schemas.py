@@ -55,6 +55,8 @@ class EventOut(Schema):
     actor_name = fields.String()
     comment = fields.String()
     signature = fields.String()
+    paused_days = fields.Integer(allow_none=True, metadata={
+        "description": "on `supplemented`: working days the clock stood still during 补正 (the deadline moved on)"})
 
 
 class ReturnRequestOut(Schema):
@@ -129,6 +131,7 @@ class TaskOut(Schema):
     outcome = fields.String(allow_none=True)
     due_at = fields.DateTime(allow_none=True)
     overdue = fields.Method("_overdue")
+    escalated = fields.Boolean(metadata={"description": "overdue and escalated to the department's lead (red flag)"})
     created_at = fields.DateTime()
     completed_at = fields.DateTime(allow_none=True)
     form_key = fields.String(allow_none=True)

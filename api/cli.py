@@ -1,4 +1,4 @@
-"""The `zhangban` command: serve, create-admin, seed-demo, audit verify, rebuild-projections, …"""
+"""The `zhangban` command: serve, create-admin, seed-demo, audit verify, rebuild-projections, calendar, …"""
 from __future__ import annotations
 
 import os
@@ -166,6 +166,51 @@ def storage_gc(grace_seconds, dry_run):
     verb = "would remove" if dry_run else "removed"
     click.echo(f"{rt.store.name}: scanned {report.scanned} objects, {verb} {report.removed} orphans, "
                f"left {report.young} younger than {grace} s")
+
+
+@cli.group("calendar")
+def calendar_group():
+    """The working-day calendar: holidays and 调休 working weekends, one JSON file per year."""
+
+
+@calendar_group.command("import")
+@click.argument("file", type=click.File("rb"))
+def calendar_import(file):
+    """Store (or replace) a year from FILE (format: README, "The clock"); nothing is stored if a date is wrong."""
+    import json
+
+    from api.runtime import runtime
+    from core.actor import Actor
+    from core.errors import Invalid
+    from workflows.clock import calendar
+
+    runtime()
+    try:
+        doc = json.loads(file.read().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        click.echo(f"{file.name}: not a JSON file ({exc})", err=True)
+        sys.exit(1)
+    try:
+        stored = calendar.import_year(Actor.system(), doc)
+    except Invalid as exc:
+        for item in exc.errors:
+            click.echo(f"{file.name}{item['path']}: {item['message_en']} / {item['message_zh']}", err=True)
+        sys.exit(1)
+    click.echo(f"calendar {stored.id}: {len(stored.holidays)} holidays, {len(stored.workdays)} working weekend days")
+
+
+@calendar_group.command("show")
+@click.argument("year", type=click.IntRange(2000, 2200))
+def calendar_show(year):
+    """Where a year's calendar comes from (database, shipped file or weekends only) and its days."""
+    from api.runtime import runtime
+    from workflows.clock import calendar
+
+    runtime()
+    cal = calendar.year_of(year)
+    click.echo(f"calendar {year}: {cal.origin}")
+    click.echo("holidays: " + " ".join(d.isoformat() for d in sorted(cal.holidays)))
+    click.echo("working weekend days: " + " ".join(d.isoformat() for d in sorted(cal.workdays)))
 
 
 @cli.group("workflows")

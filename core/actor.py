@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ROLES = ("resident", "designer", "approver", "admin")
+ROLES = ("resident", "designer", "approver", "lead", "admin")   # lead: a department's head, hears of overdue cases
 
 
 @dataclass(frozen=True)
 class Actor:
     user_id: str
     roles: frozenset[str] = frozenset()
-    # role → department ids where the role is held (designer and approver are held per department)
+    # role → department ids where the role is held (designer, approver and lead are held per department)
     departments: dict = field(default_factory=dict, hash=False, compare=False)
     username: str = ""
     session_id: str | None = None   # the login session behind the token, for logout

@@ -84,7 +84,7 @@ class UserRoles(MethodView):
     @blp.response(200, schemas.UserOut)
     @blp.doc(security=[BEARER])
     def post(self, body, user_id):
-        """Grant a role (designer and approver per department)"""
+        """Grant a role (designer, approver and lead per department)"""
         return admin.grant_role(current_actor(), user_id, body["role"], body["department_id"])
 
 
@@ -94,7 +94,7 @@ class UserRoleItem(MethodView):
     @blp.response(200, schemas.UserOut)
     @blp.doc(security=[BEARER])
     def delete(self, args, user_id, role):
-        """Revoke a role (name the department for designer and approver)"""
+        """Revoke a role (name the department for designer, approver and lead)"""
         return admin.revoke_role(current_actor(), user_id, role, args["department_id"])
 
 

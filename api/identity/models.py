@@ -6,7 +6,7 @@ import mongoengine as me
 from core import clock
 
 DEPARTMENT_LEVELS = ("city", "district", "bureau", "office")
-DEPARTMENT_ROLES = ("designer", "approver")   # held per department
+DEPARTMENT_ROLES = ("designer", "approver", "lead")   # held per department; lead: overdue cases escalate to it
 GLOBAL_ROLES = ("resident", "admin")
 
 

@@ -3,7 +3,7 @@ projection context of a case, and what a reader of an application may see."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pymongo import ReturnDocument
 
@@ -15,6 +15,7 @@ from forms import validation as form_validation
 from workflows.applications.models import Application, DailyCounter, Step
 from workflows.catalog import service as catalog
 from workflows.catalog.models import ServiceVersion
+from workflows.clock import deadlines
 from workflows.models import Instance, ProcessVersion
 from workflows.tasks.projection import CaseInfo
 
@@ -41,15 +42,9 @@ def current_service(code: str) -> ServiceVersion:
 
 
 def add_working_days(start: datetime, days: int) -> datetime | None:
-    """The deadline `days` working days after `start` (Monday to Friday; the holiday calendar is not in yet)."""
-    if days <= 0:
-        return None
-    at, left = start, days
-    while left:
-        at += timedelta(days=1)
-        if at.weekday() < 5:
-            left -= 1
-    return at
+    """The deadline `days` working days after `start` by the working-day calendar (holidays and 调休 included);
+    None for 0 days (即办)."""
+    return deadlines.due_at(start, days)
 
 
 def mask_name(name: str | None) -> str:

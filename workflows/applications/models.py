@@ -33,6 +33,7 @@ class Event(me.EmbeddedDocument):
     actor_name = me.StringField(default="")
     comment = me.StringField(default="", max_length=2000)
     signature = me.StringField(default="")         # an attachment id
+    paused_days = me.IntField(null=True)           # supplemented: working days the clock stood still (补正)
 
 
 class ReturnRequest(me.EmbeddedDocument):
@@ -74,6 +75,11 @@ class Application(me.Document):
     last_urged_at = me.DateTimeField(null=True)     # 催办: at most once a day
     idempotency_key = me.StringField(null=True)
     due_at = me.DateTimeField(null=True)           # the service's commitment time limit
+    # the clock (workflows/clock): reminder at 75 % of the limit, escalation once overdue, paused during 补正
+    remind_at = me.DateTimeField(null=True)
+    reminded_at = me.DateTimeField(null=True)
+    escalated_at = me.DateTimeField(null=True)
+    paused_at = me.DateTimeField(null=True)         # returned to the applicant at; cleared on supplement
     created_at = me.DateTimeField(default=clock.now)
     submitted_at = me.DateTimeField(null=True)
     updated_at = me.DateTimeField(default=clock.now)
@@ -84,7 +90,9 @@ class Application(me.Document):
         {"fields": ["number"], "unique": True, "partialFilterExpression": {"number": {"$type": "string"}}},
         {"fields": ["applicant_id", "idempotency_key"], "unique": True,
          "partialFilterExpression": {"idempotency_key": {"$type": "string"}}},
-        "instance_id"]}
+        "instance_id",
+        # the clock's scans: open applications whose reminder or deadline has come, not yet handled
+        ("status", "reminded_at", "remind_at"), ("status", "escalated_at", "due_at")]}
 
     @property
     def data(self) -> dict:

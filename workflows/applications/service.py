@@ -22,6 +22,7 @@ from storage import service as storage
 from workflows import instances, service as processes, task_data
 from workflows.applications import cases
 from workflows.applications.models import FINAL, Application, Event
+from workflows.clock import deadlines
 from workflows.models import Instance
 from workflows.notify import service as notify
 from workflows.tasks import projection
@@ -111,6 +112,7 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     app.attachments = attachment_ids
     app.status, app.instance_id, app.submitted_at, app.updated_at = "submitted", instance.id, now, now
     app.due_at = cases.add_working_days(now, sv.body.time_limit_days)
+    app.remind_at = deadlines.remind_at(now, sv.body.time_limit_days)
     app.timeline = [Event(at=now, action="submitted", actor_id=actor.user_id, actor_name=actor.username)]
     case = cases.case_info(app, process_version=process_version)
     new_rows = projection.rows(case, instance.ready)
@@ -140,7 +142,7 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
 
 
 _SUBMIT_FIELDS = ("number", "data_json", "attachments", "status", "instance_id", "submitted_at", "updated_at",
-                  "due_at", "timeline", "current_steps", "service_version", "form_key", "form_version",
+                  "due_at", "remind_at", "timeline", "current_steps", "service_version", "form_key", "form_version",
                   "service_name", "department")
 
 
@@ -208,16 +210,26 @@ def supplement(actor: Actor, app_id: str, expected_version: int, data: dict,
     changes = {p[1:]: typed.get(p[1:]) for p in changed_paths}
     instances.amend_task_data(actor, instance, task_id, changes)
     now = clock.now()
+    # the clock stood still while the applicant corrected: the deadline moves on by the working days paused
+    moved = deadlines.resume(app.paused_at, app.due_at, app.remind_at, now)
     event = Event(at=now, action="supplemented", actor_id=actor.user_id, actor_name=actor.username,
-                  comment=", ".join(changed_paths)[:2000])
+                  comment=", ".join(changed_paths)[:2000], paused_days=moved.paused_days)
+    steps = list(app.current_steps)
+    for step in steps:
+        step.due_at = moved.due_at if step.due_at == app.due_at else step.due_at
     if not Application.objects(id=app.id, version=expected_version, status="returned").update_one(
             set__status="submitted", set__data_json=cases.dump_data(clean), set__return_request=None,
             set__attachments=list(dict.fromkeys(list(app.attachments) + new_attachments)),
+            set__due_at=moved.due_at, set__remind_at=app.remind_at if app.reminded_at else moved.remind_at,
+            set__paused_at=None, set__current_steps=steps,
             set__updated_at=now, push__timeline=event, inc__version=1):
         raise Conflict("application.changed")
     HumanTask.objects(instance_id=app.instance_id, task_id=task_id, status="returned").update_one(
         set__status="open", set__outcome=None, set__completed_at=None, set__completed_by=None,
         inc__version=1)
+    if moved.paused_days and app.due_at:    # the inbox rows that carry the service's deadline
+        HumanTask.objects(application_id=app.id, due_at=app.due_at, status__in=("open", "returned")).update(
+            set__due_at=moved.due_at)
     storage.grant_read(new_attachments, str(app.id))
     audit.record(actor, "application.supplement", "application", app.id, fields=changed_paths)
     return app.reload()

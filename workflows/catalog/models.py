@@ -29,6 +29,7 @@ class ServiceBody(me.EmbeddedDocument):
     materials = me.EmbeddedDocumentListField(Material)
     time_limit_days = me.IntField(min_value=0, default=0)      # 承诺时限, working days; 0 = 即办
     statutory_limit_days = me.IntField(min_value=0, default=0)  # 法定时限, working days
+    escalate_to_role = me.StringField(default="lead", choices=("lead", "approver"))  # who hears of overdue cases
     fee_fen = me.IntField(min_value=0, default=0)               # 收费, in fen; 0 = free
     handling = me.StringField(choices=HANDLING, default="online")
     regions = me.ListField(me.StringField(max_length=12))       # GB/T 2260 region codes where it may be applied for

@@ -34,6 +34,7 @@ class HumanTask(me.Document):
     status = me.StringField(choices=STATUSES, default="open")
     priority = me.IntField(default=0)
     due_at = me.DateTimeField(null=True)
+    escalated = me.BooleanField(default=False)          # overdue and escalated to the lead (the clock's red flag)
     created_at = me.DateTimeField(default=clock.now)
     completed_at = me.DateTimeField(null=True)
     completed_by = me.StringField(null=True)

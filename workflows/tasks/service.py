@@ -41,7 +41,8 @@ def _audience(actor: Actor) -> list[str]:
 def _visible(actor: Actor, task: HumanTask) -> bool:
     if actor.is_admin or actor.user_id in (task.assignee, task.completed_by) or actor.user_id in task.candidate_users:
         return True
-    return bool(set(task.candidate_departments) & actor.department_ids("approver"))
+    # a department's lead sees its tasks (an overdue case escalates to them) but acts only if also an approver
+    return bool(set(task.candidate_departments) & (actor.department_ids("approver") | actor.department_ids("lead")))
 
 
 def visible_task(actor: Actor, task_id: str) -> HumanTask:
@@ -284,7 +285,7 @@ def return_to_applicant(actor: Actor, task_id: str, expected_version: int, *, re
                   actor_id=actor.user_id, actor_name=actor.username, comment=reason)
     if not Application.objects(id=task.application_id, status="submitted").update_one(
             set__status="returned", set__return_request=request, set__staff_acted=True, set__updated_at=now,
-            push__timeline=event, inc__version=1):
+            set__paused_at=now, push__timeline=event, inc__version=1):   # the clock stops until supplemented
         put_back(task)
         raise Conflict("application.not_in_progress")
     audit.record(actor, "task.return", "task", task.id, application=str(task.application_id),
