@@ -6,6 +6,7 @@ Running it again changes nothing that is already there. Demo passwords are print
 from __future__ import annotations
 
 from api.identity import admin
+from api.runtime import settings
 from api.identity.models import Department, RoleGrant, User
 from core import pii
 
@@ -113,7 +114,7 @@ def _forms(actor, ids):
     for key, title, title_en, department, schema in FORMS:
         if FormDraft.objects(key=key).only("id").first() is None:
             forms.create_draft(actor, key=key, title=title, title_en=title_en, department=str(ids[department]),
-                               schema=schema)
+                               schema=schema, max_bytes=settings().form_max_draft_bytes)
         if forms.latest_published_version(key, include_archived=True) is None:
             forms.publish(actor, key)
             yield f"form {key}: {title} (published)"

@@ -10,6 +10,7 @@ Running it again changes nothing that is already there.
 from __future__ import annotations
 
 from api.identity import admin
+from api.runtime import settings
 from api.identity.models import Department, User
 from core.actor import ROLES, Actor
 from forms import service as forms
@@ -123,7 +124,8 @@ def seed(password: str, actor: Actor | None = None):
     civil = ids["civil"]
     for key, schema in ((APPLY_FORM, APPLY_SCHEMA), (REVIEW_FORM, REVIEW_SCHEMA)):
         if not FormDraft.objects(key=key).first():
-            forms.create_draft(actor, key=key, title=schema["title"], department=civil, schema=schema)
+            forms.create_draft(actor, key=key, title=schema["title"], department=civil, schema=schema,
+                               max_bytes=settings().form_max_draft_bytes)
             forms.publish(actor, key)
             yield f"form {key} v1"
     if not ProcessDraft.objects(key=PROCESS).first():
