@@ -172,5 +172,8 @@ def localize(item: dict, *, lang: str | None = None) -> dict:
     code = str(item.get("code", ""))
     if known is None and code in INCIDENTS and ("element_id" in item or item.get("path") == "/data"):
         return {**item, "message": f"{INCIDENTS[code]}：{text}"}
-    zh = known[1] if known is not None else problem_zh(code)
-    return {**item, "message": zh} if zh else item
+    if known is not None:
+        return {**item, "message": known[1]}
+    zh = problem_zh(code)
+    # a designer's problem: the zh text leads and the checker's detail (a limit, an expression) follows
+    return {**item, "message": f"{zh}：{text}" if text and text != zh else zh} if zh else item

@@ -239,7 +239,7 @@ def test_a_timer_moves_the_case_and_the_inbox_follows(case, app, make_staff):
     [review] = case.todo(case.civil_1)
     with app.app_context():
         from workflows import instances
-        assert instances.fire_due_timers(now=clock.now() + timedelta(days=6)) >= 1
+        assert instances.fire_due_timers(now=clock.now() + timedelta(days=6)).fired >= 1
     [escalated] = case.todo(case.civil_1)
     assert escalated["name"] == "超时转领导审核" and escalated["id"] != review["id"]
     detail = case.application(r.json["id"])

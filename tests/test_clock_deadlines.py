@@ -101,7 +101,8 @@ def test_returned_and_supplemented_the_same_day_moves_nothing(case):
 def test_a_service_without_a_limit_has_no_deadline(case, app):
     from tests.applications_fixtures import publish_service
 
-    publish_service(app, "instant", case.civil["id"], "residence_apply", "residence_permit", time_limit_days=0,
+    publish_service(case.client, case.designer, "instant", case.civil["id"], "residence_apply", "residence_permit",
+                    time_limit_days=0,
                     name="即办事项")
     r = case.client.post("/api/v1/applications", json={"service_code": "instant", "submit": True,
                                                        "data": good_data()}, headers=case.resident)

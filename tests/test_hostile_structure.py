@@ -136,6 +136,15 @@ def test_the_compiler_refuses_instead_of_crashing_deep_in_the_stack():
 COSTLY = "len([i for i in range(20000)]) < 0"   # a few ms each, well inside the per-evaluation limit
 
 
+def _run_with_incident(client, headers, key, data):
+    """A test-run start that meets an incident answers 422 (one rule for every action) and keeps the run."""
+    r = client.post(f"{BASE}/{key}/versions/1/test-runs", json={"data": data}, headers=headers)
+    assert r.status_code == 422 and r.json["code"] == "workflow_incident", r.json
+    state = client.get(f"{BASE}/{key}/versions/1/test-runs/{r.json['errors'][0]['instance_id']}", headers=headers)
+    assert state.status_code == 200
+    return state.json
+
+
 @pytest.fixture
 def small_budget(monkeypatch):
     monkeypatch.setattr(instances, "ENGINE", Engine(Sandbox(Limits(action_cpu_ms=30))))
@@ -144,12 +153,11 @@ def small_budget(monkeypatch):
 def test_a_gateway_with_many_costly_conditions_stops_at_the_gateway(client, civil_designer, draft, small_budget):
     key = draft(_gateway([COSTLY] * 90))
     assert client.post(f"{BASE}/{key}/publish", headers=civil_designer).status_code == 201
-    r = client.post(f"{BASE}/{key}/versions/1/test-runs", json={"data": {}}, headers=civil_designer)
-    assert r.status_code == 201, r.json
-    [incident] = r.json["incidents"]   # was: all 150 conditions ran, however long they took
+    state = _run_with_incident(client, civil_designer, key, {})
+    [incident] = state["incidents"]   # was: all 150 conditions ran, however long they took
     assert (incident["kind"], incident["element_id"]) == ("timeout", "route")
     assert "the action used more than 30 ms of CPU time" in incident["message"]
-    assert r.json["path"] == [] and r.json["status"] == "incident"   # was: all 90 ran; the next element was blamed
+    assert state["path"] == [] and state["status"] == "incident"   # was: all 90 ran; the next element was blamed
 
 
 def test_a_decision_table_with_many_costly_rules_stops_at_the_task(client, civil_designer, draft, forms,
@@ -163,8 +171,7 @@ def test_a_decision_table_with_many_costly_rules_stops_at_the_task(client, civil
            + "".join(rule.format(i=i) for i in range(150)) + "</decisionTable></decision></definitions>")
     key = draft(example("dmn_decision.bpmn"), "dmn_decision", [{"name": "fee.dmn", "xml": dmn}])
     assert client.post(f"{BASE}/{key}/publish", headers=civil_designer).status_code == 201
-    r = client.post(f"{BASE}/{key}/versions/1/test-runs", json={"data": {}}, headers=civil_designer)
-    [incident] = r.json["incidents"]
+    [incident] = _run_with_incident(client, civil_designer, key, {})["incidents"]
     assert (incident["kind"], incident["element_id"]) == ("timeout", "decide_fee")
 
 
@@ -202,11 +209,9 @@ def test_an_instance_that_would_outgrow_the_database_document_is_an_incident(cli
                    + _flow("loop", "again", "count", "n < 20") + _flow("done", "again", "end"))
     key = draft(xml)
     assert client.post(f"{BASE}/{key}/publish", headers=civil_designer).status_code == 201
-    r = client.post(f"{BASE}/{key}/versions/1/test-runs", json={"data": {"n": 0}}, headers=civil_designer)
-    assert r.status_code == 201, r.json
-    assert r.json["status"] == "incident" and r.json["path"] == []
-    assert "16 MB" in r.json["incidents"][0]["message"]
-    assert client.get(f"{BASE}/{key}/versions/1/test-runs/{r.json['id']}", headers=civil_designer).status_code == 200
+    state = _run_with_incident(client, civil_designer, key, {"n": 0})
+    assert state["status"] == "incident" and state["path"] == []
+    assert "16 MB" in state["incidents"][0]["message"]
     # the same after a person's step: the completion becomes an incident and the task stays ready
     review = ('<bpmn:userTask id="review"><bpmn:extensionElements><spiffworkflow:properties>'
               '<spiffworkflow:property name="formKey" value="review"/></spiffworkflow:properties>'
@@ -217,7 +222,7 @@ def test_an_instance_that_would_outgrow_the_database_document_is_an_incident(cli
     key = draft(xml, key="hostile_later")
     assert client.post(f"{BASE}/{key}/publish", headers=civil_designer).status_code == 201, key
     run = DesignerRun(client, civil_designer, key, data={"n": 0})
-    r = run.complete("review", {"decision": "ok"}, expect=422)
+    r = run.complete("review", {"decision": "pass"}, expect=422)
     assert r.json["code"] == "workflow_incident" and "16 MB" in r.json["errors"][0]["message"]
     state = run.refresh()
     assert state["status"] == "incident" and [t["element_id"] for t in state["ready_tasks"]] == ["review"]

@@ -57,7 +57,7 @@ def test_a_test_run_action_restores_the_workflow_once(client, civil_designer, fo
     run = DesignerRun(client, civil_designer, "user_task_form")
     assert run.tasks and restores == []                               # start: shown from the live workflow
     task = run.tasks[0]["element_id"]
-    run.complete(task)
+    run.complete(task, {"decision": "pass"})
     assert restores == [1] and run.state["status"] in ("running", "completed")   # was 2: act, then view
 
 
@@ -75,7 +75,7 @@ def test_a_timer_claim_does_not_make_a_persons_action_a_conflict(client, civil_d
     claimed = instances.claim_due(now=due + timedelta(minutes=1))     # a worker takes the instance's lease …
     assert claimed is not None and claimed.version == seen and claimed.lease_until is not None
     task = run.task("review")
-    r = client.post(f"{run.url}/tasks/{task['id']}/complete", json={"data": {}, "version": seen},
+    r = client.post(f"{run.url}/tasks/{task['id']}/complete", json={"data": {"decision": "pass"}, "version": seen},
                     headers=civil_designer)
     assert r.status_code == 200, r.json                               # … and the approver's action still holds
     assert r.json["version"] == seen + 1 and "review" in [p["element_id"] for p in r.json["path"]]

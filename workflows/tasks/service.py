@@ -196,7 +196,8 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
         instance = Instance.objects(id=task.instance_id).first()
         if instance is None:
             raise NotFound()
-        process_data = {**form_data, "decision": decision, "approved": decision == "approve", "comment": comment}
+        # the action's variables; a task form's own field of the same name (e.g. its `decision`) wins
+        process_data = {"decision": decision, "approved": decision == "approve", "comment": comment, **form_data}
         instance = instances.complete_task(actor, instance, task.task_id, process_data)
     except BaseException:
         put_back(task)
