@@ -75,11 +75,13 @@ SMALL_FORM = {"type": "object", "title": "申请", "required": ["name"], "proper
 def _publish(app, client, make_staff, department, apply_form, services):
     """Forms, the one-task process and one service per (code, department id) in `services`."""
     _, designer = make_staff("bench-designer", [{"role": "designer", "department_id": department["id"]}])
+    _, admin = make_staff("bench-admin", [{"role": "admin"}])      # binds one department's form to every service
     publish_form(client, designer, department["id"], "bench_apply", apply_form)
     publish_form(client, designer, department["id"], "review", REVIEW_FORM)
     publish_process(client, designer, department["id"], "bench_one", ONE_TASK)
     for code, department_id in services:
-        publish_service(app, code, department_id, "bench_apply", "bench_one", name=f"基准事项 {code}")
+        publish_service(client, admin, code, department_id, "bench_apply", "bench_one",
+                        name=f"基准事项 {code}")
 
 
 class Tally:
