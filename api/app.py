@@ -72,12 +72,12 @@ def _build_store(settings: Settings):
 
 def _blueprints():
     # One line per room's blueprint; each module holds a `blp`.
-    from api import applications_views, attachments_views, forms_views, health, tasks_views
+    from api import applications_views, attachments_views, forms_views, health, messages_views, tasks_views
     from api.identity import admin_views, views
     from designer import forms_views as designer_forms_views, process_views
 
     return [health.blp, views.blp, admin_views.blp, designer_forms_views.blp, forms_views.blp,
-            attachments_views.blp, process_views.blp, applications_views.blp, tasks_views.blp]
+            attachments_views.blp, process_views.blp, applications_views.blp, tasks_views.blp, messages_views.blp]
 
 
 class ZhangbanApi(Api):

@@ -70,7 +70,7 @@ def check_templates(templates: dict) -> None:
     for kind, entry in templates.items():
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
-        for keyword, source in (entry.get("data") or {}).items():
+        for keyword, source in ((entry.get("data") if isinstance(entry, dict) else None) or {}).items():
             if source not in MESSAGE_FIELDS:
                 raise ValueError(f"{kind}.data.{keyword}: unknown field {source!r} (known: {', '.join(MESSAGE_FIELDS)})")
 
@@ -129,6 +129,7 @@ def deliver_due(sender: Sender | None, policy: Policy, now: datetime | None = No
         if stop():
             break
         template = policy.templates.get(doc["kind"])
+        template = {"template_id": template} if isinstance(template, str) else template
         openid = sender.openid(doc["user_id"]) if (template and sender is not None) else None
         if not openid:
             reason = ("no WeChat template for this kind" if not template else
@@ -156,7 +157,7 @@ def deliver_due(sender: Sender | None, policy: Policy, now: datetime | None = No
             changes["sent_at"] = clock.now()
         elif status == "retry":
             changes["wechat_status"] = "pending"
-            changes["next_attempt_at"] = clock.now() + min(policy.backoff * 2 ** (attempts - 1), MAX_BACKOFF)
+            changes["next_attempt_at"] = now + min(policy.backoff * 2 ** (attempts - 1), MAX_BACKOFF)
         # only while our claim holds: a message another worker marked failed stays failed
         if collection.update_one({"_id": doc["_id"], "wechat_status": "sending", "lease_until": lease_until},
                                  {"$set": changes}).modified_count:
