@@ -72,11 +72,16 @@ class Worker:
         for instance_id in due:
             if self.stopping:
                 break
-            instance = instances.claim(instance_id, now or clock.now(), lease=self.policy.lease)
+            claimed_at = now or clock.now()
+            instance = instances.claim(instance_id, claimed_at, lease=self.policy.lease)
             if instance is None:
                 continue            # another worker has it
             try:
-                instances.fire_timers(self.actor, instance, now)
+                instance = instances.fire_timers(self.actor, instance, now)
+                if instance.next_timer_at is not None and clock.as_utc(instance.next_timer_at) <= claimed_at:
+                    # fired, yet still due (a timer that cannot fire yet): leased again, so it is not taken round
+                    # after round (a write and an audit record each time) — it comes back when the lease runs out
+                    instances.claim(instance.id, claimed_at, lease=self.policy.lease)
             except (instances.IncidentRecorded, Conflict):
                 pass                # recorded on the instance, or another write won
             fired += 1
