@@ -116,8 +116,9 @@ def release_interrupted(now: datetime) -> int:
 
 def deliver_due(sender: Sender | None, policy: Policy, now: datetime | None = None, limit: int = 100,
                 stop=lambda: False) -> dict:
-    """Deliver up to `limit` due messages; returns counts by outcome. `stop()` is asked between messages."""
-    now = now or clock.now()
+    """Deliver up to `limit` due messages; returns counts by outcome. `stop()` is asked between messages.
+    `now` fixes the time (tests); by default each message's lease and retry time count from its own send."""
+    fixed, now = now, now or clock.now()
     counts = {"sent": 0, "refused": 0, "retry": 0, "failed": 0, "skipped": 0, "interrupted": 0}
     counts["interrupted"] = release_interrupted(now)
     collection = Notification._get_collection()
@@ -138,7 +139,8 @@ def deliver_due(sender: Sender | None, policy: Policy, now: datetime | None = No
                                      {"$set": {"wechat_status": "skipped", "last_error": reason}}).modified_count:
                 counts["skipped"] += 1
             continue
-        lease_until = now + policy.lease
+        at = fixed or clock.now()      # a long round must not claim with a lease that has already run out
+        lease_until = at + policy.lease
         claim = {"_id": doc["_id"], "wechat_status": "pending", "attempts": doc["attempts"], **free}
         if not collection.update_one(claim, {"$set": {"wechat_status": "sending", "lease_until": lease_until},
                                              "$inc": {"attempts": 1}}).modified_count:
@@ -157,7 +159,7 @@ def deliver_due(sender: Sender | None, policy: Policy, now: datetime | None = No
             changes["sent_at"] = clock.now()
         elif status == "retry":
             changes["wechat_status"] = "pending"
-            changes["next_attempt_at"] = now + min(policy.backoff * 2 ** (attempts - 1), MAX_BACKOFF)
+            changes["next_attempt_at"] = at + min(policy.backoff * 2 ** (attempts - 1), MAX_BACKOFF)
         # only while our claim holds: a message another worker marked failed stays failed
         if collection.update_one({"_id": doc["_id"], "wechat_status": "sending", "lease_until": lease_until},
                                  {"$set": changes}).modified_count:
