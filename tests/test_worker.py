@@ -156,6 +156,33 @@ def test_a_failing_reminders_scan_does_not_stop_the_round(app, monkeypatch):
         assert result.timers == 1 and result.reminders == {} and result.notifications is not None
 
 
+def test_sigterm_mid_round_finishes_the_item_in_hand_and_leaves_no_claim_behind(app, settings):
+    from bson import ObjectId
+
+    with app.app_context():
+        version = publish_waiting("PT1S")
+        first = instances.start(SYSTEM, version, {})
+        template = Instance._get_collection().find_one({"_id": first.id})
+        Instance._get_collection().insert_many([{**template, "_id": ObjectId()} for _ in range(149)])
+        time.sleep(1.2)
+    worker = start_worker(worker_env(settings, WORKER_BATCH=150))
+    try:
+        with app.app_context():
+            deadline = time.monotonic() + 120
+            while fired_count() < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            worker.send_signal(signal.SIGTERM)
+            _, err = worker.communicate(timeout=60)
+            assert worker.returncode == 0 and "stopped after" in err
+            fired = fired_count()
+            assert 3 <= fired < 150                                 # it stopped before the batch was done
+            assert Instance.objects(lease_until__ne=None).count() == 0     # and abandoned nothing it had taken
+            for instance in Instance.objects(key="wait_then_mark"):
+                assert [p["element_id"] for p in instance.path].count("wait") == (instance.status == "completed")
+    finally:
+        stop_all([worker])
+
+
 def test_sigterm_on_an_idle_worker_exits_0_at_once(app, settings):
     worker = start_worker(worker_env(settings, WORKER_IDLE_SECONDS=3600))
     try:
