@@ -202,9 +202,12 @@ def worker(once):
     loop = Worker(sender, policy=delivery.Policy.from_settings(settings), batch=settings.worker_batch,
                   idle_seconds=settings.worker_idle_seconds)
     # The first signal lets the current item finish, then the loop ends and the command exits 0.
-    signal.signal(signal.SIGTERM, loop.stop)
-    signal.signal(signal.SIGINT, loop.stop)
+    previous = {sig: signal.signal(sig, loop.stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     click.echo(f"worker {os.getpid()} started (lease {settings.worker_lease_seconds} s, idle "
                f"{settings.worker_idle_seconds} s, WeChat {'on' if sender else 'off'})", err=True)
-    rounds = loop.run(max_rounds=1 if once else None)
+    try:
+        rounds = loop.run(max_rounds=1 if once else None)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     click.echo(f"worker {os.getpid()} stopped after {rounds} rounds", err=True)

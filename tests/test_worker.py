@@ -206,3 +206,18 @@ def test_a_bad_template_setting_stops_the_worker_at_start(app, settings):
         assert worker.returncode == 2 and "ZHANGBAN_WECHAT_TEMPLATES" in err and "no_such_kind" in err
     finally:
         stop_all([worker])
+
+
+def test_worker_once_runs_one_round_and_workflows_tick_still_works(app):
+    from api.cli import cli
+
+    with app.app_context():
+        version = publish_waiting("PT1S")
+        instances.start(SYSTEM, version, {})
+        instances.start(SYSTEM, version, {})
+        time.sleep(1.2)
+        result = app.test_cli_runner().invoke(cli, ["worker", "--once"])
+        assert result.exit_code == 0, result.output
+        assert fired_count() == 2
+        tick = app.test_cli_runner().invoke(cli, ["workflows", "tick"])
+        assert tick.exit_code == 0 and "fired timers on 0 instances" in tick.output
