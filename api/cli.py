@@ -232,3 +232,34 @@ def workflows_tick(limit):
     purged = instances.purge_test_runs()
     click.echo(f"fired timers on {run.fired} instances ({run.failed} failed, now incidents; {run.skipped} changed "
                f"meanwhile, skipped); purged {purged} test runs")
+
+
+@cli.command("worker")
+@click.option("--once", is_flag=True, help="Run one round and exit (what `workflows tick` does, and more).")
+def worker(once):
+    """Run the background worker until SIGTERM or Ctrl-C: fire due BPMN timers, send reminders and escalations,
+    deliver notifications (WeChat subscription messages), purge old test runs. Run as many as you like."""
+    from api.identity.wechat import SubscribeSender
+    from api.runtime import runtime
+    from workflows.notify import delivery
+    from workflows.worker import Worker
+
+    rt = runtime()
+    settings = rt.settings
+    try:
+        delivery.check_templates(settings.wechat_templates)
+    except ValueError as exc:
+        raise ConfigError(f"ZHANGBAN_WECHAT_TEMPLATES: {exc}") from None
+    sender = SubscribeSender(rt.wechat) if settings.wechat_appid and settings.wechat_secret else None
+    loop = Worker(sender, policy=delivery.Policy.from_settings(settings), batch=settings.worker_batch,
+                  idle_seconds=settings.worker_idle_seconds)
+    # The first signal lets the current item finish, then the loop ends and the command exits 0.
+    previous = {sig: signal.signal(sig, loop.stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    click.echo(f"worker {os.getpid()} started (lease {settings.worker_lease_seconds} s, idle "
+               f"{settings.worker_idle_seconds} s, WeChat {'on' if sender else 'off'})", err=True)
+    try:
+        rounds = loop.run(max_rounds=1 if once else None)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo(f"worker {os.getpid()} stopped after {rounds} rounds", err=True)

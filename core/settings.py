@@ -96,6 +96,14 @@ class Settings:
     s3_public_url: str | None = None        # base URL phones use for presigned links, when not s3_endpoint
     form_max_draft_bytes: int = 1024 * 1024  # forms: a draft's schema → 413 beyond (the one default)
     form_max_check_bytes: int = 1024 * 1024  # forms: a resident's POST …/check body → 413 beyond
+    # the worker (README, "The worker")
+    worker_idle_seconds: float = 2.0        # sleep between rounds that found nothing to do
+    worker_lease_seconds: int = 300         # a claimed timer or message is another worker's again after this
+    worker_batch: int = 100                 # timers and messages taken per round, each
+    notify_max_attempts: int = 6            # WeChat sends tried before a message is marked failed
+    notify_backoff_seconds: int = 30        # first retry delay; doubles per attempt, at most an hour
+    wechat_templates: dict = field(default_factory=dict)   # kind → {template_id, page?, data?} (subscribe messages)
+    wechat_miniprogram_state: str = "formal"   # formal, trial or developer: which mini-program a message opens
 
     @property
     def is_production(self) -> bool:
@@ -107,6 +115,46 @@ class Settings:
 
     def with_overrides(self, **changes) -> "Settings":
         return replace(self, **changes)
+
+
+def _parse_seconds(name, raw, minimum, maximum):
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name}: expected a number of seconds, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{PREFIX}{name}: must be between {minimum} and {maximum}, got {raw}")
+    return value
+
+
+def _parse_templates(raw) -> dict:
+    """ZHANGBAN_WECHAT_TEMPLATES: JSON, kind → template id, or kind → {"template_id", "page", "data"} where `data`
+    maps each of the template's keywords to one of the message's fields. The shape is checked here; the kind and
+    field names by the worker at its start (workflows.notify.delivery.check_templates: core knows no kinds)."""
+    name = "WECHAT_TEMPLATES"
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}{name}: not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{PREFIX}{name}: expected a JSON object of kind → template id")
+    templates = {}
+    for kind, entry in value.items():
+        entry = {"template_id": entry} if isinstance(entry, str) else entry
+        if not isinstance(entry, dict) or not isinstance(entry.get("template_id"), str) \
+                or not entry["template_id"].strip():
+            raise ConfigError(f"{PREFIX}{name}: {kind}: expected a template id or an object with template_id")
+        extra = set(entry) - {"template_id", "page", "data"}
+        if extra:
+            raise ConfigError(f"{PREFIX}{name}: {kind}: unknown key {sorted(extra)[0]!r}")
+        if not isinstance(entry.get("page", ""), str):
+            raise ConfigError(f"{PREFIX}{name}: {kind}.page: expected a string")
+        data = entry.get("data")
+        if data is not None and (not isinstance(data, dict) or not data
+                                 or not all(isinstance(v, str) for v in data.values())):
+            raise ConfigError(f"{PREFIX}{name}: {kind}.data: expected an object of template keyword → field name")
+        templates[kind] = entry
+    return templates
 
 
 def _check_mongodb_uri(uri: str) -> None:
@@ -209,6 +257,19 @@ def from_env(environ=None) -> Settings:
         if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.path not in ("", "/"):
             raise ConfigError(f"{PREFIX}S3_PUBLIC_URL: expected http(s)://host[:port], got {public!r}")
         values["s3_public_url"] = public
+    for name, lo, hi in (("WORKER_LEASE_SECONDS", 1, 86400), ("WORKER_BATCH", 1, 10000),
+                         ("NOTIFY_MAX_ATTEMPTS", 1, 100), ("NOTIFY_BACKOFF_SECONDS", 1, 86400)):
+        if get(name):
+            values[name.lower()] = _parse_int(name, get(name), lo, hi)
+    if get("WORKER_IDLE_SECONDS"):
+        values["worker_idle_seconds"] = _parse_seconds("WORKER_IDLE_SECONDS", get("WORKER_IDLE_SECONDS"), 0.01, 3600)
+    if get("WECHAT_TEMPLATES"):
+        values["wechat_templates"] = _parse_templates(get("WECHAT_TEMPLATES"))
+    if get("WECHAT_MINIPROGRAM_STATE"):
+        state = get("WECHAT_MINIPROGRAM_STATE").strip()
+        if state not in ("formal", "trial", "developer"):
+            raise ConfigError(f"{PREFIX}WECHAT_MINIPROGRAM_STATE: expected formal, trial or developer, got {state!r}")
+        values["wechat_miniprogram_state"] = state
     settings = Settings(**values)
     if settings.is_production:
         for var, value in (("MONGODB_URI", settings.mongodb_uri), ("S3_ENDPOINT", settings.s3_endpoint),
@@ -224,7 +285,9 @@ _VARIABLES = ("ENV", "DATA_DIR", "MONGODB_URI", "S3_ENDPOINT", "S3_ACCESS_KEY", 
               "MAX_BODY_BYTES", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_SECONDS", "TRUST_PROXY", "ADMIN_PASSWORD",
               "UPLOAD_MAX_BYTES", "IMAGE_MAX_PIXELS", "IMAGE_DECODE_MB", "IMAGE_DECODES", "KEEP_ORIGINALS",
               "PRESIGN_SECONDS", "STORAGE_GC_GRACE_SECONDS", "SIGNATURE_RETENTION_DAYS", "S3_PUBLIC_URL",
-              "FORM_MAX_DRAFT_BYTES", "FORM_MAX_CHECK_BYTES")
+              "FORM_MAX_DRAFT_BYTES", "FORM_MAX_CHECK_BYTES",
+              "WORKER_IDLE_SECONDS", "WORKER_LEASE_SECONDS", "WORKER_BATCH", "NOTIFY_MAX_ATTEMPTS",
+              "NOTIFY_BACKOFF_SECONDS", "WECHAT_TEMPLATES", "WECHAT_MINIPROGRAM_STATE")
 
 
 def ensure_keys(settings: Settings) -> Settings:

@@ -3,6 +3,9 @@
 - GET  /sns/jscode2session?appid&secret&js_code&grant_type → {openid, session_key, unionid?} or {errcode, errmsg}
 - GET  /cgi-bin/token?grant_type=client_credential&appid&secret → {access_token, expires_in}
 - POST /wxa/business/getuserphonenumber?access_token → {errcode: 0, phone_info: {...}}
+- POST /cgi-bin/message/subscribe/send?access_token → {errcode: 0} or an error; every accepted message is kept in
+  `sent` (and every request in `send_requests`). `refuse(openid)` answers 43101 for that person, `busy(openid, n)`
+  answers -1 n times, `expire_access_tokens()` makes the current tokens answer 42001, `revoke_access_tokens()` 40001.
 Login codes are single-use. Codes "err-40029", "err-45011", "err-40226", "err-busy" answer with those errors.
 """
 from __future__ import annotations
@@ -27,6 +30,11 @@ class FakeWeChat:
         self.token_fetches = 0
         self.expires_in = 7200
         self.calls: list[str] = []
+        self.sent: list[dict] = []               # subscribe messages accepted
+        self.send_requests: list[dict] = []      # every subscribe/send request, with the errcode it got
+        self.refused: set[str] = set()           # openids that have not subscribed (43101)
+        self.busy_left: dict[str, int] = {}      # openid → how many more sends answer -1
+        self.expired_tokens: set[str] = set()
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -57,6 +65,24 @@ class FakeWeChat:
 
     def revoke_access_tokens(self):
         self.access_tokens.clear()
+
+    def expire_access_tokens(self):
+        with self._lock:
+            self.expired_tokens.update(self.access_tokens)
+            self.access_tokens.clear()
+
+    def refuse(self, openid):
+        self.refused.add(openid)
+
+    def busy(self, openid, times=1):
+        self.busy_left[openid] = times
+
+    def reset_messages(self):
+        with self._lock:
+            self.sent.clear()
+            self.send_requests.clear()
+            self.refused.clear()
+            self.busy_left.clear()
 
     # -- the protocol ------------------------------------------------------------------------------------------
     def jscode2session(self, query):
@@ -94,6 +120,34 @@ class FakeWeChat:
             "phoneNumber": number, "purePhoneNumber": number, "countryCode": "86",
             "watermark": {"timestamp": 1700000000, "appid": self.appid}}}
 
+    def subscribe_send(self, query, body):
+        token = query.get("access_token")
+        with self._lock:
+            if token in self.expired_tokens:
+                answer = {"errcode": 42001, "errmsg": "access_token expired"}
+            elif token not in self.access_tokens:
+                answer = {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
+            elif not isinstance(body.get("touser"), str) or not body["touser"]:
+                answer = {"errcode": 40003, "errmsg": "invalid openid"}
+            elif not isinstance(body.get("template_id"), str) or not body["template_id"]:
+                answer = {"errcode": 40037, "errmsg": "invalid template_id"}
+            elif not isinstance(body.get("data"), dict) or not all(
+                    isinstance(v, dict) and isinstance(v.get("value"), str) and v["value"]
+                    for v in body["data"].values()):
+                answer = {"errcode": 47003, "errmsg": "argument invalid! data.value invalid"}
+            elif body.get("miniprogram_state", "formal") not in ("formal", "trial", "developer"):
+                answer = {"errcode": 47003, "errmsg": "argument invalid! miniprogram_state"}
+            elif body["touser"] in self.refused:
+                answer = {"errcode": 43101, "errmsg": "user refuse to accept the msg"}
+            elif self.busy_left.get(body["touser"], 0) > 0:
+                self.busy_left[body["touser"]] -= 1
+                answer = {"errcode": -1, "errmsg": "system error"}
+            else:
+                self.sent.append(body)
+                answer = {"errcode": 0, "errmsg": "ok", "msgid": len(self.sent)}
+            self.send_requests.append({**body, "errcode": answer["errcode"]})
+        return answer
+
     def _handler(self):
         fake = self
 
@@ -127,6 +181,8 @@ class FakeWeChat:
                     return self._reply({"errcode": 47001, "errmsg": "data format error"})
                 if url.path == "/wxa/business/getuserphonenumber":
                     return self._reply(fake.phone(query, body))
+                if url.path == "/cgi-bin/message/subscribe/send":
+                    return self._reply(fake.subscribe_send(query, body))
                 self.send_error(404)
 
             def log_message(self, *args):

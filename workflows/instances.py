@@ -273,6 +273,29 @@ def claim_due(now: datetime | None = None, lease: timedelta = timedelta(minutes=
         set__lease_until=now + lease, new=True)   # not the version: a claim changes no state a person sees
 
 
+def due_ids(now: datetime | None = None, limit: int = 100) -> list:
+    """Ids of instances whose next timer is due and that no live lease holds, soonest first: one indexed read;
+    the worker then takes each with `claim`. (A searching claim — findAndModify on the due range — read every
+    due instance each time on the test server: 3 claims/s with 1,000 due.)"""
+    now = now or clock.now()
+    return [d["_id"] for d in Instance._get_collection().find(
+        {"next_timer_at": {"$lte": now}, "status": {"$in": ["running", "incident"]},
+         "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]}, {"_id": 1}).sort("next_timer_at", 1).limit(limit)]
+
+
+def claim(instance_id, now: datetime | None = None, lease: timedelta = timedelta(minutes=5)) -> Instance | None:
+    """Take one due instance for a worker: a conditional write by _id sets the lease, so no other worker takes it
+    until the lease runs out (a worker that died). The version is left alone: firing writes conditionally on it,
+    so even two workers past an expired lease cannot both fire."""
+    now = now or clock.now()
+    if not Instance._get_collection().update_one(
+            {"_id": instance_id, "next_timer_at": {"$lte": now}, "status": {"$in": ["running", "incident"]},
+             "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]},
+            {"$set": {"lease_until": now + lease}}).modified_count:
+        return None    # another worker took it, or it moved on
+    return Instance.objects(id=instance_id).first()
+
+
 @dataclass
 class TimerRun:
     """What one pass of the timer worker did, per claimed instance."""

@@ -118,3 +118,50 @@ class WeChatClient:
                 raise UpstreamError("wechat.error", params={"errcode": "no phone_info"})
             return info
         raise UpstreamError("wechat.error", params={"errcode": "access_token"})
+
+    def subscribe_send(self, message: dict) -> dict:
+        """`subscribeMessage.send`: WeChat's answer ({errcode, errmsg}). A revoked or expired access token is
+        fetched anew once and the send tried again; other errcodes are the caller's to judge."""
+        payload: dict = {}
+        for attempt in range(2):
+            token = self.access_token(force_refresh=attempt > 0)
+            payload = self._call("POST", "/cgi-bin/message/subscribe/send", {"access_token": token}, message)
+            if payload.get("errcode") not in INVALID_TOKEN_CODES:
+                break
+        return payload
+
+
+# errcodes of subscribeMessage.send that no retry can mend: invalid openid, template id, page, data, state
+PERMANENT_SEND_ERRORS = {40003, 40037, 41030, 47003, 47001, 40036}
+
+
+class SubscribeSender:
+    """What the worker's delivery needs from this room: a person's openid, and WeChat's answer as an outcome."""
+
+    def __init__(self, client: WeChatClient):
+        self.client = client
+
+    def openid(self, user_id: str) -> str | None:
+        from api.identity.models import User
+
+        oid = clock.parse_id(user_id)
+        user = User.objects(id=oid, openid__ne=None, disabled__ne=True).only("openid").first() if oid else None
+        return user.openid if user else None
+
+    def send(self, message: dict):
+        from core.errors import DomainError
+        from workflows.notify.delivery import Outcome
+
+        try:
+            payload = self.client.subscribe_send(message)
+        except DomainError as exc:      # unreachable, or no access token to be had: try again later
+            return Outcome("retry", " ".join(str(x) for x in (exc.message_key, exc.params or "", exc.detail or "") if x))
+        errcode = payload.get("errcode") or 0
+        errmsg = str(payload.get("errmsg", ""))[:200]
+        if errcode == 0:
+            return Outcome("sent")
+        if errcode == 43101:            # not subscribed (or the one-time subscription is used up): never retried
+            return Outcome("refused", f"43101 {errmsg}")
+        if errcode in PERMANENT_SEND_ERRORS:
+            return Outcome("failed", f"{errcode} {errmsg}")
+        return Outcome("retry", f"{errcode} {errmsg}")   # -1 busy, 45009 quota, a token refused twice, …

@@ -7,7 +7,10 @@ from core import clock
 
 KINDS = ("submitted", "task_assigned", "returned", "approved", "rejected", "overdue", "reminder", "cc", "urged",
          "transferred", "delegated", "signer_added", "escalated")
-STATUSES = ("pending", "sent", "failed", "refused")   # refused: the person has not subscribed (WeChat 43101)
+# pending: waits for the worker; sending: handed to WeChat (a worker that dies here leaves it, and it is marked
+# failed, never sent again); sent; refused: the person has not subscribed (WeChat 43101); failed: gave up;
+# skipped: in-app only (no template for the kind, or the person has no WeChat openid)
+STATUSES = ("pending", "sending", "sent", "failed", "refused", "skipped")
 
 
 class Notification(me.Document):

@@ -1,0 +1,130 @@
+"""The background worker's loop (`zhangban worker`): fire due BPMN timers, send reminders and escalations, deliver
+notifications, purge old test runs — round after round, until told to stop.
+
+Several workers may run at once. Every item is claimed with a conditional write and a lease, so no two workers
+do the same one, and a worker that dies leaves only leases that run out: another worker then takes the item.
+A timer fires at most once because firing writes the instance conditionally on its `version` (the claim moved it
+on); a message is sent at most once (workflows/notify/delivery.py). Nothing here knows Flask: the command passes
+in the WeChat sender and the settings.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pymongo.errors import PyMongoError
+
+from core import audit, clock
+from core.actor import Actor
+from core.errors import Conflict
+from workflows import instances
+from workflows.clock import reminders
+from workflows.notify import delivery
+
+log = logging.getLogger(__name__)
+
+PURGE_EVERY = timedelta(minutes=1)
+ERROR_PAUSE = 5.0            # seconds to wait after a round that could not reach the database
+
+
+@dataclass
+class Round:
+    timers: int = 0
+    reminders: dict | None = None
+    notifications: dict | None = None
+    purged: int = 0
+    sealed: int = 0
+
+    @property
+    def busy(self) -> bool:
+        sent = sum(v for k, v in (self.notifications or {}).items() if k != "interrupted")
+        return bool(self.timers or sent or any((self.reminders or {}).values()))
+
+
+class Worker:
+    def __init__(self, sender: delivery.Sender | None = None, *, policy: delivery.Policy | None = None,
+                 batch: int = 100, idle_seconds: float = 2.0, actor: Actor | None = None):
+        self.sender = sender
+        self.policy = policy or delivery.Policy()
+        self.batch = batch
+        self.idle_seconds = idle_seconds
+        self.actor = actor or Actor.system()
+        self._stop = threading.Event()
+        self._next_purge: datetime | None = None
+
+    # -- stopping: the current item is finished, then the loop ends ---------------------------------------------
+    def stop(self, *_args) -> None:
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # -- one round ----------------------------------------------------------------------------------------------
+    def fire_timers(self, now: datetime | None = None) -> int:
+        """Read up to `batch` due instances, then take each with a lease and fire its timers."""
+        fired = 0
+        due = instances.due_ids(now or clock.now(), self.batch)
+        random.shuffle(due)         # several workers read the same page: start at different places
+        for instance_id in due:
+            if self.stopping:
+                break
+            claimed_at = now or clock.now()
+            instance = instances.claim(instance_id, claimed_at, lease=self.policy.lease)
+            if instance is None:
+                continue            # another worker has it
+            try:
+                instance = instances.fire_timers(self.actor, instance, now)
+                if instance.next_timer_at is not None and clock.as_utc(instance.next_timer_at) <= claimed_at:
+                    # fired, yet still due (a timer that cannot fire yet): leased again, so it is not taken round
+                    # after round (a write and an audit record each time) — it comes back when the lease runs out
+                    instances.claim(instance.id, claimed_at, lease=self.policy.lease)
+            except (instances.IncidentRecorded, Conflict):
+                pass                # recorded on the instance, or another write won
+            fired += 1
+        return fired
+
+    def run_round(self, now: datetime | None = None) -> Round:
+        result = Round()
+        result.timers = self._guard("timers", lambda: self.fire_timers(now), 0)
+        if not self.stopping:
+            result.reminders = self._guard("reminders", lambda: reminders.scan(now or clock.now()), {})
+        if not self.stopping:
+            result.notifications = self._guard("notifications", lambda: delivery.deliver_due(
+                self.sender, self.policy, now, limit=self.batch, stop=lambda: self.stopping), {})
+        if not self.stopping:   # the one sealer of the audit chain: actions only insert their records
+            result.sealed = self._guard("audit", audit.seal, 0)
+        current = now or clock.now()
+        if not self.stopping and (self._next_purge is None or current >= self._next_purge):
+            result.purged = self._guard("purge", lambda: instances.purge_test_runs(now), 0)
+            self._next_purge = current + PURGE_EVERY
+        return result
+
+    def _guard(self, what, step, empty):
+        try:
+            return step()
+        except PyMongoError:
+            log.exception("worker: %s: the database is unreachable", what)
+            self._stop.wait(ERROR_PAUSE)
+        except Exception:   # noqa: BLE001 — one failing part of a round must not stop the others or the worker
+            log.exception("worker: %s failed", what)
+        return empty
+
+    def run(self, max_rounds: int | None = None) -> int:
+        """Round after round until `stop()`; sleeps `idle_seconds` after a round with nothing to do."""
+        rounds = 0
+        while not self.stopping and (max_rounds is None or rounds < max_rounds):
+            started = time.monotonic()
+            result = self.run_round()
+            rounds += 1
+            if result.busy:
+                log.info("worker round: %d timers, reminders %s, notifications %s, purged %d (%.2f s)",
+                         result.timers, result.reminders, result.notifications, result.purged,
+                         time.monotonic() - started)
+            elif not self.stopping:
+                self._stop.wait(self.idle_seconds)
+        return rounds
