@@ -20,6 +20,7 @@ SYSTEM = Actor.system()
 TIMERS = 200
 DEADLINE = 240          # seconds: the test gives up (and fails) rather than running on
 MAX_KILLS = 15
+STARTUP_SECONDS = 8     # a worker is past its imports and has its signal handlers well within this
 
 HEADER = ('<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions '
           'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
@@ -62,9 +63,13 @@ def test_200_timers_fire_exactly_once_while_workers_are_killed(app, settings):
     env = worker_env(settings, WORKER_LEASE_SECONDS=2, WORKER_BATCH=20)
     rng = random.Random(20261127)
 
+    born = {}
+
     def spawn():
         # each lives a random while: past its ~2 s start-up it is claiming, firing or writing when killed
-        return start_worker(env), time.monotonic() + rng.uniform(1.5, 6.0)
+        worker = start_worker(env)
+        born[worker.pid] = time.monotonic()
+        return worker, time.monotonic() + rng.uniform(1.5, 6.0)
 
     workers = [spawn() for _ in range(3)]
     everyone, kills = [w for w, _ in workers], 0
@@ -81,7 +86,9 @@ def test_200_timers_fire_exactly_once_while_workers_are_killed(app, settings):
                         everyone.append(workers[i][0])
             assert fired_count() == TIMERS, f"only {fired_count()} of {TIMERS} fired in {DEADLINE} s"
         workers = [w for w, _ in workers]
-        # the survivors stop on SIGTERM: each finishes its item and exits 0
+        # the survivors stop on SIGTERM: each finishes its item and exits 0 (once started: a process still
+        # importing has no handler yet, and SIGTERM's default would end it with -15)
+        time.sleep(max(0.0, max(born[w.pid] for w in workers) + STARTUP_SECONDS - time.monotonic()))
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
         for worker in workers:
