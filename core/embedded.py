@@ -213,12 +213,24 @@ class EmbeddedMongo:
                     time.sleep(0.1)
             except ProcessLookupError:
                 pass
-        self.server = start_server(self.storage, self.data_dir / "mongo.log")
+        self.server = self._start_when_files_free()
         self.state_path.write_text(json.dumps({"pid": self.server.process.pid, "port": self.server.port,
                                                "owner_pid": os.getpid()}))
         atexit.register(self.stop)
         log.info("embedded MongoDB server started on %s with data in %s", self.server.uri, self.storage)
         return self.server.uri
+
+    def _start_when_files_free(self, attempts: int = 20) -> ServerProcess:
+        """Start the server; while a stopped predecessor's WiredTiger files are still held (EBUSY — seen on a
+        loaded machine just after it exited), wait a little and try again rather than fail start-up."""
+        for _ in range(attempts - 1):
+            try:
+                return start_server(self.storage, self.data_dir / "mongo.log")
+            except EmbeddedServerError as exc:
+                if "resource busy" not in str(exc):
+                    raise
+                time.sleep(0.25)
+        return start_server(self.storage, self.data_dir / "mongo.log")
 
     def stop(self):
         if self.server:

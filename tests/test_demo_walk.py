@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from tests.conftest import bearer
 from tests.storage_fixtures import jpeg, signature_png
 
@@ -77,8 +79,5 @@ def test_dev_login_is_refused_in_production_and_for_anyone_but_demo_residents(ap
     with app.app_context():
         from api.identity import service
         from core.errors import NotFound
-        try:
+        with pytest.raises(NotFound):
             service.dev_login(production, "demo-openid-resident")
-            raise AssertionError("dev login worked in production")
-        except NotFound:
-            pass

@@ -111,8 +111,9 @@ def test_timers_are_indexed_claimed_once_and_fired(app, monkeypatch):
         assert timedelta(days=1, hours=23) < due - datetime.now(timezone.utc) < timedelta(days=2, hours=1)
         assert "next_timer_at_1" in Instance._get_collection().index_information()
         assert instances.fire_due_timers(now=due - timedelta(minutes=1)) == instances.TimerRun()
-        claimed = instances.claim_due(now=due + timedelta(minutes=1))
-        assert claimed is not None and instances.claim_due(now=due + timedelta(minutes=1)) is None  # leased
+        assert instances.due_ids(now=due + timedelta(minutes=1)) == [instance.id]
+        claimed = instances.claim(instance.id, now=due + timedelta(minutes=1))
+        assert claimed is not None and instances.claim(instance.id, now=due + timedelta(minutes=1)) is None  # leased
         # the worker fires with the real clock; here the timer is not yet due by it, so skip ahead explicitly
         fired = instances.fire_timers(SYSTEM, claimed, at=due + timedelta(minutes=1))
         assert "mark_reminded" in [p["element_id"] for p in fired.path]

@@ -7,6 +7,7 @@ before the action, so nothing is lost, and the caller gets a 422 naming the BPMN
 """
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -264,15 +265,6 @@ def fire_timers(actor: Actor, instance: Instance, at: datetime | None = None) ->
     return instance
 
 
-def claim_due(now: datetime | None = None, lease: timedelta = timedelta(minutes=5)) -> Instance | None:
-    """Claim one instance whose next timer is due (for the timer worker): a lease keeps others off it."""
-    now = now or clock.now()
-    # "incident" too: a failed attempt at a task left the state as it was, and the task's deadline still holds
-    return Instance.objects(next_timer_at__lte=now, status__in=("running", "incident")).filter(
-        __raw__={"$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]}).modify(
-        set__lease_until=now + lease, new=True)   # not the version: a claim changes no state a person sees
-
-
 def due_ids(now: datetime | None = None, limit: int = 100) -> list:
     """Ids of instances whose next timer is due and that no live lease holds, soonest first: one indexed read;
     the worker then takes each with `claim`. (A searching claim — findAndModify on the due range — read every
@@ -304,33 +296,41 @@ class TimerRun:
     skipped: int = 0    # someone acted on it first (it changed under the worker): nothing fired
 
 
-def fire_due_timers(actor: Actor | None = None, now: datetime | None = None, limit: int = 100) -> TimerRun:
+def fire_due_timers(actor: Actor | None = None, now: datetime | None = None, limit: int = 100, *,
+                    lease: timedelta = timedelta(minutes=5), stop=None, spread: bool = False) -> TimerRun:
+    """One pass over the instances whose timers are due: read their ids once, take each with a lease (`claim`)
+    and fire. `stop()` ends the pass between instances; `spread` shuffles the page, so several workers reading
+    the same page start at different places."""
     actor = actor or Actor.system()
-    run, seen = TimerRun(), set()
-    for _ in range(limit):
-        instance = claim_due(now)
-        if instance is None:
+    run = TimerRun()
+    due = due_ids(now, limit)
+    if spread:
+        random.shuffle(due)
+    for instance_id in due:
+        if stop is not None and stop():
             break
-        if instance.id in seen:
-            # Fired once in this run and still due (a timer that cannot fire yet): it keeps its lease, so neither
-            # this run nor the next few claim it again and again (each time a write and an audit record).
-            continue
-        seen.add(instance.id)
+        claimed_at = now or clock.now()
+        instance = claim(instance_id, claimed_at, lease)
+        if instance is None:
+            continue                # another worker has it, or it moved on
         try:
-            fire_timers(actor, instance, now)   # fire what the claim saw as due (now: the same clock)
+            instance = fire_timers(actor, instance, now)   # fire what the claim saw as due (now: the same clock)
         except IncidentRecorded:
             run.failed += 1
         except Conflict:
             run.skipped += 1
         else:
             run.fired += 1
+            if instance.next_timer_at is not None and clock.as_utc(instance.next_timer_at) <= claimed_at:
+                # fired, yet still due (a timer that cannot fire yet): leased again, so it is not taken pass after
+                # pass (a write and an audit record each time) — it comes back when the lease runs out
+                claim(instance.id, claimed_at, lease)
     return run
 
 
 def view(instance: Instance) -> dict:
     """What a caller sees: status, ready user tasks (lane, form, data, due time), path, incidents."""
-    version = ProcessVersion.objects(id=instance.version_id).only("user_tasks").first()
-    pinned = {t["element_id"]: t.get("form_version") for t in (version.user_tasks if version else [])}
+    pinned = service.pinned_forms(instance.version_id)
     tasks = []
     if instance.status != "completed":
         try:

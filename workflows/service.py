@@ -13,6 +13,7 @@ from mongoengine.queryset.visitor import Q
 
 from core import audit, clock
 from core.actor import Actor
+from core.cache import MiB, WeightedLRU
 from core.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
 from workflows import validation
 from workflows.engine import SPECS
@@ -261,3 +262,15 @@ def spec_json(version: ProcessVersion) -> str:
 
 def spec_json_by_id(version_id) -> str:
     return SPECS.get(str(version_id), lambda: ProcessVersion.objects(id=version_id).only("spec_json").first().spec_json)
+
+
+# process version id → {element id: form version}; published versions never change
+PINNED_FORMS = WeightedLRU("pinned task forms", max_weight=4 * MiB, weigh=lambda found: 200 * (len(found) + 1))
+
+
+def pinned_forms(version_id, process_version: ProcessVersion | None = None) -> dict:
+    """The form version each user task was bound to at publish (read once per process version)."""
+    def load():
+        version = process_version or ProcessVersion.objects(id=version_id).only("user_tasks").first()
+        return {t["element_id"]: t.get("form_version") for t in (version.user_tasks if version else [])}
+    return PINNED_FORMS.get(str(version_id), load)

@@ -10,7 +10,6 @@ in the WeChat sender and the settings.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from pymongo.errors import PyMongoError
 
 from core import audit, clock
 from core.actor import Actor
-from core.errors import Conflict
 from workflows import instances
 from workflows.clock import reminders
 from workflows.notify import delivery
@@ -66,27 +64,10 @@ class Worker:
 
     # -- one round ----------------------------------------------------------------------------------------------
     def fire_timers(self, now: datetime | None = None) -> int:
-        """Read up to `batch` due instances, then take each with a lease and fire its timers."""
-        fired = 0
-        due = instances.due_ids(now or clock.now(), self.batch)
-        random.shuffle(due)         # several workers read the same page: start at different places
-        for instance_id in due:
-            if self.stopping:
-                break
-            claimed_at = now or clock.now()
-            instance = instances.claim(instance_id, claimed_at, lease=self.policy.lease)
-            if instance is None:
-                continue            # another worker has it
-            try:
-                instance = instances.fire_timers(self.actor, instance, now)
-                if instance.next_timer_at is not None and clock.as_utc(instance.next_timer_at) <= claimed_at:
-                    # fired, yet still due (a timer that cannot fire yet): leased again, so it is not taken round
-                    # after round (a write and an audit record each time) — it comes back when the lease runs out
-                    instances.claim(instance.id, claimed_at, lease=self.policy.lease)
-            except (instances.IncidentRecorded, Conflict):
-                pass                # recorded on the instance, or another write won
-            fired += 1
-        return fired
+        """Up to `batch` due instances, each taken with a lease and fired; returns how many were taken."""
+        run = instances.fire_due_timers(self.actor, now, self.batch, lease=self.policy.lease,
+                                        stop=lambda: self.stopping, spread=True)
+        return run.fired + run.failed + run.skipped
 
     def run_round(self, now: datetime | None = None) -> Round:
         result = Round()

@@ -13,9 +13,9 @@ from core.errors import Invalid, NotFound
 from forms import service as forms
 from forms import validation as form_validation
 from workflows.applications.models import Application, DailyCounter, Step
+from workflows import service as processes
 from workflows.catalog import service as catalog
 from workflows.catalog.models import ServiceVersion
-from workflows.clock import deadlines
 from workflows.models import Instance, ProcessVersion
 from workflows.tasks.projection import CaseInfo
 
@@ -39,12 +39,6 @@ def current_service(code: str) -> ServiceVersion:
     except NotFound:
         raise Invalid("application.service_unavailable", errors=[{
             "path": "/service_code", "code": "not_found", "message": "application.service_unavailable"}]) from None
-
-
-def add_working_days(start: datetime, days: int) -> datetime | None:
-    """The deadline `days` working days after `start` by the working-day calendar (holidays and 调休 included);
-    None for 0 days (即办)."""
-    return deadlines.due_at(start, days)
 
 
 def mask_name(name: str | None) -> str:
@@ -85,23 +79,6 @@ def form_of(app: Application):
     return forms.get_published(app.form_key, app.form_version)
 
 
-_pinned: dict = {}       # process version id → {element id: form version}; published versions never change
-_PINNED_MAX = 1024
-
-
-def pinned_forms(version_id, process_version: ProcessVersion | None = None) -> dict:
-    """The form version each user task was bound to at publish (read once per process version)."""
-    key = str(version_id)
-    found = _pinned.get(key)
-    if found is None:
-        version = process_version or ProcessVersion.objects(id=version_id).only("user_tasks").first()
-        found = {t["element_id"]: t.get("form_version") for t in (version.user_tasks if version else [])}
-        if len(_pinned) >= _PINNED_MAX:
-            _pinned.clear()
-        _pinned[key] = found
-    return found
-
-
 def case_info(app: Application, version_id=None, process_version: ProcessVersion | None = None) -> CaseInfo:
     """What the inbox rows of this application repeat. `version_id` is the instance's process version."""
     if process_version is not None:
@@ -109,7 +86,7 @@ def case_info(app: Application, version_id=None, process_version: ProcessVersion
     if version_id is None and app.instance_id:
         instance = Instance.objects(id=app.instance_id).only("version_id").first()
         version_id = instance.version_id if instance else None
-    pinned = pinned_forms(version_id, process_version) if version_id else {}
+    pinned = processes.pinned_forms(version_id, process_version) if version_id else {}
     return CaseInfo(application_id=app.id, instance_id=app.instance_id, number=app.number or "",
                     applicant_name=app.applicant_name, service_code=app.service_code,
                     service_name=app.service_name, department=app.department, due_at=app.due_at,

@@ -111,7 +111,7 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     app.data_json = cases.dump_data(clean)
     app.attachments = attachment_ids
     app.status, app.instance_id, app.submitted_at, app.updated_at = "submitted", instance.id, now, now
-    app.due_at = cases.add_working_days(now, sv.body.time_limit_days)
+    app.due_at = deadlines.due_at(now, sv.body.time_limit_days)
     app.remind_at = deadlines.remind_at(now, sv.body.time_limit_days)
     app.timeline = [Event(at=now, action="submitted", actor_id=actor.user_id, actor_name=actor.username)]
     case = cases.case_info(app, process_version=process_version)

@@ -15,7 +15,7 @@ from workflows import instances, service as processes
 from workflows.applications import cases
 from workflows.applications.models import OPEN, Application, Result
 from workflows.engine import DEFAULT_ENGINE
-from workflows.models import Instance, ProcessVersion
+from workflows.models import Instance
 from workflows.tasks import projection
 from workflows.tasks.models import HumanTask
 
@@ -66,8 +66,7 @@ def _one(app: Application, report: Report, dry_run: bool) -> None:
             report.unrestorable += 1
             return
         ready = DEFAULT_ENGINE.ready_tasks(workflow)
-    version = ProcessVersion.objects(id=instance.version_id).only("user_tasks").first()
-    case = cases.case_info(app, process_version=version)
+    case = cases.case_info(app, instance.version_id)
     waiting = {t["id"] for t in ready}
     rows = {r.task_id: r for r in HumanTask.objects(instance_id=instance.id)}
     returned_task = app.return_request.task_id if app.status == "returned" and app.return_request else None
