@@ -51,6 +51,9 @@ def create_app(config: Settings | None = None) -> Flask:
     api = ZhangbanApi(app)
     for blueprint in _blueprints():
         api.register_blueprint(blueprint)
+        # After the blueprint's own hooks (401 first, then its size limit): the guard may parse the body, and a
+        # body a blueprint refuses as too large must never be parsed (app-level hooks would run before them).
+        app.before_request_funcs.setdefault(blueprint.name, []).append(json_guard.refuse_unstorable_json)
 
     @app.get("/api/docs/assets/<path:name>")
     def swagger_assets(name):
@@ -58,7 +61,6 @@ def create_app(config: Settings | None = None) -> Flask:
 
     logs.install(app)
     errors.register(app)
-    app.before_request(json_guard.refuse_unstorable_json)
     return app
 
 

@@ -134,3 +134,19 @@ def test_an_approval_that_died_before_the_engine_is_reopened(case, app, monkeypa
         assert rebuild().rows_reopened == 1
     [again] = case.todo(case.civil_1)
     case.act(case.civil_1, again)
+
+
+def test_the_first_numbers_of_a_day_racing_to_create_its_counter_are_all_distinct(app):
+    from datetime import datetime
+
+    from workflows.applications import cases
+    day = datetime(2031, 5, 6, 9, 0)
+    barrier = threading.Barrier(8)
+
+    def number(_):
+        with app.app_context():
+            barrier.wait()         # all eight upsert a counter that does not exist yet
+            return cases.next_number(day)
+    with ThreadPoolExecutor(8) as pool:
+        numbers = list(pool.map(number, range(8)))
+    assert sorted(numbers) == [f"ZB20310506{i:05d}" for i in range(1, 9)]

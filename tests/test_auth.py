@@ -54,6 +54,25 @@ def test_repeated_failures_lock_the_account_with_a_growing_delay(client, make_st
     assert longer.status_code == 429 and int(longer.headers["Retry-After"]) > first_wait
 
 
+def test_racing_wrong_passwords_are_all_counted(app, make_staff, settings):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.identity.models import LoginThrottle
+    make_staff("raced", [])
+    barrier = threading.Barrier(6)
+
+    def guess(i):
+        with app.app_context():
+            client = app.test_client()
+            barrier.wait()
+            return _login(client, "raced", f"guess-{i}")
+    with ThreadPoolExecutor(6) as pool:
+        codes = [r.status_code for r in pool.map(guess, range(6))]
+    assert set(codes) <= {401, 429} and 401 in codes, codes
+    assert LoginThrottle.objects(key="user:raced").get().failures == 6
+
+
 def test_one_address_trying_many_accounts_is_locked_too(client, make_staff, settings):
     attempts = settings.login_max_failures * 4
     for i in range(attempts):

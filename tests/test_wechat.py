@@ -172,3 +172,24 @@ def test_a_cached_access_token_under_another_key_is_fetched_anew(client, fake_we
     client.application.extensions["zhangban"].wechat._token = None   # a freshly started worker
     r = client.post("/api/v1/me/phone", json={"code": fake_wechat.phone_code()}, headers=resident_headers)
     assert r.status_code == 200
+
+
+def test_racing_first_logins_of_one_resident_make_one_account(app, fake_wechat):
+    """Two taps on 登录 from a new phone: both get in, one account (SecantusDB answered the racing upsert's
+    loser with no document, a 500)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.identity.models import User
+    codes = [fake_wechat.login_code("o-twice") for _ in range(6)]
+    barrier = threading.Barrier(len(codes))
+
+    def login(code):
+        with app.app_context():
+            client = app.test_client()
+            barrier.wait()
+            return client.post("/api/v1/auth/wechat", json={"code": code})
+    with ThreadPoolExecutor(len(codes)) as pool:
+        responses = list(pool.map(login, codes))
+    assert [r.status_code for r in responses] == [200] * len(codes)
+    assert User.objects(openid="o-twice").count() == 1

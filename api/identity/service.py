@@ -8,7 +8,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from api.identity import throttle, tokens
 from api.identity.models import LoginSession, RoleGrant, User
-from core import audit, clock, pii
+from core import audit, clock, db, pii
 from core.actor import Actor
 from core.clock import parse_id
 from core.errors import Forbidden, Invalid, NotFound, Unauthorized
@@ -71,7 +71,7 @@ def wechat_login(settings: Settings, wechat, code: str) -> tokens.TokenPair:
     if session.get("unionid"):
         update["set__unionid"] = session["unionid"]
     existed = User.objects(openid=session["openid"]).only("id").first()
-    user = User.objects(openid=session["openid"]).modify(upsert=True, new=True, **update)
+    user = db.upsert_and_read(User.objects(openid=session["openid"]), **update)
     if user.disabled:
         raise Forbidden("account_disabled")
     pair = tokens.issue(settings, user)

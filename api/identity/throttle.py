@@ -11,7 +11,7 @@ import datetime as dt
 from mongoengine.queryset.visitor import Q
 
 from api.identity.models import LoginThrottle
-from core import clock
+from core import clock, db
 from core.errors import TooManyRequests
 from core.settings import Settings
 
@@ -41,8 +41,7 @@ def fail(settings: Settings, username: str, address: str) -> None:
         quiet_since = now - WINDOW
         LoginThrottle.objects(Q(key=key) & Q(last_failure_at__lt=quiet_since)
                               & (Q(locked_until=None) | Q(locked_until__lt=quiet_since))).update_one(set__failures=0)
-        throttle = LoginThrottle.objects(key=key).modify(upsert=True, new=True, inc__failures=1,
-                                                         set__last_failure_at=now)
+        throttle = db.upsert_and_read(LoginThrottle.objects(key=key), inc__failures=1, set__last_failure_at=now)
         allowance = settings.login_max_failures * factor
         if throttle.failures >= allowance:
             seconds = min(settings.login_lockout_seconds * 2 ** (throttle.failures - allowance), MAX_LOCK_SECONDS)

@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from core import clock, pii
 from core.actor import Actor
@@ -27,9 +28,19 @@ def next_number(at: datetime | None = None) -> str:
     """ZB + the day + a 5-digit count: one a resident can read aloud (ZB2026112700001). One atomic $inc per
     number; a submit that fails afterwards leaves a gap, never a repeat."""
     day = (at or clock.now()).strftime("%Y%m%d")
-    doc = DailyCounter._get_collection().find_one_and_update(
-        {"_id": day}, {"$inc": {"last": 1}}, upsert=True, return_document=ReturnDocument.AFTER)
-    return f"ZB{day}{doc['last']:05d}"
+    counters = DailyCounter._get_collection()
+    for _ in range(3):
+        doc = counters.find_one_and_update({"_id": day}, {"$inc": {"last": 1}},
+                                           return_document=ReturnDocument.AFTER)
+        if doc is not None:
+            return f"ZB{day}{doc['last']:05d}"
+        # The day's first number creates its counter. Not by an upsert: racing upserts on SecantusDB both
+        # increment yet one of them answers "no document", which left gaps; a plain insert has one winner.
+        try:
+            counters.insert_one({"_id": day, "last": 0})
+        except DuplicateKeyError:
+            pass
+    raise RuntimeError(f"the application counter for {day} could not be incremented")
 
 
 def current_service(code: str) -> ServiceVersion:
