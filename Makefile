@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench install dev clean minio
+.PHONY: run test bench install dev clean minio web
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,11 +23,24 @@ $(VENV)/.installed-dev: setup.cfg pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
-run: install
+# The browser apps (designer/web → /designer, api/web → /m): npm ci when the lock file changed, a Vite build when
+# a source changed. Without npm the API still runs and those URLs say how to build them.
+WEB_APPS := $(patsubst %/package.json,%,$(wildcard designer/web/package.json api/web/package.json))
+web:
+	@command -v npm >/dev/null || { echo "npm not found: skipping the browser apps ($(WEB_APPS))"; exit 0; }; \
+	for app in $(WEB_APPS); do \
+	  if [ ! -d $$app/node_modules ] || [ $$app/package-lock.json -nt $$app/node_modules/.package-lock.json ]; then \
+	    (cd $$app && npm ci --no-audit --no-fund --loglevel=error) || exit 1; fi; \
+	  if [ ! -f $$app/dist/index.html ] || [ -n "$$(find $$app/src $$app/index.html $$app/vite.config.js \
+	       $$app/package-lock.json -newer $$app/dist/index.html -print -quit)" ]; then \
+	    (cd $$app && npm run --silent build -- --logLevel warn) || exit 1; fi; \
+	done
+
+run: install web
 	$(BIN)/zhangban seed-demo
 	$(BIN)/zhangban serve --host $(HOST) --port $(PORT)
 
-test: dev
+test: dev web
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 bench: dev
