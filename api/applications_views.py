@@ -9,8 +9,7 @@ from api.applications_schemas import (ApplicationDraftIn, ApplicationIn, Applica
                                       ListArgs, SupplementIn, VersionIn, WithdrawIn)
 from api.attachments_schemas import IdempotencyHeaders
 from api.errors import ErrorSchema
-from api.http import BEARER, PageArgs, current_actor, page_schema, paginate
-from api.identity.service import profile
+from api.http import BEARER, PageArgs, current_actor, current_profile, page_schema, paginate
 from workflows.applications import service
 from workflows.tasks import actions
 
@@ -55,7 +54,7 @@ class Applications(MethodView):
         """Save a draft (`submit: false`) or submit an application for a service"""
         actor = current_actor()
         app, created = service.create(actor, service_code=body["service_code"], data=body["data"],
-                                      submit=body["submit"], profile=profile(actor) if body["submit"] else None,
+                                      submit=body["submit"], profile=current_profile() if body["submit"] else None,
                                       idempotency_key=headers.get("idempotency_key"))
         return app, 201 if created else 200
 
@@ -85,7 +84,7 @@ class Submit(MethodView):
     def post(self, body, app_id):
         """Submit a draft"""
         actor = current_actor()
-        return service.submit_draft(actor, app_id, body["version"], profile(actor))
+        return service.submit_draft(actor, app_id, body["version"], current_profile())
 
 
 @blp.route("/<app_id>/withdraw")
@@ -108,7 +107,7 @@ class Supplement(MethodView):
     def post(self, body, app_id):
         """Supplement (补正) a returned application: change only what was asked, and resubmit"""
         actor = current_actor()
-        return service.supplement(actor, app_id, body["version"], body["data"], profile(actor))
+        return service.supplement(actor, app_id, body["version"], body["data"], current_profile())
 
 
 @blp.route("/<app_id>/urge")

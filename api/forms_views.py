@@ -8,8 +8,7 @@ from flask_smorest import Blueprint
 
 from api import forms_schemas as schemas, i18n
 from api.errors import ErrorSchema
-from api.http import BEARER, current_actor
-from api.identity.service import profile
+from api.http import BEARER, current_actor, current_profile
 from api.runtime import settings
 from core.errors import NotFound, PayloadTooLarge
 from forms import messages, service
@@ -68,7 +67,7 @@ class Check(MethodView):
     def post(self, body, key, n):
         """Pre-validate form data exactly as a submission will be validated"""
         actor = current_actor()
-        return service.check_for(actor, key, _number(n), body["data"], profile(actor))
+        return service.check_for(actor, key, _number(n), body["data"], current_profile())
 
 
 @blp.route("/<key>/versions/<n>/prefill")
@@ -78,4 +77,4 @@ class Prefill(MethodView):
     def get(self, key, n):
         """Starting values for you: from your profile and your earlier submissions"""
         actor = current_actor()
-        return {"values": service.prefill_for(actor, key, _number(n), profile(actor))}
+        return {"values": service.prefill_for(actor, key, _number(n), current_profile())}

@@ -24,14 +24,22 @@ def current_actor() -> Actor:
     """The authenticated caller, or 401. Looked up once per request."""
     if g.get("actor") is not None:
         return g.actor
-    from api.identity.service import authenticate
+    from api.identity.service import authenticate_user
 
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()
-    g.actor = authenticate(settings(), token.strip())
+    g.actor, g.user = authenticate_user(settings(), token.strip())
     return g.actor
+
+
+def current_profile() -> dict:
+    """The caller's verified profile for prefill, from the user document authentication already read."""
+    from api.identity.service import profile
+
+    actor = current_actor()
+    return profile(actor, g.get("user"))
 
 
 def client_address() -> str:
@@ -83,9 +91,11 @@ def keyset_page(queryset, args) -> dict:
     return {"items": items[:limit], "next": str(items[limit - 1].id) if len(items) > limit else None}
 
 
-def paginate(queryset, args) -> dict:
+def paginate(queryset, args, rows=list) -> dict:
+    """One page of a queryset and its total. `rows` turns the page's queryset into items (e.g. light records
+    instead of Documents for a hot list)."""
     page, size = args["page"], args["page_size"]
-    return {"items": list(queryset.skip((page - 1) * size).limit(size)), "total": queryset.count(),
+    return {"items": rows(queryset.skip((page - 1) * size).limit(size)), "total": queryset.count(),
             "page": page, "page_size": size}
 
 

@@ -52,7 +52,7 @@ class Tasks(MethodView):
     def get(self, args, **page):
         """待办 (`box=todo`, due first or newest first) or 已办 (`box=done`); filter by service or overdue"""
         return paginate(service.inbox(current_actor(), args["box"], service=args["service"],
-                                      overdue=args["overdue"], sort=args["sort"]), page)
+                                      overdue=args["overdue"], sort=args["sort"]), page, rows=service.list_rows)
 
 
 @blp.route("/counts")

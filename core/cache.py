@@ -4,11 +4,13 @@ one build per missing key (other callers asking for the same key meanwhile wait 
     SPECS = WeightedLRU("process specs", max_weight=64 * MiB, weigh=len)
     text = SPECS.get(version_id, lambda: load_spec_text(version_id))
 
-Every gunicorn worker holds its own caches: the budgets here are per worker (docs/architecture.md).
+Every gunicorn worker holds its own caches: the budgets here are per worker (docs/architecture.md). What can
+change (a service's current version) is cached with `max_age` seconds: other workers see a change that late.
 """
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from typing import Callable, Hashable
 
@@ -24,10 +26,20 @@ class _Build:
         self.error: BaseException | None = None
 
 
+_ALL: list["WeightedLRU"] = []
+
+
+def clear_all() -> None:
+    """Empty every cache of this process (tests that wipe the database between them call this)."""
+    for cache in _ALL:
+        cache.clear()
+
+
 class WeightedLRU:
-    def __init__(self, name: str, *, max_weight: int, weigh: Callable[[object], int]):
-        self.name, self.max_weight, self._weigh = name, max_weight, weigh
-        self._items: OrderedDict[Hashable, tuple[object, int]] = OrderedDict()
+    def __init__(self, name: str, *, max_weight: int, weigh: Callable[[object], int], max_age: float | None = None):
+        self.name, self.max_weight, self._weigh, self.max_age = name, max_weight, weigh, max_age
+        _ALL.append(self)
+        self._items: OrderedDict[Hashable, tuple[object, int, float]] = OrderedDict()   # value, weight, born
         self._building: dict[Hashable, _Build] = {}
         self._lock = threading.Lock()
         self.weight = 0
@@ -38,6 +50,9 @@ class WeightedLRU:
         (and its exception, if it raises: nothing is cached then)."""
         with self._lock:
             hit = self._items.get(key)
+            if hit is not None and self.max_age is not None and time.monotonic() - hit[2] > self.max_age:
+                self.weight -= self._items.pop(key)[1]
+                hit = None
             if hit is not None:
                 self._items.move_to_end(key)
                 return hit[0]
@@ -71,10 +86,10 @@ class WeightedLRU:
         old = self._items.pop(key, None)
         if old is not None:
             self.weight -= old[1]
-        self._items[key] = (value, weight)
+        self._items[key] = (value, weight, time.monotonic())
         self.weight += weight
         while self.weight > self.max_weight:
-            _, (_, dropped) = self._items.popitem(last=False)
+            _, (_, dropped, _) = self._items.popitem(last=False)
             self.weight -= dropped
 
     def __len__(self) -> int:
@@ -83,6 +98,13 @@ class WeightedLRU:
     def __contains__(self, key) -> bool:
         with self._lock:
             return key in self._items
+
+    def forget(self, key) -> None:
+        """Drop one entry (this worker changed what it holds)."""
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.weight -= old[1]
 
     def clear(self) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ from mongoengine.errors import NotUniqueError
 
 from core import audit, clock
 from core.actor import Actor
+from core.cache import MiB, WeightedLRU
 from core.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, PreconditionFailed
 from forms import language, prefill, render, validation
 from forms.models import FormDraft, FormVersion
@@ -193,13 +194,22 @@ def get_version(actor: Actor, key: str, number: int) -> FormVersion:
 
 # -- published forms ----------------------------------------------------------------------------------------------
 
+# Published versions never change and are never deleted: each is read once per worker (by key and number; a
+# database wiped under a running worker is the one case this would not notice: tests clear it, core.cache).
+PUBLISHED = WeightedLRU("published form versions", max_weight=32 * MiB,
+                        weigh=lambda found: 2 * (len(found.schema_json) + len(found.json_schema_json)) + 1024)
+
+
 def _version(key: str, number: int) -> FormVersion:
     if not 0 < number < 2 ** 63:   # no such version; past int64 the query itself would fail (OverflowError)
         raise NotFound()
-    found = FormVersion.objects(key=key, version=number).first()
-    if found is None:
-        raise NotFound()
-    return found
+
+    def load() -> FormVersion:
+        found = FormVersion.objects(key=key, version=number).first()
+        if found is None:
+            raise NotFound()      # not cached: it may be published a moment later
+        return found
+    return PUBLISHED.get((key, number), load)
 
 
 def _archived(key: str) -> bool:

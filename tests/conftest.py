@@ -90,11 +90,13 @@ def _clean_database(request):
     yield
     if "app" not in request.fixturenames:
         return
+    from core import cache
     from core.db import database
 
     from workflows.tasks import projection
 
     projection.clear_lane_cache()   # department ids differ from test to test
+    cache.clear_all()               # "form x version 1" is another form in the next test
     db = database()
     for name in db.list_collection_names():
         if not name.startswith("system."):

@@ -246,3 +246,22 @@ def test_a_timer_moves_the_case_and_the_inbox_follows(case, app, make_staff):
     assert [s["name"] for s in detail["current_steps"]] == ["超时转领导审核"]
     case.act(case.civil_1, escalated)
     assert case.application(r.json["id"])["status"] == "approved"
+
+
+def test_a_submit_and_an_approval_are_one_audit_record_each_naming_the_instance(case, app):
+    from core.audit import AuditRecord
+    from workflows.applications.models import Application
+    from workflows.tasks.models import HumanTask
+
+    AuditRecord.objects.delete()     # the fixture's set-up (drafts, publishing) is not what this counts
+    submitted = case.submit()
+    [task] = case.todo(case.civil_1)
+    approved = case.act(case.civil_1, task, comment="材料齐全", data={"checked_originals": True})
+    stored = HumanTask.objects(id=task["id"]).get()
+    assert (approved["status"], approved["outcome"], approved["version"]) == (stored.status, "approved",
+                                                                             stored.version)
+    records = [(r.action, r.details) for r in AuditRecord.objects.order_by("at")]
+    assert [action for action, _ in records] == ["application.submit", "task.approve"]
+    instance_id = str(Application.objects(id=submitted["id"]).get().instance_id)
+    assert records[0][1]["instance"] == records[1][1]["instance"] == instance_id
+    assert records[1][1]["task_id"] == stored.task_id

@@ -47,3 +47,18 @@ def test_a_failed_build_is_not_cached_and_waiting_callers_see_its_error():
         cache.get("k", lambda: (_ for _ in ()).throw(ValueError("no")))
     assert "k" not in cache and cache.get("k", lambda: "ok") == "ok"
 
+
+
+def test_an_entry_older_than_max_age_is_built_again(monkeypatch):
+    import core.cache as cache_module
+    now = [1000.0]
+    monkeypatch.setattr(cache_module.time, "monotonic", lambda: now[0])
+    cache = cache_module.WeightedLRU("aging", max_weight=1000, weigh=lambda v: 1, max_age=5)
+    builds = []
+    assert cache.get("k", lambda: builds.append(1) or "first") == "first"
+    now[0] += 4.9
+    assert cache.get("k", lambda: "second") == "first"         # still young
+    now[0] += 0.2
+    assert cache.get("k", lambda: "second") == "second" and cache.weight == 1
+    cache.forget("k")
+    assert "k" not in cache and cache.weight == 0

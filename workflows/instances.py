@@ -77,9 +77,11 @@ def _state_fields(workflow) -> dict:
 
 
 def start(actor: Actor, version: ProcessVersion, data: dict | None = None, *, is_test: bool = False,
-          application_id=None) -> Instance:
+          application_id=None, audited_by_caller: bool = False) -> Instance:
     """Start an instance of a published version and run it to its first wait. The returned instance carries
-    `ready` (not stored): the user tasks now waiting, as `Engine.ready_tasks` lists them."""
+    `ready` (not stored): the user tasks now waiting, as `Engine.ready_tasks` lists them.
+    `audited_by_caller`: the caller's own audit record of this action names the instance (one record, not two;
+    an incident is recorded here all the same)."""
     spec = service.spec_json(version)
     try:
         workflow = ENGINE.new(spec, data or {})
@@ -108,8 +110,9 @@ def start(actor: Actor, version: ProcessVersion, data: dict | None = None, *, is
         instance.state_json, instance.status, instance.path = before, "incident", []
         instance.incidents = [_too_large_incident("start")]
         instance.save(force_insert=True)
-    audit.record(actor, "process.instance.start", "process_instance", instance.id, key=version.key,
-                 version=version.version, test=is_test, status=instance.status)
+    if not audited_by_caller or instance.status == "incident":
+        audit.record(actor, "process.instance.start", "process_instance", instance.id, key=version.key,
+                     version=version.version, test=is_test, status=instance.status)
     return instance
 
 
@@ -135,7 +138,8 @@ def _too_large_incident(action: str) -> Incident:
                     message="the instance would outgrow the database's 16 MB document limit; it stays as it was")
 
 
-def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, expected_version=None):
+def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, expected_version=None,
+         audited_by_caller: bool = False):
     """Restore, run `step(workflow)`, and write the new state conditionally, or record an incident.
     The returned instance carries `ready` (not stored): the user tasks waiting after the action."""
     if expected_version is not None and expected_version != instance.version:
@@ -170,7 +174,8 @@ def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, 
         return _record_incident(actor, instance, _too_large_incident(action))
     if not changed:
         raise Conflict("workflow.instance_changed")   # someone acted first; the client reloads
-    audit.record(actor, f"process.instance.{action}", "process_instance", instance.id, **details)
+    if not audited_by_caller:
+        audit.record(actor, f"process.instance.{action}", "process_instance", instance.id, **details)
     # what the write stored, without reading it back
     instance.state_json, instance.status = state, fields["status"]
     instance.next_timer_at, instance.waiting_messages = fields["next_timer_at"], fields["waiting_messages"]
@@ -198,7 +203,7 @@ def _record_incident(actor, instance, incident):
 
 
 def complete_task(actor: Actor, instance: Instance, task_id: str, data: dict | None = None, *,
-                  expected_version: int | None = None, prepare=None) -> Instance:
+                  expected_version: int | None = None, prepare=None, audited_by_caller: bool = False) -> Instance:
     """`prepare(task, data)` (workflows.task_data.for_task) checks and types the data against the task's form."""
     def step(workflow):
         task = ENGINE.ready_task(workflow, task_id)
@@ -206,7 +211,8 @@ def complete_task(actor: Actor, instance: Instance, task_id: str, data: dict | N
             raise NotFound("workflow.task_not_ready")
         ENGINE.complete(workflow, task_id, prepare(task, data) if prepare else (data or {}))
 
-    return _act(actor, instance, "complete", step, {"task_id": task_id}, expected_version=expected_version)
+    return _act(actor, instance, "complete", step, {"task_id": task_id}, expected_version=expected_version,
+                audited_by_caller=audited_by_caller)
 
 
 def amend_task_data(actor: Actor, instance: Instance, task_id: str, data: dict, *,

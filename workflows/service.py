@@ -242,16 +242,28 @@ def list_versions(actor: Actor, key: str):
 
 
 def get_version(actor: Actor, key: str, number: int) -> ProcessVersion:
+    """A version as published, its BPMN and DMN included (for the designer)."""
     _draft(actor, key)
-    return published_version(key, number)
+    found = ProcessVersion.objects(key=key, version=number).exclude("spec_json").first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+# Published versions never change: read once per worker by key and number, without their large texts (the spec
+# has its own cache, SPECS; the BPMN is read only by the designer).
+PUBLISHED = WeightedLRU("published process versions", max_weight=8 * MiB,
+                        weigh=lambda found: 400 * (len(found.user_tasks or ()) + len(found.calls or ()) + 4))
 
 
 def published_version(key: str, number: int) -> ProcessVersion:
     """A published version for other services (no access check: published versions are not secret)."""
-    found = ProcessVersion.objects(key=key, version=number).first()
-    if found is None:
-        raise NotFound()
-    return found
+    def load() -> ProcessVersion:
+        found = ProcessVersion.objects(key=key, version=number).exclude("bpmn_xml", "spec_json").first()
+        if found is None:
+            raise NotFound()
+        return found
+    return PUBLISHED.get((key, number), load)
 
 
 def spec_json(version: ProcessVersion) -> str:

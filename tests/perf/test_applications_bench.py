@@ -308,7 +308,8 @@ def _inbox_rounds(client, settings, approver, mine):
         raw = HumanTask._get_collection()
         for i in range(INBOX_ROUNDS + 1):
             tally("http_page", lambda: _ok(client.get(page, headers=approver)), i > 0)
-            tally("service_page", lambda: paginate(tasks.inbox(actor, "todo"), {"page": 1, "page_size": 20}), i > 0)
+            tally("service_page", lambda: paginate(tasks.inbox(actor, "todo"), {"page": 1, "page_size": 20},
+                                                   rows=tasks.list_rows), i > 0)
             tally("raw_pymongo", lambda: (list(raw.find(find["filter"], sort=list(find["sort"].items()),
                                                        limit=20)), raw.count_documents(find["filter"])), i > 0)
         plans = {"find": explain(raw.database, find), "count": explain(raw.database, count)}

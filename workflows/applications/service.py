@@ -101,7 +101,8 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     if app.id is None:
         app.id = ObjectId()      # the instance names its application before either is written
     # the form's values typed as conditions compare them (money as Decimal, dates as dates: docs/bpmn.md)
-    instance = instances.start(actor, process_version, task_data.typed(form_version, clean), application_id=app.id)
+    instance = instances.start(actor, process_version, task_data.typed(form_version, clean), application_id=app.id,
+                               audited_by_caller=True)
     if instance.status == "incident":
         Instance.objects(id=instance.id).delete()
         raise Unavailable("application.service_failing", params={"service": sv.code})
@@ -135,7 +136,7 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     storage.grant_read(attachment_ids, str(app.id))
     forms.remember(actor, form_version, clean)
     audit.record(actor, "application.submit", "application", app.id, number=app.number, service=sv.code,
-                 service_version=sv.version)
+                 service_version=sv.version, instance=str(instance.id))
     notify.enqueue("submitted", [actor.user_id], application=app, title=f"{app.service_name} 已提交",
                    body=f"办件编号 {app.number}", dedupe=f"submitted:{app.id}")
     return app, True

@@ -15,6 +15,7 @@ from mongoengine.errors import NotUniqueError
 
 from core import audit, clock
 from core.actor import Actor
+from core.cache import MiB, WeightedLRU
 from core.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
 from workflows.catalog import checks, search as catalogue
 from workflows.catalog.models import Material, ServiceBody, ServiceDraft, ServiceVersion
@@ -127,6 +128,7 @@ def publish(actor: Actor, code: str, expected_version: int | None = None) -> Ser
     except NotUniqueError:
         raise Conflict("service.publish_raced") from None
     ServiceVersion.objects(code=code, version__lt=number, current=True).update(set__current=False)
+    CURRENT.forget(code)
     # An archive that landed between (1) and (2) cleared the versions before ours existed: take ours out too.
     if ServiceDraft.objects(id=draft.id, status="archived").only("id").first():
         ServiceVersion.objects(id=published.id).update_one(set__current=False)
@@ -148,6 +150,7 @@ def archive(actor: Actor, code: str, expected_version: int | None = None) -> Ser
         audit.record(actor, "service.archive", "service", code)
     # Also when already archived: mends a crash between the two writes.
     ServiceVersion.objects(code=code, current=True).update(set__current=False)
+    CURRENT.forget(code)
     return draft.reload()
 
 
@@ -173,13 +176,22 @@ def get_version(code: str, number: int) -> ServiceVersion:
     return found
 
 
+# Every submit asks for the current version: a worker keeps it CURRENT_MAX_AGE seconds. The worker that publishes
+# or archives forgets it at once; other workers take a new version (or an archive) up to that much later.
+CURRENT_MAX_AGE = 5.0
+CURRENT = WeightedLRU("current service versions", max_weight=4 * MiB, max_age=CURRENT_MAX_AGE,
+                      weigh=lambda found: 2048 + 256 * len(found.body.materials or ()))
+
+
 def get_current(code: str) -> ServiceVersion:
     """The version residents see and apply for: the newest current one. NotFound if archived or unpublished."""
-    found = (ServiceVersion.objects(code=code, current=True).exclude("search_keys", "search_text")
-             .order_by("-version").first())
-    if found is None:
-        raise NotFound()
-    return found
+    def load() -> ServiceVersion:
+        found = (ServiceVersion.objects(code=code, current=True).exclude("search_keys", "search_text")
+                 .order_by("-version").first())
+        if found is None:
+            raise NotFound()
+        return found
+    return CURRENT.get(code, load)
 
 
 def search(*, keyword: str | None = None, department: str | None = None, category: str | None = None,

@@ -12,6 +12,7 @@ and steps and the projection's new rows are written.
 from __future__ import annotations
 
 from datetime import datetime
+from types import SimpleNamespace
 
 from mongoengine.queryset.visitor import Q
 
@@ -98,6 +99,28 @@ def inbox(actor: Actor, box: str, *, service: str | None = None, overdue: bool =
     return query
 
 
+# What a task list shows (api TaskOut): read as plain rows, since building a Document per row was most of a
+# page's CPU (tests/perf/test_applications_bench.py, inbox).
+LIST_FIELDS = ("name", "element_id", "application_id", "application_number", "applicant_name", "service_code",
+               "service_name", "candidate_departments", "assignee", "status", "outcome", "due_at", "escalated",
+               "created_at", "completed_at", "form_key", "form_version", "version")
+
+
+def list_rows(queryset) -> list[SimpleNamespace]:
+    """A page of tasks as light records with the list's fields (missing ones as the model's defaults)."""
+    rows = []
+    for doc in queryset.only(*LIST_FIELDS).as_pymongo():
+        row = SimpleNamespace(**_LIST_DEFAULTS, candidate_departments=[])
+        row.__dict__.update(doc)
+        row.id = str(doc["_id"])
+        rows.append(row)
+    return rows
+
+
+_LIST_DEFAULTS = {name: HumanTask._fields[name].default for name in LIST_FIELDS
+                  if not callable(HumanTask._fields[name].default)}   # (the list and created_at: always set)
+
+
 def counts(actor: Actor, now: datetime | None = None) -> dict:
     """Badge numbers for the lists."""
     todo = HumanTask.objects(status="open", audience__in=_audience(actor))
@@ -142,12 +165,15 @@ def unclaim(actor: Actor, task_id: str, expected_version: int) -> HumanTask:
 
 
 def take(actor: Actor, task: HumanTask, expected_version: int, outcome: str, status: str) -> None:
-    """The lock: exactly one caller moves an open task of this version on."""
+    """The lock: exactly one caller moves an open task of this version on (and `task` shows what was written)."""
+    now = clock.now()
     if not HumanTask.objects(Q(assignee=None) | Q(assignee=actor.user_id), id=task.id, version=expected_version,
                              status="open").update_one(
             set__status=status, set__outcome=outcome, set__completed_by=actor.user_id,
-            set__completed_at=clock.now(), inc__version=1):
+            set__completed_at=now, inc__version=1):
         raise Conflict("task.changed")
+    task.status, task.outcome, task.completed_by, task.completed_at = status, outcome, actor.user_id, now
+    task.version = expected_version + 1
 
 
 def put_back(task: HumanTask) -> None:
@@ -198,7 +224,8 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
             raise NotFound()
         # the action's variables; a task form's own field of the same name (e.g. its `decision`) wins
         process_data = {"decision": decision, "approved": decision == "approve", "comment": comment, **form_data}
-        instance = instances.complete_task(actor, instance, task.task_id, process_data)
+        # the task's audit record below names the instance: the engine need not write one of its own
+        instance = instances.complete_task(actor, instance, task.task_id, process_data, audited_by_caller=True)
     except BaseException:
         put_back(task)
         raise
@@ -207,8 +234,9 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
                   department=task.candidate_departments[0] if task.candidate_departments else "",
                   actor_id=actor.user_id, actor_name=actor.username, comment=comment, signature=signature or "")
     follow_engine(app, task, instance, event, outcome, comment, documents or [])
-    audit.record(actor, f"task.{decision}", "task", task.id, application=str(app.id), number=app.number)
-    return task.reload()
+    audit.record(actor, f"task.{decision}", "task", task.id, application=str(app.id), number=app.number,
+                 instance=str(instance.id), task_id=task.task_id)
+    return task      # as take() wrote it
 
 
 def follow_engine(app: Application, task: HumanTask | None, instance: Instance, event: Event | None, outcome: str,
