@@ -14,6 +14,7 @@ from api import errors, json_guard, logs
 from api.runtime import Runtime
 from core import audit, db, pii
 from core.settings import Settings, ensure_keys, from_env
+from workflows import quotas
 
 SWAGGER_ASSETS = Path(flask_swagger_ui.__file__).parent / "dist"
 
@@ -30,6 +31,7 @@ def create_app(config: Settings | None = None) -> Flask:
     except PyMongoError:   # the database is down at start-up: readyz says so; the next start migrates
         pass
     wire_rooms()
+    quotas.configure(quotas.Policy.from_settings(settings))
     store = _build_store(settings)
 
     from api.identity.wechat import WeChatClient
