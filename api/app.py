@@ -10,7 +10,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 from pymongo.errors import PyMongoError
 
-from api import errors, json_guard, logs
+from api import errors, json_guard, logs, metrics
 from api.runtime import Runtime
 from core import audit, db, pii
 from core.settings import Settings, ensure_keys, from_env
@@ -62,6 +62,7 @@ def create_app(config: Settings | None = None) -> Flask:
         return send_from_directory(SWAGGER_ASSETS, name, max_age=86400)
 
     logs.install(app)
+    metrics.install(app, settings)
     errors.register(app)
     return app
 
