@@ -81,9 +81,13 @@ def test_an_account_past_its_cpu_budget_gets_429_with_retry_after_and_nothing_ru
     assert runs == attempt                   # the refused run never started
     spent = sum(database()["engine_quotas"].find_one({"_id": f"account:{user_id}"})["cpu"].values())
     assert spent >= 100                      # what the runs cost, counted in MongoDB
+    written = database()["engine_quotas"].find_one({"_id": f"account:{user_id}"})
     r = client.post(f"{BASE}/loop/versions/1/test-runs", json={"data": {}},
                     headers={**headers, "Accept-Language": "en"})
     assert r.status_code == 429 and "engine CPU" in r.json["message"] and _test_runs() == runs
+    assert 1 <= int(r.headers["Retry-After"]) <= retry
+    # a spent budget cannot come back before Retry-After: refused again without a write to MongoDB
+    assert database()["engine_quotas"].find_one({"_id": f"account:{user_id}"}) == written
 
 
 def test_retry_after_says_when_the_oldest_spending_leaves_the_minute(client, designer, department, policy):

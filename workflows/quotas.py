@@ -139,6 +139,23 @@ def _retry_after(spent: int, recent: list, budget: int, now: float) -> int:
     return WINDOW
 
 
+# account → (until, spent, limit): a spent budget cannot come back before its oldest spending leaves the minute,
+# so until then this process refuses the account without asking MongoDB (a client hammering past its 429s
+# costs no writes)
+_spent_until: dict[str, tuple[float, int, int]] = {}
+
+
+def _refuse_spent(key: str, until: float, spent: int, limit: int, now: float):
+    if len(_spent_until) > 10_000:
+        for other, held in list(_spent_until.items()):
+            if held[0] <= now:
+                _spent_until.pop(other, None)
+    _spent_until[key] = (until, spent, limit)
+    metrics.ENGINE_REFUSALS.labels("cpu_budget").inc()
+    return TooManyRequests("engine.cpu_budget", retry_after=max(1, math.ceil(until - now)),
+                           params={"limit": limit, "spent": spent})
+
+
 @contextmanager
 def account_action(actor: Actor):
     """Run one engine action (a designer's test run) within the account's budget: 429 with Retry-After when the
@@ -147,6 +164,9 @@ def account_action(actor: Actor):
     key = f"account:{actor.user_id}"
     token = secrets.token_hex(8)
     now = clock.now().timestamp()
+    held = _spent_until.get(key)
+    if held is not None and held[0] > now and held[2] == p.cpu_ms_per_minute:
+        raise _refuse_spent(key, held[0], held[1], held[2], now)
     found = _take_lease(key, token, now, now + p.lease_seconds)
     leases = found.get("leases") or {}
     running = sum(1 for t, until in leases.items() if t == token or until > now)
@@ -155,12 +175,11 @@ def account_action(actor: Actor):
     tidy = {**{f"leases.{t}": "" for t in stale}, **{f"cpu.{b}": "" for b in old}}
     if running > p.concurrent_actions or spent >= p.cpu_ms_per_minute:
         EngineQuota._get_collection().update_one({"_id": key}, {"$unset": {f"leases.{token}": "", **tidy}})
-        metrics.ENGINE_REFUSALS.labels("concurrent" if running > p.concurrent_actions else "cpu_budget").inc()
-        if running > p.concurrent_actions:
-            raise TooManyRequests("engine.too_many_actions", retry_after=1,
-                                  params={"limit": p.concurrent_actions})
-        raise TooManyRequests("engine.cpu_budget", retry_after=_retry_after(spent, recent, p.cpu_ms_per_minute, now),
-                              params={"limit": p.cpu_ms_per_minute, "spent": spent})
+        if spent >= p.cpu_ms_per_minute:
+            until = now + _retry_after(spent, recent, p.cpu_ms_per_minute, now)
+            raise _refuse_spent(key, until, spent, p.cpu_ms_per_minute, now)
+        metrics.ENGINE_REFUSALS.labels("concurrent").inc()
+        raise TooManyRequests("engine.too_many_actions", retry_after=1, params={"limit": p.concurrent_actions})
     started = time.thread_time()
     try:
         yield
