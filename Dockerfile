@@ -1,6 +1,6 @@
 # Production image: the API under gunicorn. Configuration comes from ZHANGBAN_* variables (see README).
 FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PROMETHEUS_MULTIPROC_DIR=/tmp/zhangban-metrics
 WORKDIR /app
 COPY setup.cfg pyproject.toml README.md ./
 COPY api ./api

@@ -10,10 +10,11 @@ from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 from pymongo.errors import PyMongoError
 
-from api import errors, json_guard, logs, spa
+from api import errors, json_guard, logs, metrics, spa
 from api.runtime import Runtime
 from core import audit, db, pii
 from core.settings import Settings, ensure_keys, from_env
+from workflows import quotas
 
 SWAGGER_ASSETS = Path(flask_swagger_ui.__file__).parent / "dist"
 
@@ -30,6 +31,7 @@ def create_app(config: Settings | None = None) -> Flask:
     except PyMongoError:   # the database is down at start-up: readyz says so; the next start migrates
         pass
     wire_rooms()
+    quotas.configure(quotas.Policy.from_settings(settings))
     store = _build_store(settings)
 
     from api.identity.wechat import WeChatClient
@@ -61,6 +63,7 @@ def create_app(config: Settings | None = None) -> Flask:
 
     spa.register(app)
     logs.install(app)
+    metrics.install(app, settings)
     errors.register(app)
     return app
 

@@ -20,6 +20,9 @@ i18n.register({
     "application.service_unavailable": ("该事项不存在或已停止受理", "No such service, or it no longer takes applications"),
     "application.service_failing": ("该事项的办理流程暂时出错，请稍后再试",
                                     "This service's process is failing; try again later"),
+    "application.service_suspended": ("事项「{service}」的办理流程多次超出运行限制，已暂停受理，请稍后再试",
+                                      "The service \"{service}\" is suspended: its process kept hitting its CPU or "
+                                      "step limits; try again later"),
     "application.too_large": ("申请数据过大", "The application data is too large"),
     "application.not_draft": ("申请已提交，不能再修改草稿", "The application was submitted; the draft is closed"),
     "application.changed": ("申请已变化，请刷新后重试", "The application changed; reload and try again"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -39,7 +40,9 @@ def cli():
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-def serve(host, port, workers):
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Request threads per worker: /healthz answers while other threads run the engine.")
+def serve(host, port, workers, threads):
     """Run the API under gunicorn; with no MongoDB URI, the embedded server runs beside it."""
     from core import db
     from core.settings import ensure_keys, from_env
@@ -54,7 +57,12 @@ def serve(host, port, workers):
             # Borrowing another process's server would break the moment that process stops.
             raise EmbeddedServerError(f"another process runs the embedded database of {settings.data_dir}; stop "
                                       f"it first, or give this server its own ZHANGBAN_DATA_DIR")
+    # the workers' metrics add up in /metrics (core/metrics.py); a directory of this server's own
+    own_metrics = not env.get("PROMETHEUS_MULTIPROC_DIR")
+    if own_metrics:
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(settings.data_dir.resolve() / "metrics" / str(os.getpid()))
     gunicorn = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
+                "--worker-class", "gthread", "--threads", str(threads),
                 # No control socket: gunicorn's default path is one per user, shared by every instance on the machine.
                 "--graceful-timeout", "10", "--no-control-socket",
                 # its limits, and its own refusals (414, 431, 400) in the one error shape
@@ -76,6 +84,8 @@ def serve(host, port, workers):
     except KeyboardInterrupt:
         process.send_signal(signal.SIGTERM)
         process.wait()
+    if own_metrics:
+        shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
     # Leaving the command stops the embedded MongoDB server (registered at start) after gunicorn is gone.
     sys.exit(0 if process.returncode in (0, -signal.SIGTERM, -signal.SIGINT) else process.returncode)
 

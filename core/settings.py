@@ -104,6 +104,12 @@ class Settings:
     notify_backoff_seconds: int = 30        # first retry delay; doubles per attempt, at most an hour
     wechat_templates: dict = field(default_factory=dict)   # kind → {template_id, page?, data?} (subscribe messages)
     wechat_miniprogram_state: str = "formal"   # formal, trial or developer: which mini-program a message opens
+    # engine CPU as a budget, and metrics (README, "Production: quotas and metrics")
+    engine_cpu_ms_per_minute: int = 10_000  # one account's test-run engine CPU per minute → 429 beyond
+    engine_concurrent_actions: int = 2      # one account's test-run engine actions at once → 429 beyond
+    breaker_hits: int = 5                   # a published version's CPU/step limit hits within the window …
+    breaker_window_seconds: int = 600       # … that suspend new submissions to it until an admin resumes it
+    metrics_allow: tuple = ("127.0.0.1/32", "::1/128")   # client networks /metrics answers; () → 404 for all
 
     @property
     def is_production(self) -> bool:
@@ -155,6 +161,21 @@ def _parse_templates(raw) -> dict:
             raise ConfigError(f"{PREFIX}{name}: {kind}.data: expected an object of template keyword → field name")
         templates[kind] = entry
     return templates
+
+
+def _parse_networks(name, raw) -> tuple:
+    """Comma-separated addresses or networks (10.0.0.0/8, ::1); "none" for none."""
+    import ipaddress
+
+    if raw.strip().lower() == "none":
+        return ()
+    networks = []
+    for part in (p.strip() for p in raw.split(",")):
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ConfigError(f"{PREFIX}{name}: {part!r} is not an address or network (e.g. 10.0.0.0/8)") from None
+    return tuple(networks)
 
 
 def _check_mongodb_uri(uri: str) -> None:
@@ -270,6 +291,12 @@ def from_env(environ=None) -> Settings:
         if state not in ("formal", "trial", "developer"):
             raise ConfigError(f"{PREFIX}WECHAT_MINIPROGRAM_STATE: expected formal, trial or developer, got {state!r}")
         values["wechat_miniprogram_state"] = state
+    for name, lo, hi in (("ENGINE_CPU_MS_PER_MINUTE", 100, 3_600_000), ("ENGINE_CONCURRENT_ACTIONS", 1, 1000),
+                         ("BREAKER_HITS", 1, 10_000), ("BREAKER_WINDOW_SECONDS", 10, 7 * 86400)):
+        if get(name):
+            values[name.lower()] = _parse_int(name, get(name), lo, hi)
+    if get("METRICS_ALLOW"):
+        values["metrics_allow"] = _parse_networks("METRICS_ALLOW", get("METRICS_ALLOW"))
     settings = Settings(**values)
     if settings.is_production:
         for var, value in (("MONGODB_URI", settings.mongodb_uri), ("S3_ENDPOINT", settings.s3_endpoint),
@@ -287,7 +314,9 @@ _VARIABLES = ("ENV", "DATA_DIR", "MONGODB_URI", "S3_ENDPOINT", "S3_ACCESS_KEY", 
               "PRESIGN_SECONDS", "STORAGE_GC_GRACE_SECONDS", "SIGNATURE_RETENTION_DAYS", "S3_PUBLIC_URL",
               "FORM_MAX_DRAFT_BYTES", "FORM_MAX_CHECK_BYTES",
               "WORKER_IDLE_SECONDS", "WORKER_LEASE_SECONDS", "WORKER_BATCH", "NOTIFY_MAX_ATTEMPTS",
-              "NOTIFY_BACKOFF_SECONDS", "WECHAT_TEMPLATES", "WECHAT_MINIPROGRAM_STATE")
+              "NOTIFY_BACKOFF_SECONDS", "WECHAT_TEMPLATES", "WECHAT_MINIPROGRAM_STATE",
+              "ENGINE_CPU_MS_PER_MINUTE", "ENGINE_CONCURRENT_ACTIONS", "BREAKER_HITS", "BREAKER_WINDOW_SECONDS",
+              "METRICS_ALLOW")
 
 
 def ensure_keys(settings: Settings) -> Settings:

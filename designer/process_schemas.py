@@ -173,3 +173,28 @@ class TestRunOut(Schema):
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     version = fields.Integer()
+
+
+class BreakerHitOut(Schema):
+    at = fields.DateTime()
+    kind = fields.String(metadata={"description": "timeout (CPU or steps) or memory (tasks, size)"})
+    element_id = fields.String(metadata={"description": "the BPMN element the action stopped at"})
+    message = fields.String()
+    action = fields.String(metadata={"description": "start, complete, message, timers …"})
+
+
+class BreakerThresholdOut(Schema):
+    hits = fields.Integer()
+    window_seconds = fields.Integer()
+
+
+class BreakerOut(Schema):
+    """A published version's limit hits by residents' and approvers' actions; open: new submissions refused."""
+    key = fields.String()
+    version = fields.Integer()
+    open = fields.Boolean(metadata={"description": "true: submissions to services running it answer 503"})
+    opened_at = fields.DateTime(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    closed_by = fields.String(metadata={"description": "the admin who re-enabled it last"})
+    hits = fields.List(fields.Nested(BreakerHitOut), metadata={"description": "newest first"})
+    threshold = fields.Nested(BreakerThresholdOut)

@@ -12,7 +12,7 @@ from api.http import BEARER, PageArgs, current_actor, etag, if_match_version, pa
 from api.identity.models import Department
 from core.actor import ROLES
 from designer import process_schemas as schemas
-from workflows import instances, service
+from workflows import instances, quotas, service
 
 blp = Blueprint("designer_processes", __name__, url_prefix="/api/v1/designer/processes",
                 description="Designer: BPMN processes and test runs")
@@ -30,7 +30,12 @@ i18n.register({
     "workflow.data_too_large": ("数据过大或嵌套过深", "The data is too large or nested too deeply"),
     "workflow.definition_too_large": ("流程定义过大，无法启动", "The process definition is too large to start"),
     "workflow.not_waiting_for_message": ("流程没有在等待该消息", "The process is not waiting for this message"),
+    "engine.too_many_actions": ("同时运行的流程测试过多（每个账号最多 {limit} 个），请稍后重试",
+                                "Too many engine actions at once for this account (at most {limit}); try again"),
+    "engine.cpu_budget": ("本账号一分钟内的流程运行时间已用完，请在 {retry_after} 秒后重试",
+                          "This account used its engine CPU for the minute; try again in {retry_after} seconds"),
 })
+BUDGET = "The account runs its limit of engine actions, or spent its engine CPU for the minute (see Retry-After)"
 
 DraftPage = page_schema(schemas.ProcessDraftSummaryOut, "ProcessDraftPage")
 VersionPage = page_schema(schemas.ProcessVersionSummaryOut, "ProcessVersionPage")
@@ -136,6 +141,7 @@ class Version(MethodView):
 class TestRuns(MethodView):
     @blp.arguments(schemas.TestRunIn, required=False)
     @blp.response(201, schemas.TestRunOut)
+    @blp.alt_response(429, schema=ErrorSchema, description=BUDGET)
     @blp.doc(security=[BEARER])
     def post(self, body, key, number):
         """Start a test run with start data; it runs to its first wait (purged after a day)"""
@@ -155,6 +161,7 @@ class TestRun(MethodView):
 class TestRunComplete(MethodView):
     @blp.arguments(schemas.TaskCompleteIn, required=False)
     @blp.response(200, schemas.TestRunOut)
+    @blp.alt_response(429, schema=ErrorSchema, description=BUDGET)
     @blp.alt_response(422, schema=ErrorSchema, description="The process failed at a step (an incident)")
     @blp.doc(security=[BEARER])
     def post(self, body, key, number, run_id, task_id):
@@ -167,6 +174,7 @@ class TestRunComplete(MethodView):
 class TestRunMessage(MethodView):
     @blp.arguments(schemas.ProcessMessageIn)
     @blp.response(200, schemas.TestRunOut)
+    @blp.alt_response(429, schema=ErrorSchema, description=BUDGET)
     @blp.doc(security=[BEARER])
     def post(self, body, key, number, run_id):
         """Deliver a message the test run waits for (its payload lands in the messageVariable)"""
@@ -177,7 +185,27 @@ class TestRunMessage(MethodView):
 class TestRunTimers(MethodView):
     @blp.arguments(schemas.TimersIn, required=False)
     @blp.response(200, schemas.TestRunOut)
+    @blp.alt_response(429, schema=ErrorSchema, description=BUDGET)
     @blp.doc(security=[BEARER])
     def post(self, body, key, number, run_id):
         """Fire the timers due by `at` (default now)"""
         return instances.timers_test_run(current_actor(), key, number, run_id, body.get("at"))
+
+
+@blp.route(f"/<key>/versions/{NUMBER}/breaker")
+class VersionBreaker(MethodView):
+    @blp.response(200, schemas.BreakerOut)
+    @blp.doc(security=[BEARER])
+    def get(self, key, number):
+        """The version's CPU and step limit hits in live use; open: submissions to it are refused (503)"""
+        return quotas.breaker(current_actor(), key, number)
+
+
+@blp.route(f"/<key>/versions/{NUMBER}/breaker/close")
+class VersionBreakerClose(MethodView):
+    @blp.response(200, schemas.BreakerOut)
+    @blp.alt_response(403, schema=ErrorSchema, description="Only an admin re-enables a suspended version")
+    @blp.doc(security=[BEARER])
+    def post(self, key, number):
+        """Admins: take submissions to the version again (the hits so far no longer count)"""
+        return quotas.close(current_actor(), key, number)

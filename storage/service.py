@@ -11,7 +11,9 @@ For the applications service (workflows): on submit, call `assert_owned(applican
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable, Iterable
@@ -19,9 +21,9 @@ from typing import Callable, Iterable
 from bson import ObjectId
 from mongoengine.errors import NotUniqueError
 
-from core import audit, clock
+from core import audit, clock, metrics
 from core.actor import Actor
-from core.errors import Conflict, Invalid, NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
+from core.errors import DomainError, Conflict, Invalid, NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
 from core.settings import Settings
 from storage import sniff as sniffing
 from storage.images import Rendition, process_photo, unreadable
@@ -41,6 +43,24 @@ def register_reader(check: ReaderCheck) -> None:
 
 # ---- upload -------------------------------------------------------------------------------------------------
 
+def _counted(func):
+    """Uploads by kind and outcome (stored, existing, or the refusal's code) in the metrics."""
+    @functools.wraps(func)
+    def wrapper(actor, store, settings, *, kind, **kwargs):
+        label = kind if kind in KINDS else "other"
+        try:
+            attachment, created = func(actor, store, settings, kind=kind, **kwargs)
+        except DomainError as exc:
+            metrics.UPLOADS.labels(label, exc.code).inc()
+            raise
+        metrics.UPLOADS.labels(label, "stored" if created else "existing").inc()
+        if created:
+            metrics.UPLOAD_BYTES.labels(label).inc(attachment.size or 0)
+        return attachment, created
+    return wrapper
+
+
+@_counted
 def upload(actor: Actor, store: ObjectStore, settings: Settings, *, kind: str, stream,
            idempotency_key: str | None = None) -> tuple[Attachment, bool]:
     """Store a photo, signature or document; returns (attachment, created). Existing ones come back as they are:
@@ -109,6 +129,14 @@ def _existing(owner_id: str, kind: str, sha256: str, idempotency_key: str | None
 
 
 def _process(kind: str, data: bytes, settings: Settings) -> list[Rendition]:
+    started = time.perf_counter()
+    try:
+        return _renditions(kind, data, settings)
+    finally:
+        metrics.IMAGE_SECONDS.labels(kind).observe(time.perf_counter() - started)
+
+
+def _renditions(kind: str, data: bytes, settings: Settings) -> list[Rendition]:
     limits = {"max_decode_bytes": settings.image_decode_mb * 1024 * 1024, "decode_slots": settings.image_decodes}
     if kind == "photo":
         return process_photo(data, max_pixels=settings.image_max_pixels, keep_original=settings.keep_originals,

@@ -17,7 +17,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from core import audit, clock
 from core.actor import Actor
 from core.errors import Conflict, Forbidden, Invalid, NotFound
-from workflows import service, task_data
+from workflows import quotas, service, task_data
 from workflows.engine import DEFAULT_ENGINE, Engine, PathRecorder, StepLimitExceeded
 from workflows.limits import DataLimitExceeded, SandboxViolation
 from workflows.models import Incident, Instance, ProcessVersion
@@ -76,6 +76,7 @@ def _state_fields(workflow) -> dict:
             "waiting_messages": ENGINE.waiting_messages(workflow)}
 
 
+@quotas.observed
 def start(actor: Actor, version: ProcessVersion, data: dict | None = None, *, is_test: bool = False,
           application_id=None, audited_by_caller: bool = False) -> Instance:
     """Start an instance of a published version and run it to its first wait. The returned instance carries
@@ -138,6 +139,7 @@ def _too_large_incident(action: str) -> Incident:
                     message="the instance would outgrow the database's 16 MB document limit; it stays as it was")
 
 
+@quotas.observed
 def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, expected_version=None,
          audited_by_caller: bool = False):
     """Restore, run `step(workflow)`, and write the new state conditionally, or record an incident.
@@ -368,6 +370,7 @@ def _test_run(actor: Actor, key: str, number: int, run_id: str) -> Instance:
     return found
 
 
+@quotas.account_budget
 def start_test_run(actor: Actor, key: str, number: int, data: dict | None) -> dict:
     version = service.get_version(actor, key, number)
     instance = start(actor, version, task_data.prepare_start(version, data), is_test=True)
@@ -382,6 +385,7 @@ def get_test_run(actor: Actor, key: str, number: int, run_id: str) -> dict:
     return view(_test_run(actor, key, number, run_id))
 
 
+@quotas.account_budget
 def complete_test_task(actor: Actor, key: str, number: int, run_id: str, task_id: str, data: dict | None,
                        expected_version: int | None = None) -> dict:
     instance = _test_run(actor, key, number, run_id)
@@ -390,10 +394,12 @@ def complete_test_task(actor: Actor, key: str, number: int, run_id: str, task_id
                               prepare=lambda task, given: task_data.for_task(version, task, given)))
 
 
+@quotas.account_budget
 def message_test_run(actor: Actor, key: str, number: int, run_id: str, name: str, payload: dict | None) -> dict:
     return view(deliver_message(actor, _test_run(actor, key, number, run_id), name, payload))
 
 
+@quotas.account_budget
 def timers_test_run(actor: Actor, key: str, number: int, run_id: str, at: datetime | None) -> dict:
     """Fire the test run's timers due by `at`: a designer can skip ahead without waiting days."""
     return view(fire_timers(actor, _test_run(actor, key, number, run_id), at))

@@ -19,7 +19,7 @@ from core.errors import Conflict, Invalid, NotFound, Unavailable
 from forms import service as forms
 from forms import validation as form_validation
 from storage import service as storage
-from workflows import instances, service as processes, task_data
+from workflows import instances, quotas, service as processes, task_data
 from workflows.applications import cases
 from workflows.applications.models import FINAL, Application, Event
 from workflows.clock import deadlines
@@ -97,6 +97,7 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     attachment_ids = form_validation.attachment_ids(form_version, clean)
     storage.assert_owned(actor.user_id, attachment_ids)
     process_version = processes.published_version(sv.body.process_key, sv.body.process_version)
+    quotas.refuse_if_open(process_version, sv.code, sv.body.name)   # suspended after repeated limit hits: 503
 
     if app.id is None:
         app.id = ObjectId()      # the instance names its application before either is written
