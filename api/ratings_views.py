@@ -18,6 +18,8 @@ i18n.register({
     "rating.already_rated": ("该办件已评价，可以追加评论", "Already rated; you may add one follow-up comment"),
     "rating.follow_up_exists": ("已追加过评论", "A follow-up comment was already added"),
     "rating.reply_required": ("请填写回访整改情况", "Say what was done about the rating"),
+    "rating.not_staff": ("只有部门工作人员和管理员可以查看评价", "Only department staff and admins see ratings"),
+    "rating.not_your_department": ("你不属于该部门", "You are not staff of this department"),
 })
 
 

@@ -49,7 +49,8 @@ def rate(actor: Actor, app_id: str, *, score: int, tags: list[str], comment: str
 def task_for(rating: Rating, app: Application) -> HumanTask:
     """The department's follow-up task of a bad rating (written once: a repeat finds the one there)."""
     now = clock.now()
-    task = HumanTask(id=rating.follow_up_task, kind=KIND, task_id=f"rating:{rating.id}", instance_id=app.instance_id,
+    task = HumanTask(id=rating.follow_up_task, kind=KIND, task_id=f"rating:{rating.id}",
+                     instance_id=app.instance_id or app.id,
                      application_id=app.id, application_number=app.number or "", applicant_name=app.applicant_name,
                      service_code=app.service_code, service_name=app.service_name, name="差评回访",
                      candidate_departments=[app.department], audience=[f"dept:{app.department}"],
@@ -103,9 +104,9 @@ def for_staff(actor: Actor, *, department: str | None = None, bad_only: bool = F
     else:
         allowed = sorted(actor.department_ids("lead") | actor.department_ids("approver"))
         if not allowed:
-            raise Forbidden("stats.not_allowed")
+            raise Forbidden("rating.not_staff")
         if department and department not in allowed:
-            raise Forbidden("stats.not_your_department")
+            raise Forbidden("rating.not_your_department")
     query = Rating.objects()
     if department:
         query = query.filter(department=department)

@@ -2,9 +2,10 @@
 
 Every counter belongs to the day the application was submitted (China time), so each rate compares cases of one
 cohort: of the applications submitted in a period, how many were submitted online, completed, completed late…
-Each case movement increments six documents with one bulk write: its day, month and year, each once for the
-department (scope `dept`, service_code "") and once for the service (scope `svc`). A year is then one document
-per department or service, whatever the number of applications.
+Each case movement increments nine documents with one bulk write: its day, month and year, each once for
+everything (scope `all`: department and service_code ""), for the department (scope `dept`, service_code "") and
+for the service (scope `svc`). A year is then one document per department or service, and a month or a day one
+document for everything, whatever the number of applications.
 """
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ BINS = tuple(f"d{n}" for n in range(HIST_MAX + 1)) + ("over",)
 
 class Rollup(me.Document):
     id = me.StringField(primary_key=True)          # "<scope>|<period>|<department>|<service code>"
-    scope = me.StringField(choices=("dept", "svc"), required=True)
+    scope = me.StringField(choices=("all", "dept", "svc"), required=True)
     period = me.StringField(required=True)         # "2026", "2026-11" or "2026-11-27"
-    department = me.StringField(required=True)
+    department = me.StringField(default="")          # "" for scope all
     service_code = me.StringField(default="")      # "" for the department's own documents
     service_name = me.StringField(default="")
     submitted = me.IntField(default=0)             # applications submitted (drafts never count)
@@ -38,4 +39,7 @@ class Rollup(me.Document):
     days_sum = me.IntField(default=0)              # handling time of the completed ones, in working days
     h = me.DictField()                             # histogram of handling days: {"d0": n, …, "d40": n, "over": n}
 
-    meta = {"collection": "stats_rollups", "indexes": [("scope", "period", "department", "service_code")]}
+    # the report's filters: equalities, then the periods' $in (workflows/stats/service.py `queries`)
+    meta = {"collection": "stats_rollups", "indexes": [
+        ("scope", "period"), ("scope", "service_code", "period"), ("scope", "department", "period"),
+        ("scope", "department", "service_code", "period")]}

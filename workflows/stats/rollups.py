@@ -1,7 +1,7 @@
 """Keeping the rollups as cases move, and recounting them from the applications.
 
 The hooks (`submitted`, `withdrawn`, `completed`, `rated`) are called after the application (or rating) is
-written, the source of truth; each is one bulk write of six `$inc` upserts. A crash in between leaves the rollups
+written, the source of truth; each is one bulk write of nine `$inc` upserts. A crash in between leaves the rollups
 behind by one case: `zhangban stats rebuild` recounts them from the applications with the same rules
 (`contribution` is what a case in its present state adds; the hooks add the same in steps), so a recount and the
 kept rollups agree exactly — `differences()` says where they do not.
@@ -65,13 +65,14 @@ def contribution(app, score: int | None = None) -> Counter:
 # -- writing ---------------------------------------------------------------------------------------------------
 
 def targets(department: str, service_code: str, day: date) -> list[tuple[str, dict]]:
-    """The six documents a case of this department, service and submission day counts in."""
+    """The nine documents a case of this department, service and submission day counts in: its day, month and
+    year, each for everything (scope `all`), its department and its service."""
     text = day.isoformat()
     out = []
     for period in (text, text[:7], text[:4]):
-        for scope, code in (("dept", ""), ("svc", service_code)):
-            out.append((f"{scope}|{period}|{department}|{code}",
-                        {"scope": scope, "period": period, "department": department, "service_code": code}))
+        for scope, dept, code in (("all", "", ""), ("dept", department, ""), ("svc", department, service_code)):
+            out.append((f"{scope}|{period}|{dept}|{code}",
+                        {"scope": scope, "period": period, "department": dept, "service_code": code}))
     return out
 
 
@@ -79,7 +80,8 @@ def _bump(app, inc: Counter) -> None:
     inc = {k: v for k, v in inc.items() if v}
     if not inc or app.submitted_at is None:
         return
-    ops = [UpdateOne({"_id": _id}, {"$inc": inc, "$setOnInsert": keys, "$set": {"service_name": app.service_name}},
+    ops = [UpdateOne({"_id": _id}, {"$inc": inc, "$setOnInsert": keys,
+                                    "$set": {"service_name": app.service_name if keys["service_code"] else ""}},
                      upsert=True)
            for _id, keys in targets(app.department, app.service_code, submit_day(app))]
     try:
@@ -145,7 +147,7 @@ def recount(start: date | None = None, end: date | None = None) -> dict:
             add = contribution(app, scores.get(app.id))
             for _id, keys in targets(app.department, app.service_code, submit_day(app)):
                 docs[_id] += add
-                meta[_id] = {**keys, "service_name": app.service_name}
+                meta[_id] = {**keys, "service_name": app.service_name if keys["service_code"] else ""}
         batch.clear()
 
     for app in apps:
