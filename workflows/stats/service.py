@@ -141,14 +141,18 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+_HKEYS = tuple(f"h_{b}" for b in BINS)
+
+
 def _p90(counts: Counter) -> int | None:
     """The working days within which 90 % of the completed cases got their result (HIST_MAX + 1: more)."""
-    total = sum(counts.get(f"h_{b}", 0) for b in BINS)
+    bins = [counts[k] for k in _HKEYS]
+    total = sum(bins)
     if not total:
         return None
     need, seen = 0.9 * total, 0
-    for n, b in enumerate(BINS):
-        seen += counts.get(f"h_{b}", 0)
+    for n, found in enumerate(bins):
+        seen += found
         if seen >= need:
             return n
     return HIST_MAX + 1
