@@ -106,12 +106,13 @@ def _blueprints():
     # One line per room's blueprint; each module holds a `blp`.
     from api import (applications_views, attachments_views, audit_views, forms_views, health, messages_views,
                      services_views, tasks_views)
+    from api import ratings_views, stats_views
     from api.identity import admin_views, views
     from designer import forms_views as designer_forms_views, process_views, services_views as designer_services
 
     return [health.blp, audit_views.blp, views.blp, admin_views.blp, designer_forms_views.blp, forms_views.blp,
             attachments_views.blp, process_views.blp, designer_services.blp, services_views.blp,
-            applications_views.blp, tasks_views.blp, messages_views.blp]
+            applications_views.blp, tasks_views.blp, messages_views.blp, ratings_views.blp, stats_views.blp]
 
 
 class JSONProvider(DefaultJSONProvider):

@@ -118,6 +118,7 @@ class InboxArgs(Schema):
 
 class TaskOut(Schema):
     id = fields.String()
+    kind = fields.String(metadata={"description": "process, or rating_followup (a bad rating to follow up)"})
     name = fields.String()
     element_id = fields.String()
     application_id = fields.String()

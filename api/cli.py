@@ -124,6 +124,32 @@ def rebuild_projections(dry_run):
     click.echo(f"{'found' if dry_run else 'repaired'} {report.differences} difference(s)")
 
 
+@cli.group("stats")
+def stats_group():
+    """The statistics' rollups (workflows/stats)."""
+
+
+@stats_group.command("check")
+def stats_check():
+    """Recount the rollups from the applications and name those that differ (exit 1 if any)."""
+    from workflows.stats import rollups
+
+    found = rollups.differences()
+    for item in found[:20]:
+        click.echo(f"{item['id']}: kept {item['kept']} recount {item['recount']}")
+    click.echo(f"{len(found)} rollup(s) differ from a recount")
+    if found:
+        raise SystemExit(1)
+
+
+@stats_group.command("rebuild")
+def stats_rebuild():
+    """Replace the rollups with a recount of every application (run it while nobody submits)."""
+    from workflows.stats import rollups
+
+    click.echo(f"wrote {rollups.rebuild()} rollup document(s)")
+
+
 @cli.command("seed-demo")
 def seed_demo():
     """Load the demo departments, accounts and the 居住证申领 service (safe to run again)."""

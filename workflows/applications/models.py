@@ -71,6 +71,8 @@ class Application(me.Document):
     timeline = me.EmbeddedDocumentListField(Event)
     return_request = me.EmbeddedDocumentField(ReturnRequest, null=True)
     result = me.EmbeddedDocumentField(Result, null=True)
+    # 网办 (online: the applicant submitted it themself) or offline (staff entered it for them): the statistics' 网办率
+    channel = me.StringField(choices=("online", "offline"), default="online")
     staff_acted = me.BooleanField(default=False)   # once an approver acted, the resident can no longer withdraw
     last_urged_at = me.DateTimeField(null=True)     # 催办: at most once a day
     idempotency_key = me.StringField(null=True)

@@ -25,6 +25,7 @@ from workflows.applications.models import FINAL, Application, Event
 from workflows.clock import deadlines
 from workflows.models import Instance
 from workflows.notify import service as notify
+from workflows.stats import rollups as stats
 from workflows.tasks import projection
 from workflows.tasks.models import HumanTask
 
@@ -113,6 +114,7 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     app.data_json = cases.dump_data(clean)
     app.attachments = attachment_ids
     app.status, app.instance_id, app.submitted_at, app.updated_at = "submitted", instance.id, now, now
+    app.channel = "online" if actor.user_id == app.applicant_id else "offline"    # staff entering it: offline
     app.due_at = deadlines.due_at(now, sv.body.time_limit_days)
     app.remind_at = deadlines.remind_at(now, sv.body.time_limit_days)
     app.timeline = [Event(at=now, action="submitted", actor_id=actor.user_id, actor_name=actor.username)]
@@ -140,12 +142,13 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
                  service_version=sv.version, instance=str(instance.id))
     notify.enqueue("submitted", [actor.user_id], application=app, title=f"{app.service_name} 已提交",
                    body=f"办件编号 {app.number}", dedupe=f"submitted:{app.id}")
+    stats.submitted(app)
     return app, True
 
 
 _SUBMIT_FIELDS = ("number", "data_json", "attachments", "status", "instance_id", "submitted_at", "updated_at",
                   "due_at", "remind_at", "timeline", "current_steps", "service_version", "form_key", "form_version",
-                  "service_name", "department")
+                  "service_name", "department", "channel")
 
 
 # -- following, withdrawing, supplementing ---------------------------------------------------------------------
@@ -180,7 +183,9 @@ def withdraw(actor: Actor, app_id: str, expected_version: int, *, reason: str = 
         projection.cancel_all(app.instance_id)
         storage.release(str(app.id))
     audit.record(actor, "application.withdraw", "application", app.id, reason=reason)
-    return app.reload()
+    app.reload()
+    stats.withdrawn(app)
+    return app
 
 
 def supplement(actor: Actor, app_id: str, expected_version: int, data: dict,

@@ -9,6 +9,8 @@ STATUSES = ("open", "returned", "done", "cancelled")   # returned: waiting for t
 
 
 class HumanTask(me.Document):
+    # process: a user task of the instance; rating_followup: a bad rating's follow-up (workflows/ratings)
+    kind = me.StringField(default="process")
     task_id = me.StringField(required=True)             # the engine's task id (a UUID)
     instance_id = me.ObjectIdField(required=True)
     application_id = me.ObjectIdField(required=True)

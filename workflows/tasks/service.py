@@ -27,6 +27,7 @@ from workflows.applications import cases
 from workflows.applications.models import Application, Event, Result, ReturnRequest
 from workflows.models import Instance
 from workflows.notify import service as notify
+from workflows.stats import rollups as stats
 from workflows.tasks import projection
 from workflows.tasks.models import CarbonCopy, HumanTask
 
@@ -207,6 +208,10 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
     ends here."""
     task = visible_task(actor, task_id)
     check_may_act(actor, task, expected_version)
+    if task.kind == "rating_followup":      # no process behind it: the department reports what it did
+        from workflows.ratings import service as ratings
+
+        return ratings.complete_follow_up(actor, task, expected_version, comment=comment)
     if task.hand_back_to and task.assignee == actor.user_id:
         return _hand_back(actor, task, expected_version, decision=decision, comment=comment)
     if decision == "reject" and not comment.strip():
@@ -254,6 +259,7 @@ def follow_engine(app: Application, task: HumanTask | None, instance: Instance, 
                                                                documents=documents, at=clock.now()))
     Application.objects(id=app.id).update_one(inc__version=1, **changes)
     if instance.status == "completed":
+        stats.completed(app.id)
         notify.enqueue(outcome, [app.applicant_id], application=app,
                        title=f"{app.service_name} {'已办结' if outcome == 'approved' else '未通过'}", body=comment,
                        dedupe=f"{outcome}:{app.id}")
