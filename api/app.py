@@ -10,7 +10,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 from pymongo.errors import PyMongoError
 
-from api import errors, json_guard, logs
+from api import errors, json_guard, logs, materials_views
 from api.runtime import Runtime
 from core import audit, db, pii
 from core.settings import Settings, ensure_keys, from_env
@@ -31,6 +31,7 @@ def create_app(config: Settings | None = None) -> Flask:
         pass
     wire_rooms()
     store = _build_store(settings)
+    materials_views.wire(store)
 
     from api.identity.wechat import WeChatClient
 
@@ -107,7 +108,7 @@ def _blueprints():
 
     return [health.blp, audit_views.blp, views.blp, admin_views.blp, designer_forms_views.blp, forms_views.blp,
             attachments_views.blp, process_views.blp, designer_services.blp, services_views.blp,
-            applications_views.blp, tasks_views.blp, messages_views.blp]
+            applications_views.blp, tasks_views.blp, messages_views.blp, materials_views.blp]
 
 
 class JSONProvider(DefaultJSONProvider):
