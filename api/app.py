@@ -102,13 +102,13 @@ def _build_store(settings: Settings):
 def _blueprints():
     # One line per room's blueprint; each module holds a `blp`.
     from api import (applications_views, attachments_views, audit_views, forms_views, health, messages_views,
-                     services_views, tasks_views)
+                     policies_views, services_views, tasks_views)
     from api.identity import admin_views, views
     from designer import forms_views as designer_forms_views, process_views, services_views as designer_services
 
     return [health.blp, audit_views.blp, views.blp, admin_views.blp, designer_forms_views.blp, forms_views.blp,
             attachments_views.blp, process_views.blp, designer_services.blp, services_views.blp,
-            applications_views.blp, tasks_views.blp, messages_views.blp, materials_views.blp]
+            applications_views.blp, tasks_views.blp, messages_views.blp, materials_views.blp, policies_views.blp]
 
 
 class JSONProvider(DefaultJSONProvider):
