@@ -117,11 +117,13 @@ def rebuild_projections(dry_run):
 @cli.command("seed-demo")
 def seed_demo():
     """Load the demo departments, accounts and the 居住证申领 service (safe to run again)."""
-    from api import demo, demo_service
+    from api import demo, demo_policy, demo_service
 
     for line in demo.seed():
         click.echo(line)
     for line in demo_service.seed(demo.DEMO_PASSWORD):
+        click.echo(line)
+    for line in demo_policy.seed():
         click.echo(line)
 
 

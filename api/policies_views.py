@@ -171,7 +171,7 @@ class PublishPolicy(MethodView):
 # -- admins --------------------------------------------------------------------------------------------------------
 
 @blp.route("/admin/resident-profiles/<user_id>")
-class ResidentProfile(MethodView):
+class ResidentProfileItem(MethodView):
     @blp.arguments(ResidentProfileIn)
     @blp.response(200, ProfileOut)
     @blp.doc(security=[BEARER])

@@ -13,16 +13,20 @@ ELDERLY = """<?xml version="1.0" encoding="UTF-8"?>
     <decisionTable id="t" hitPolicy="FIRST">
       <input id="i_age" label="年龄"><inputExpression id="e_age"><text>age</text></inputExpression></input>
       <input id="i_hukou" label="户籍"><inputExpression id="e_hukou"><text>hukou</text></inputExpression></input>
-      <input id="i_lic" label="居住证"><inputExpression id="e_lic"><text>"residence" in licences</text></inputExpression></input>
+      <input id="i_lic" label="居住证"><inputExpression id="e_lic">
+        <text>"residence" in licences</text></inputExpression></input>
       <output id="o_ok" name="eligible" />
       <output id="o_amount" name="amount" />
-      <rule id="r_local"><inputEntry id="a1"><text>&gt;= 80</text></inputEntry><inputEntry id="b1"><text>"110101"</text></inputEntry>
+      <rule id="r_local"><inputEntry id="a1"><text>&gt;= 80</text></inputEntry>
+        <inputEntry id="b1"><text>"110101"</text></inputEntry>
         <inputEntry id="c1"><text>-</text></inputEntry>
         <outputEntry id="x1"><text>True</text></outputEntry><outputEntry id="y1"><text>300</text></outputEntry></rule>
-      <rule id="r_permit"><inputEntry id="a2"><text>&gt;= 80</text></inputEntry><inputEntry id="b2"><text>-</text></inputEntry>
+      <rule id="r_permit"><inputEntry id="a2"><text>&gt;= 80</text></inputEntry>
+        <inputEntry id="b2"><text>-</text></inputEntry>
         <inputEntry id="c2"><text>True</text></inputEntry>
         <outputEntry id="x2"><text>True</text></outputEntry><outputEntry id="y2"><text>200</text></outputEntry></rule>
-      <rule id="r_no"><inputEntry id="a3"><text>-</text></inputEntry><inputEntry id="b3"><text>-</text></inputEntry>
+      <rule id="r_no"><inputEntry id="a3"><text>-</text></inputEntry>
+        <inputEntry id="b3"><text>-</text></inputEntry>
         <inputEntry id="c3"><text>-</text></inputEntry>
         <outputEntry id="x3"><text>False</text></outputEntry><outputEntry id="y3"><text>0</text></outputEntry></rule>
     </decisionTable>
@@ -119,8 +123,8 @@ def test_a_licence_held_makes_a_resident_eligible_and_a_declined_grant_stays_dec
     _profile(client, admin_headers, user_id, birth_date="1930-01-01", hukou="320102")
     assert _evaluate(client, admin_headers)["granted"] == 0
     with app.app_context():      # a 居住证 issued to them (what an approved residence application files)
-        from workflows.materials.models import Material
-        Material(owner_id=user_id, kind="residence", source="licence", attachment_id="x", number="DZ1",
+        from workflows.materials.models import PersonalMaterial
+        PersonalMaterial(owner_id=user_id, kind="residence", source="licence", attachment_id="x", number="DZ1",
                  application_id="a1").save()
     assert _evaluate(client, admin_headers)["granted"] == 1
     [grant] = client.get("/api/v1/me/grants", headers=holder).json

@@ -10,7 +10,7 @@ SOURCES = ("upload", "licence")
 STATUSES = ("valid", "revoked")          # "expired" is not stored: it follows from valid_until and today
 
 
-class Material(me.Document):
+class PersonalMaterial(me.Document):
     owner_id = me.StringField(required=True)
     kind = me.StringField(required=True, max_length=64)        # e.g. hukou, id_card, residence_permit
     name = me.StringField(default="", max_length=200)          # what a person calls it: 户口簿, 居住证

@@ -24,7 +24,7 @@ from core.errors import DomainError
 from storage import service as storage
 from workflows.applications.models import Application
 from workflows.materials import pdf
-from workflows.materials.models import Material, Seal
+from workflows.materials.models import PersonalMaterial, Seal
 from workflows.materials.service import CHINA
 
 log = logging.getLogger(__name__)
@@ -40,15 +40,21 @@ def register_department_names(resolver) -> None:
     _department_names[0] = resolver
 
 
+def licence_kind(service_code: str) -> str:
+    """A result's kind is its service's code as a form names it (`x-prefill: material.residence_permit`)."""
+    kind = service_code.replace("-", "_").replace(".", "_")
+    return kind if kind[:1].isalpha() else f"s_{kind}"
+
+
 def licence_number(app: Application) -> str:
     return "DZ" + (app.number or str(app.id))[2:]
 
 
-def issue(store, application_id: str, outcome: str = "approved") -> Material | None:
+def issue(store, application_id: str, outcome: str = "approved") -> PersonalMaterial | None:
     """The application's result licence, made now if it is approved and has none yet."""
     if outcome != "approved":
         return None
-    existing = Material.objects(application_id=str(application_id), source="licence").first()
+    existing = PersonalMaterial.objects(application_id=str(application_id), source="licence").first()
     if existing:
         return existing
     app = Application.objects(id=clock.parse_id(application_id), status="approved").first()
@@ -70,7 +76,8 @@ def issue(store, application_id: str, outcome: str = "approved") -> Material | N
     content_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     document = pdf.render(facts, content_hash, seal=seal_bytes, signature=signature_bytes, verify_path=VERIFY_PATH)
     attachment = storage.issue_document(store, app.applicant_id, document, application_id=str(app.id))
-    material = Material(owner_id=app.applicant_id, kind=app.service_code, name=app.service_name, source="licence",
+    material = PersonalMaterial(owner_id=app.applicant_id, kind=licence_kind(app.service_code), name=app.service_name,
+                        source="licence",
                         attachment_id=str(attachment.id), application_id=str(app.id),
                         application_number=app.number or "", number=facts.number, issuer_id=app.department,
                         issuer_name=issuer, holder_name=facts.applicant, valid_from=issued_at.date(),
@@ -78,7 +85,7 @@ def issue(store, application_id: str, outcome: str = "approved") -> Material | N
     try:
         material.save(force_insert=True)
     except NotUniqueError:      # another worker issued it a moment ago: theirs stands (ours is a locked orphan)
-        return Material.objects(application_id=str(app.id), source="licence").first()
+        return PersonalMaterial.objects(application_id=str(app.id), source="licence").first()
     Application.objects(id=app.id).update_one(push__result__documents=str(attachment.id), inc__version=1)
     audit.record(None, "licence.issue", "application", app.id, number=facts.number, hash=content_hash,
                  attachment=str(attachment.id), seal=bool(seal_bytes), signature=bool(signature_bytes))
@@ -103,7 +110,7 @@ def issue_missing(store, *, limit: int = 50) -> int:
            .order_by("-updated_at").limit(limit * 4)]
     if not ids:
         return 0
-    done = {m.application_id for m in Material.objects(application_id__in=ids, source="licence")
+    done = {m.application_id for m in PersonalMaterial.objects(application_id__in=ids, source="licence")
             .only("application_id")}
     issued = 0
     for app_id in [i for i in ids if i not in done][:limit]:

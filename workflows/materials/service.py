@@ -9,17 +9,16 @@ results.py. Usable = status valid and not past `valid_until` (China date); only 
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import date, timedelta, timezone
 
 from mongoengine.errors import NotUniqueError
 
 from core import audit, clock
 from core.actor import Actor
-from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.errors import Conflict, Forbidden, NotFound
 from storage import service as storage
 from workflows.applications.models import Application
-from workflows.materials.models import Material
+from workflows.materials.models import PersonalMaterial
 
 CHINA = timezone(timedelta(hours=8))
 MAX_OFFERED = 20
@@ -29,7 +28,7 @@ def today() -> date:
     return clock.now().astimezone(CHINA).date()
 
 
-def status_of(material: Material, on: date | None = None) -> str:
+def status_of(material: PersonalMaterial, on: date | None = None) -> str:
     """valid, expired or revoked."""
     if material.status == "revoked":
         return "revoked"
@@ -39,7 +38,7 @@ def status_of(material: Material, on: date | None = None) -> str:
 
 
 def _usable(owner_id: str, kinds: list[str]):
-    return Material.objects(owner_id=owner_id, kind__in=kinds, status="valid").order_by("-created_at")
+    return PersonalMaterial.objects(owner_id=owner_id, kind__in=kinds, status="valid").order_by("-created_at")
 
 
 # -- the forms room's source for `x-prefill: material.<kind>` ---------------------------------------------------
@@ -61,7 +60,7 @@ def keep(actor: Actor, form_key: str, found: dict) -> int:
     for kind, ids in found.items():
         for attachment_id in dict.fromkeys(ids):
             try:
-                Material(owner_id=actor.user_id, kind=kind, name=kind, source="upload", attachment_id=attachment_id,
+                PersonalMaterial(owner_id=actor.user_id, kind=kind, name=kind, source="upload", attachment_id=attachment_id,
                          form_key=form_key).save(force_insert=True)
                 filed.append(attachment_id)
             except NotUniqueError:
@@ -74,10 +73,10 @@ def keep(actor: Actor, form_key: str, found: dict) -> int:
 # -- the resident's file ----------------------------------------------------------------------------------------
 
 def file_upload(actor: Actor, *, attachment_id: str, kind: str, name: str = "",
-                valid_until: date | None = None) -> Material:
+                valid_until: date | None = None) -> PersonalMaterial:
     """File one of one's own uploads under a kind (e.g. a scanned 户口簿 with no form asking for it yet)."""
     storage.assert_owned(actor.user_id, [attachment_id])
-    material = Material(owner_id=actor.user_id, kind=kind, name=name or kind, source="upload",
+    material = PersonalMaterial(owner_id=actor.user_id, kind=kind, name=name or kind, source="upload",
                         attachment_id=str(attachment_id), valid_until=valid_until)
     try:
         material.save(force_insert=True)
@@ -88,21 +87,21 @@ def file_upload(actor: Actor, *, attachment_id: str, kind: str, name: str = "",
     return material
 
 
-def list_mine(actor: Actor, *, kind: str | None = None, usable: bool = False) -> list[Material]:
-    query = Material.objects(owner_id=actor.user_id, **({"kind": kind} if kind else {})).order_by("-created_at")
+def list_mine(actor: Actor, *, kind: str | None = None, usable: bool = False) -> list[PersonalMaterial]:
+    query = PersonalMaterial.objects(owner_id=actor.user_id, **({"kind": kind} if kind else {})).order_by("-created_at")
     on = today()
     return [m for m in query if not usable or status_of(m, on) == "valid"]
 
 
-def _mine(actor: Actor, material_id: str) -> Material:
+def _mine(actor: Actor, material_id: str) -> PersonalMaterial:
     oid = clock.parse_id(material_id)
-    material = Material.objects(id=oid, owner_id=actor.user_id).first() if oid else None
+    material = PersonalMaterial.objects(id=oid, owner_id=actor.user_id).first() if oid else None
     if material is None:
         raise NotFound()
     return material
 
 
-def get(actor: Actor, material_id: str) -> Material:
+def get(actor: Actor, material_id: str) -> PersonalMaterial:
     return _mine(actor, material_id)
 
 
@@ -111,7 +110,7 @@ def delete(actor: Actor, store, material_id: str, expected_version: int | None =
     one a submitted application uses (and every issued result) stays with that application."""
     material = _mine(actor, material_id)
     version = material.version if expected_version is None else expected_version
-    if not Material.objects(id=material.id, version=version).delete():
+    if not PersonalMaterial.objects(id=material.id, version=version).delete():
         raise Conflict("material.changed")
     audit.record(actor, "material.delete", "material", material.id, kind=material.kind, number=material.number)
     if material.source == "upload":
@@ -134,9 +133,9 @@ def of_application(actor: Actor, application_id: str) -> list[dict]:
     ids = list(app.attachments)
     if app.id:
         # results issued for this application are its attachments too
-        ids += [m.attachment_id for m in Material.objects(application_id=str(app.id), source="licence")
+        ids += [m.attachment_id for m in PersonalMaterial.objects(application_id=str(app.id), source="licence")
                 if m.attachment_id not in ids]
-    materials = {m.attachment_id: m for m in Material.objects(owner_id=app.applicant_id, attachment_id__in=ids)}
+    materials = {m.attachment_id: m for m in PersonalMaterial.objects(owner_id=app.applicant_id, attachment_id__in=ids)}
     on = today()
     return [{"attachment_id": a, "material": materials.get(a),
              "status": status_of(materials[a], on) if a in materials else None} for a in ids]
@@ -144,14 +143,14 @@ def of_application(actor: Actor, application_id: str) -> list[dict]:
 
 # -- licences: revoking and verifying ------------------------------------------------------------------------------
 
-def _licence(number: str) -> Material:
-    material = Material.objects(number=number, source="licence").first() if number else None
+def _licence(number: str) -> PersonalMaterial:
+    material = PersonalMaterial.objects(number=number, source="licence").first() if number else None
     if material is None:
         raise NotFound()
     return material
 
 
-def revoke(actor: Actor, number: str, reason: str) -> Material:
+def revoke(actor: Actor, number: str, reason: str) -> PersonalMaterial:
     """The issuing department (its approvers or leads) or an admin revokes a licence: no longer offered, and
     verification says revoked."""
     material = _licence(number)
@@ -160,7 +159,7 @@ def revoke(actor: Actor, number: str, reason: str) -> Material:
         raise Forbidden()
     if material.status == "revoked":
         raise Conflict("material.already_revoked")
-    if not Material.objects(id=material.id, version=material.version, status="valid").update_one(
+    if not PersonalMaterial.objects(id=material.id, version=material.version, status="valid").update_one(
             set__status="revoked", set__revoked_at=clock.now(), set__revoked_reason=reason, inc__version=1):
         raise Conflict("material.changed")
     audit.record(actor, "licence.revoke", "material", material.id, number=number, reason=reason)
@@ -170,7 +169,7 @@ def revoke(actor: Actor, number: str, reason: str) -> Material:
 def verify(store, number: str, content_hash: str) -> dict:
     """Anyone holding a result checks it: the number and the printed hash must name one issued licence, and the
     stored file must still be the one issued. An unknown number and a wrong hash look the same."""
-    material = Material.objects(number=number, source="licence").first() if number else None
+    material = PersonalMaterial.objects(number=number, source="licence").first() if number else None
     if material is None or material.content_hash != (content_hash or "").lower():
         return {"valid": False, "number": number, "reason": "no_match"}
     data, recorded = storage.read_bytes(store, material.attachment_id)
@@ -187,8 +186,3 @@ def verify(store, number: str, content_hash: str) -> dict:
 def _mask(name: str) -> str:
     return name[0] + "*" * (len(name) - 1) if name else ""
 
-
-def check_kind(kind: str) -> None:
-
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", kind or ""):
-        raise Invalid("material.bad_kind", errors=[{"path": "/kind", "code": "invalid", "message": "material.bad_kind"}])

@@ -19,9 +19,9 @@ from pymongo.errors import BulkWriteError
 from core import audit, clock
 from core.actor import Actor
 from workflows import dmn_eval
-from workflows.materials.models import Material
+from workflows.materials.models import PersonalMaterial
 from workflows.notify import service as notify
-from workflows.policies.models import Grant, PolicyVersion, ResidentProfile
+from workflows.policies.models import PolicyGrant, PolicyVersion, ResidentProfile
 
 log = logging.getLogger(__name__)
 CHINA = timezone(timedelta(hours=8))
@@ -87,10 +87,10 @@ def _run_policy(actor, version: PolicyVersion, day: date, batch: int, report: Re
             break
         last = profiles[-1].id
         ids = [p.id for p in profiles]
-        done = {g.user_id for g in Grant.objects(policy_code=version.code, period=period, user_id__in=ids)
+        done = {g.user_id for g in PolicyGrant.objects(policy_code=version.code, period=period, user_id__in=ids)
                 .only("user_id")}
         held: dict = {}
-        for m in Material.objects(owner_id__in=ids, source="licence", status="valid").only(
+        for m in PersonalMaterial.objects(owner_id__in=ids, source="licence", status="valid").only(
                 "owner_id", "kind", "valid_until", "status"):
             if m.valid_until is None or m.valid_until >= day:
                 held.setdefault(m.owner_id, []).append(m.kind)
@@ -109,7 +109,7 @@ def _run_policy(actor, version: PolicyVersion, day: date, batch: int, report: Re
                 continue
             if outputs.get("eligible") is True:
                 counts["eligible"] += 1
-                grants.append(Grant(id=ObjectId(), policy_code=version.code, policy_version=version.number,
+                grants.append(PolicyGrant(id=ObjectId(), policy_code=version.code, policy_version=version.number,
                                     policy_name=version.body.name, benefit=version.body.benefit,
                                     user_id=profile.id, period=period, inputs=_plain(inputs),
                                     outputs=_plain(outputs), created_at=clock.now()))
@@ -121,11 +121,11 @@ def _run_policy(actor, version: PolicyVersion, day: date, batch: int, report: Re
     return counts
 
 
-def _insert(actor, version: PolicyVersion, grants: list[Grant]) -> int:
+def _insert(actor, version: PolicyVersion, grants: list[PolicyGrant]) -> int:
     """One bulk insert; a grant another run made meanwhile is a duplicate and is left out of what follows."""
     if not grants:
         return 0
-    collection = Grant._get_collection()
+    collection = PolicyGrant._get_collection()
     try:
         collection.insert_many([g.to_mongo().to_dict() for g in grants], ordered=False)
         inserted = grants

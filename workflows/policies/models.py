@@ -18,7 +18,7 @@ class PolicyBody(me.EmbeddedDocument):
     period = me.StringField(choices=PERIODS, default="year")
 
 
-class Policy(me.Document):
+class PolicyDraft(me.Document):
     """The draft a department edits (conditional writes on `version`) and which version is current."""
     code = me.StringField(required=True, unique=True, max_length=64)
     body = me.EmbeddedDocumentField(PolicyBody, required=True)
@@ -54,7 +54,7 @@ class ResidentProfile(me.Document):
     meta = {"collection": "resident_profiles"}
 
 
-class Grant(me.Document):
+class PolicyGrant(me.Document):
     policy_code = me.StringField(required=True)
     policy_version = me.IntField(required=True)
     policy_name = me.StringField(default="")

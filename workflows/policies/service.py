@@ -15,7 +15,7 @@ from core import audit, clock
 from core.actor import Actor
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows import dmn_eval
-from workflows.policies.models import Grant, Policy, PolicyBody, PolicyVersion, ResidentProfile
+from workflows.policies.models import PolicyGrant, PolicyDraft, PolicyBody, PolicyVersion, ResidentProfile
 
 
 # -- designers ---------------------------------------------------------------------------------------------------
@@ -31,9 +31,9 @@ def _check(actor: Actor, body: dict) -> None:
         raise Invalid("policy.invalid", errors=problems)
 
 
-def create(actor: Actor, *, code: str, **body) -> Policy:
+def create(actor: Actor, *, code: str, **body) -> PolicyDraft:
     _check(actor, body)
-    policy = Policy(code=code, body=PolicyBody(**body))
+    policy = PolicyDraft(code=code, body=PolicyBody(**body))
     try:
         policy.save(force_insert=True)
     except NotUniqueError:
@@ -43,29 +43,29 @@ def create(actor: Actor, *, code: str, **body) -> Policy:
     return policy
 
 
-def _policy(actor: Actor, code: str) -> Policy:
-    policy = Policy.objects(code=code).first()
+def _policy(actor: Actor, code: str) -> PolicyDraft:
+    policy = PolicyDraft.objects(code=code).first()
     if policy is None or not actor.may_design(policy.body.department):
         raise NotFound()
     return policy
 
 
-def get(actor: Actor, code: str) -> Policy:
+def get(actor: Actor, code: str) -> PolicyDraft:
     return _policy(actor, code)
 
 
-def list_for(actor: Actor) -> list[Policy]:
+def list_for(actor: Actor) -> list[PolicyDraft]:
     actor.require_designer()
-    query = Policy.objects.order_by("code")
+    query = PolicyDraft.objects.order_by("code")
     return list(query) if actor.is_admin else [p for p in query if actor.may_design(p.body.department)]
 
 
-def update(actor: Actor, code: str, expected_version: int, **changes) -> Policy:
+def update(actor: Actor, code: str, expected_version: int, **changes) -> PolicyDraft:
     policy = _policy(actor, code)
     body = {**policy.body.to_mongo().to_dict(), **{k: v for k, v in changes.items() if v is not None}}
     body.pop("_cls", None)
     _check(actor, body)
-    if not Policy.objects(id=policy.id, version=expected_version).update_one(
+    if not PolicyDraft.objects(id=policy.id, version=expected_version).update_one(
             set__body=PolicyBody(**body), set__updated_at=clock.now(), inc__version=1):
         raise Conflict("policy.changed")
     audit.record(actor, "policy.update", "policy", code, fields=sorted(changes))
@@ -83,7 +83,7 @@ def publish(actor: Actor, code: str) -> PolicyVersion:
     except NotUniqueError:
         raise Conflict("policy.changed") from None
     PolicyVersion.objects(code=code, number__ne=number, current=True).update(set__current=False)
-    Policy.objects(id=policy.id).update_one(set__published=number, inc__version=1)
+    PolicyDraft.objects(id=policy.id).update_one(set__published=number, inc__version=1)
     audit.record(actor, "policy.publish", "policy", code, version=number)
     return version
 
@@ -105,28 +105,29 @@ def put_profile(actor: Actor, user_id: str, *, birth_date: date | None, district
 # -- the resident's grants ---------------------------------------------------------------------------------------
 
 def my_grants(actor: Actor, status: str | None = None):
-    return Grant.objects(user_id=actor.user_id, **({"status": status} if status else {})).order_by("-created_at")
+    return PolicyGrant.objects(user_id=actor.user_id, **({"status": status} if status else {})).order_by("-created_at")
 
 
-def _my_grant(actor: Actor, grant_id: str) -> Grant:
+def _my_grant(actor: Actor, grant_id: str) -> PolicyGrant:
     oid = clock.parse_id(grant_id)
-    grant = Grant.objects(id=oid, user_id=actor.user_id).first() if oid else None
+    grant = PolicyGrant.objects(id=oid, user_id=actor.user_id).first() if oid else None
     if grant is None:
         raise NotFound()
     return grant
 
 
-def get_grant(actor: Actor, grant_id: str) -> Grant:
+def get_grant(actor: Actor, grant_id: str) -> PolicyGrant:
     return _my_grant(actor, grant_id)
 
 
-def answer(actor: Actor, grant_id: str, expected_version: int, *, confirm: bool, reason: str = "") -> Grant:
+def answer(actor: Actor, grant_id: str, expected_version: int, *, confirm: bool,
+           reason: str = "") -> PolicyGrant:
     """The resident confirms (确认享受) or declines (放弃) a grant offered to them; once."""
     grant = _my_grant(actor, grant_id)
     if grant.status != "offered":
         raise Conflict("grant.already_answered")
     status = "confirmed" if confirm else "declined"
-    if not Grant.objects(id=grant.id, version=expected_version, status="offered").update_one(
+    if not PolicyGrant.objects(id=grant.id, version=expected_version, status="offered").update_one(
             set__status=status, set__reason=reason, set__decided_at=clock.now(), inc__version=1):
         raise Conflict("grant.changed")
     audit.record(actor, "grant.confirm" if confirm else "grant.decline", "grant", grant.id,
