@@ -78,7 +78,7 @@ def render(facts: Facts, content_hash: str, *, seal: bytes | None, signature: by
     c.drawString(20 * mm, 28 * mm, "本文件为电子证照，可凭证照编号与校验码在线核验：")
     c.setFont("Helvetica", 8)
     c.drawString(20 * mm, 23 * mm, f"SHA-256: {content_hash}")
-    c.drawString(20 * mm, 18 * mm, f"Verify: {verify_path}?number={facts.number}&hash={content_hash}")
+    c.drawString(20 * mm, 18 * mm, f"Verify: {verify_path}?number={facts.number}&hash=<SHA-256 above>")
     c.showPage()
     c.save()
     return out.getvalue()

@@ -49,12 +49,14 @@ def age_on(birth: date | None, day: date) -> int | None:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
-def inputs_of(profile: ResidentProfile, licences: list[str], day: date) -> dict:
-    """What a decision sees of a resident (names usable in DMN cells)."""
-    facts = {k: v for k, v in (profile.attributes or {}).items() if isinstance(k, str) and k.isidentifier()
+def inputs_of(profile: dict, licences: list[str], day: date) -> dict:
+    """What a decision sees of a resident (names usable in DMN cells); `profile` is a resident_profiles document."""
+    facts = {k: v for k, v in (profile.get("attributes") or {}).items() if isinstance(k, str) and k.isidentifier()
              and not k.startswith("_")}
-    return {**facts, "age": age_on(profile.birth_date, day), "district": profile.district or "",
-            "hukou": profile.hukou or "", "licences": sorted(set(licences))}
+    born = profile.get("birth_date")
+    born = born.date() if isinstance(born, datetime) else born
+    return {**facts, "age": age_on(born, day), "district": profile.get("district") or "",
+            "hukou": profile.get("hukou") or "", "licences": sorted(set(licences))}
 
 
 def evaluate(actor: Actor | None = None, *, now: datetime | None = None, batch: int = 200,
@@ -80,38 +82,41 @@ def _run_policy(actor, version: PolicyVersion, day: date, batch: int, report: Re
     period = period_of(version.body.period, day)
     counts = {"residents": 0, "eligible": 0, "granted": 0, "already": 0, "failed": 0}
     last = None
+    # raw documents: building a mongoengine object per resident cost more than the decision itself
+    profiles_collection = ResidentProfile._get_collection()
+    grants_collection, materials = PolicyGrant._get_collection(), PersonalMaterial._get_collection()
     while not stop():
-        page = ResidentProfile.objects(**({"id__gt": last} if last else {})).order_by("id").limit(batch)
-        profiles = list(page)
+        profiles = list(profiles_collection.find({"_id": {"$gt": last}} if last else {}).sort("_id", 1).limit(batch))
         if not profiles:
             break
-        last = profiles[-1].id
-        ids = [p.id for p in profiles]
-        done = {g.user_id for g in PolicyGrant.objects(policy_code=version.code, period=period, user_id__in=ids)
-                .only("user_id")}
+        last = profiles[-1]["_id"]
+        ids = [p["_id"] for p in profiles]
+        done = {g["user_id"] for g in grants_collection.find(
+            {"policy_code": version.code, "user_id": {"$in": ids}, "period": period}, {"user_id": 1, "_id": 0})}
         held: dict = {}
-        for m in PersonalMaterial.objects(owner_id__in=ids, source="licence", status="valid").only(
-                "owner_id", "kind", "valid_until", "status"):
-            if m.valid_until is None or m.valid_until >= day:
-                held.setdefault(m.owner_id, []).append(m.kind)
+        for m in materials.find({"owner_id": {"$in": ids}, "source": "licence", "status": "valid"},
+                                {"owner_id": 1, "kind": 1, "valid_until": 1, "_id": 0}):
+            until = m.get("valid_until")
+            if until is None or (until.date() if isinstance(until, datetime) else until) >= day:
+                held.setdefault(m["owner_id"], []).append(m["kind"])
         grants = []
         for profile in profiles:
             counts["residents"] += 1
-            if profile.id in done:
+            if profile["_id"] in done:
                 counts["already"] += 1
                 continue
-            inputs = inputs_of(profile, held.get(profile.id, []), day)
+            inputs = inputs_of(profile, held.get(profile["_id"], []), day)
             try:
                 outputs = dmn_eval.decide(engine, inputs)
             except dmn_eval.DecisionError as exc:
                 counts["failed"] += 1
-                log.warning("policy %s: resident %s not decided: %s", version.code, profile.id, exc)
+                log.warning("policy %s: resident %s not decided: %s", version.code, profile["_id"], exc)
                 continue
             if outputs.get("eligible") is True:
                 counts["eligible"] += 1
                 grants.append(PolicyGrant(id=ObjectId(), policy_code=version.code, policy_version=version.number,
                                     policy_name=version.body.name, benefit=version.body.benefit,
-                                    user_id=profile.id, period=period, inputs=_plain(inputs),
+                                    user_id=profile["_id"], period=period, inputs=_plain(inputs),
                                     outputs=_plain(outputs), created_at=clock.now()))
         counts["granted"] += _insert(actor, version, grants)
         if len(profiles) < batch:
