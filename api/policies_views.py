@@ -18,6 +18,7 @@ blp = Blueprint("policies", __name__, url_prefix="/api/v1",
 i18n.register({
     "policy.invalid": ("政策的 DMN 决策表有误", "The policy's DMN decision has problems"),
     "policy.exists": ("该政策编码已存在", "A policy with this code exists"),
+    "policy.unknown_decision": ("DMN 文件中没有该决策", "The DMN file has no decision with this id"),
     "policy.changed": ("政策已被修改，请刷新后重试", "The policy changed; reload and try again"),
     "grant.already_answered": ("该待遇已确认或放弃", "This grant was already confirmed or declined"),
     "grant.changed": ("待遇已变化，请刷新后重试", "The grant changed; reload and try again"),

@@ -148,6 +148,7 @@ def test_bad_dmn_is_refused_by_element_id_and_only_designers_of_the_department_d
     r = client.post(POLICIES, headers=designer, json={
         "code": "elderly", "name": "x", "department": civil["id"], "dmn_xml": ELDERLY, "decision_id": "nope"})
     assert r.status_code == 422 and r.json["errors"][0]["path"] == "/decision_id"
+    assert r.json["errors"][0]["message"] == "DMN 文件中没有该决策" and r.json["message"] == "政策的 DMN 决策表有误"
     r = client.post(POLICIES, headers=designer, json={
         "code": "elderly", "name": "x", "department": civil["id"], "dmn_xml": "<not xml", "decision_id": "x"})
     assert r.status_code == 422 and r.json["errors"][0]["path"] == "/dmn_xml"

@@ -80,7 +80,8 @@ def issue(store, application_id: str, outcome: str = "approved") -> PersonalMate
                         source="licence",
                         attachment_id=str(attachment.id), application_id=str(app.id),
                         application_number=app.number or "", number=facts.number, issuer_id=app.department,
-                        issuer_name=issuer, holder_name=facts.applicant, valid_from=issued_at.date(),
+                        issuer_name=issuer, holder_name=facts.applicant,
+                        valid_from=issued_at.astimezone(CHINA).date(),
                         content_hash=content_hash, file_sha256=attachment.sha256, created_at=issued_at)
     try:
         material.save(force_insert=True)
