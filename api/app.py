@@ -10,7 +10,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 from pymongo.errors import PyMongoError
 
-from api import errors, json_guard, logs, metrics, spa
+from api import errors, json_guard, logs, materials_views, metrics, spa
 from api.runtime import Runtime
 from core import audit, db, pii
 from core.settings import Settings, ensure_keys, from_env
@@ -33,6 +33,7 @@ def create_app(config: Settings | None = None) -> Flask:
     wire_rooms()
     quotas.configure(quotas.Policy.from_settings(settings))
     store = _build_store(settings)
+    materials_views.wire(store)
 
     from api.identity.wechat import WeChatClient
 
@@ -105,14 +106,15 @@ def _build_store(settings: Settings):
 def _blueprints():
     # One line per room's blueprint; each module holds a `blp`.
     from api import (applications_views, attachments_views, audit_views, forms_views, health, messages_views,
-                     services_views, tasks_views)
+                     policies_views, services_views, tasks_views)
     from api import ratings_views, stats_views
     from api.identity import admin_views, views
     from designer import forms_views as designer_forms_views, process_views, services_views as designer_services
 
     return [health.blp, audit_views.blp, views.blp, admin_views.blp, designer_forms_views.blp, forms_views.blp,
             attachments_views.blp, process_views.blp, designer_services.blp, services_views.blp,
-            applications_views.blp, tasks_views.blp, messages_views.blp, ratings_views.blp, stats_views.blp]
+            applications_views.blp, tasks_views.blp, messages_views.blp, ratings_views.blp, stats_views.blp,
+            materials_views.blp, policies_views.blp]
 
 
 class JSONProvider(DefaultJSONProvider):

@@ -153,11 +153,13 @@ def stats_rebuild():
 @cli.command("seed-demo")
 def seed_demo():
     """Load the demo departments, accounts and the 居住证申领 service (safe to run again)."""
-    from api import demo, demo_service
+    from api import demo, demo_policy, demo_service
 
     for line in demo.seed():
         click.echo(line)
     for line in demo_service.seed(demo.DEMO_PASSWORD):
+        click.echo(line)
+    for line in demo_policy.seed():
         click.echo(line)
 
 
@@ -288,7 +290,7 @@ def worker(once):
         raise ConfigError(f"ZHANGBAN_WECHAT_TEMPLATES: {exc}") from None
     sender = SubscribeSender(rt.wechat) if settings.wechat_appid and settings.wechat_secret else None
     loop = Worker(sender, policy=delivery.Policy.from_settings(settings), batch=settings.worker_batch,
-                  idle_seconds=settings.worker_idle_seconds)
+                  idle_seconds=settings.worker_idle_seconds, scheduled=scheduled_jobs(rt.store))
     # The first signal lets the current item finish, then the loop ends and the command exits 0.
     previous = {sig: signal.signal(sig, loop.stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     click.echo(f"worker {os.getpid()} started (lease {settings.worker_lease_seconds} s, idle "
@@ -299,3 +301,33 @@ def worker(once):
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     click.echo(f"worker {os.getpid()} stopped after {rounds} rounds", err=True)
+
+
+def scheduled_jobs(store) -> list:
+    """The worker's periodic jobs of other rooms: 免申即享 policy runs and results to catch up on."""
+    from datetime import timedelta
+
+    from workflows.materials import results
+    from workflows.policies import evaluate
+
+    return [("results", lambda now: results.issue_missing(store), timedelta(minutes=1)),
+            ("policies", lambda now: vars(evaluate.evaluate(now=now)), evaluate.EVERY)]
+
+
+@cli.group("policies")
+def policies_group():
+    """免申即享: benefits granted without an application."""
+
+
+@policies_group.command("evaluate")
+@click.option("--policy", default=None, help="only this policy's code")
+@click.option("--batch", default=200, show_default=True, help="residents per batch")
+def policies_evaluate(policy, batch):
+    """Decide every resident by the current policies; grant the eligible once per period and notify them."""
+    from workflows.policies import evaluate
+
+    report = evaluate.evaluate(batch=batch, policy_code=policy)
+    for code, counts in report.by_policy.items():
+        click.echo(f"{code}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    click.echo(f"{report.policies} policies, {report.residents} residents looked at, {report.granted} granted "
+               f"({report.already} already granted this period, {report.failed} not decided)")

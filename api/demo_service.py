@@ -36,7 +36,8 @@ APPLY_SCHEMA = {
                    "x-ui": {"widget": "integer", "label": {"zh-CN": "已居住月数", "en": "Months of residence"}}},
         "address": {"type": "string", "maxLength": 200,
                     "x-ui": {"widget": "text", "label": {"zh-CN": "居住地址", "en": "Address"}}},
-        "id_photo": {"type": "string", "x-ui": {"widget": "photo", "label": {"zh-CN": "身份证照片", "en": "ID photo"}}},
+        "id_photo": {"type": "string", "x-prefill": "material.id_photo",
+                     "x-ui": {"widget": "photo", "label": {"zh-CN": "身份证照片", "en": "ID photo"}}},
         "signature": {"type": "string", "x-ui": {"widget": "signature",
                                                  "label": {"zh-CN": "申请人签名", "en": "Signature"}}}}}
 

@@ -268,9 +268,12 @@ class _Walker:
         prefill = node.get("x-prefill")
         if prefill is not None:
             source, _, slot = str(prefill).partition(".")
-            if not (source == "profile" and slot in PREFILL_PROFILE or source == "history" and KEY.match(slot)):
+            material = source == "material" and KEY.match(slot) and kind in ("attachment", "attachments")
+            if not (source == "profile" and slot in PREFILL_PROFILE or source == "history" and KEY.match(slot)
+                    or material):
                 self.error(f"{pointer}/x-prefill", "invalid_prefill",
-                           "x-prefill is profile.name, profile.id_card, profile.phone or history.<slot>")
+                           "x-prefill is profile.name, profile.id_card, profile.phone, history.<slot> or (on a "
+                           "photo or file field) material.<kind>")
             else:
                 f.prefill = prefill
         return f

@@ -165,6 +165,37 @@ def _remove_quietly(store: ObjectStore, variants: Iterable[Variant]) -> None:
             pass   # left as an orphan; `zhangban storage gc` removes it later
 
 
+def issue_document(store: ObjectStore, owner_id: str, data: bytes, *, application_id: str) -> Attachment:
+    """A PDF the system made for `owner_id` (an application's result): stored write-once under `result/` (object
+    lock on MinIO), recorded as the owner's attachment and referenced by the application (so its handlers read it
+    and it cannot be deleted while the application names it). Object first, then the record."""
+    attachment = Attachment(id=ObjectId(), owner_id=owner_id, kind="document", created_at=clock.now(),
+                            sha256=hashlib.sha256(data).hexdigest(), content_type=sniffing.PDF, size=len(data),
+                            referenced_by=[str(application_id)])
+    key = f"result/{attachment.id}/full.pdf"
+    version = store.put(key, data, sniffing.PDF)
+    attachment.variants = [Variant(name="full", key=key, version=version, content_type=sniffing.PDF,
+                                   size=len(data), sha256=attachment.sha256)]
+    attachment.save(force_insert=True)
+    audit.record(None, "attachment.issue", "attachment", attachment.id, owner=owner_id,
+                 application=str(application_id), sha256=attachment.sha256)
+    return attachment
+
+
+def read_bytes(store: ObjectStore, attachment_id: str, variant: str = "full") -> tuple[bytes, str]:
+    """The stored bytes of one rendition and their recorded sha256 (for rooms that print or check a file; no
+    access check: the caller has made its own)."""
+    chosen = _find(attachment_id).variant(variant)
+    if chosen is None:
+        raise NotFound()
+    return store.get(chosen.key, chosen.version), chosen.sha256
+
+
+def may_read_application(actor: Actor, application_id: str) -> bool:
+    """Whether the registered reader checks let the actor read files of this application."""
+    return any(check(actor, [str(application_id)]) for check in _readers)
+
+
 # ---- reading ------------------------------------------------------------------------------------------------
 
 def get(actor: Actor, attachment_id: str) -> Attachment:

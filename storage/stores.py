@@ -1,6 +1,6 @@
 """Object stores behind one small interface: MinIO through the minio SDK, or files under the data dir.
 
-Keys look like `photo/<attachment id>/full.jpg`. Keys under `signature/` are write-once: on MinIO they live in a
+Keys look like `photo/<attachment id>/full.jpg`. Keys under `signature/` and `result/` are write-once: on MinIO they live in a
 second bucket with object lock (governance retention) where the server supports it; on the filesystem they are
 created exclusively and made read-only. Errors reaching the backing service become core.errors.Unavailable
 (503), never a stack trace.
@@ -29,7 +29,7 @@ from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-LOCKED_PREFIX = "signature/"      # write-once keys (see module docstring)
+LOCKED_PREFIX = ("signature/", "result/")   # write-once keys (see module docstring); result/: issued results
 BLOB_URL_PREFIX = "/api/v1/attachments/blob"   # where the app serves filesystem-store links
 
 

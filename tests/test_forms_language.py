@@ -46,6 +46,9 @@ def test_the_every_kind_form_has_no_problems_and_expands_to_standard_json_schema
     ({"type": "string", "x-visibleif": "a"}, "/properties/f/x-visibleif", "unknown_extension"),
     ({"type": "string", "maxLength": 100000}, "/properties/f/maxLength", "limit_too_high"),
     ({"type": "string", "x-prefill": "profile.salary"}, "/properties/f/x-prefill", "invalid_prefill"),
+    ({"type": "string", "x-prefill": "material.hukou"}, "/properties/f/x-prefill", "invalid_prefill"),
+    ({"type": "string", "x-prefill": "material.1x", "x-ui": {"widget": "photo"}}, "/properties/f/x-prefill",
+     "invalid_prefill"),
     ({"type": "array", "items": {"type": "object", "properties": {}}}, "/properties/f/items", "empty_group"),
     ({"type": "string", "maxLength": "ten"}, "/properties/f/maxLength", "meta_schema"),
 ])

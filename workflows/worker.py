@@ -36,6 +36,7 @@ class Round:
     notifications: dict | None = None
     purged: int = 0
     sealed: int = 0
+    scheduled: dict | None = None      # name → what each scheduled job that ran this round answered
 
     @property
     def busy(self) -> bool:
@@ -45,7 +46,8 @@ class Round:
 
 class Worker:
     def __init__(self, sender: delivery.Sender | None = None, *, policy: delivery.Policy | None = None,
-                 batch: int = 100, idle_seconds: float = 2.0, actor: Actor | None = None):
+                 batch: int = 100, idle_seconds: float = 2.0, actor: Actor | None = None,
+                 scheduled: list | None = None):
         self.sender = sender
         self.policy = policy or delivery.Policy()
         self.batch = batch
@@ -53,6 +55,9 @@ class Worker:
         self.actor = actor or Actor.system()
         self._stop = threading.Event()
         self._next_purge: datetime | None = None
+        # other rooms' periodic jobs: (name, fn(now), every) — e.g. 免申即享 policy runs, results to catch up on
+        self.scheduled = list(scheduled or [])
+        self._next_run: dict = {}
 
     # -- stopping: the current item is finished, then the loop ends ---------------------------------------------
     def stop(self, *_args) -> None:
@@ -83,6 +88,11 @@ class Worker:
         if not self.stopping and (self._next_purge is None or current >= self._next_purge):
             result.purged = self._guard("purge", lambda: instances.purge_test_runs(now), 0)
             self._next_purge = current + PURGE_EVERY
+        for name, job, every in self.scheduled:
+            if self.stopping or current < self._next_run.get(name, current):
+                continue
+            result.scheduled = {**(result.scheduled or {}), name: self._guard(name, lambda: job(current), None)}
+            self._next_run[name] = current + every
         return result
 
     def _guard(self, what, step, empty):

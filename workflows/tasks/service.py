@@ -11,6 +11,7 @@ and steps and the projection's new rows are written.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from types import SimpleNamespace
 
@@ -31,7 +32,16 @@ from workflows.stats import rollups as stats
 from workflows.tasks import projection
 from workflows.tasks.models import CarbonCopy, HumanTask
 
+log = logging.getLogger(__name__)
 DECISIONS = {"approve": "approved", "reject": "rejected"}
+
+# Rooms that act when a case ends (the results room issues the 电子证照): name → fn(application_id, outcome).
+# Called after the application's final state is written; a failing hook is logged, never the approver's error.
+_on_final: dict = {}
+
+
+def register_on_final(name: str, hook) -> None:
+    _on_final[name] = hook
 
 
 # -- who sees what ---------------------------------------------------------------------------------------------
@@ -263,6 +273,11 @@ def follow_engine(app: Application, task: HumanTask | None, instance: Instance, 
         notify.enqueue(outcome, [app.applicant_id], application=app,
                        title=f"{app.service_name} {'已办结' if outcome == 'approved' else '未通过'}", body=comment,
                        dedupe=f"{outcome}:{app.id}")
+        for name, hook in list(_on_final.items()):
+            try:
+                hook(str(app.id), outcome)
+            except Exception:   # noqa: BLE001 — the case has ended either way; the hook's own retry picks it up
+                log.exception("on_final hook %s failed for application %s", name, app.id)
 
 
 def follow_instance(instance: Instance) -> None:
