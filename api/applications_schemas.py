@@ -57,6 +57,9 @@ class EventOut(Schema):
     signature = fields.String()
     paused_days = fields.Integer(allow_none=True, metadata={
         "description": "on `supplemented`: working days the clock stood still during 补正 (the deadline moved on)"})
+    automatic = fields.Boolean(metadata={"description": "秒批: decided by the service's DMN decision, no person"})
+    rule = fields.String(metadata={"description": "秒批: the DMN rule that decided (its id and description)"})
+    decision_id = fields.String(metadata={"description": "秒批: the DMN decision"})
 
 
 class ReturnRequestOut(Schema):
@@ -71,6 +74,8 @@ class ResultOut(Schema):
     reason = fields.String()
     documents = fields.List(fields.String())
     at = fields.DateTime()
+    automatic = fields.Boolean()
+    rule = fields.String()
 
 
 class ApplicationSummaryOut(Schema):

@@ -34,6 +34,9 @@ class Event(me.EmbeddedDocument):
     comment = me.StringField(default="", max_length=2000)
     signature = me.StringField(default="")         # an attachment id
     paused_days = me.IntField(null=True)           # supplemented: working days the clock stood still (补正)
+    automatic = me.BooleanField(default=False)     # 秒批: decided by the service's DMN decision, no person
+    rule = me.StringField(default="")              # 秒批: the rule that decided ("id (description)")
+    decision_id = me.StringField(default="")       # 秒批: the DMN decision
 
 
 class ReturnRequest(me.EmbeddedDocument):
@@ -50,6 +53,8 @@ class Result(me.EmbeddedDocument):
     reason = me.StringField(default="", max_length=2000)
     documents = me.ListField(me.StringField())     # attachment ids of result documents
     at = me.DateTimeField()
+    automatic = me.BooleanField(default=False)     # 秒批
+    rule = me.StringField(default="")
 
 
 class Application(me.Document):

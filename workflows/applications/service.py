@@ -20,7 +20,7 @@ from forms import service as forms
 from forms import validation as form_validation
 from storage import service as storage
 from workflows import instances, service as processes, task_data
-from workflows.applications import cases
+from workflows.applications import auto_approval, cases
 from workflows.applications.models import FINAL, Application, Event
 from workflows.clock import deadlines
 from workflows.models import Instance
@@ -101,8 +101,10 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     if app.id is None:
         app.id = ObjectId()      # the instance names its application before either is written
     # the form's values typed as conditions compare them (money as Decimal, dates as dates: docs/bpmn.md)
-    instance = instances.start(actor, process_version, task_data.typed(form_version, clean), application_id=app.id)
-    if instance.status == "incident":
+    typed = task_data.typed(form_version, clean)
+    decided = auto_approval.decide(actor, sv, typed)     # 秒批: decided now, no instance, no human step
+    instance = None if decided else instances.start(actor, process_version, typed, application_id=app.id)
+    if instance is not None and instance.status == "incident":
         Instance.objects(id=instance.id).delete()
         raise Unavailable("application.service_failing", params={"service": sv.code})
 
@@ -110,13 +112,15 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     app.number = cases.next_number(now)
     app.data_json = cases.dump_data(clean)
     app.attachments = attachment_ids
-    app.status, app.instance_id, app.submitted_at, app.updated_at = "submitted", instance.id, now, now
+    app.status, app.submitted_at, app.updated_at = "submitted", now, now
+    app.instance_id = instance.id if instance else None
     app.due_at = deadlines.due_at(now, sv.body.time_limit_days)
     app.remind_at = deadlines.remind_at(now, sv.body.time_limit_days)
     app.timeline = [Event(at=now, action="submitted", actor_id=actor.user_id, actor_name=actor.username)]
     case = cases.case_info(app, process_version=process_version)
-    new_rows = projection.rows(case, instance.ready)
-    app.current_steps = cases.steps_from(new_rows)
+    app.current_steps = cases.steps_from(projection.rows(case, instance.ready)) if instance else []
+    if decided:
+        auto_approval.apply(app, decided, now)
     try:
         if is_new:
             app.save(force_insert=True)
@@ -126,24 +130,28 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
         else:
             app.version += 1
     except (NotUniqueError, Conflict):
-        Instance.objects(id=instance.id).delete()      # the other request won; its instance is the one
+        if instance is not None:
+            Instance.objects(id=instance.id).delete()  # the other request won; its instance is the one
         winner = _existing(actor, app.idempotency_key) if is_new else None
         if winner is None:
             raise Conflict("application.changed") from None
         return winner, False
-    projection.sync(case, instance.ready, ())
+    if instance is not None:
+        projection.sync(case, instance.ready, ())
     storage.grant_read(attachment_ids, str(app.id))
     forms.remember(actor, form_version, clean)
     audit.record(actor, "application.submit", "application", app.id, number=app.number, service=sv.code,
                  service_version=sv.version)
     notify.enqueue("submitted", [actor.user_id], application=app, title=f"{app.service_name} 已提交",
                    body=f"办件编号 {app.number}", dedupe=f"submitted:{app.id}")
+    if decided:
+        auto_approval.finished(actor, app, decided)
     return app, True
 
 
 _SUBMIT_FIELDS = ("number", "data_json", "attachments", "status", "instance_id", "submitted_at", "updated_at",
                   "due_at", "remind_at", "timeline", "current_steps", "service_version", "form_key", "form_version",
-                  "service_name", "department")
+                  "service_name", "department", "result")
 
 
 # -- following, withdrawing, supplementing ---------------------------------------------------------------------
