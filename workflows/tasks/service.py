@@ -229,6 +229,9 @@ def follow_engine(app: Application, task: HumanTask | None, instance: Instance, 
         notify.enqueue(outcome, [app.applicant_id], application=app,
                        title=f"{app.service_name} {'已办结' if outcome == 'approved' else '未通过'}", body=comment,
                        dedupe=f"{outcome}:{app.id}")
+        if app.bundle_id:     # a part of a 一件事 bundle ended: start what waited for it, or fail the bundle
+            from workflows.bundles import cases as bundle_cases
+            bundle_cases.child_finished(app)
 
 
 def follow_instance(instance: Instance) -> None:
