@@ -123,6 +123,10 @@ def seed_demo():
         click.echo(line)
     for line in demo_service.seed(demo.DEMO_PASSWORD):
         click.echo(line)
+    from api import demo_bundle     # 新生儿出生一件事 and a 秒批 service (issue 12)
+
+    for line in demo_bundle.seed(demo.DEMO_PASSWORD):
+        click.echo(line)
 
 
 @cli.group("audit")
