@@ -114,6 +114,16 @@ def rebuild_projections(dry_run):
     click.echo(f"{'found' if dry_run else 'repaired'} {report.differences} difference(s)")
 
 
+@cli.command("bundles-resume")
+@click.option("--batch", default=500, show_default=True, help="at most this many open cases")
+def bundles_resume(batch):
+    """Advance open 一件事 bundle cases a crash left waiting (safe to run any time)."""
+    from workflows.bundles.cases import resume_open
+
+    result = resume_open(batch)
+    click.echo(f"open: {result['open']}, advanced: {result['advanced']}")
+
+
 @cli.command("seed-demo")
 def seed_demo():
     """Load the demo departments, accounts and the 居住证申领 service (safe to run again)."""

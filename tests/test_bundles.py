@@ -131,3 +131,48 @@ def test_a_retry_with_the_same_key_gets_the_same_case_and_no_second_applications
         assert Application.objects.count() == 2          # birth and insurance; hukou waits
     r = newborn.client.get(f"/api/v1/bundle-cases/{first['id']}", headers=newborn.approvers["health"])
     assert r.status_code == 404
+
+
+def test_the_part_that_needs_two_starts_once_when_both_end_together_and_sees_their_results(newborn, app):
+    from tests.test_applications_races import _parallel
+
+    newborn.publish_bundle(parts=[{"key": "birth", "service_code": "birth_cert"},
+                                  {"key": "hukou", "service_code": "hukou_birth", "depends_on": ["birth", "insurance"]},
+                                  {"key": "insurance", "service_code": "baby_insurance"}])
+    case = newborn.submit()
+    tasks = [(newborn.approvers[d], newborn.todo(newborn.approvers[d])[0]) for d in ("health", "medical")]
+    responses = _parallel(app, [lambda c, h=h, t=t: c.post(f"/api/v1/tasks/{t['id']}/complete", headers=h, json={
+        "version": t["version"], "decision": "approve", "comment": "同意"}) for h, t in tasks])
+    assert [r.status_code for r in responses] == [200, 200]
+    [police_task] = newborn.todo(newborn.approvers["police"])       # started exactly once
+    after = newborn.case(case["id"])
+    assert [(e["part"], e["action"]) for e in after["timeline"]].count(("hukou", "started")) == 1
+    numbers = {p["key"]: p["number"] for p in after["parts"]}
+    with app.app_context():
+        from workflows.applications.models import Application
+        from workflows.models import Instance
+        assert Application.objects(bundle_part="hukou").count() == 1
+        hukou = Application.objects.get(bundle_part="hukou")
+        state = Instance.objects.get(id=hukou.instance_id).state_json
+    # the part that waited gets the bundle's number and the results of the parts it needed, in its process data
+    assert numbers["birth"] in state and numbers["insurance"] in state and case["number"] in state
+    assert police_task["application_id"] == str(hukou.id)
+
+
+def test_a_case_a_crash_left_before_its_parts_started_is_resumed_by_the_command(newborn, app, monkeypatch):
+    from api.cli import cli
+    from workflows.bundles import cases
+
+    newborn.publish_bundle()
+    monkeypatch.setattr(cases, "advance", lambda case_id, **kw: cases.BundleCase.objects(id=case_id).first())
+    case = newborn.submit()                                   # the process "died" after inserting the case
+    assert {p["status"] for p in case["parts"]} == {"waiting"} and newborn.todo(newborn.approvers["health"]) == []
+    monkeypatch.undo()
+    result = app.test_cli_runner().invoke(cli, ["bundles-resume"])
+    assert result.exit_code == 0 and "open: 1, advanced: 1" in result.output, result.output
+    parts = {p["key"]: p["status"] for p in newborn.case(case["id"])["parts"]}
+    assert parts == {"birth": "submitted", "hukou": "waiting", "insurance": "submitted"}
+    assert len(newborn.todo(newborn.approvers["health"])) == 1
+    again = app.test_cli_runner().invoke(cli, ["bundles-resume"])
+    assert "open: 1, advanced: 0" in again.output                # nothing twice
+    assert len(newborn.todo(newborn.approvers["health"])) == 1

@@ -12,7 +12,8 @@ Submit, in an order that leaves a recoverable state (no transactions):
 it, skips those that needed a part that failed, cancels the running ones when a part whose rejection fails the
 bundle is rejected, and gives the case its result when every part is over. It derives everything from the
 parts' applications (the source of truth) and writes the case conditionally on its version, retrying.
-A crash between 2 and 3 leaves a case whose parts wait; the next `advance(case_id)` starts them.
+A crash between 2 and 3 (or between a part's end and the bundle's reaction) leaves a case that waits;
+`zhangban bundles-resume` (resume_open) advances every open case, and does nothing to those that are fine.
 """
 from __future__ import annotations
 
@@ -258,6 +259,19 @@ def child_finished(app) -> None:
     """An application of a bundle reached its end (decided, withdrawn): move the bundle on."""
     if getattr(app, "bundle_id", None):
         advance(app.bundle_id)
+
+
+def resume_open(batch: int = 500) -> dict:
+    """Advance every open case (`zhangban bundles resume`): what a crash between a case's insert and its first
+    advance, or between a part's end and the bundle's reaction, left behind. Idempotent; a case with nothing to
+    do is read and not written."""
+    seen = moved = 0
+    for case_id in BundleCase.objects(status="submitted").order_by("created_at").scalar("id").limit(batch):
+        seen += 1
+        before = BundleCase.objects(id=case_id).only("version").first()
+        after = advance(case_id)
+        moved += int(after is not None and before is not None and after.version != before.version)
+    return {"open": seen, "advanced": moved}
 
 
 # -- reading ---------------------------------------------------------------------------------------------------
