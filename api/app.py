@@ -114,7 +114,15 @@ def _blueprints():
     return [health.blp, audit_views.blp, views.blp, admin_views.blp, designer_forms_views.blp, forms_views.blp,
             attachments_views.blp, process_views.blp, designer_services.blp, services_views.blp,
             applications_views.blp, tasks_views.blp, messages_views.blp, ratings_views.blp, stats_views.blp,
-            materials_views.blp, policies_views.blp]
+            materials_views.blp, policies_views.blp] + _bundle_blueprints()
+
+
+def _bundle_blueprints():
+    """Issue 12: 一件事 bundles (the designer's and the residents' blueprints) and 帮办代办 (helpers)."""
+    from api import bundles_views, helpers_views
+    from designer import bundles_views as designer_bundles
+
+    return [designer_bundles.blp, bundles_views.blp, helpers_views.blp]
 
 
 class JSONProvider(DefaultJSONProvider):

@@ -57,6 +57,10 @@ class EventOut(Schema):
     signature = fields.String()
     paused_days = fields.Integer(allow_none=True, metadata={
         "description": "on `supplemented`: working days the clock stood still during 补正 (the deadline moved on)"})
+    automatic = fields.Boolean(metadata={"description": "秒批: decided by the service's DMN decision, no person"})
+    on_behalf = fields.Boolean(metadata={"description": "帮办代办: actor_name is a helper acting for the applicant"})
+    rule = fields.String(metadata={"description": "秒批: the DMN rule that decided (its id and description)"})
+    decision_id = fields.String(metadata={"description": "秒批: the DMN decision"})
 
 
 class ReturnRequestOut(Schema):
@@ -71,6 +75,8 @@ class ResultOut(Schema):
     reason = fields.String()
     documents = fields.List(fields.String())
     at = fields.DateTime()
+    automatic = fields.Boolean()
+    rule = fields.String()
 
 
 class ApplicationSummaryOut(Schema):
@@ -98,6 +104,16 @@ class ApplicationOut(ApplicationSummaryOut):
     return_request = fields.Nested(ReturnRequestOut, allow_none=True)
     result = fields.Nested(ResultOut, allow_none=True)
     withdrawable = fields.Method("_withdrawable")
+    applicant_id = fields.String(metadata={"description": "whose application it is"})
+    acted_by = fields.Method("_acted_by", metadata={
+        "description": "帮办代办: {user_id, name, authorisation_id} of the helper who submitted it; null otherwise"})
+    bundle_id = fields.String(allow_none=True, metadata={"description": "the 一件事 bundle case it is part of"})
+    bundle_part = fields.String(allow_none=True)
+
+    def _acted_by(self, app):
+        if not getattr(app, "helper_id", None):
+            return None
+        return {"user_id": app.helper_id, "name": app.helper_name, "authorisation_id": app.authorisation_id}
 
     def _render_url(self, app):
         return f"/api/v1/forms/{app.form_key}/versions/{app.form_version}/render"
@@ -166,6 +182,8 @@ class HandledApplicationOut(Schema):
     due_at = fields.DateTime(allow_none=True)
     timeline = fields.List(fields.Nested(EventOut))
     return_request = fields.Nested(ReturnRequestOut, allow_none=True)
+    acted_by = fields.Function(lambda app: {"name": app.helper_name} if getattr(app, "helper_id", None) else None,
+                               metadata={"description": "帮办代办: the helper who submitted for the applicant"})
 
 
 class TaskDetailOut(Schema):

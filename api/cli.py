@@ -150,6 +150,16 @@ def stats_rebuild():
     click.echo(f"wrote {rollups.rebuild()} rollup document(s)")
 
 
+@cli.command("bundles-resume")
+@click.option("--batch", default=500, show_default=True, help="at most this many open cases")
+def bundles_resume(batch):
+    """Advance open 一件事 bundle cases a crash left waiting (safe to run any time)."""
+    from workflows.bundles.cases import resume_open
+
+    result = resume_open(batch)
+    click.echo(f"open: {result['open']}, advanced: {result['advanced']}")
+
+
 @cli.command("seed-demo")
 def seed_demo():
     """Load the demo departments, accounts and the 居住证申领 service (safe to run again)."""
@@ -160,6 +170,10 @@ def seed_demo():
     for line in demo_service.seed(demo.DEMO_PASSWORD):
         click.echo(line)
     for line in demo_policy.seed():
+        click.echo(line)
+    from api import demo_bundle     # 新生儿出生一件事 and a 秒批 service (issue 12)
+
+    for line in demo_bundle.seed(demo.DEMO_PASSWORD):
         click.echo(line)
 
 

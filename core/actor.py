@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ROLES = ("resident", "designer", "approver", "lead", "admin")   # lead: a department's head, hears of overdue cases
+# lead: a department's head, hears of overdue cases; helper: 帮办代办 staff acting for residents who authorised them
+ROLES = ("resident", "designer", "approver", "lead", "helper", "admin")
 
 
 @dataclass(frozen=True)

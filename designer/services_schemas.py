@@ -33,6 +33,13 @@ class MaterialIn(Schema):
     required = fields.Boolean(load_default=True)
 
 
+class AutoApprovalIn(Schema):
+    process_key = fields.String(required=True, validate=PROCESS_KEY)
+    process_version = fields.Integer(required=True, validate=VERSION_NUMBER)
+    decision_id = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                                metadata={"description": "a DMN decision of that published process version"})
+
+
 class ServiceBodyIn(Schema):
     """The fields a designer writes; all optional here (an update changes those it names)."""
     name = fields.String(validate=validate.Length(min=1, max=200))
@@ -53,6 +60,9 @@ class ServiceBodyIn(Schema):
     form_version = fields.Integer(validate=VERSION_NUMBER)
     process_key = fields.String(validate=PROCESS_KEY)
     process_version = fields.Integer(validate=VERSION_NUMBER)
+    auto_approval = fields.Nested(AutoApprovalIn, allow_none=True, metadata={
+        "description": "秒批: a published DMN decision whose output `decision` (approve/reject) decides on "
+                       "submission; no match, or another value, leaves the case to people. null removes it"})
 
 
 class ServiceDraftIn(ServiceBodyIn):
@@ -91,6 +101,12 @@ def _body(name, cls=fields.String, **kw):
     return cls(attribute=f"body.{name}", **kw)
 
 
+class AutoApprovalOut(Schema):
+    process_key = fields.String()
+    process_version = fields.Integer()
+    decision_id = fields.String()
+
+
 class ServiceBodyOut(Schema):
     name = _body("name")
     name_en = _body("name_en")
@@ -107,6 +123,7 @@ class ServiceBodyOut(Schema):
     form_version = _body("form_version", fields.Integer)
     process_key = _body("process_key")
     process_version = _body("process_version", fields.Integer)
+    auto_approval = fields.Nested(AutoApprovalOut, attribute="body.auto_approval", allow_none=True)
 
 
 class ServiceDraftOut(ServiceBodyOut):

@@ -38,6 +38,7 @@ i18n.register({
     "service.no_region": ("请至少指定一个可办理的行政区划", "Name at least one region where it may be applied for"),
     "service.bad_region": ("不是有效的 6 位行政区划代码（GB/T 2260）", "Not a 6-digit GB/T 2260 region code"),
     "service.duplicate_region": ("行政区划重复", "This region is listed twice"),
+    "service.decision_not_found": ("该流程版本的 DMN 中没有这个决策", "The process version's DMN has no such decision"),
     "service.over_statutory_limit": ("承诺时限不能超过法定时限", "The committed time limit exceeds the statutory limit"),
 })
 

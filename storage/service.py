@@ -261,13 +261,15 @@ def delete(actor: Actor, store: ObjectStore, attachment_id: str) -> None:
 
 # ---- hooks for the applications service ---------------------------------------------------------------------
 
-def assert_owned(owner_id: str, attachment_ids: list[str]) -> None:
-    """Raise Invalid naming each id that is not an attachment of `owner_id` (unknown ids look the same)."""
+def assert_owned(owner_id: str, attachment_ids: list[str], *, also: str | None = None) -> None:
+    """Raise Invalid naming each id that is not an attachment of `owner_id` (unknown ids look the same).
+    `also`: a second owner whose files count too (a 帮办 helper's uploads for the resident they act for)."""
     if not attachment_ids:
         return      # most applications and approvals carry none: no round trip for nothing
     oids = {str(i): clock.parse_id(i) for i in attachment_ids}
+    owners = [owner_id] + ([also] if also else [])
     found = {str(a.id) for a in Attachment.objects(id__in=[o for o in oids.values() if o],
-                                                    owner_id=owner_id).only("id")}
+                                                    owner_id__in=owners).only("id")}
     bad = [(index, i) for index, i in enumerate(attachment_ids) if str(i) not in found]
     if bad:
         raise Invalid("attachment.not_yours", params={"id": bad[0][1]}, errors=[

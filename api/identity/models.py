@@ -6,7 +6,8 @@ import mongoengine as me
 from core import clock
 
 DEPARTMENT_LEVELS = ("city", "district", "bureau", "office")
-DEPARTMENT_ROLES = ("designer", "approver", "lead")   # held per department; lead: overdue cases escalate to it
+DEPARTMENT_ROLES = ("designer", "approver", "lead", "helper")   # held per department; lead: overdue cases escalate
+# to it; helper: 帮办代办 staff (a service hall's), who submit and supplement for residents who authorised them
 GLOBAL_ROLES = ("resident", "admin")
 
 

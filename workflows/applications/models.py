@@ -8,9 +8,10 @@ import mongoengine as me
 from core import clock
 
 # draft → submitted (in progress) ⇄ returned (补正) → approved | rejected; withdrawn from draft/submitted/returned
-STATUSES = ("draft", "submitted", "returned", "approved", "rejected", "withdrawn")
+# cancelled: a part of a 一件事 bundle that another department's rejection ended (workflows/bundles)
+STATUSES = ("draft", "submitted", "returned", "approved", "rejected", "withdrawn", "cancelled")
 OPEN = ("submitted", "returned")
-FINAL = ("approved", "rejected", "withdrawn")
+FINAL = ("approved", "rejected", "withdrawn", "cancelled")
 
 
 class Step(me.EmbeddedDocument):
@@ -34,6 +35,10 @@ class Event(me.EmbeddedDocument):
     comment = me.StringField(default="", max_length=2000)
     signature = me.StringField(default="")         # an attachment id
     paused_days = me.IntField(null=True)           # supplemented: working days the clock stood still (补正)
+    automatic = me.BooleanField(default=False)     # 秒批: decided by the service's DMN decision, no person
+    on_behalf = me.BooleanField(default=False)     # 帮办代办: the actor is a helper acting for the applicant
+    rule = me.StringField(default="")              # 秒批: the rule that decided ("id (description)")
+    decision_id = me.StringField(default="")       # 秒批: the DMN decision
 
 
 class ReturnRequest(me.EmbeddedDocument):
@@ -50,6 +55,8 @@ class Result(me.EmbeddedDocument):
     reason = me.StringField(default="", max_length=2000)
     documents = me.ListField(me.StringField())     # attachment ids of result documents
     at = me.DateTimeField()
+    automatic = me.BooleanField(default=False)     # 秒批
+    rule = me.StringField(default="")
 
 
 class Application(me.Document):
@@ -76,6 +83,11 @@ class Application(me.Document):
     staff_acted = me.BooleanField(default=False)   # once an approver acted, the resident can no longer withdraw
     last_urged_at = me.DateTimeField(null=True)     # 催办: at most once a day
     idempotency_key = me.StringField(null=True)
+    helper_id = me.StringField(null=True)           # 帮办代办: the staff member who submitted for the applicant
+    helper_name = me.StringField(null=True)
+    authorisation_id = me.StringField(null=True)    # the resident's authorisation they acted under
+    bundle_id = me.ObjectIdField(null=True)         # the 一件事 bundle case this application is a part of
+    bundle_part = me.StringField(null=True)         # that part's key
     due_at = me.DateTimeField(null=True)           # the service's commitment time limit
     # the clock (workflows/clock): reminder at 75 % of the limit, escalation once overdue, paused during 补正
     remind_at = me.DateTimeField(null=True)
@@ -93,6 +105,7 @@ class Application(me.Document):
         {"fields": ["applicant_id", "idempotency_key"], "unique": True,
          "partialFilterExpression": {"idempotency_key": {"$type": "string"}}},
         "instance_id",
+        {"fields": ["bundle_id"], "partialFilterExpression": {"bundle_id": {"$type": "objectId"}}},
         # the clock's scans: open applications whose reminder or deadline has come, not yet handled
         ("status", "reminded_at", "remind_at"), ("status", "escalated_at", "due_at")]}
 

@@ -10,6 +10,8 @@ A crash after 2 leaves an application whose inbox rows `zhangban rebuild-project
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bson import ObjectId
 from mongoengine.errors import NotUniqueError
 
@@ -20,7 +22,7 @@ from forms import service as forms
 from forms import validation as form_validation
 from storage import service as storage
 from workflows import instances, quotas, service as processes, task_data
-from workflows.applications import cases
+from workflows.applications import auto_approval, cases
 from workflows.applications.models import FINAL, Application, Event
 from workflows.clock import deadlines
 from workflows.models import Instance
@@ -30,6 +32,20 @@ from workflows.tasks import projection
 from workflows.tasks.models import HumanTask
 
 WITHDRAWABLE = ("draft", "submitted", "returned")
+
+
+@dataclass(frozen=True)
+class OnBehalf:
+    """帮办代办: a helper acting for the applicant under an authorisation (workflows/proxy checks it)."""
+    helper: Actor
+    authorisation_id: str
+
+
+def _who(actor: Actor, on_behalf: OnBehalf | None) -> dict:
+    """The timeline's actor fields: the helper when one acts for the applicant."""
+    if on_behalf:
+        return {"actor_id": on_behalf.helper.user_id, "actor_name": on_behalf.helper.username, "on_behalf": True}
+    return {"actor_id": actor.user_id, "actor_name": actor.username}
 
 
 def _new_application(actor: Actor, sv, data_json: str, profile: dict | None, idempotency_key: str | None):
@@ -49,15 +65,23 @@ def _existing(actor: Actor, idempotency_key: str | None) -> Application | None:
 # -- drafts ----------------------------------------------------------------------------------------------------
 
 def create(actor: Actor, *, service_code: str, data: dict, submit: bool, profile: dict | None = None,
-           idempotency_key: str | None = None) -> tuple[Application, bool]:
-    """A new application: saved as a draft, or submitted at once. Returns (application, created)."""
+           idempotency_key: str | None = None, service_version=None, bundle: tuple | None = None,
+           context: dict | None = None, on_behalf: OnBehalf | None = None) -> tuple[Application, bool]:
+    """A new application: saved as a draft, or submitted at once. Returns (application, created).
+    A 一件事 bundle (workflows/bundles) passes its pinned `service_version`, `bundle` (case id, part key) and
+    `context` (process variables beside the form's, e.g. the results of the parts this one needed)."""
     existing = _existing(actor, idempotency_key)
     if existing:
         return existing, False
-    sv = cases.current_service(service_code)
+    sv = service_version or cases.current_service(service_code)
     app = _new_application(actor, sv, cases.dump_data(data), profile, idempotency_key)
+    if bundle:
+        app.bundle_id, app.bundle_part = bundle
+    if on_behalf:
+        app.helper_id, app.helper_name = on_behalf.helper.user_id, on_behalf.helper.username
+        app.authorisation_id = on_behalf.authorisation_id
     if submit:
-        return _submit(actor, app, sv, data, profile, is_new=True)
+        return _submit(actor, app, sv, data, profile, is_new=True, context=context, on_behalf=on_behalf)
     try:
         app.save(force_insert=True)
     except NotUniqueError:
@@ -92,20 +116,23 @@ def submit_draft(actor: Actor, app_id: str, expected_version: int, profile: dict
 
 # -- submit ----------------------------------------------------------------------------------------------------
 
-def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: bool):
+def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: bool, context: dict | None = None,
+            on_behalf: OnBehalf | None = None):
     form_version = forms.get_published(sv.body.form_key, sv.body.form_version)
     clean = form_validation.validate(form_version, data, prefill_profile=profile)
     attachment_ids = form_validation.attachment_ids(form_version, clean)
-    storage.assert_owned(actor.user_id, attachment_ids)
+    storage.assert_owned(actor.user_id, attachment_ids, also=on_behalf.helper.user_id if on_behalf else None)
     process_version = processes.published_version(sv.body.process_key, sv.body.process_version)
     quotas.refuse_if_open(process_version, sv.code, sv.body.name)   # suspended after repeated limit hits: 503
 
     if app.id is None:
         app.id = ObjectId()      # the instance names its application before either is written
     # the form's values typed as conditions compare them (money as Decimal, dates as dates: docs/bpmn.md)
-    instance = instances.start(actor, process_version, task_data.typed(form_version, clean), application_id=app.id,
-                               audited_by_caller=True)
-    if instance.status == "incident":
+    typed = task_data.typed(form_version, clean)
+    decided = auto_approval.decide(actor, sv, typed)     # 秒批: decided now, no instance, no human step
+    instance = None if decided else instances.start(actor, process_version, {**typed, **(context or {})},
+                                                    application_id=app.id, audited_by_caller=True)
+    if instance is not None and instance.status == "incident":
         Instance.objects(id=instance.id).delete()
         raise Unavailable("application.service_failing", params={"service": sv.code})
 
@@ -113,14 +140,17 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     app.number = cases.next_number(now)
     app.data_json = cases.dump_data(clean)
     app.attachments = attachment_ids
-    app.status, app.instance_id, app.submitted_at, app.updated_at = "submitted", instance.id, now, now
-    app.channel = "online" if actor.user_id == app.applicant_id else "offline"    # staff entering it: offline
+    app.status, app.submitted_at, app.updated_at = "submitted", now, now
+    app.instance_id = instance.id if instance else None
+    # staff entering it (帮办代办 included) count as offline for the 网办率
+    app.channel = "offline" if on_behalf or actor.user_id != app.applicant_id else "online"
     app.due_at = deadlines.due_at(now, sv.body.time_limit_days)
     app.remind_at = deadlines.remind_at(now, sv.body.time_limit_days)
-    app.timeline = [Event(at=now, action="submitted", actor_id=actor.user_id, actor_name=actor.username)]
+    app.timeline = [Event(at=now, action="submitted", **_who(actor, on_behalf))]
     case = cases.case_info(app, process_version=process_version)
-    new_rows = projection.rows(case, instance.ready)
-    app.current_steps = cases.steps_from(new_rows)
+    app.current_steps = cases.steps_from(projection.rows(case, instance.ready)) if instance else []
+    if decided:
+        auto_approval.apply(app, decided, now)
     try:
         if is_new:
             app.save(force_insert=True)
@@ -130,25 +160,41 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
         else:
             app.version += 1
     except (NotUniqueError, Conflict):
-        Instance.objects(id=instance.id).delete()      # the other request won; its instance is the one
+        if instance is not None:
+            Instance.objects(id=instance.id).delete()  # the other request won; its instance is the one
         winner = _existing(actor, app.idempotency_key) if is_new else None
         if winner is None:
             raise Conflict("application.changed") from None
         return winner, False
-    projection.sync(case, instance.ready, ())
+    if instance is not None:
+        projection.sync(case, instance.ready, ())
     storage.grant_read(attachment_ids, str(app.id))
     forms.remember(actor, form_version, clean)
-    audit.record(actor, "application.submit", "application", app.id, number=app.number, service=sv.code,
-                 service_version=sv.version, instance=str(instance.id))
+    audit.record(on_behalf.helper if on_behalf else actor, "application.submit", "application", app.id,
+                 number=app.number, service=sv.code, service_version=sv.version,
+                 instance=str(instance.id) if instance else None,
+                 **({"on_behalf_of": actor.user_id, "authorisation": on_behalf.authorisation_id} if on_behalf else {}))
     notify.enqueue("submitted", [actor.user_id], application=app, title=f"{app.service_name} 已提交",
                    body=f"办件编号 {app.number}", dedupe=f"submitted:{app.id}")
     stats.submitted(app)
+    if decided:
+        from workflows.tasks import service as tasks   # (tasks.service reads applications; not at import time)
+
+        auto_approval.finished(actor, app, decided)
+        tasks.case_ended(app, decided.outcome)
     return app, True
+
+
+def _bundle_hook(app: Application) -> None:
+    """A part of a 一件事 bundle ended: the bundle moves on (starts what waited for it, or fails)."""
+    if app.bundle_id:
+        from workflows.bundles import cases as bundle_cases
+        bundle_cases.child_finished(app)
 
 
 _SUBMIT_FIELDS = ("number", "data_json", "attachments", "status", "instance_id", "submitted_at", "updated_at",
                   "due_at", "remind_at", "timeline", "current_steps", "service_version", "form_key", "form_version",
-                  "service_name", "department", "channel")
+                  "service_name", "department", "channel", "result")
 
 
 # -- following, withdrawing, supplementing ---------------------------------------------------------------------
@@ -185,11 +231,12 @@ def withdraw(actor: Actor, app_id: str, expected_version: int, *, reason: str = 
     audit.record(actor, "application.withdraw", "application", app.id, reason=reason)
     app.reload()
     stats.withdrawn(app)
+    _bundle_hook(app)
     return app
 
 
 def supplement(actor: Actor, app_id: str, expected_version: int, data: dict,
-               profile: dict | None = None) -> Application:
+               profile: dict | None = None, on_behalf: OnBehalf | None = None) -> Application:
     """补正: change only what the approver asked for, and go back to the step that waits."""
     app = cases.owned(actor, app_id)
     if app.status != "returned" or app.return_request is None:
@@ -207,7 +254,7 @@ def supplement(actor: Actor, app_id: str, expected_version: int, data: dict,
     clean = form_validation.validate(form_version, data, prefill_profile=profile)
     attachment_ids = form_validation.attachment_ids(form_version, clean)
     new_attachments = [a for a in attachment_ids if a not in app.attachments]
-    storage.assert_owned(actor.user_id, new_attachments)
+    storage.assert_owned(actor.user_id, new_attachments, also=on_behalf.helper.user_id if on_behalf else None)
 
     task_id = app.return_request.task_id
     instance = Instance.objects(id=app.instance_id).first()
@@ -219,8 +266,8 @@ def supplement(actor: Actor, app_id: str, expected_version: int, data: dict,
     now = clock.now()
     # the clock stood still while the applicant corrected: the deadline moves on by the working days paused
     moved = deadlines.resume(app.paused_at, app.due_at, app.remind_at, now)
-    event = Event(at=now, action="supplemented", actor_id=actor.user_id, actor_name=actor.username,
-                  comment=", ".join(changed_paths)[:2000], paused_days=moved.paused_days)
+    event = Event(at=now, action="supplemented", comment=", ".join(changed_paths)[:2000],
+                  paused_days=moved.paused_days, **_who(actor, on_behalf))
     steps = list(app.current_steps)
     for step in steps:
         step.due_at = moved.due_at if step.due_at == app.due_at else step.due_at
@@ -238,7 +285,8 @@ def supplement(actor: Actor, app_id: str, expected_version: int, data: dict,
         HumanTask.objects(application_id=app.id, due_at=app.due_at, status__in=("open", "returned")).update(
             set__due_at=moved.due_at)
     storage.grant_read(new_attachments, str(app.id))
-    audit.record(actor, "application.supplement", "application", app.id, fields=changed_paths)
+    audit.record(on_behalf.helper if on_behalf else actor, "application.supplement", "application", app.id,
+                 fields=changed_paths, **({"on_behalf_of": actor.user_id} if on_behalf else {}))
     return app.reload()
 
 

@@ -78,6 +78,25 @@ def _process(actor: Actor, body: ServiceBody, errors: list) -> None:
         errors.append(_problem("/process_key", "process_not_your_department"))
 
 
+def _auto_approval(body: ServiceBody, errors: list) -> None:
+    """秒批: the named decision must be in a published process version's DMN files."""
+    from workflows import decisions, service as processes
+    from workflows.models import ProcessVersion
+
+    auto = body.auto_approval
+    if auto is None:
+        return
+    try:
+        version = processes.published_version(auto.process_key, auto.process_version)
+    except NotFound:
+        known = ProcessVersion.objects(key=auto.process_key).only("id").first()
+        errors.append(_problem("/auto_approval/process_version" if known else "/auto_approval/process_key",
+                               "process_not_published"))
+        return
+    if auto.decision_id not in decisions.decision_ids(version):
+        errors.append(_problem("/auto_approval/decision_id", "decision_not_found"))
+
+
 def _materials(body: ServiceBody, form_version, errors: list) -> None:
     fields = _form_fields(form_version) if form_version is not None else None
     names = set()
@@ -116,6 +135,7 @@ def problems(actor: Actor, body: ServiceBody) -> list[dict]:
     _process(actor, body, errors)
     _materials(body, form_version, errors)
     _regions(body, errors)
+    _auto_approval(body, errors)
     if (body.time_limit_days or 0) > (body.statutory_limit_days or 0):
         errors.append(_problem("/time_limit_days", "over_statutory_limit"))   # 承诺时限 ≤ 法定时限
     return errors

@@ -19,6 +19,14 @@ class Material(me.EmbeddedDocument):
     required = me.BooleanField(default=True)
 
 
+class AutoApproval(me.EmbeddedDocument):
+    """秒批: a published DMN decision that decides on submission; its output `decision` is approve or reject
+    (anything else, or no matching rule, leaves the case to people)."""
+    process_key = me.StringField(required=True, max_length=64)    # the published process version holding the DMN
+    process_version = me.IntField(required=True, min_value=1)
+    decision_id = me.StringField(required=True, max_length=200)
+
+
 class ServiceBody(me.EmbeddedDocument):
     """What a designer writes; copied as is into each published version."""
     name = me.StringField(required=True, max_length=200)
@@ -37,6 +45,7 @@ class ServiceBody(me.EmbeddedDocument):
     form_version = me.IntField(required=True, min_value=1)
     process_key = me.StringField(required=True, max_length=64)
     process_version = me.IntField(required=True, min_value=1)
+    auto_approval = me.EmbeddedDocumentField(AutoApproval, null=True)   # 秒批, optional
 
 
 class ServiceDraft(me.Document):

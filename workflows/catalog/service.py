@@ -18,9 +18,9 @@ from core.actor import Actor
 from core.cache import MiB, WeightedLRU
 from core.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
 from workflows.catalog import checks, search as catalogue
-from workflows.catalog.models import Material, ServiceBody, ServiceDraft, ServiceVersion
+from workflows.catalog.models import AutoApproval, Material, ServiceBody, ServiceDraft, ServiceVersion
 
-BODY_FIELDS = tuple(name for name in ServiceBody._fields if name != "materials")
+BODY_FIELDS = tuple(name for name in ServiceBody._fields if name not in ("materials", "auto_approval"))
 
 
 def _draft(actor: Actor, code: str) -> ServiceDraft:
@@ -35,9 +35,12 @@ def _body(values: dict, base: ServiceBody | None = None) -> ServiceBody:
     """A body from plain values (materials as dicts), over `base` for the fields not given."""
     data = {name: getattr(base, name) for name in BODY_FIELDS} if base is not None else {}
     data["materials"] = list(base.materials) if base is not None else []
+    data["auto_approval"] = base.auto_approval if base is not None else None
     data.update({k: v for k, v in values.items() if k in BODY_FIELDS})
     if "materials" in values:
         data["materials"] = [Material(**m) for m in values["materials"]]
+    if "auto_approval" in values:
+        data["auto_approval"] = AutoApproval(**values["auto_approval"]) if values["auto_approval"] else None
     return ServiceBody(**data)
 
 

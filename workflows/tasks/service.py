@@ -269,15 +269,25 @@ def follow_engine(app: Application, task: HumanTask | None, instance: Instance, 
                                                                documents=documents, at=clock.now()))
     Application.objects(id=app.id).update_one(inc__version=1, **changes)
     if instance.status == "completed":
-        stats.completed(app.id)
         notify.enqueue(outcome, [app.applicant_id], application=app,
                        title=f"{app.service_name} {'已办结' if outcome == 'approved' else '未通过'}", body=comment,
                        dedupe=f"{outcome}:{app.id}")
-        for name, hook in list(_on_final.items()):
-            try:
-                hook(str(app.id), outcome)
-            except Exception:   # noqa: BLE001 — the case has ended either way; the hook's own retry picks it up
-                log.exception("on_final hook %s failed for application %s", name, app.id)
+        case_ended(app, outcome)
+
+
+def case_ended(app: Application, outcome: str) -> None:
+    """What follows the end of a case however it ended (its last step, a timer, 秒批): the statistics, the
+    registered hooks (the result document) and the 一件事 bundle it is a part of (start what waited, or fail)."""
+    stats.completed(app.id)
+    for name, hook in list(_on_final.items()):
+        try:
+            hook(str(app.id), outcome)
+        except Exception:   # noqa: BLE001 — the case has ended either way; the hook's own retry picks it up
+            log.exception("on_final hook %s failed for application %s", name, app.id)
+    if app.bundle_id:
+        from workflows.bundles import cases as bundle_cases
+
+        bundle_cases.child_finished(app)
 
 
 def follow_instance(instance: Instance) -> None:

@@ -1,0 +1,6 @@
+"""一件事 bundles: several departments' published services applied for in one submission.
+
+`service` holds the designer's side (drafts, checks, immutable versions) and the catalogue; `cases` the
+resident's side (one merged form, one parent case that starts each department's application, one timeline, one
+result). Others import `cases.child_finished` (an application of a bundle reached its end).
+"""

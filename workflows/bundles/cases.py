@@ -1,0 +1,318 @@
+"""The resident's side of a bundle: one merged form in one POST, one parent case that starts each department's
+application, one timeline across departments, one result.
+
+Submit, in an order that leaves a recoverable state (no transactions):
+1. every part's data (its own fields plus the shared ones) is validated against its pinned service's form, and
+   its attachments must be the applicant's — all parts' problems in one 422, nothing written;
+2. the parent case is inserted (a unique index on the applicant's Idempotency-Key picks one winner);
+3. `advance` starts each part whose needed parts are approved, as an ordinary application of that service (its
+   own number, process, inbox rows and timeline), with the Idempotency-Key `bundle:<case>:<part>`, so a repeated
+   or concurrent advance finds the application already started and never starts a second one.
+`advance` runs again whenever a part's application ends (`child_finished`): it starts the parts that waited for
+it, skips those that needed a part that failed, cancels the running ones when a part whose rejection fails the
+bundle is rejected, and gives the case its result when every part is over. It derives everything from the
+parts' applications (the source of truth) and writes the case conditionally on its version, retrying.
+A crash between 2 and 3 (or between a part's end and the bundle's reaction) leaves a case that waits;
+`zhangban bundles-resume` (resume_open) advances every open case, and does nothing to those that are fine.
+"""
+from __future__ import annotations
+
+import json
+import threading
+
+from mongoengine.errors import NotUniqueError
+
+from core import audit, clock
+from core.actor import Actor
+from core.errors import Conflict, DomainError, Invalid, NotFound
+from forms import service as forms
+from forms import validation as form_validation
+from storage import service as storage
+from workflows.applications import cases as app_cases
+from workflows.applications.models import Application, Event
+from workflows.bundles import service as bundles
+from workflows.bundles.models import CASE_FINAL, BundleCase, CaseEvent, PartState
+from workflows.catalog import service as catalog
+
+FAILED = ("rejected", "withdrawn", "cancelled", "skipped")
+_ADVANCING = threading.local()     # case ids this thread is advancing (a part decided at once re-enters)
+
+
+def _invalid(path: str, code: str, key: str = "bundle.invalid_data") -> dict:
+    return {"path": path, "code": code, "message": key}
+
+
+def _remap(item: dict, part_key: str, fills: dict) -> dict:
+    """A form error's pointer in the merged form: /shared/<key>/… for a shared field, else /parts/<part>/…"""
+    path = item.get("path") or ""
+    head, _, rest = path[1:].partition("/")
+    if head in fills:
+        return {**item, "path": f"/shared/{fills[head]}" + (f"/{rest}" if rest else "")}
+    return {**item, "path": f"/parts/{part_key}{path}"}
+
+
+def _prepare(actor: Actor, bundle, shared: dict, parts: dict, profile) -> dict:
+    """Part key → its validated data; Invalid with every part's problems, by merged-form pointers."""
+    errors: list[dict] = []
+    body = bundle.body
+    errors += [_invalid(f"/parts/{k}", "unknown_part") for k in parts if k not in {p.key for p in body.parts}]
+    shared_keys = {s.key for s in body.shared_fields}
+    errors += [_invalid(f"/shared/{k}", "unknown_field") for k in shared if k not in shared_keys]
+    prepared = {}
+    for part in body.parts:
+        fills = {name: s.key for s in body.shared_fields for k, name in s.fields.items() if k == part.key}
+        own = parts.get(part.key) or {}
+        if not isinstance(own, dict):
+            errors.append(_invalid(f"/parts/{part.key}", "type"))
+            continue
+        errors += [_invalid(f"/parts/{part.key}/{name}", "shared_field") for name in own if name in fills]
+        try:
+            catalog.get_current(part.service_code)       # archived since: the bundle cannot be applied for
+            sv = catalog.get_version(part.service_code, part.service_version)
+        except NotFound:
+            errors.append(_invalid(f"/parts/{part.key}", "service_unavailable", "bundle.service_unavailable"))
+            continue
+        data = {**own, **{name: shared[key] for name, key in fills.items() if key in shared}}
+        form = forms.get_published(sv.body.form_key, sv.body.form_version)
+        try:
+            clean = form_validation.validate(form, data, prefill_profile=profile)
+        except Invalid as e:
+            seen = {(x["path"], x["code"]) for x in errors}
+            errors += [m for m in (_remap(item, part.key, fills) for item in e.errors)
+                       if (m["path"], m["code"]) not in seen]
+            continue
+        try:
+            storage.assert_owned(actor.user_id, form_validation.attachment_ids(form, clean))
+        except Invalid as e:
+            errors += [{**item, "path": f"/parts/{part.key}"} for item in e.errors]
+            continue
+        prepared[part.key] = clean
+    if errors:
+        raise Invalid("bundle.invalid_data", errors=errors)
+    return prepared
+
+
+def submit(actor: Actor, *, bundle_code: str, shared: dict, parts: dict, profile: dict | None = None,
+           idempotency_key: str | None = None) -> tuple[BundleCase, bool]:
+    """One POST for the whole bundle. Returns (case, created)."""
+    if idempotency_key:
+        existing = BundleCase.objects(applicant_id=actor.user_id, idempotency_key=idempotency_key).first()
+        if existing:
+            return existing, False
+    try:
+        bundle = bundles.get_current(bundle_code)
+    except NotFound:
+        raise Invalid("bundle.unavailable", errors=[_invalid("/bundle_code", "not_found", "bundle.unavailable")]) \
+            from None
+    prepared = _prepare(actor, bundle, shared or {}, parts or {}, profile)
+    now = clock.now()
+    case = BundleCase(number=app_cases.next_number(now), applicant_id=actor.user_id, bundle_code=bundle.code,
+                      bundle_version=bundle.version, bundle_name=bundle.body.name, department=bundle.department,
+                      idempotency_key=idempotency_key, created_at=now, updated_at=now,
+                      timeline=[CaseEvent(at=now, action="submitted", actor_id=actor.user_id,
+                                          actor_name=actor.username)],
+                      parts=[PartState(key=p.key, service_code=p.service_code, service_version=p.service_version,
+                                       service_name=p.service_name, department=p.department,
+                                       depends_on=list(p.depends_on), on_reject=p.on_reject,
+                                       data_json=app_cases.dump_data(prepared[p.key])) for p in bundle.body.parts])
+    try:
+        case.save(force_insert=True)
+    except NotUniqueError:
+        return BundleCase.objects(applicant_id=actor.user_id, idempotency_key=idempotency_key).first(), False
+    audit.record(actor, "bundle.submit", "bundle_case", case.id, number=case.number, bundle=bundle.code,
+                 bundle_version=bundle.version)
+    return advance(case.id, actor=actor, profile=profile), True
+
+
+def _applicant(case: BundleCase) -> Actor:
+    return Actor(user_id=case.applicant_id, roles=frozenset({"resident"}))
+
+
+def _start(case: BundleCase, part: PartState, results: dict, actor: Actor, profile) -> Application:
+    """The part's application, submitted now (or the one a previous advance started)."""
+    from workflows.applications import service as applications
+
+    sv = catalog.get_version(part.service_code, part.service_version)
+    context = {"bundle": {"number": case.number, "code": case.bundle_code, "results": results}}
+    app, _ = applications.create(actor, service_code=part.service_code, data=json.loads(part.data_json),
+                                 submit=True, profile=profile, idempotency_key=f"bundle:{case.id}:{part.key}",
+                                 service_version=sv, bundle=(case.id, part.key), context=context)
+    return app
+
+
+def _cancel(app: Application, reason: str) -> None:
+    """A running part of a failed bundle: its process is cancelled and its inbox rows closed."""
+    from workflows import instances
+    from workflows.models import Instance
+    from workflows.tasks import projection
+
+    now = clock.now()
+    if not Application.objects(id=app.id, status__in=("submitted", "returned")).update_one(
+            set__status="cancelled", set__current_steps=[], set__updated_at=now, inc__version=1,
+            push__timeline=Event(at=now, action="cancelled", actor_name="一件事", comment=reason)):
+        return
+    instance = Instance.objects(id=app.instance_id).only("id").first() if app.instance_id else None
+    if instance:
+        instances.cancel(Actor.system(), instance)
+    if app.instance_id:
+        projection.cancel_all(app.instance_id)
+    audit.record(Actor.system(), "application.cancel", "application", app.id, reason=reason)
+
+
+def advance(case_id, *, actor: Actor | None = None, profile: dict | None = None) -> BundleCase:
+    """Bring the case along its parts' applications (idempotent; see the module's docstring)."""
+    busy = getattr(_ADVANCING, "ids", None)
+    if busy is None:
+        busy = _ADVANCING.ids = set()
+    if case_id in busy:
+        return BundleCase.objects(id=case_id).first()
+    busy.add(case_id)
+    try:
+        for _ in range(8):
+            case = BundleCase.objects(id=case_id).first()
+            if case is None:
+                raise NotFound()
+            if case.status in CASE_FINAL or _advance_once(case, actor or _applicant(case), profile):
+                return case.reload()
+        raise Conflict("bundle.changed")
+    finally:
+        busy.discard(case_id)
+
+
+def _advance_once(case: BundleCase, actor: Actor, profile) -> bool:
+    """One pass; True when written (or nothing to write), False when someone else wrote first."""
+    apps = {a.id: a for a in Application.objects(bundle_id=case.id).only(
+        "id", "status", "number", "instance_id", "result", "service_name")}
+    parts = {p.key: p for p in case.parts}
+    events, now = [], clock.now()
+
+    def status(p: PartState) -> str:
+        if p.state == "started":
+            return apps[p.application_id].status if p.application_id in apps else "submitted"
+        return p.state
+
+    changed = True
+    while changed:
+        changed = False
+        failing = next((p for p in case.parts if p.on_reject == "fail_bundle" and status(p) in FAILED
+                        and p.state == "started"), None)
+        for p in case.parts:
+            if p.state != "waiting":
+                continue
+            needs = [parts[k] for k in p.depends_on]
+            if failing is not None:
+                p.state, changed = "cancelled", True
+                events.append(CaseEvent(at=now, action="cancelled", part=p.key, comment=failing.service_name))
+            elif any(status(n) in FAILED for n in needs):
+                p.state, changed = "skipped", True
+                events.append(CaseEvent(at=now, action="skipped", part=p.key))
+            elif all(status(n) == "approved" for n in needs):
+                results = {n.key: {"decision": "approved", "number": apps[n.application_id].number}
+                           for n in needs if n.application_id in apps}
+                try:
+                    app = _start(case, p, results, actor, profile)
+                except DomainError as e:         # the service is failing or gone: the part cannot run
+                    p.state, changed = "skipped", True
+                    events.append(CaseEvent(at=now, action="skipped", part=p.key, comment=e.message_key))
+                    continue
+                apps[app.id] = app
+                p.state, p.application_id, changed = "started", app.id, True
+                events.append(CaseEvent(at=now, action="started", part=p.key, comment=app.number or ""))
+        if failing is not None:
+            for p in case.parts:
+                if p.state == "started" and status(p) in ("submitted", "returned"):
+                    _cancel(apps[p.application_id], f"{failing.service_name} 未通过")
+                    apps[p.application_id].status = "cancelled"
+    outcome = _outcome(case, status)
+    changes = {"set__parts": case.parts, "set__updated_at": now}
+    if outcome:
+        changes.update(set__status=outcome, set__result_at=now)
+        events.append(CaseEvent(at=now, action=outcome))
+    if not events:
+        return True
+    changes["push_all__timeline"] = events
+    if not BundleCase.objects(id=case.id, version=case.version, status="submitted").update_one(inc__version=1,
+                                                                                                **changes):
+        return False
+    if outcome:
+        from workflows.notify import service as notify
+        audit.record(actor, "bundle.finish", "bundle_case", case.id, number=case.number, outcome=outcome)
+        said = {"approved": "已办结", "partly_approved": "部分办结", "rejected": "未通过"}[outcome]
+        notify.enqueue("rejected" if outcome == "rejected" else "approved", [case.applicant_id],
+                       title=f"{case.bundle_name} {said}", body=f"编号 {case.number}",
+                       dedupe=f"bundle:{outcome}:{case.id}")
+    return True
+
+
+def _outcome(case: BundleCase, status) -> str | None:
+    states = [status(p) for p in case.parts]
+    if any(s in ("waiting", "submitted", "returned", "draft") for s in states):
+        return None
+    if any(status(p) in FAILED and p.on_reject == "fail_bundle" and p.state == "started" for p in case.parts):
+        return "rejected"
+    if all(s == "approved" for s in states):
+        return "approved"
+    return "partly_approved" if "approved" in states else "rejected"
+
+
+def child_finished(app) -> None:
+    """An application of a bundle reached its end (decided, withdrawn): move the bundle on."""
+    if getattr(app, "bundle_id", None):
+        advance(app.bundle_id)
+
+
+def resume_open(batch: int = 500) -> dict:
+    """Advance every open case (`zhangban bundles resume`): what a crash between a case's insert and its first
+    advance, or between a part's end and the bundle's reaction, left behind. Idempotent; a case with nothing to
+    do is read and not written."""
+    seen = moved = 0
+    for case_id in BundleCase.objects(status="submitted").order_by("created_at").scalar("id").limit(batch):
+        seen += 1
+        before = BundleCase.objects(id=case_id).only("version").first()
+        after = advance(case_id)
+        moved += int(after is not None and before is not None and after.version != before.version)
+    return {"open": seen, "advanced": moved}
+
+
+# -- reading ---------------------------------------------------------------------------------------------------
+
+def list_mine(actor: Actor):
+    return BundleCase.objects(applicant_id=actor.user_id).exclude("parts.data_json").order_by("-created_at")
+
+
+def view(actor: Actor, case_id: str) -> dict:
+    """The case with each part's live status and number, and one timeline across departments."""
+    oid = clock.parse_id(case_id)
+    case = BundleCase.objects(id=oid, applicant_id=actor.user_id).exclude("parts.data_json").first() if oid else None
+    if case is None:
+        raise NotFound()
+    apps = {a.id: a for a in Application.objects(bundle_id=case.id).exclude("data_json")}
+    by_part = {p.key: p for p in case.parts}
+    parts, timeline = [], []
+    for p in case.parts:
+        app = apps.get(p.application_id)
+        parts.append({"key": p.key, "service_code": p.service_code, "service_name": p.service_name,
+                      "department": p.department, "depends_on": list(p.depends_on), "on_reject": p.on_reject,
+                      "status": app.status if app else p.state, "application_id": str(app.id) if app else None,
+                      "number": app.number if app else None, "current_steps": list(app.current_steps) if app else [],
+                      "result": app.result if app else None})
+        for e in (app.timeline if app else []):
+            timeline.append({**_event(e), "part": p.key, "service_name": p.service_name,
+                             "department": e.department or p.department})
+    for e in case.timeline:
+        part = by_part.get(e.part)
+        timeline.append({"at": e.at, "action": e.action, "part": e.part, "comment": e.comment,
+                         "actor_name": e.actor_name, "bundle": True,
+                         "service_name": part.service_name if part else "", "department": part.department if part
+                         else ""})
+    timeline.sort(key=lambda e: e["at"])
+    return {"id": str(case.id), "number": case.number, "bundle_code": case.bundle_code,
+            "bundle_version": case.bundle_version, "bundle_name": case.bundle_name, "status": case.status,
+            "parts": parts, "timeline": timeline, "result": {"decision": case.status, "at": case.result_at}
+            if case.status in CASE_FINAL else None, "created_at": case.created_at, "updated_at": case.updated_at,
+            "version": case.version}
+
+
+def _event(e) -> dict:
+    return {"at": e.at, "action": e.action, "step": e.step, "actor_name": e.actor_name, "comment": e.comment,
+            "automatic": e.automatic, "rule": e.rule, "bundle": False}
