@@ -156,12 +156,25 @@ def put_back(task: HumanTask) -> None:
 
 
 def mark_acted(task: HumanTask) -> Application:
-    """The application is being handled: from now on the resident cannot withdraw it."""
+    """The application is being handled: from now on the resident cannot withdraw it. Returns the application
+    as the write left it; `first_act` says whether this write is the one that ended withdrawing (see
+    `unmark_acted`)."""
     app = Application.objects(id=task.application_id, status="submitted").modify(
-        set__staff_acted=True, inc__version=1, new=True)
+        set__staff_acted=True, inc__version=1, new=False)      # the document before: was it the first act?
     if app is None:
         raise Conflict("application.not_in_progress")   # withdrawn (or returned) a moment ago
+    app.first_act = not app.staff_acted
+    app.staff_acted, app.version = True, app.version + 1
     return app
+
+
+def unmark_acted(app: Application | None) -> None:
+    """The action that marked the application failed (the engine refused it, a write lost a race): nothing was
+    done, so an application this action first marked may be withdrawn again. Conditional on the version the mark
+    left, so a colleague's action that marked it in the meantime keeps it marked."""
+    if app is not None and getattr(app, "first_act", False):
+        Application.objects(id=app.id, version=app.version, staff_acted=True).update_one(
+            set__staff_acted=False, inc__version=1)
 
 
 def _task_data(task: HumanTask, data: dict | None) -> dict:
@@ -191,6 +204,7 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
     storage.assert_owned(actor.user_id, own_files)
     outcome = DECISIONS[decision]
     take(actor, task, expected_version, outcome, "done")
+    app = None
     try:
         app = mark_acted(task)
         instance = Instance.objects(id=task.instance_id).first()
@@ -200,6 +214,7 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
         process_data = {"decision": decision, "approved": decision == "approve", "comment": comment, **form_data}
         instance = instances.complete_task(actor, instance, task.task_id, process_data)
     except BaseException:
+        unmark_acted(app)
         put_back(task)
         raise
     storage.grant_read(own_files, str(app.id))
