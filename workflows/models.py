@@ -67,7 +67,8 @@ class Instance(me.Document):
     application_id = me.ObjectIdField(null=True)       # the resident's application it runs (None for test runs)
     state_json = me.StringField(required=True)
     next_timer_at = me.DateTimeField(null=True)
-    lease_until = me.DateTimeField(null=True)           # a timer worker's claim
+    lease_until = me.DateTimeField(null=True)           # a timer worker's claim, until then
+    lease_token = me.StringField(null=True)             # which claim (instances.claim_many) holds it
     waiting_messages = me.ListField(me.StringField())
     path = me.ListField(me.DictField())                 # element id, name, type, lane, at, changes
     incidents = me.EmbeddedDocumentListField(Incident)
