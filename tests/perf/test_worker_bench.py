@@ -14,6 +14,7 @@ import time
 
 import pytest
 from bson import ObjectId
+from pymongo.errors import PyMongoError
 
 from core.actor import Actor
 from tests.perf.report import write_result
@@ -47,7 +48,10 @@ def test_one_worker_fires_10000_due_timers(app, settings):
             began, samples, done = time.monotonic(), [], 0
             while done < TIMERS and time.monotonic() - began < LIMIT:
                 time.sleep(2)
-                done = collection.count_documents({"key": "wait_then_mark", "status": "completed"})
+                try:   # only these instances are in the database: the status index answers it
+                    done = collection.count_documents({"status": "completed"})
+                except PyMongoError:
+                    continue    # a sample lost on a busy server (the socket timeout): the next one counts
                 samples.append((round(time.monotonic() - began, 1), done))
             elapsed = time.monotonic() - began
             worker.send_signal(signal.SIGTERM)
