@@ -188,10 +188,14 @@ def _task_data(task: HumanTask, data: dict | None) -> dict:
 
 
 def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str, comment: str = "",
-             signature: str | None = None, data: dict | None = None, documents: list | None = None) -> HumanTask:
+             signature: str | None = None, data: dict | None = None, documents: list | None = None,
+             signers: list | None = None) -> HumanTask:
     """Approve or reject (a comment is required to reject); the process moves on to its next wait.
     `documents` (the approver's own attachments, e.g. a licence) become the result's documents if the process
-    ends here."""
+    ends here. `signers`: the people an approval hands a countersign to, where the process asks this task to pick
+    them (workflows/tasks/countersign.py)."""
+    from workflows.tasks.countersign import picked   # late: countersign builds on this module
+
     task = visible_task(actor, task_id)
     check_may_act(actor, task, expected_version)
     if task.hand_back_to and task.assignee == actor.user_id:
@@ -212,7 +216,14 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
             raise NotFound()
         # the action's variables; a task form's own field of the same name (e.g. its `decision`) wins
         process_data = {"decision": decision, "approved": decision == "approve", "comment": comment, **form_data}
-        instance = instances.complete_task(actor, instance, task.task_id, process_data)
+        home = task.candidate_departments[0] if task.candidate_departments else ""
+
+        def prepare(engine_task, given):
+            if decision != "approve" and not signers:
+                return given                 # a rejection picks nobody (unless it names people anyway)
+            return {**given, **picked(engine_task, signers, home)}
+
+        instance = instances.complete_task(actor, instance, task.task_id, process_data, prepare=prepare)
     except BaseException:
         unmark_acted(app)
         put_back(task)
@@ -231,7 +242,13 @@ def follow_engine(app: Application, task: HumanTask | None, instance: Instance, 
     """Write what the engine step means for the resident and the inbox."""
     case = cases.case_info(app, instance.version_id)
     previous = [s.task_id for s in app.current_steps]
-    new_rows = projection.sync(case, instance.ready, previous, keep={task.task_id} if task else set())
+    keep = {task.task_id} if task else set()
+    waiting = {t["id"] for t in instance.ready}
+    gone = [t for t in previous if t not in waiting and t not in keep]
+    # whose tasks the engine just took away (a countersign decided, an interrupting timer): they are told
+    holders = list(HumanTask.objects(instance_id=instance.id, task_id__in=gone, status="open").only(
+        "id", "assignee", "candidate_users", "name")) if gone else []
+    new_rows = projection.sync(case, instance.ready, previous, keep=keep)
     changes = {"set__current_steps": cases.steps_from(new_rows), "set__updated_at": clock.now()}
     if event is not None:
         changes["push__timeline"] = event
@@ -240,6 +257,10 @@ def follow_engine(app: Application, task: HumanTask | None, instance: Instance, 
         changes.update(set__status=outcome, set__result=Result(decision=outcome, reason=comment,
                                                                documents=documents, at=clock.now()))
     Application.objects(id=app.id).update_one(inc__version=1, **changes)
+    for row in holders:
+        notify.enqueue("task_cancelled", [row.assignee, *row.candidate_users], application=app, task_id=str(row.id),
+                       title=f"{row.name}：{app.service_name}", body="该环节已有结果，无需再办理",
+                       dedupe=f"task_cancelled:{row.id}")
     if instance.status == "completed":
         notify.enqueue(outcome, [app.applicant_id], application=app,
                        title=f"{app.service_name} {'已办结' if outcome == 'approved' else '未通过'}", body=comment,
