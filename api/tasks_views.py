@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
 
 from api import i18n
 from api.applications_schemas import (AddSignerIn, BatchIn, BatchOut, CarbonCopyIn, CarbonCopyOut, ClaimIn,
                                       CompleteIn, CopyArgs, CopyDetailOut, HandOverIn, InboxArgs, ReturnIn,
-                                      ReturnTargetOut, ReturnToStepIn, TaskCountsOut, TaskDetailOut, TaskOut)
+                                      ReturnTargetOut, ReturnToStepIn, TaskCountsOut, TaskDetailOut, TaskOut, VERSION)
 from api.errors import ErrorSchema
 from api.http import BEARER, PageArgs, current_actor, page_schema, paginate
 from api.identity.service import department_approvers, staff_actor
-from workflows.tasks import actions, service
+from workflows.tasks import actions, countersign, service
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Approvers: inbox and actions")
 
@@ -31,7 +32,25 @@ i18n.register({
     "workflow.not_an_earlier_step": ("只能退回到已办理过的环节", "Only a step already done can be returned to"),
     "application.urge_too_often": ("每天只能催办一次", "You can urge once a day"),
     "task.nobody_to_copy": ("请指定抄送人或部门", "Name the people or the department to copy"),
+    "task.not_a_countersign": ("该任务不是会签中的一人，不能减签", "This task is not one signer of a countersign"),
+    "task.last_signer": ("会签至少要保留一人，不能再减签", "A countersign keeps at least one signer"),
+    "task.no_signers_to_pick": ("该环节不需要选择会签人", "This step does not pick countersigners"),
+    "task.signers_count": ("会签人数不在流程规定的范围内", "The number of countersigners is outside the process's bounds"),
+    "task.signers_repeated": ("会签人不能重复", "A countersigner is named twice"),
+    "task.countersign_declared_wrongly": ("流程中的会签设置有误", "The process declares its countersign wrongly"),
 })
+
+
+class CompletePickingIn(CompleteIn):
+    signers = fields.List(fields.String(validate=validate.Length(min=1, max=64)), load_default=None,
+                          validate=validate.Length(max=countersign.MAX_SIGNERS),
+                          metadata={"description": "user ids: the countersigners this approval hands the case to, "
+                                                   "where the process asks this step to pick them"})
+
+
+class RemoveSignerIn(Schema):
+    version = VERSION
+    comment = fields.String(load_default="", validate=validate.Length(max=2000))
 
 CopyPage = page_schema(CarbonCopyOut, "CarbonCopyPage")
 
@@ -98,7 +117,7 @@ class Unclaim(MethodView):
 
 @blp.route("/<task_id>/complete")
 class Complete(MethodView):
-    @blp.arguments(CompleteIn)
+    @blp.arguments(CompletePickingIn)
     @blp.response(200, TaskOut)
     @blp.alt_response(403, schema=ErrorSchema, description="Visible to you, but not yours to act on")
     @blp.alt_response(409, schema=ErrorSchema, description="Someone acted first (stale version)")
@@ -108,7 +127,19 @@ class Complete(MethodView):
         """Approve or reject, with a comment (required to reject), a signature and the task's form data"""
         return service.complete(current_actor(), task_id, body["version"], decision=body["decision"],
                                 comment=body["comment"], signature=body["signature"], data=body["data"],
-                                documents=body["documents"])
+                                documents=body["documents"], signers=body["signers"])
+
+
+@blp.route("/<task_id>/remove-signer")
+class RemoveSigner(MethodView):
+    @blp.arguments(RemoveSignerIn)
+    @blp.response(200, TaskOut)
+    @blp.alt_response(409, schema=ErrorSchema, description="The signer has acted, or the version is stale")
+    @blp.alt_response(422, schema=ErrorSchema, description="Not a countersign, or its last signer")
+    @blp.doc(security=[BEARER])
+    def post(self, body, task_id):
+        """减签: take a countersigner who has not acted out; the countersign completes by its rule over the rest"""
+        return countersign.remove_signer(current_actor(), task_id, body["version"], comment=body["comment"])
 
 
 @blp.route("/<task_id>/return")

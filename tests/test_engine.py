@@ -90,7 +90,7 @@ def test_a_restored_instance_continues_on_the_version_it_started_with(review):
 def test_the_spec_is_parsed_once_and_never_per_request(review, monkeypatch):
     def refuse(*a, **k):
         raise AssertionError("re-parsed the BPMN")
-    monkeypatch.setattr(engine, "SpiffBpmnParser", refuse)
+    monkeypatch.setattr(engine.spiff, "Parser", refuse)
     # A re-parse would raise inside the engine, and the engine keeps such an error as the instance's incident:
     # say so, instead of failing later on an empty task list.
     instance = instances.start(SYSTEM, review, {})

@@ -83,15 +83,29 @@ def test_countersign_one_veto_ends_it(client, civil_designer, civil):
     assert run.path[-1] == "rejected"
 
 
-def test_countersign_at_least_n_of_m(client, civil_designer, civil):
+def _signer_task(run, signer):
+    return next(i for i, t in enumerate(run.tasks) if t["data"]["signer"] == signer)
+
+
+def test_countersign_at_least_n_of_m_in_parallel(client, civil_designer, civil):
     civil("countersign_quorum")
     run = DesignerRun(client, civil_designer, "countersign_quorum",
-                  data={"signers": ["a", "b", "c", "d", "e"], "required": 2})
-    run.complete("countersign", {"opinion": "approve"})
-    run.complete("countersign", {"opinion": "reject"})
-    assert len(run.tasks) == 1 and run.tasks[0]["data"]["signer"] == "c"
-    run.complete("countersign", {"opinion": "approve"})     # 2 of 5: d and e are not asked
-    assert run.state["status"] == "completed" and run.path[-1] == "approved"
+                      data={"signers": ["a", "b", "c", "d", "e"], "required": 2})
+    assert sorted(t["data"]["signer"] for t in run.tasks) == ["a", "b", "c", "d", "e"]   # all at once
+    run.complete("countersign", {"opinion": "approve"}, index=_signer_task(run, "c"))
+    run.complete("countersign", {"opinion": "reject"}, index=_signer_task(run, "e"))
+    assert sorted(t["data"]["signer"] for t in run.tasks) == ["a", "b", "d"] and run.state["status"] == "running"
+    run.complete("countersign", {"opinion": "approve"}, index=_signer_task(run, "a"))    # 2 of 5: decided
+    assert run.state["status"] == "completed" and run.tasks == [] and run.path[-1] == "approved"
+
+
+def test_countersign_n_of_m_ends_as_soon_as_n_cannot_be_reached(client, civil_designer, civil):
+    civil("countersign_quorum")
+    run = DesignerRun(client, civil_designer, "countersign_quorum", data={"signers": ["a", "b", "c"], "required": 2})
+    run.complete("countersign", {"opinion": "reject"}, index=_signer_task(run, "b"))
+    assert len(run.tasks) == 2
+    run.complete("countersign", {"opinion": "reject"}, index=_signer_task(run, "a"))    # 2 of 3 is out of reach
+    assert run.state["status"] == "completed" and run.tasks == [] and run.path[-1] == "rejected"
 
 
 def test_interrupting_and_non_interrupting_boundary_timers(client, civil_designer, civil):

@@ -7,7 +7,6 @@ functions, types, modules, exceptions) has no attributes at all from a script.
 """
 from __future__ import annotations
 
-import operator
 import re
 import time
 from collections import Counter
@@ -16,12 +15,13 @@ from decimal import Decimal
 
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 
+from workflows.guard_ops import MAX_FORMAT_NUMBER  # noqa: F401 — the compiler reads it here
+from workflows.guard_ops import BINOP_CHECKS, OPERATORS, WRAPPERS
 from workflows.limits import Limits, SandboxViolation
 
 NUMBERS = (int, float, Decimal, bool)
 FLAT = (str, int, float, bool, type(None), Decimal, date, datetime, timedelta)
 _CONTAINERS = (list, tuple, dict, set, frozenset)
-MAX_FORMAT_NUMBER = 1000        # widths and precisions in %-formats, f-string specs
 
 STR_ATTRS = frozenset((
     "capitalize casefold count endswith find index isalnum isalpha isdecimal isdigit islower isnumeric isspace "
@@ -42,7 +42,6 @@ ALLOWED_ATTRS = {
                          "isoweekday", "isoformat", "replace", "date", "timestamp"}),
     timedelta: frozenset({"days", "seconds", "microseconds", "total_seconds"}),
 }
-_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _DIGITS = re.compile(r"\d+")
 
 
@@ -174,7 +173,7 @@ def build(run: Run, helpers: dict) -> dict:
         if allowed is None or name not in allowed or name.startswith("_"):
             run.refuse(f"attribute {name!r} of {type(obj).__name__} is not available in scripts")
         value = getattr(obj, name)
-        wrap = _WRAPPERS.get((type(obj), name))
+        wrap = WRAPPERS.get((type(obj), name))
         return wrap(run, obj, value) if wrap else value
 
     def getitem_(obj, key):
@@ -195,10 +194,10 @@ def build(run: Run, helpers: dict) -> dict:
         return iter(obj)
 
     def binop_(op, left, right):
-        check = _BINOP_CHECKS.get(op)
+        check = BINOP_CHECKS.get(op)
         if check:
             check(run, left, right)
-        return run.check_size(_OPERATORS[op](left, right))
+        return run.check_size(OPERATORS[op](left, right))
 
     def inplacevar_(op, left, right):
         return binop_(op[:-1], left, right)
@@ -324,155 +323,3 @@ class _Printer:
 
     def __call__(self):
         return "".join(self.run.printed)
-
-
-# --- checks before an operator runs (the C code behind it cannot be interrupted) ---
-
-def _check_add(run: Run, left, right):
-    if type(left) in (str, list, tuple) and type(right) is type(left):
-        limit = run.limits.max_str if type(left) is str else run.limits.max_items
-        if len(left) + len(right) > limit:
-            run.refuse(f"the result would be longer than {limit}", "memory")
-
-
-def _check_mul(run: Run, left, right):
-    for seq, count in ((left, right), (right, left)):
-        if type(seq) in (str, list, tuple) and type(count) in (int, bool):
-            limit = run.limits.max_str if type(seq) is str else run.limits.max_items
-            if len(seq) * max(count, 0) > limit:
-                run.refuse(f"the result would be longer than {limit}", "memory")
-            return
-    if type(left) is int and type(right) is int:
-        if left.bit_length() + right.bit_length() > run.limits.max_int_bits:
-            run.refuse(f"an integer larger than {run.limits.max_int_bits} bits", "memory")
-
-
-def _check_pow(run: Run, left, right):
-    if type(left) in (int, bool) and type(right) in (int, bool) and right > 0 and abs(left) > 1:
-        if left.bit_length() * right > run.limits.max_int_bits:
-            run.refuse(f"an integer larger than {run.limits.max_int_bits} bits", "memory")
-    if type(left) is Decimal or type(right) is Decimal:
-        exponent = right if type(right) is not Decimal else (right if right.is_finite() else 0)
-        if abs(exponent) > 10 ** 6:
-            run.refuse("the exponent is too large", "memory")
-
-
-def _check_lshift(run: Run, left, right):
-    if type(left) is int and type(right) is int and right > 0 and left.bit_length() + right > run.limits.max_int_bits:
-        run.refuse(f"an integer larger than {run.limits.max_int_bits} bits", "memory")
-
-
-def _check_mod(run: Run, left, right):
-    if type(left) is str:
-        for width, precision in _PERCENT_SPEC.findall(left):
-            for number in (width, precision):
-                if number == "*" or (number and int(number) > MAX_FORMAT_NUMBER):
-                    run.refuse(f"format widths above {MAX_FORMAT_NUMBER} are not allowed")
-        run.text_size(right)
-
-
-_BINOP_CHECKS = {"+": _check_add, "*": _check_mul, "**": _check_pow, "<<": _check_lshift, "%": _check_mod}
-_OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-              "//": operator.floordiv, "%": operator.mod, "**": operator.pow, "<<": operator.lshift,
-              ">>": operator.rshift, "|": operator.or_, "&": operator.and_, "^": operator.xor,
-              "@": operator.matmul}
-
-
-# --- methods that can build large values from small inputs: checked before they run ---
-
-def _wrap_join(run, sep, method):
-    def join(iterable):
-        items = list(iterable)
-        if len(items) > run.limits.max_items:
-            run.refuse(f"join() of more than {run.limits.max_items} items", "memory")
-        total = len(sep) * max(len(items) - 1, 0) + sum(len(i) if type(i) is str else 0 for i in items)
-        if total > run.limits.max_str:
-            run.refuse(f"the result would be longer than {run.limits.max_str}", "memory")
-        return run.check_size(method(items))
-    return join
-
-
-def _wrap_replace(run, text, method):
-    def replace(old, new, count=-1):
-        if type(old) is str and type(new) is str:
-            worst = len(text) + (len(text) + 1) * max(len(new) - len(old), 0)
-            if worst > run.limits.max_str:
-                run.refuse(f"the result could be longer than {run.limits.max_str}", "memory")
-        return run.check_size(method(old, new, count))
-    return replace
-
-
-def _wrap_width(run, text, method):
-    def pad(width, *fill):
-        if type(width) is int and width > run.limits.max_str:
-            run.refuse(f"the result would be longer than {run.limits.max_str}", "memory")
-        return run.check_size(method(width, *fill))
-    return pad
-
-
-def _wrap_grow(run, container, method):
-    def grow(*args, **kwargs):
-        result = method(*args, **kwargs)
-        if len(container) > run.limits.max_items:
-            run.refuse(f"a collection with more than {run.limits.max_items} items", "memory")
-        return result
-    return grow
-
-
-def _wrap_copy(run, container, method):
-    def copy():
-        return run.check_size(method())
-    return copy
-
-
-def _wrap_weighed(run, container, method):
-    def call(*args, **kwargs):
-        for arg in args:
-            run.weigh(arg)
-        return method(*args, **kwargs)
-    return call
-
-
-def _wrap_searched(run, container, method):
-    def call(*args, **kwargs):
-        run.weigh(container)     # index/count/remove compare the argument with every item
-        return _wrap_weighed(run, container, method)(*args, **kwargs)
-    return call
-
-
-def _wrap_set_operation(run, container, method):
-    def call(*others):
-        return method(*(o if type(o) in (set, frozenset) else run.hashables(o) for o in others))
-    return call
-
-
-def _wrap_dict_update(run, container, method):
-    def update(other=(), **kwargs):
-        if type(other) is not dict:
-            pairs = [tuple(pair) for pair in run.check_size(list(other))]
-            run.hashables(pair[0] if len(pair) == 2 else None for pair in pairs)
-            other = pairs
-        result = method(other, **kwargs)
-        if len(container) > run.limits.max_items:
-            run.refuse(f"a collection with more than {run.limits.max_items} items", "memory")
-        return result
-    return update
-
-
-_WRAPPERS = {(str, "join"): _wrap_join, (str, "replace"): _wrap_replace}
-_WRAPPERS.update({(str, name): _wrap_width for name in ("ljust", "rjust", "center", "zfill")})
-_WRAPPERS.update({(list, name): _wrap_grow for name in ("append", "extend", "insert")})
-_WRAPPERS.update({(list, name): _wrap_searched for name in ("index", "count", "remove", "sort")})
-_WRAPPERS.update({(tuple, name): _wrap_searched for name in ("index", "count")})
-_WRAPPERS.update({(dict, name): _wrap_weighed for name in ("get", "pop")})
-_WRAPPERS.update({(set, name): _wrap_weighed for name in ("discard", "remove")})
-_WRAPPERS[(dict, "update")] = _wrap_dict_update
-_WRAPPERS.update({(kind, name): _wrap_set_operation for kind in (set, frozenset) for name in (
-    "union", "intersection", "difference", "symmetric_difference", "issubset", "issuperset", "isdisjoint")})
-_WRAPPERS[(set, "update")] = lambda run, container, method: _wrap_grow(
-    run, container, _wrap_set_operation(run, container, method))
-_WRAPPERS[(set, "add")] = lambda run, container, method: _wrap_grow(
-    run, container, _wrap_weighed(run, container, method))
-_WRAPPERS[(dict, "setdefault")] = lambda run, container, method: _wrap_grow(
-    run, container, _wrap_weighed(run, container, method))
-_WRAPPERS.update({(kind, "copy"): _wrap_copy for kind in (list, dict, set)})

@@ -7,8 +7,6 @@ before the action, so nothing is lost, and the caller gets a 422 naming the BPMN
 """
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pymongo.errors import DocumentTooLarge, WriteError
@@ -240,6 +238,23 @@ def return_to(actor: Actor, instance: Instance, element_id: str) -> Instance:
     return _act(actor, instance, "return", step, {"element_id": element_id})
 
 
+def remove_signer(actor: Actor, instance: Instance, task_id: str) -> Instance:
+    """减签: take one countersign instance that has not been acted on out; the rest decide by the rule."""
+    def step(workflow):
+        task = ENGINE.ready_task(workflow, task_id)
+        if task is None:
+            raise NotFound("workflow.task_not_ready")
+        counters = ENGINE.countersign_signers(workflow, task_id)
+        element = task.task_spec.bpmn_id
+        if counters is None or counters["nrOfInstances"] <= 1:
+            code = "not_a_countersign" if counters is None else "last_signer"
+            raise Invalid(f"task.{code}", errors=[{"path": element, "element_id": element, "code": code,
+                                                   "message": f"task.{code}"}])
+        ENGINE.remove_signer(workflow, task_id)
+
+    return _act(actor, instance, "remove_signer", step, {"task_id": task_id})
+
+
 def completed_user_tasks(instance: Instance) -> list[dict]:
     workflow = ENGINE.restore(service.spec_json_by_id(instance.version_id), instance.state_json)
     return ENGINE.completed_user_tasks(workflow)
@@ -271,69 +286,6 @@ def fire_timers(actor: Actor, instance: Instance, at: datetime | None = None) ->
         from workflows.tasks.service import follow_instance   # late: tasks builds on instances
         follow_instance(instance)
     return instance
-
-
-def due_ids(now: datetime | None = None, limit: int = 100) -> list:
-    """Ids of instances whose next timer is due and that no live lease holds, soonest first: one indexed read;
-    the worker then takes each with `claim`. (A searching claim — findAndModify on the due range — read every
-    due instance each time on the test server: 3 claims/s with 1,000 due.)"""
-    now = now or clock.now()
-    return [d["_id"] for d in Instance._get_collection().find(
-        {"next_timer_at": {"$lte": now}, "status": {"$in": ["running", "incident"]},
-         "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]}, {"_id": 1}).sort("next_timer_at", 1).limit(limit)]
-
-
-def claim(instance_id, now: datetime | None = None, lease: timedelta = timedelta(minutes=5)) -> Instance | None:
-    """Take one due instance for a worker: a conditional write by _id sets the lease, so no other worker takes it
-    until the lease runs out (a worker that died). The version is left alone: firing writes conditionally on it,
-    so even two workers past an expired lease cannot both fire."""
-    now = now or clock.now()
-    if not Instance._get_collection().update_one(
-            {"_id": instance_id, "next_timer_at": {"$lte": now}, "status": {"$in": ["running", "incident"]},
-             "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]},
-            {"$set": {"lease_until": now + lease}}).modified_count:
-        return None    # another worker took it, or it moved on
-    return Instance.objects(id=instance_id).first()
-
-
-@dataclass
-class TimerRun:
-    """What one pass of the timer worker did, per claimed instance."""
-    fired: int = 0      # its due timers ran and the new state was written
-    failed: int = 0     # they failed: the instance now shows an incident
-    skipped: int = 0    # someone acted on it first (it changed under the worker): nothing fired
-
-
-def fire_due_timers(actor: Actor | None = None, now: datetime | None = None, limit: int = 100, *,
-                    lease: timedelta = timedelta(minutes=5), stop=None, spread: bool = False) -> TimerRun:
-    """One pass over the instances whose timers are due: read their ids once, take each with a lease (`claim`)
-    and fire. `stop()` ends the pass between instances; `spread` shuffles the page, so several workers reading
-    the same page start at different places."""
-    actor = actor or Actor.system()
-    run = TimerRun()
-    due = due_ids(now, limit)
-    if spread:
-        random.shuffle(due)
-    for instance_id in due:
-        if stop is not None and stop():
-            break
-        claimed_at = now or clock.now()
-        instance = claim(instance_id, claimed_at, lease)
-        if instance is None:
-            continue                # another worker has it, or it moved on
-        try:
-            instance = fire_timers(actor, instance, now)   # fire what the claim saw as due (now: the same clock)
-        except IncidentRecorded:
-            run.failed += 1
-        except Conflict:
-            run.skipped += 1
-        else:
-            run.fired += 1
-            if instance.next_timer_at is not None and clock.as_utc(instance.next_timer_at) <= claimed_at:
-                # fired, yet still due (a timer that cannot fire yet): leased again, so it is not taken pass after
-                # pass (a write and an audit record each time) — it comes back when the lease runs out
-                claim(instance.id, claimed_at, lease)
-    return run
 
 
 def view(instance: Instance) -> dict:
@@ -417,3 +369,8 @@ def purge_test_runs(now: datetime | None = None) -> int:
 def require(actor: Actor) -> None:
     if not (actor.is_admin or actor.has_role("designer")):
         raise Forbidden()
+
+
+# the timer worker's side (reads due instances, leases, fires): its own module, the names kept here
+from workflows.due_timers import (CLAIM_CHUNK, TimerRun, claim, claim_many, due_ids,  # noqa: E402,F401
+                                  fire_due_timers)

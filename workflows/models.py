@@ -58,16 +58,27 @@ class Incident(me.EmbeddedDocument):
 
 class Instance(me.Document):
     """One running process. `state_json` is SpiffWorkflow's state without the spec (state-only JSON); the spec
-    comes from the ProcessVersion it started on, always."""
+    comes from the ProcessVersion it started on, always.
+
+    Three fields say "version", and mean three things:
+    - `process_version` — which published version of the definition it runs: the number a designer sees
+      ("residence_permit v3"), with `key`; never changes.
+    - `version_id` — the same published version as a reference: the ProcessVersion document's id, where the
+      spec is loaded from (`service.spec_json_by_id`); never changes.
+    - `version` — this document's revision for optimistic locking: every write is conditional on it and raises
+      it by one (a stale `version` is a 409). A worker's timer lease (`lease_until`, `lease_token`) is kept out of
+      it, so a claim does not make people's actions stale.
+    """
     key = me.StringField(required=True)
-    process_version = me.IntField(required=True)
-    version_id = me.ObjectIdField(required=True)        # the ProcessVersion document
+    process_version = me.IntField(required=True)        # the published version number it runs (see above)
+    version_id = me.ObjectIdField(required=True)        # that ProcessVersion document's id
     department = me.StringField(required=True)
     status = me.StringField(default="running", choices=("running", "completed", "incident", "cancelled"))
     application_id = me.ObjectIdField(null=True)       # the resident's application it runs (None for test runs)
     state_json = me.StringField(required=True)
     next_timer_at = me.DateTimeField(null=True)
-    lease_until = me.DateTimeField(null=True)           # a timer worker's claim
+    lease_until = me.DateTimeField(null=True)           # a timer worker's claim, until then
+    lease_token = me.StringField(null=True)             # which claim (instances.claim_many) holds it
     waiting_messages = me.ListField(me.StringField())
     path = me.ListField(me.DictField())                 # element id, name, type, lane, at, changes
     incidents = me.EmbeddedDocumentListField(Incident)
@@ -75,7 +86,7 @@ class Instance(me.Document):
     started_by = me.StringField(default="")
     created_at = me.DateTimeField(default=clock.now)
     updated_at = me.DateTimeField(default=clock.now)
-    version = me.IntField(default=1)
+    version = me.IntField(default=1)                    # the document's revision (optimistic lock), see above
 
     meta = {"collection": "process_instances", "indexes": [
         "next_timer_at", ("key", "process_version"), "status",

@@ -41,7 +41,9 @@ class CommandCounter(monitoring.CommandListener):
         with self.lock:
             self.counts: Counter = Counter()
             self.wait_us = 0
+            self.wait_us_by: Counter = Counter()   # the same wait, by "command collection"
             self.last: dict = {}          # command name → the last such command (for explain)
+            self._keys: dict = {}         # request id → its key, until the command ends
 
     @property
     def total(self) -> int:
@@ -53,14 +55,18 @@ class CommandCounter(monitoring.CommandListener):
         with self.lock:
             self.counts[key] += 1
             self.last[event.command_name] = dict(event.command)
+            self._keys[event.request_id] = key
 
     def succeeded(self, event):
-        with self.lock:
-            self.wait_us += event.duration_micros
+        self._ended(event)
 
     def failed(self, event):
+        self._ended(event)
+
+    def _ended(self, event):
         with self.lock:
             self.wait_us += event.duration_micros
+            self.wait_us_by[self._keys.pop(event.request_id, event.command_name)] += event.duration_micros
 
 
 @contextmanager

@@ -6,7 +6,7 @@ import mongoengine as me
 from core import clock
 
 KINDS = ("submitted", "task_assigned", "returned", "approved", "rejected", "overdue", "reminder", "cc", "urged",
-         "transferred", "delegated", "signer_added", "escalated",
+         "transferred", "delegated", "signer_added", "escalated", "task_cancelled",
          "grant_offered")     # 免申即享: a benefit granted without an application, to confirm or decline
 # pending: waits for the worker; sending: handed to WeChat (a worker that dies here leaves it, and it is marked
 # failed, never sent again); sent; refused: the person has not subscribed (WeChat 43101); failed: gave up;

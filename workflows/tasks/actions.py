@@ -23,7 +23,8 @@ from workflows.applications.models import Application, Event
 from workflows.models import Instance
 from workflows.notify import service as notify
 from workflows.tasks.models import CarbonCopy, HumanTask
-from workflows.tasks.service import check_may_act, event_for, follow_engine, mark_acted, put_back, take, visible_task
+from workflows.tasks.service import (check_may_act, event_for, follow_engine, mark_acted, put_back, take,
+                                     unmark_acted, visible_task)
 from workflows.tasks.service import complete as complete_task
 
 URGE_INTERVAL = timedelta(days=1)
@@ -37,7 +38,7 @@ def _eligible(task: HumanTask, target: Actor) -> None:
 
 
 def _reassign(actor: Actor, task: HumanTask, expected_version: int, target: Actor, *, action: str, comment: str,
-              hand_back_to: str | None, hand_kind: str | None) -> HumanTask:
+              hand_back_to: str | None, hand_kind: str | None, opinion: Event | None = None) -> HumanTask:
     check_may_act(actor, task, expected_version)
     _eligible(task, target)
     if target.user_id == actor.user_id:
@@ -49,8 +50,9 @@ def _reassign(actor: Actor, task: HumanTask, expected_version: int, target: Acto
             add_to_set__candidate_users=target.user_id, inc__version=1):
         raise Conflict("task.changed")
     text = f"{target.username}: {comment}" if comment else target.username
-    Application.objects(id=task.application_id).update_one(push__timeline=event_for(actor, task, action, text),
-                                                           set__updated_at=clock.now(), inc__version=1)
+    events = ([opinion] if opinion else []) + [event_for(actor, task, action, text)]
+    Application.objects(id=task.application_id).update_one(push_all__timeline=events, set__updated_at=clock.now(),
+                                                           inc__version=1)
     audit.record(actor, f"task.{action}", "task", task.id, to=target.user_id)
     notify.enqueue(action, [target.user_id], task_id=str(task.id), title=f"{task.name}：{task.service_name}",
                    body=comment, data={"from": actor.username}, dedupe=f"{action}:{task.id}:{expected_version}")
@@ -80,11 +82,14 @@ def add_signer(actor: Actor, task_id: str, expected_version: int, target: Actor,
     if decision not in ("approve", "reject"):
         raise Invalid("validation_failed", errors=[{"path": "/decision", "code": "invalid", "message": decision}])
     check_may_act(actor, task, expected_version)
-    mark_acted(task)
-    Application.objects(id=task.application_id).update_one(
-        push__timeline=event_for(actor, task, "approved" if decision == "approve" else "rejected", comment))
-    return _reassign(actor, task, expected_version, target, action="signer_added", comment=comment,
-                     hand_back_to=None, hand_kind="signer_after")
+    app = mark_acted(task)
+    try:   # my opinion goes on the timeline with the hand-over, or neither does
+        return _reassign(actor, task, expected_version, target, action="signer_added", comment=comment,
+                         hand_back_to=None, hand_kind="signer_after",
+                         opinion=event_for(actor, task, "approved" if decision == "approve" else "rejected", comment))
+    except BaseException:
+        unmark_acted(app)
+        raise
 
 
 # -- return to an earlier step ---------------------------------------------------------------------------------
@@ -107,11 +112,13 @@ def return_to_step(actor: Actor, task_id: str, expected_version: int, *, element
         raise Invalid("workflow.not_an_earlier_step", errors=[{"path": "/element_id", "code": "not_found",
                                                                "message": "workflow.not_an_earlier_step"}])
     take(actor, task, expected_version, "sent_back", "done")
+    app = None
     try:
         app = mark_acted(task)
         instance = Instance.objects(id=task.instance_id).first()
         instance = instances.return_to(actor, instance, element_id)
     except BaseException:
+        unmark_acted(app)
         put_back(task)
         raise
     follow_engine(app, task, instance, event_for(actor, task, "sent_back", comment), "sent_back", comment, [])

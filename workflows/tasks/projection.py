@@ -74,13 +74,14 @@ def rows(case: CaseInfo, ready: list[dict]) -> list[dict]:
     out = []
     for task in ready:
         department = departments.get(task.get("lane") or "") or case.department
+        signer = task.get("signer")        # a picked countersign's instance is that signer's task alone
         out.append({
             "task_id": task["id"], "instance_id": case.instance_id, "application_id": case.application_id,
             "application_number": case.number, "applicant_name": case.applicant_name,
             "service_code": case.service_code, "service_name": case.service_name,
             "element_id": task["element_id"], "name": task["name"], "lane": task.get("lane") or "",
-            "candidate_departments": [department], "candidate_users": [], "assignee": None,
-            "audience": [f"dept:{department}"],
+            "candidate_departments": [department], "candidate_users": [signer] if signer else [],
+            "assignee": signer, "audience": [f"user:{signer}"] if signer else [f"dept:{department}"],
             "form_key": task.get("form_key"),
             "form_version": task.get("form_version") or case.pinned_forms.get(task["element_id"]),
             "status": "open", "priority": 0, "due_at": task.get("due_at") or case.due_at,

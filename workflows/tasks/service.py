@@ -193,12 +193,25 @@ def put_back(task: HumanTask) -> None:
 
 
 def mark_acted(task: HumanTask) -> Application:
-    """The application is being handled: from now on the resident cannot withdraw it."""
+    """The application is being handled: from now on the resident cannot withdraw it. Returns the application
+    as the write left it; `first_act` says whether this write is the one that ended withdrawing (see
+    `unmark_acted`)."""
     app = Application.objects(id=task.application_id, status="submitted").modify(
-        set__staff_acted=True, inc__version=1, new=True)
+        set__staff_acted=True, inc__version=1, new=False)      # the document before: was it the first act?
     if app is None:
         raise Conflict("application.not_in_progress")   # withdrawn (or returned) a moment ago
+    app.first_act = not app.staff_acted
+    app.staff_acted, app.version = True, app.version + 1
     return app
+
+
+def unmark_acted(app: Application | None) -> None:
+    """The action that marked the application failed (the engine refused it, a write lost a race): nothing was
+    done, so an application this action first marked may be withdrawn again. Conditional on the version the mark
+    left, so a colleague's action that marked it in the meantime keeps it marked."""
+    if app is not None and getattr(app, "first_act", False):
+        Application.objects(id=app.id, version=app.version, staff_acted=True).update_one(
+            set__staff_acted=False, inc__version=1)
 
 
 def _task_data(task: HumanTask, data: dict | None) -> dict:
@@ -212,10 +225,14 @@ def _task_data(task: HumanTask, data: dict | None) -> dict:
 
 
 def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str, comment: str = "",
-             signature: str | None = None, data: dict | None = None, documents: list | None = None) -> HumanTask:
+             signature: str | None = None, data: dict | None = None, documents: list | None = None,
+             signers: list | None = None) -> HumanTask:
     """Approve or reject (a comment is required to reject); the process moves on to its next wait.
     `documents` (the approver's own attachments, e.g. a licence) become the result's documents if the process
-    ends here."""
+    ends here. `signers`: the people an approval hands a countersign to, where the process asks this task to pick
+    them (workflows/tasks/countersign.py)."""
+    from workflows.tasks.countersign import picked   # late: countersign builds on this module
+
     task = visible_task(actor, task_id)
     check_may_act(actor, task, expected_version)
     if task.kind == "rating_followup":      # no process behind it: the department reports what it did
@@ -232,6 +249,7 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
     storage.assert_owned(actor.user_id, own_files)
     outcome = DECISIONS[decision]
     take(actor, task, expected_version, outcome, "done")
+    app = None
     try:
         app = mark_acted(task)
         instance = Instance.objects(id=task.instance_id).first()
@@ -239,9 +257,18 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
             raise NotFound()
         # the action's variables; a task form's own field of the same name (e.g. its `decision`) wins
         process_data = {"decision": decision, "approved": decision == "approve", "comment": comment, **form_data}
+        home = task.candidate_departments[0] if task.candidate_departments else ""
+
+        def prepare(engine_task, given):
+            if decision != "approve" and not signers:
+                return given                 # a rejection picks nobody (unless it names people anyway)
+            return {**given, **picked(engine_task, signers, home)}
+
         # the task's audit record below names the instance: the engine need not write one of its own
-        instance = instances.complete_task(actor, instance, task.task_id, process_data, audited_by_caller=True)
+        instance = instances.complete_task(actor, instance, task.task_id, process_data, prepare=prepare,
+                                           audited_by_caller=True)
     except BaseException:
+        unmark_acted(app)
         put_back(task)
         raise
     storage.grant_read(own_files, str(app.id))
@@ -259,7 +286,13 @@ def follow_engine(app: Application, task: HumanTask | None, instance: Instance, 
     """Write what the engine step means for the resident and the inbox."""
     case = cases.case_info(app, instance.version_id)
     previous = [s.task_id for s in app.current_steps]
-    new_rows = projection.sync(case, instance.ready, previous, keep={task.task_id} if task else set())
+    keep = {task.task_id} if task else set()
+    waiting = {t["id"] for t in instance.ready}
+    gone = [t for t in previous if t not in waiting and t not in keep]
+    # whose tasks the engine just took away (a countersign decided, an interrupting timer): they are told
+    holders = list(HumanTask.objects(instance_id=instance.id, task_id__in=gone, status="open").only(
+        "id", "assignee", "candidate_users", "name")) if gone else []
+    new_rows = projection.sync(case, instance.ready, previous, keep=keep)
     changes = {"set__current_steps": cases.steps_from(new_rows), "set__updated_at": clock.now()}
     if event is not None:
         changes["push__timeline"] = event
@@ -268,6 +301,10 @@ def follow_engine(app: Application, task: HumanTask | None, instance: Instance, 
         changes.update(set__status=outcome, set__result=Result(decision=outcome, reason=comment,
                                                                documents=documents, at=clock.now()))
     Application.objects(id=app.id).update_one(inc__version=1, **changes)
+    for row in holders:
+        notify.enqueue("task_cancelled", [row.assignee, *row.candidate_users], application=app, task_id=str(row.id),
+                       title=f"{row.name}：{app.service_name}", body="该环节已有结果，无需再办理",
+                       dedupe=f"task_cancelled:{row.id}")
     if instance.status == "completed":
         notify.enqueue(outcome, [app.applicant_id], application=app,
                        title=f"{app.service_name} {'已办结' if outcome == 'approved' else '未通过'}", body=comment,
