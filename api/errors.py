@@ -111,6 +111,8 @@ def handle_domain_error(exc: DomainError):
     if isinstance(exc, TooManyRequests):
         headers["Retry-After"] = str(exc.retry_after)
         params.setdefault("retry_after", exc.retry_after)
+    if exc.status == 503:   # an object store or WeChat outage says when to come back, as a database outage does
+        headers.setdefault("Retry-After", "5")
     if exc.status >= 500:
         log.warning("%s: %s", exc.message_key, exc.detail or "")
     errors = [field_messages.localize(item) for item in exc.errors]
