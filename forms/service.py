@@ -138,6 +138,17 @@ def check_draft(actor: Actor, key: str, schema: dict | None = None, *, max_bytes
     return {"valid": not errors, "errors": errors, "fields": _count(form.fields) if form else None}
 
 
+def render_draft(actor: Actor, key: str, schema: dict | None = None, *, max_bytes: int) -> dict:
+    """The designer's live preview: the draft's (or an unsaved schema's) problems and its render model, drawn as a
+    published version would be (version 0). A field of an unknown widget is left out; the model is None while the
+    schema is not well-formed JSON Schema (a meta_schema problem) or has no field."""
+    result = check_draft(actor, key, schema, max_bytes=max_bytes)
+    draft = _draft(actor, key)
+    form, _ = language.analyze(draft.schema if schema is None else schema, keep_form=True)
+    model = render.model_of(form, key, 0, draft.title, draft.title_en) if form is not None and form.fields else None
+    return {**result, "model": model}
+
+
 def _count(fields) -> int:
     return sum(1 + _count(f.children) for f in fields)
 
