@@ -47,6 +47,8 @@ class DraftCheckIn(Schema):
 class DraftListArgs(Schema):
     status = fields.String(validate=validate.OneOf(("draft", "archived")))
     department = fields.String()
+    q = fields.String(validate=validate.Length(min=1, max=100),
+                      metadata={"description": "keep drafts whose key, title or English title contains it"})
 
 
 class DraftSummaryOut(Schema):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 from mongoengine.errors import NotUniqueError
+from mongoengine.queryset.visitor import Q
 
 from core import audit, clock
 from core.actor import Actor
@@ -72,7 +73,9 @@ def _structure_problem(value):
 
 # -- drafts --------------------------------------------------------------------------------------------------------
 
-def list_drafts(actor: Actor, *, status: str | None = None, department: str | None = None):
+def list_drafts(actor: Actor, *, status: str | None = None, department: str | None = None, q: str | None = None):
+    """The drafts the actor may design, by key; `q` keeps those whose key, title or English title contains it
+    (case-insensitive, as written: no regular expression)."""
     actor.require_designer()
     filters = {}
     if not actor.is_admin:
@@ -82,7 +85,10 @@ def list_drafts(actor: Actor, *, status: str | None = None, department: str | No
             else "-"
     if status:
         filters["status"] = status
-    return FormDraft.objects(**filters).order_by("key")
+    found = FormDraft.objects(**filters)
+    if q:
+        found = found.filter(Q(key__icontains=q) | Q(title__icontains=q) | Q(title_en__icontains=q))
+    return found.order_by("key")
 
 
 def create_draft(actor: Actor, *, key: str, title: str, department: str, schema: dict, title_en: str = "",

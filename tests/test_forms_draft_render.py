@@ -58,3 +58,15 @@ def test_only_the_owning_department_previews_a_draft(client, draft, make_staff, 
     r = client.post(f"{BASE}/low-income/render", headers=other)
     assert r.status_code == 404 and r.json["code"] == "not_found"
     assert client.post(f"{BASE}/low-income/render").status_code == 401
+
+
+def test_the_draft_list_searches_keys_and_titles(client, designer, draft, department):
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    for key, title, title_en in (("birth-cert", "出生医学证明", "Birth certificate"), ("pension", "养老金", "")):
+        r = client.post(BASE, json={"key": key, "title": title, "title_en": title_en,
+                                    "department": department["id"], "schema": schema}, headers=designer)
+        assert r.status_code == 201
+    keys = lambda q: [d["key"] for d in client.get(BASE, query_string={"q": q}, headers=designer).json["items"]]
+    assert keys("低保") == ["low-income"] and keys("BIRTH") == ["birth-cert"] and keys("pen") == ["pension"]
+    assert keys(".*") == [] and keys("i") == ["birth-cert", "low-income", "pension"]
+    assert client.get(BASE, query_string={"q": ""}, headers=designer).status_code == 422
