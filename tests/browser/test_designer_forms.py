@@ -174,7 +174,57 @@ def test_a_revoked_session_returns_to_sign_in_saying_why(live_server, desktop, o
     sign_in(desktop, live_server, official)
     pair = desktop.evaluate("JSON.parse(sessionStorage.getItem('zhangban.designer.tokens'))")
     assert client.post("/api/v1/auth/logout", headers=bearer(pair["access_token"])).status_code == 204
-    desktop.get_by_role("link", name="事项").click()
-    desktop.get_by_role("link", name="表单").click()
+    desktop.get_by_role("link", name="事项").click()           # the room asks the API: 401, and no refresh
     desktop.get_by_role("alert").get_by_text("登录已过期，请重新登录").wait_for()
     assert desktop.evaluate("sessionStorage.getItem('zhangban.designer.tokens')") is None
+
+
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button')].filter((el) => {
+  if (el.offsetParent === null) return false;                               // not shown
+  if (el.getAttribute('aria-label') || el.closest('label')) return false;
+  if (el.id && document.querySelector(`label[for="${el.id}"]`)) return false;
+  if (el.tagName === 'BUTTON' && el.textContent.trim()) return false;
+  return true;
+}).map((el) => el.outerHTML.slice(0, 120))"""
+
+
+def test_every_field_kind_is_built_previewed_and_labelled(live_server, desktop, official, client, make_staff,
+                                                         department, shot):
+    require_built("designer/web")
+    from forms.language import WIDGETS
+
+    page = desktop
+    sign_in(page, live_server, official)
+    page.get_by_role("button", name="新建表单").click()
+    page.get_by_label("表单标识").fill("every-kind")
+    page.get_by_label("表单名称").fill("全部控件")
+    page.get_by_role("button", name="创建").click()
+    page.get_by_role("heading", level=1, name="全部控件").wait_for()
+    palette = page.get_by_role("complementary", name="控件")
+    kinds = page.locator(".palette-item").evaluate_all("els => els.map((e) => e.dataset.widget)")
+    assert sorted(kinds) == sorted(WIDGETS)                    # the palette offers every kind of the language
+    canvas = page.get_by_role("region", name="画布")
+    for widget in kinds:
+        canvas.get_by_role("button", name="表单设置").click()      # nothing selected: the palette adds at the end
+        palette.locator(f".palette-item[data-widget={widget}]").click()
+        assert page.evaluate(UNLABELLED) == [], widget          # every control of its property panel is labelled
+    # a group and a repeatable group each get a field (selected container: the palette adds into it)
+    canvas.get_by_role("button", name="选中 分组").click()
+    palette.get_by_role("button", name="添加 单行文本").click()
+    canvas.get_by_role("button", name="选中 可重复分组").click()
+    palette.get_by_role("button", name="添加 整数").click()
+    page.get_by_role("region", name="属性").get_by_label("最小值").fill("1")
+    page.get_by_role("region", name="属性").get_by_label("最小值").press("Tab")
+    page.get_by_text("没有问题").wait_for()
+    phone = page.get_by_role("region", name="预览")
+    phone.get_by_text("可重复分组").wait_for()
+    page.get_by_role("button", name="保存").click()
+    page.get_by_role("status").get_by_text("已保存").wait_for()
+    assert page.evaluate(UNLABELLED) == []
+    shot(page, "forms-every-kind")
+    _, headers = make_staff("checker", [{"role": "designer", "department_id": department["id"]}])
+    check = client.post("/api/v1/designer/forms/every-kind/render", headers=headers).json
+    assert check["valid"] is True and check["fields"] == len(WIDGETS) + 2
+    assert {c["type"] for c in check["model"]["components"]} == set(WIDGETS)
+    row = FormDraft.objects.get(key="every-kind").schema["properties"]["repeat_1"]["items"]["properties"]
+    assert row["integer_2"]["minimum"] == 1                  # keys stay unique in the whole form
