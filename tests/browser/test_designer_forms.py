@@ -215,8 +215,15 @@ def test_every_field_kind_is_built_previewed_and_labelled(live_server, desktop, 
     palette.get_by_role("button", name="添加 整数").click()
     page.get_by_role("region", name="属性").get_by_label("最小值").fill("1")
     page.get_by_role("region", name="属性").get_by_label("最小值").press("Tab")
+    # a section, from the form's settings, holds the first field
+    canvas.get_by_role("button", name="表单设置").click()
+    page.get_by_role("button", name="添加分区").click()
+    page.get_by_label("标签（中文） 1").fill("申请人信息")
+    canvas.get_by_role("button", name="选中 单行文本").first.click()
+    page.get_by_role("region", name="属性").get_by_label("所属分区").select_option(label="申请人信息")
     page.get_by_text("没有问题").wait_for()
     phone = page.get_by_role("region", name="预览")
+    phone.get_by_role("heading", name="申请人信息").wait_for()
     phone.get_by_text("可重复分组").wait_for()
     page.get_by_role("button", name="保存").click()
     page.get_by_role("status").get_by_text("已保存").wait_for()
@@ -226,5 +233,8 @@ def test_every_field_kind_is_built_previewed_and_labelled(live_server, desktop, 
     check = client.post("/api/v1/designer/forms/every-kind/render", headers=headers).json
     assert check["valid"] is True and check["fields"] == len(WIDGETS) + 2
     assert {c["type"] for c in check["model"]["components"]} == set(WIDGETS)
-    row = FormDraft.objects.get(key="every-kind").schema["properties"]["repeat_1"]["items"]["properties"]
+    saved = FormDraft.objects.get(key="every-kind").schema
+    assert saved["x-ui"]["sections"] == [{"key": "section1", "label": {"zh-CN": "申请人信息", "en": "Section 1"}}]
+    assert saved["properties"]["text_1"]["x-ui"]["section"] == "section1"
+    row = saved["properties"]["repeat_1"]["items"]["properties"]
     assert row["integer_2"]["minimum"] == 1                  # keys stay unique in the whole form

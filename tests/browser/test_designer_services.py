@@ -3,7 +3,7 @@ edits its materials, time limits and regions, sees a problem beside the field it
 from __future__ import annotations
 
 from tests.browser.conftest import require_built
-from tests.browser.test_designer_forms import sign_in
+from tests.browser.test_designer_forms import UNLABELLED, sign_in
 from tests.services_fixtures import publish_form
 from tests.workflows_fixtures import civil_designer, forms, publish_example  # noqa: F401 (fixtures)
 from workflows.catalog.models import ServiceVersion
@@ -53,6 +53,7 @@ def test_an_official_edits_and_publishes_a_service(live_server, desktop, civil_d
     page.get_by_role("button", name="检查").click()
     page.get_by_role("status").get_by_text("没有问题，可以发布").wait_for()
     shot(page, "services-editor")
+    assert page.evaluate(UNLABELLED) == []                   # every control of the editor is labelled
 
     page.get_by_role("button", name="发布").click()
     page.get_by_role("status").get_by_text("已发布为第 1 版").wait_for()
