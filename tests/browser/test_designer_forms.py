@@ -78,6 +78,13 @@ def test_an_official_builds_previews_and_publishes_a_form_without_json(live_serv
     visible_if.get_by_label("显示条件: 条件字段 1").select_option("married")
     visible_if.get_by_label("显示条件: 值 1").select_option("true")
     assert canvas.locator(".field-item[data-key=spouse_name] .cond").inner_text().strip() == "⟂ married == true"
+    canvas.get_by_role("button", name="选中 已婚").click()               # a renamed key: its conditions follow
+    panel.get_by_label("字段标识").fill("is_married")
+    panel.get_by_label("字段标识").press("Tab")
+    assert canvas.locator(".field-item[data-key=spouse_name] .cond").inner_text().strip() == "⟂ is_married == true"
+    panel.get_by_label("字段标识").fill("married")
+    panel.get_by_label("字段标识").press("Tab")
+    canvas.get_by_role("button", name="选中 配偶姓名").click()
 
     # the preview: the server's render model of the unsaved draft; the condition works in it
     phone = page.get_by_role("region", name="预览")
@@ -238,3 +245,29 @@ def test_every_field_kind_is_built_previewed_and_labelled(live_server, desktop, 
     assert saved["properties"]["text_1"]["x-ui"]["section"] == "section1"
     row = saved["properties"]["repeat_1"]["items"]["properties"]
     assert row["integer_2"]["minimum"] == 1                  # keys stay unique in the whole form
+
+
+def test_the_builder_keeps_what_it_does_not_edit(live_server, desktop, official, client, make_staff, department):
+    """A form written elsewhere (every kind, sections, if/then rules, dependentRequired, rows) opens in the builder
+    and comes back from a save exactly as it was, but for the one label changed."""
+    require_built("designer/web")
+    from tests.forms_fixtures import every_kind
+
+    _, headers = make_staff("writer", [{"role": "designer", "department_id": department["id"]}])
+    r = client.post("/api/v1/designer/forms", json={"key": "low-income", "title": "低保申请",
+                                                    "department": department["id"], "schema": every_kind()},
+                    headers=headers)
+    assert r.status_code == 201
+    page = desktop
+    sign_in(page, live_server, official)
+    page.get_by_role("link", name="low-income").click()
+    canvas = page.get_by_role("region", name="画布")
+    canvas.get_by_role("button", name="选中 就读学校").click()          # a field of a repeat's row
+    panel = props_panel(page)
+    assert panel.get_by_label("显示条件: 条件字段 1").input_value() == "relation"
+    panel.get_by_label("标签（中文）").fill("在读学校")
+    page.get_by_role("button", name="保存").click()
+    page.get_by_role("status").get_by_text("已保存").wait_for()
+    expected = every_kind()
+    expected["properties"]["family"]["items"]["properties"]["school"]["x-ui"]["label"] = {"zh-CN": "在读学校"}
+    assert FormDraft.objects.get(key="low-income").schema == expected

@@ -248,3 +248,25 @@ export function parseCondition(text) {
     return null
   }
 }
+
+// After a field's key changed from `before` to `after`: the conditions that name it follow (those of its siblings
+// by its key, any field's by `$.key` when it is a root field). A condition the pickers cannot show is left as it is
+// (the server's check then names it).
+export function renameInConditions(fields, holder, before, after) {
+  const isRoot = holder === fields
+  walk(fields, (f, parent) => {
+    const sibling = (parent ? parent.children : fields) === holder
+    for (const attr of ['x-visible-if', 'x-required-if']) {
+      const parsed = parseCondition(f.node[attr])
+      if (!parsed || !parsed.clauses.length) continue
+      let changed = false
+      for (const c of parsed.clauses) {
+        if ((sibling && c.name === before) || (isRoot && c.name === `$.${before}`)) {
+          c.name = c.name.startsWith('$.') ? `$.${after}` : after
+          changed = true
+        }
+      }
+      if (changed) f.node[attr] = buildCondition(parsed.clauses, parsed.join)
+    }
+  })
+}
