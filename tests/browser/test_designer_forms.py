@@ -236,6 +236,14 @@ def test_every_field_kind_is_built_previewed_and_labelled(live_server, desktop, 
     page.get_by_role("status").get_by_text("已保存").wait_for()
     assert page.evaluate(UNLABELLED) == []
     shot(page, "forms-every-kind")
+    canvas.get_by_role("button", name="下移 单行文本").first.focus()     # from the keyboard: move a field down
+    page.keyboard.press("Enter")
+    assert canvas.locator(".field-item").evaluate_all("els => els.map((e) => e.dataset.key)")[:2] == [
+        "textarea_1", "text_1"]
+    page.get_by_role("button", name="English").click()
+    page.get_by_role("region", name="Canvas").get_by_role("button", name="Form settings").wait_for()
+    page.get_by_role("region", name="Preview").get_by_text("Whole number").first.wait_for()
+    shot(page, "forms-every-kind-en")
     _, headers = make_staff("checker", [{"role": "designer", "department_id": department["id"]}])
     check = client.post("/api/v1/designer/forms/every-kind/render", headers=headers).json
     assert check["valid"] is True and check["fields"] == len(WIDGETS) + 2
