@@ -279,3 +279,13 @@ def test_the_builder_keeps_what_it_does_not_edit(live_server, desktop, official,
     expected = every_kind()
     expected["properties"]["family"]["items"]["properties"]["school"]["x-ui"]["label"] = {"zh-CN": "在读学校"}
     assert FormDraft.objects.get(key="low-income").schema == expected
+
+
+def test_a_form_that_is_not_yours_says_so(live_server, desktop, official):
+    require_built("designer/web")
+    sign_in(desktop, live_server, official)
+    desktop.goto(f"{live_server}/designer/#forms/someone-elses")
+    desktop.get_by_role("alert").wait_for()
+    assert "未找到该对象" in desktop.get_by_role("alert").inner_text()     # the API's 404, in Chinese
+    desktop.get_by_role("link", name="返回表单列表").click()
+    desktop.get_by_text("还没有表单").wait_for()

@@ -54,7 +54,8 @@ export async function api(method, path, { body, headers = {}, raw = false, retry
   }
   if (raw) return response
   const text = await response.text()
-  const data = text ? JSON.parse(text) : null
+  let data = null
+  try { data = text ? JSON.parse(text) : null } catch { data = { message: `HTTP ${response.status}` } }   // a proxy's page
   if (!response.ok) throw new ApiError(response.status, data)
   return data
 }
