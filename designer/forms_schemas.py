@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.errors import ErrorItem
-from api.forms_schemas import VersionOut, VersionSummaryOut  # noqa: F401 (the designer API serves them too)
+from api.forms_schemas import RenderOut, VersionOut, VersionSummaryOut  # noqa: F401 (the designer API serves them too)
 
 # `$` (kept: the OpenAPI pattern must read the same in JavaScript) also matches before a final newline.
 FORM_KEY = [validate.Regexp(r"^[a-z][a-z0-9_-]{1,63}$", error="2–64 of a-z, 0-9, _ and -, starting with a letter"),
@@ -47,6 +47,8 @@ class DraftCheckIn(Schema):
 class DraftListArgs(Schema):
     status = fields.String(validate=validate.OneOf(("draft", "archived")))
     department = fields.String()
+    q = fields.String(validate=validate.Length(min=1, max=100),
+                      metadata={"description": "keep drafts whose key, title or English title contains it"})
 
 
 class DraftSummaryOut(Schema):
@@ -71,3 +73,9 @@ class CheckOut(Schema):
     valid = fields.Boolean()
     errors = fields.List(fields.Nested(ErrorItem), metadata={"description": "paths are JSON pointers into the schema"})
     fields = fields.Integer(allow_none=True, metadata={"description": "how many fields the form has"})
+
+
+class DraftRenderOut(CheckOut):
+    model = fields.Nested(RenderOut, allow_none=True, metadata={
+        "description": "the render model of the draft (version 0), as GET /api/v1/forms/{key}/versions/{n}/render "
+                       "gives it for a published version; null while the schema is not well-formed"})

@@ -161,6 +161,16 @@ class DraftValidate(MethodView):
         return service.check_draft(current_actor(), key, body.get("schema"), max_bytes=max_draft_bytes())
 
 
+@blp.route("/<key>/render")
+class DraftRender(MethodView):
+    @blp.arguments(schemas.DraftCheckIn, required=False)   # no body: the stored draft
+    @blp.response(200, schemas.DraftRenderOut)
+    @blp.doc(security=[BEARER])
+    def post(self, body, key):
+        """The live preview of the draft (or an unsaved schema): its problems and its render model (version 0)"""
+        return service.render_draft(current_actor(), key, body.get("schema"), max_bytes=max_draft_bytes())
+
+
 @blp.route("/<key>/publish")
 class DraftPublish(MethodView):
     @blp.response(201, schemas.VersionOut)

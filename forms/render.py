@@ -33,7 +33,13 @@ def render_model(form_version) -> dict:
 
 
 def _build(form_version) -> dict:
-    form = compiled(form_version).form
+    return model_of(compiled(form_version).form, form_version.key, form_version.version,
+                    form_version.title, form_version.title_en)
+
+
+def model_of(form, key: str, version: int, title: str, title_en: str = "") -> dict:
+    """The render model of an analysed form (a published version's, or a draft's for the designer's preview:
+    version 0). Not cached: a draft changes with every edit."""
     sections = form.sections
     section_index = {s["key"]: i for i, s in enumerate(sections)}
     components, server_rules = [], []
@@ -42,8 +48,7 @@ def _build(form_version) -> dict:
         section_index.get(p[1].ui.get("section"), len(sections)), _order(p[1]), p[0]))
     for _, f in ordered:
         _emit(f, None, root_required_if, components, server_rules)
-    return {"key": form_version.key, "version": form_version.version,
-            "title": {"zh-CN": form_version.title, "en": form_version.title_en or form_version.title},
+    return {"key": key, "version": version, "title": {"zh-CN": title, "en": title_en or title},
             "sections": sections, "components": components, "server_rules": server_rules}
 
 

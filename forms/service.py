@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 from mongoengine.errors import NotUniqueError
+from mongoengine.queryset.visitor import Q
 
 from core import audit, clock
 from core.actor import Actor
@@ -73,7 +74,9 @@ def _structure_problem(value):
 
 # -- drafts --------------------------------------------------------------------------------------------------------
 
-def list_drafts(actor: Actor, *, status: str | None = None, department: str | None = None):
+def list_drafts(actor: Actor, *, status: str | None = None, department: str | None = None, q: str | None = None):
+    """The drafts the actor may design, by key; `q` keeps those whose key, title or English title contains it
+    (case-insensitive, as written: no regular expression)."""
     actor.require_designer()
     filters = {}
     if not actor.is_admin:
@@ -83,7 +86,10 @@ def list_drafts(actor: Actor, *, status: str | None = None, department: str | No
             else "-"
     if status:
         filters["status"] = status
-    return FormDraft.objects(**filters).order_by("key")
+    found = FormDraft.objects(**filters)
+    if q:
+        found = found.filter(Q(key__icontains=q) | Q(title__icontains=q) | Q(title_en__icontains=q))
+    return found.order_by("key")
 
 
 def create_draft(actor: Actor, *, key: str, title: str, department: str, schema: dict, title_en: str = "",
@@ -137,6 +143,17 @@ def check_draft(actor: Actor, key: str, schema: dict | None = None, *, max_bytes
         _schema_text(schema, max_bytes)
     form, errors = language.analyze(draft.schema if schema is None else schema)
     return {"valid": not errors, "errors": errors, "fields": _count(form.fields) if form else None}
+
+
+def render_draft(actor: Actor, key: str, schema: dict | None = None, *, max_bytes: int) -> dict:
+    """The designer's live preview: the draft's (or an unsaved schema's) problems and its render model, drawn as a
+    published version would be (version 0). A field of an unknown widget is left out; the model is None while the
+    schema is not well-formed JSON Schema (a meta_schema problem) or has no field."""
+    result = check_draft(actor, key, schema, max_bytes=max_bytes)
+    draft = _draft(actor, key)
+    form, _ = language.analyze(draft.schema if schema is None else schema, keep_form=True)
+    model = render.model_of(form, key, 0, draft.title, draft.title_en) if form is not None and form.fields else None
+    return {**result, "model": model}
 
 
 def _count(fields) -> int:

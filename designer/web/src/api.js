@@ -1,4 +1,6 @@
 // The API client: the token pair lives in sessionStorage (this tab only); a 401 refreshes once and retries.
+// Requests that fail together share one refresh; one whose token was already replaced retries at once (a second
+// refresh would rotate again for nothing). When the session cannot be refreshed, 'zhangban:signed-out' fires.
 const KEY = 'zhangban.designer.tokens'
 
 export function tokens() {
@@ -28,10 +30,10 @@ async function refresh() {
     method: 'POST', headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ refresh_token: pair.refresh_token }),
   }).then(async (r) => {
-    if (!r.ok) { setTokens(null); return false }
+    if (!r.ok) { setTokens(null); window.dispatchEvent(new Event('zhangban:signed-out')); return false }
     setTokens(await r.json())
     return true
-  }).finally(() => { refreshing = null })
+  }, () => false).finally(() => { refreshing = null })
   return refreshing
 }
 
@@ -45,12 +47,15 @@ export async function api(method, path, { body, headers = {}, raw = false, retry
     init.body = JSON.stringify(body)
   }
   const response = await fetch(path, init)
-  if (response.status === 401 && retry && pair && await refresh()) {
-    return api(method, path, { body, headers, raw, retry: false })
+  if (response.status === 401 && retry && pair) {
+    const now = tokens()
+    const replaced = now && now.access_token !== pair.access_token
+    if (replaced || await refresh()) return api(method, path, { body, headers, raw, retry: false })
   }
   if (raw) return response
   const text = await response.text()
-  const data = text ? JSON.parse(text) : null
+  let data = null
+  try { data = text ? JSON.parse(text) : null } catch { data = { message: `HTTP ${response.status}` } }   // a proxy's page
   if (!response.ok) throw new ApiError(response.status, data)
   return data
 }

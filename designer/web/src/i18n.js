@@ -8,11 +8,13 @@ const messages = {
     'app.title': '掌办 设计器', 'login.title': '工作人员登录', 'login.username': '用户名',
     'login.password': '密码', 'login.submit': '登录', 'logout': '退出', 'lang.switch': 'English',
     'nav.forms': '表单', 'nav.processes': '流程', 'nav.services': '事项',
+    'login.expired': '登录已过期，请重新登录',
   },
   en: {
     'app.title': 'Zhangban designer', 'login.title': 'Staff sign-in', 'login.username': 'Username',
     'login.password': 'Password', 'login.submit': 'Sign in', 'logout': 'Sign out', 'lang.switch': '中文',
     'nav.forms': 'Forms', 'nav.processes': 'Processes', 'nav.services': 'Services',
+    'login.expired': 'Your session has ended; please sign in again',
   },
 }
 
