@@ -35,14 +35,22 @@ function layoutLanes(moddle, definitions) {
   const process = definitions.rootElements.find((e) => e.$type === 'bpmn:Process')
   const lanes = (process && process.laneSets || []).flatMap((set) => set.lanes || [])
   const plane = definitions.diagrams[0] && definitions.diagrams[0].plane
-  if (!lanes.length || !plane) return false
+  if (!plane) return
+  if (!lanes.length) {
+    const boxes = (plane.planeElement || []).filter((d) => d.bounds).map((d) => d.bounds)
+    if (!boxes.length) return
+    const x = Math.min(...boxes.map((b) => b.x)) - 40, y = Math.min(...boxes.map((b) => b.y)) - 30
+    wrapInParticipant(moddle, definitions, process, plane, { x, y,
+      width: Math.max(...boxes.map((b) => b.x + b.width)) + 40 - x, height: Math.max(...boxes.map((b) => b.y + b.height)) + 30 - y })
+    return
+  }
   const shapes = new Map(), edges = []
   for (const di of plane.planeElement || []) {
     if (di.$type === 'bpmndi:BPMNShape') shapes.set(di.bpmnElement.id, di)
     else if (di.$type === 'bpmndi:BPMNEdge') edges.push(di)
   }
   const laneOf = new Map()
-  lanes.forEach((lane, i) => (lane.flowNodeRefs || []).forEach((node) => laneOf.set(node.id, i)))
+  lanes.forEach((lane, i) => (lane.flowNodeRef || []).forEach((node) => laneOf.set(node.id, i)))
   const nodes = (process.flowElements || []).filter((e) => shapes.has(e.id) && e.$type !== 'bpmn:BoundaryEvent')
   const rowOf = (id) => Math.round((mid(shapes.get(id).bounds).y - mid(shapes.get(nodes[0].id).bounds).y) / ROW)
   // each lane takes the rows its own nodes use, in their order; a node in no lane goes to the first lane
@@ -86,7 +94,19 @@ function layoutLanes(moddle, definitions) {
     const di = moddle.create('bpmndi:BPMNShape', { id: `${lane.id}_di`, bpmnElement: lane, isHorizontal: true, bounds })
     plane.planeElement.unshift(di)
   })
-  return true
+  const rowsTotal = sorted.reduce((n, list) => n + list.length, 0)
+  wrapInParticipant(moddle, definitions, process, plane, { x: left, y: top, width: right - left, height: rowsTotal * ROW })
+}
+
+// When the file names a pool (a collaboration whose participant is this process), draw it around the lanes.
+function wrapInParticipant(moddle, definitions, process, plane, box) {
+  const collaboration = definitions.rootElements.find((e) => e.$type === 'bpmn:Collaboration')
+  const participant = collaboration && (collaboration.participants || []).find((p) => p.processRef === process)
+  if (!participant) return
+  plane.bpmnElement = collaboration
+  const bounds = moddle.create('dc:Bounds', { x: box.x - LANE_LABEL, y: box.y, width: box.width + LANE_LABEL, height: box.height })
+  plane.planeElement.unshift(moddle.create('bpmndi:BPMNShape', {
+    id: `${participant.id}_di`, bpmnElement: participant, isHorizontal: true, bounds }))
 }
 
 const NAMESPACES = {
