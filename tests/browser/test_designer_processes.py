@@ -77,11 +77,12 @@ def test_open_an_example_bind_form_and_lane_fix_problems_publish_and_run_it(
     assert "review" in pinned(page, "review").inner_text()
     problems = page.get_by_role("region", name="问题")
     assert "unknown_lane" in problems.inner_text() and "Lane_civil" in problems.inner_text()
-    shot(page, "problems-pinned")
 
     # bind the published form to the user task, and the lane to the department
     element(page, "review").click()
     panel = page.get_by_role("complementary", name="属性")
+    assert "review ⚠" in panel.get_by_label("表单（已发布）").inner_text()   # the example's form, not published here
+    shot(page, "problems-pinned")
     panel.get_by_label("表单（已发布）").select_option("window_review")
     assert page.locator(".zb-problem").count() == 0                 # a change clears the pins until checked again
     element(page, "Lane_civil").click(position={"x": 12, "y": 60})  # the lane's name band

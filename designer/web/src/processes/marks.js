@@ -31,3 +31,15 @@ export function mark(viewer, ids, marker) {
   registry.forEach((el) => canvas.removeMarker(el, marker))
   for (const id of ids) if (registry.get(id)) canvas.addMarker(id, marker)
 }
+
+// Fit the diagram in view, leaving the palette's strip on the left free (the modeler draws its palette there).
+export function fit(viewer) {
+  const canvas = viewer.get('canvas')
+  canvas.zoom('fit-viewport', 'auto')
+  const box = canvas.viewbox()
+  const room = 110 / box.scale
+  if (box.inner.x - box.x < room) {
+    canvas.zoom(box.scale * 0.9, 'auto')
+    canvas.scroll({ dx: 110 - (canvas.viewbox().inner.x - canvas.viewbox().x) * canvas.viewbox().scale })
+  }
+}
