@@ -4,6 +4,7 @@ what the engine reads; BPMN without a layout is laid out in the browser; an inci
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 import pytest
 from lxml import etree
@@ -205,3 +206,44 @@ def test_bpmn_without_a_layout_opens_and_an_incident_is_pinned_on_its_element(
     run.get_by_text("已办结").wait_for()
     assert page.locator(".zb-incident").count() == 0
     assert "zb-passed" in element(page, "share").get_attribute("class")
+
+
+def test_a_published_version_reads_only_and_its_test_run_fires_the_timers(
+        live_server, desktop, client, admin_designer, shot):
+    from api.demo import FORMS
+
+    require_built("designer/web")
+    headers, departments = admin_designer
+    key, title, title_en, _, schema = next(f for f in FORMS if f[0] == "review")
+    r = client.post("/api/v1/designer/forms", json={"key": key, "title": title, "title_en": title_en,
+                                                    "department": departments["civil"], "schema": schema},
+                    headers=headers)
+    assert r.status_code == 201, r.json
+    assert client.post(f"/api/v1/designer/forms/{key}/publish", headers=headers).status_code == 201
+    upload(client, headers, departments["civil"], "boundary_timers", example("boundary_timers.bpmn"))
+    assert client.post(f"{PROCESSES}/boundary_timers/publish", headers=headers).status_code == 201
+    page = desktop
+    open_draft(page, live_server, "boundary_timers", "remind")
+    page.get_by_label("版本").select_option("#processes/boundary_timers/v/1")
+    page.get_by_role("status").filter(has_text="只读").wait_for()
+    element(page, "review").click()
+    panel = page.get_by_role("complementary", name="属性")
+    form = panel.get_by_label("表单（已发布）")
+    assert form.input_value() == "review" and form.is_disabled()
+    shot(page, "version-read-only")
+
+    page.get_by_role("link", name="试运行").click()
+    run = page.get_by_role("complementary", name="试运行")
+    run.get_by_role("button", name="开始试运行").click()
+    run.get_by_text("运行中").wait_for()
+    assert "zb-active" in element(page, "review").get_attribute("class")
+    assert run.get_by_text("下一个定时").is_visible()
+    later = (datetime.now() + timedelta(days=6)).strftime("%Y-%m-%dT%H:%M")
+    run.get_by_label("触发到此时间为止的定时").fill(later)
+    run.get_by_role("button", name="触发定时器").click()
+    run.locator("ol.path li").filter(has_text="5 天超时").wait_for()
+    assert "zb-active" in element(page, "escalated_review").get_attribute("class")
+    assert "zb-active" not in element(page, "review").get_attribute("class")
+    assert "zb-passed" in element(page, "mark_reminded").get_attribute("class")   # the 2-day reminder ran too
+    assert run.get_by_role("combobox", name=re.compile("^当前任务")).input_value()
+    shot(page, "test-run-timers")
