@@ -1,0 +1,51 @@
+// The processes room's labels, zh-CN first and English (added to the shell's i18n table).
+import { extend } from '../i18n.js'
+
+const L = {
+  list: ['流程列表', 'Processes'], key: ['流程标识', 'Key'], name: ['名称', 'Name'], published: ['已发布', 'Published'],
+  none: ['还没有流程', 'No processes yet'], new: ['新建流程', 'New process'], create: ['创建', 'Create'],
+  file: ['导入 BPMN 文件（可选）', 'Import a BPMN file (optional)'],
+  fileHint: ['没有布局的 BPMN（如 docs/bpmn 的示例）会自动布局', 'BPMN without a layout (like the docs/bpmn examples) is laid out automatically'],
+  department: ['所属部门', 'Department'], toolbar: ['流程工具栏', 'Process toolbar'], canvas: ['流程图', 'Diagram'],
+  save: ['保存', 'Save'], saved: ['已保存', 'Saved'], unsaved: ['有未保存的修改', 'Unsaved changes'],
+  validate: ['校验', 'Validate'], valid: ['校验通过', 'No problems found'],
+  invalid: ['发现问题，已标在流程图上', 'Problems found, pinned on the diagram'],
+  publish: ['发布', 'Publish'], publishedAs: ['已发布为第 {n} 版', 'Published as version {n}'],
+  tryIt: ['试运行', 'Try it'], versions: ['版本', 'Versions'], noVersions: ['尚未发布', 'Not published yet'],
+  stale: ['他人已先保存，请刷新页面后再改', 'someone else saved first: reload the page'],
+  problems: ['问题', 'Problems'], line: ['行', 'line'],
+  properties: ['属性', 'Properties'], selectHint: ['在图上选择一个元素', 'Select an element on the diagram'],
+  id: ['元素 ID', 'Element id'], lane: ['泳道：部门或角色', 'Lane: department or role'], role: ['角色', 'Role'],
+  laneHint: ['泳道的名称是部门编码或角色，任务列表按它派给对应的办公室', 'The lane name is a department code or a role: the task list sends its tasks there'],
+  form: ['表单（已发布）', 'Form (published)'], noStartForm: ['无开始表单', 'No start form'],
+  notPublished: ['未发布', 'not published'],
+  formHint: ['发布流程时绑定该表单的最新已发布版本', 'Publishing binds the newest published version of the form'],
+  countersign: ['会签', 'Countersign'], miNone: ['不会签（一人办理）', 'No countersign (one person)'],
+  miParallel: ['并行会签', 'Parallel countersign'], miSequential: ['依次会签', 'Sequential countersign'],
+  miCollection: ['会签人列表变量', 'Signers collection'], miElement: ['单个会签人变量', 'Signer variable'],
+  miOutput: ['意见汇总变量', 'Opinions collection'], miOutputElement: ['单个意见变量', 'Opinion variable'],
+  miCardinality: ['会签人数（表达式）', 'Number of signers (expression)'],
+  miCompletion: ['提前结束条件', 'Completion condition'],
+  condition: ['条件（Python 表达式）', 'Condition (Python expression)'], conditions: ['分支条件', 'Branch conditions'],
+  flowTo: ['去往', 'to'], defaultFlow: ['默认分支', 'Default flow'],
+  exprHint: ['表达式是 Python，读取表单字段，如 amount >= 10000', 'Expressions are Python over the form fields, e.g. amount >= 10000'],
+  timerKind: ['定时类型', 'Timer kind'], timeDuration: ['时长', 'Duration'], timeDate: ['日期时间', 'Date'],
+  timeCycle: ['周期', 'Cycle'], timerValue: ['定时表达式', 'Timer expression'],
+  timerHint: ['ISO 8601 文本要加引号，如 "P5D"、"R3/P1D"', 'ISO 8601 text in quotes, e.g. "P5D", "R3/P1D"'],
+  interrupting: ['中断任务（超时转办）', 'Interrupting (cancels the task)'],
+  script: ['脚本（Python，在沙箱中运行）', 'Script (Python, run in the sandbox)'],
+  helpers: ['可用的函数', 'Helpers you can call'], builtins: ['内置函数', 'Builtins'],
+  backToDraft: ['返回草稿', 'Back to the draft'], readOnly: ['只读', 'Read only'], publishedAt: ['发布于', 'Published'],
+  testRun: ['试运行', 'Test run'], startData: ['开始数据（JSON）', 'Start data (JSON)'], startRun: ['开始试运行', 'Start a test run'],
+  badJson: ['不是有效的 JSON', 'is not valid JSON'], status: ['状态', 'Status'],
+  'status.running': ['运行中', 'running'], 'status.completed': ['已办结', 'completed'], 'status.incident': ['出错', 'incident'],
+  currentTask: ['当前任务', 'Current task'], preview: ['表单预览', 'Form preview'], complete: ['提交并完成任务', 'Complete the task'],
+  noForm: ['该任务没有表单', 'This task has no form'], notInPreview: ['预览中不可填写', 'not filled in the preview'],
+  message: ['消息', 'Message'], payload: ['消息内容（JSON）', 'Payload (JSON)'], deliver: ['发送消息', 'Deliver'],
+  timers: ['定时器', 'Timers'], nextTimer: ['下一个定时', 'Next timer'], fireBy: ['触发到此时间为止的定时', 'Fire timers due by'],
+  fire: ['触发定时器', 'Fire timers'], path: ['已走路径', 'Path taken'], incidents: ['异常', 'Incidents'], incident: ['异常', 'Incident'],
+}
+
+const zh = {}, en = {}
+for (const [k, [z, e]] of Object.entries(L)) { zh[`proc.${k}`] = z; en[`proc.${k}`] = e }
+extend({ 'zh-CN': zh, en })
