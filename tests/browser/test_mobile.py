@@ -108,3 +108,64 @@ def test_a_resident_applies_on_a_phone_and_approvers_clear_it_from_their_inbox(a
         done = Application.objects(number=number).get()
     assert done.status == "approved" and [e.action for e in done.timeline][0] == "submitted"
     assert sum(1 for e in done.timeline if e.signature) == 4      # every approval carries its drawn signature
+
+
+def test_a_wrong_id_card_is_caught_on_the_phone_a_draft_comes_back_and_a_returned_case_is_corrected(
+        app, live_server, phone, shot):
+    import io
+
+    from tests.conftest import bearer
+    from tests.storage_fixtures import signature_png
+    from workflows.applications.models import Application
+    require_built("api/web")
+    _seed(app)
+
+    phone.goto(f"{live_server}/m/")
+    phone.get_by_role("button", name="登录", exact=True).click()
+    phone.get_by_text("居住证申领").first.click()
+    phone.get_by_role("button", name="在线申请").click()
+    phone.get_by_label("身份证号").fill("110101199003076633")          # one digit off: the check character fails
+    phone.get_by_role("button", name="提交").click()
+    phone.get_by_text("身份证号格式或校验位不正确").wait_for()
+    shot(phone, "id-card-refused")
+    with app.app_context():
+        assert Application.objects.count() == 0                       # nothing was sent
+    phone.get_by_label("身份证号").fill("110101199003076632")
+    phone.get_by_label("已居住月数").fill("7")
+    phone.get_by_role("button", name="保存草稿").click()
+    phone.get_by_text("草稿已保存").wait_for()
+    with app.app_context():
+        [draft] = Application.objects(status="draft")
+    phone.goto(f"{live_server}/m/#/apps")
+    phone.get_by_text("草稿").first.click()
+    assert phone.get_by_label("已居住月数").input_value() == "7"          # the draft, as saved
+
+    # 补正: a submitted case sent back asking for /months only
+    with app.app_context():
+        client = app.test_client()
+        resident = bearer(client.post("/api/v1/auth/dev-login", json={"openid": "demo-openid-resident"})
+                          .json["access_token"])
+        sign = client.post("/api/v1/attachments", data={"kind": "signature", "file": (io.BytesIO(signature_png()),
+                                                                                       "s.png")},
+                           headers=resident, content_type="multipart/form-data").json["id"]
+        submitted = client.post("/api/v1/applications", headers=resident, json={
+            "service_code": "residence-permit", "submit": True,
+            "data": {"months": 3, "id_photo": sign, "signature": sign}})
+        assert submitted.status_code == 201, submitted.json
+        civil = bearer(client.post("/api/v1/auth/login", json={"username": "demo-approver-1",
+                                                               "password": "zhangban-demo-2026"}).json["access_token"])
+        [task] = client.get("/api/v1/tasks", headers=civil).json["items"]
+        r = client.post(f"/api/v1/tasks/{task['id']}/return", headers=civil, json={
+            "version": task["version"], "reason": "居住月数与登记不符", "fields": [{"path": "/months"}]})
+        assert r.status_code == 200, r.json
+    phone.goto(f"{live_server}/m/#/apps/{submitted.json['id']}")
+    phone.get_by_role("button", name="去补正").click()
+    phone.get_by_text("居住月数与登记不符").wait_for()
+    assert phone.get_by_label("居住地址").is_disabled() and not phone.get_by_label("已居住月数").is_disabled()
+    phone.get_by_label("已居住月数").fill("13")
+    shot(phone, "supplement")
+    phone.get_by_role("button", name="提交补正").click()
+    phone.get_by_test_id("status").wait_for()
+    assert phone.get_by_test_id("status").inner_text() == "办理中"
+    with app.app_context():
+        assert Application.objects(id=submitted.json["id"]).get().data["months"] == 13
