@@ -38,6 +38,11 @@ class ContentArgs(Schema):
     variant = fields.String(load_default="full", validate=validate.OneOf(("full", "thumbnail", "original")))
 
 
+class LinkOut(Schema):
+    url = fields.String(metadata={"description": "presigned (MinIO) or app-signed (files on disk) URL"})
+    expires_in = fields.Integer(metadata={"description": "seconds the link stays valid"})
+
+
 class AttachmentOut(Schema):
     id = fields.String()
     kind = fields.String()

@@ -9,7 +9,7 @@ from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
 from api import i18n
-from api.attachments_schemas import AttachmentOut, ContentArgs, IdempotencyHeaders, UploadIn
+from api.attachments_schemas import AttachmentOut, ContentArgs, IdempotencyHeaders, LinkOut, UploadIn
 from api.errors import ErrorSchema
 from api.http import BEARER, current_actor
 from api.runtime import runtime, settings
@@ -121,6 +121,17 @@ class AttachmentContent(MethodView):
         response.headers["Cache-Control"] = "no-store"
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
+
+
+@blp.route("/<attachment_id>/link")
+class AttachmentLink(MethodView):
+    @blp.arguments(ContentArgs, location="query")
+    @blp.response(200, LinkOut)
+    @blp.doc(security=[BEARER])
+    def get(self, args, attachment_id):
+        """The same short-lived link as `/content`, as JSON: for an `<img>`, which cannot carry the bearer token"""
+        url = service.content_url(current_actor(), runtime().store, settings(), attachment_id, args["variant"])
+        return {"url": url, "expires_in": min(settings().presign_seconds, 300)}
 
 
 @blp.route("/blob/<token>")

@@ -14,9 +14,21 @@ from flask import Blueprint, Response, send_from_directory
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# 'unsafe-inline' styles: bpmn-js and Vue components set style attributes; scripts stay same-origin only.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+# 'unsafe-inline' styles: bpmn-js and Vue components set style attributes; scripts stay same-origin only. Images
+# may also come from the object store's presigned links (MinIO's own origin), never from anywhere else.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:{images}; "
        "connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'self'")
+
+
+def _image_origins() -> str:
+    from api.runtime import settings
+
+    config = settings()
+    if config.s3_public_url:
+        return " " + config.s3_public_url
+    if config.s3_endpoint:
+        return f" {'https' if config.s3_secure else 'http'}://{config.s3_endpoint}"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -45,7 +57,7 @@ or by hand: <code>cd {source} &amp;&amp; npm ci &amp;&amp; npm run build</code>.
 
 
 def _secure(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Content-Security-Policy"] = CSP.format(images=_image_origins())
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response

@@ -24,3 +24,14 @@ def test_the_build_is_served_with_client_routes_falling_back_to_index(client, tm
     assert asset.status_code == 200 and "max-age=31536000" in asset.headers["Cache-Control"]
     assert client.get(f"{url}/forms/some-route").data == index.data
     assert client.get(f"{url}/..%2F..%2F..%2Fsetup.cfg").data == index.data   # never a file outside the build
+
+
+def test_an_attachment_link_as_json_for_an_img(client, resident_headers):
+    import io
+
+    from tests.storage_fixtures import jpeg
+    uploaded = client.post("/api/v1/attachments", data={"kind": "photo", "file": (io.BytesIO(jpeg()), "a.jpg")},
+                           headers=resident_headers, content_type="multipart/form-data").json
+    r = client.get(f"/api/v1/attachments/{uploaded['id']}/link?variant=thumbnail", headers=resident_headers)
+    assert r.status_code == 200 and r.json["url"] and 0 < r.json["expires_in"] <= 300
+    assert client.get(f"/api/v1/attachments/{uploaded['id']}/link").status_code == 401

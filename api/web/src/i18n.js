@@ -1,0 +1,69 @@
+// zh-CN by default, English by a switch kept in localStorage.
+import { ref } from 'vue'
+
+export const lang = ref(localStorage.getItem('zhangban.lang') || 'zh-CN')
+
+const messages = {
+  'zh-CN': {
+    title: '掌办', 'login.resident': '居民登录（开发环境）', 'login.openid': '微信 openid（demo-…）',
+    'login.staff': '工作人员登录', 'login.username': '用户名', 'login.password': '密码', 'login.submit': '登录',
+    'tab.services': '办事', 'tab.mine': '我的办件', 'tab.tasks': '待办', 'tab.me': '我的',
+    search: '搜索事项', 'service.apply': '在线申请', 'service.limit': '承诺时限', 'service.days': '个工作日',
+    'service.fee': '收费', 'service.free': '免费', 'service.materials': '申请材料', 'service.instant': '即办',
+    'form.submit': '提交', 'form.draft': '保存草稿', 'form.saved': '草稿已保存', 'form.offline': '网络不可用，已保存在本机，恢复后重试',
+    'form.fix': '请先修改标出的内容', 'form.add_row': '添加一行', 'form.remove_row': '删除', 'form.upload_retry': '重新上传',
+    'form.uploading': '上传中', 'form.take_photo': '拍照或选择照片', 'form.sign_here': '请在此签名',
+    'form.sign_clear': '重写', 'form.sign_done': '确认签名', 'form.signed': '已签名', 'form.choose': '请选择',
+    'form.supplement': '提交补正', 'form.supplement_hint': '只需修改下列标出的内容',
+    'app.timeline': '办理进度', 'app.withdraw': '撤回申请', 'app.withdraw_confirm': '确定撤回这个申请吗？',
+    'app.supplement': '去补正', 'app.result': '办理结果', 'app.number': '办件编号', 'app.documents': '结果文件',
+    'tasks.todo': '待办', 'tasks.done': '已办', 'tasks.copies': '抄送', 'tasks.empty': '没有事项',
+    'task.approve': '同意', 'task.reject': '不同意', 'task.return': '退回补正', 'task.comment': '审批意见',
+    'task.signature': '签名', 'task.transfer': '转办', 'task.delegate': '委派', 'task.add_signer': '加签',
+    'task.user_id': '同事的用户 ID', 'task.data': '申请内容', 'task.attachments': '附件', 'task.done': '已处理',
+    'task.reason': '退回原因', 'logout': '退出登录', 'lang.switch': 'English', 'refresh': '下拉刷新',
+    'status.draft': '草稿', 'status.submitted': '办理中', 'status.returned': '待补正', 'status.approved': '已办结',
+    'status.rejected': '未通过', 'status.withdrawn': '已撤回',
+    'check.id_card': '身份证号格式或校验位不正确', 'check.mobile': '手机号格式不正确',
+    'check.uscc': '统一社会信用代码不正确', 'check.required': '必填', 'check.email': '邮箱格式不正确',
+  },
+  en: {
+    title: 'Zhangban', 'login.resident': 'Resident sign-in (development)', 'login.openid': 'WeChat openid (demo-…)',
+    'login.staff': 'Staff sign-in', 'login.username': 'Username', 'login.password': 'Password', 'login.submit': 'Sign in',
+    'tab.services': 'Services', 'tab.mine': 'My cases', 'tab.tasks': 'Tasks', 'tab.me': 'Me',
+    search: 'Search services', 'service.apply': 'Apply online', 'service.limit': 'Time limit', 'service.days': 'working days',
+    'service.fee': 'Fee', 'service.free': 'Free', 'service.materials': 'Materials', 'service.instant': 'At once',
+    'form.submit': 'Submit', 'form.draft': 'Save draft', 'form.saved': 'Draft saved', 'form.offline': 'Offline: kept on this phone, will retry',
+    'form.fix': 'Please correct the marked fields', 'form.add_row': 'Add a row', 'form.remove_row': 'Remove', 'form.upload_retry': 'Retry upload',
+    'form.uploading': 'Uploading', 'form.take_photo': 'Take or choose a photo', 'form.sign_here': 'Sign here',
+    'form.sign_clear': 'Clear', 'form.sign_done': 'Use this signature', 'form.signed': 'Signed', 'form.choose': 'Choose',
+    'form.supplement': 'Send the corrections', 'form.supplement_hint': 'Only the marked fields need changing',
+    'app.timeline': 'Progress', 'app.withdraw': 'Withdraw', 'app.withdraw_confirm': 'Withdraw this application?',
+    'app.supplement': 'Correct it', 'app.result': 'Result', 'app.number': 'Case number', 'app.documents': 'Result documents',
+    'tasks.todo': 'To do', 'tasks.done': 'Done', 'tasks.copies': 'Copies', 'tasks.empty': 'Nothing here',
+    'task.approve': 'Approve', 'task.reject': 'Reject', 'task.return': 'Send back', 'task.comment': 'Comment',
+    'task.signature': 'Signature', 'task.transfer': 'Transfer', 'task.delegate': 'Delegate', 'task.add_signer': 'Add a signer',
+    'task.user_id': "A colleague's user id", 'task.data': 'Application', 'task.attachments': 'Attachments', 'task.done': 'Handled',
+    'task.reason': 'Why it goes back', 'logout': 'Sign out', 'lang.switch': '中文', 'refresh': 'Pull to refresh',
+    'status.draft': 'Draft', 'status.submitted': 'In progress', 'status.returned': 'To correct', 'status.approved': 'Approved',
+    'status.rejected': 'Rejected', 'status.withdrawn': 'Withdrawn',
+    'check.id_card': 'Not a valid ID card number', 'check.mobile': 'Not a valid mobile number',
+    'check.uscc': 'Not a valid unified social credit code', 'check.required': 'Required', 'check.email': 'Not a valid email',
+  },
+}
+
+export function t(key) {
+  return (messages[lang.value] || {})[key] ?? messages['zh-CN'][key] ?? key
+}
+
+export function textIn(value) {
+  if (value == null) return ''
+  if (typeof value === 'string') return value
+  return value[lang.value] || value['zh-CN'] || Object.values(value)[0] || ''
+}
+
+export function toggleLang() {
+  lang.value = lang.value === 'zh-CN' ? 'en' : 'zh-CN'
+  localStorage.setItem('zhangban.lang', lang.value)
+  document.documentElement.lang = lang.value
+}

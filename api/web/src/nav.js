@@ -1,0 +1,4 @@
+export const back = () => window.history.back()
+export const statusType = { submitted: 'primary', returned: 'warning', approved: 'success', rejected: 'danger',
+                            withdrawn: 'default', draft: 'default' }
+export const when = (at) => (at ? new Date(at).toLocaleString() : '')

@@ -1,0 +1,171 @@
+"""The reference mobile client (/m) in a phone-sized Chromium with touch: a resident applies for the demo's
+居住证申领 with a photo (a real JPEG with EXIF orientation and GPS) and a drawn signature, approvers clear it from
+their inbox one tap at a time, and the resident sees it completed."""
+from __future__ import annotations
+
+from tests.browser.conftest import require_built
+from tests.storage_fixtures import jpeg
+
+
+def _seed(app):
+    from api import demo, demo_service
+
+    with app.app_context():
+        list(demo.seed())
+        list(demo_service.seed(demo.DEMO_PASSWORD))
+
+
+def _sign(page, pad_label):
+    """Draw a stroke on a signature pad with the pointer, then confirm it (its upload)."""
+    pad = page.get_by_role("img", name=pad_label)
+    pad.evaluate("el => el.scrollIntoView({block: 'center', behavior: 'instant'})")   # not under the tab bar
+    box = None
+    while box != (box := pad.bounding_box()):      # until the page stands still (layout, images loading)
+        page.wait_for_timeout(100)
+    page.mouse.move(box["x"] + 20, box["y"] + 40)
+    page.mouse.down()
+    for step in range(1, 12):
+        page.mouse.move(box["x"] + 20 + step * 20, box["y"] + 40 + (25 if step % 2 else -10))
+    page.mouse.up()
+    page.get_by_role("button", name="确认签名").last.click()
+
+
+def _staff_login(page, base, username, shot=None):
+    page.goto(f"{base}/m/#/login")
+    page.evaluate("localStorage.clear()")
+    page.reload()
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill("zhangban-demo-2026")
+    page.get_by_role("button", name="工作人员登录").click()
+    try:
+        page.get_by_role("tab", name="已办", exact=True).wait_for()
+    except Exception:
+        shot(page, f"login-{username}-failed")
+        raise
+
+
+def _approve_first(page, shot, name):
+    """From the inbox: open the first task, write a comment, sign, approve."""
+    page.locator(".van-cell--clickable").first.click()
+    page.get_by_label("审批意见").fill("同意")
+    _sign(page, "签名: 请在此签名")
+    page.get_by_text("已签名").wait_for()
+    shot(page, name)
+    page.get_by_role("button", name="同意", exact=True).click()
+    try:
+        page.get_by_role("tab", name="已办", exact=True).wait_for()
+    except Exception:
+        shot(page, f"{name}-failed")
+        raise
+
+
+def test_a_resident_applies_on_a_phone_and_approvers_clear_it_from_their_inbox(app, live_server, phone, shot,
+                                                                              tmp_path):
+    require_built("api/web")
+    _seed(app)
+    photo = tmp_path / "id.jpg"
+    photo.write_bytes(jpeg(orientation=6))          # taken sideways; the server turns it and drops the GPS
+
+    phone.goto(f"{live_server}/m/")
+    phone.get_by_role("button", name="登录", exact=True).click()     # the demo resident, development login
+    phone.get_by_text("居住证申领").first.wait_for()
+    shot(phone, "catalog")
+    phone.get_by_text("居住证申领").first.click()
+    phone.get_by_role("button", name="在线申请").click()
+    phone.get_by_label("已居住月数").fill("18")
+    phone.get_by_label("身份证照片").set_input_files(str(photo))
+    phone.locator(".photo-field img").first.wait_for()           # uploaded, its thumbnail shown from MinIO
+    _sign(phone, "申请人签名: 请在此签名")
+    phone.get_by_text("已签名").wait_for()
+    assert phone.get_by_label("姓名").input_value() == "陈静"      # prefilled from the verified profile
+    shot(phone, "form")
+    phone.get_by_role("button", name="提交").click()
+    phone.get_by_test_id("status").wait_for()
+    assert phone.get_by_test_id("status").inner_text() == "办理中"
+    number = phone.locator(".van-cell__value").first.inner_text()
+    assert number.startswith("ZB")
+    shot(phone, "submitted")
+
+    # the approvers' own phone: a context of its own (its storage is not the resident's)
+    approver = phone.context.browser.new_context(viewport={"width": 414, "height": 896}, device_scale_factor=2,
+                                                 is_mobile=True, has_touch=True, locale="zh-CN").new_page()
+    _staff_login(approver, live_server, "demo-approver-1", shot)
+    shot(approver, "inbox")
+    _approve_first(approver, shot, "task")
+    _staff_login(approver, live_server, "demo-approver-3", shot)        # 联合核查: a countersign of two
+    _approve_first(approver, shot, "countersign-1")
+    _approve_first(approver, shot, "countersign-2")
+    _staff_login(approver, live_server, "demo-approver-1", shot)        # 制证发证
+    _approve_first(approver, shot, "issue")
+
+    phone.reload()
+    phone.get_by_test_id("status").wait_for()
+    assert phone.get_by_test_id("status").inner_text() == "已办结"
+    shot(phone, "completed")
+
+    from workflows.applications.models import Application
+    with app.app_context():
+        done = Application.objects(number=number).get()
+    assert done.status == "approved" and [e.action for e in done.timeline][0] == "submitted"
+    assert sum(1 for e in done.timeline if e.signature) == 4      # every approval carries its drawn signature
+
+
+def test_a_wrong_id_card_is_caught_on_the_phone_a_draft_comes_back_and_a_returned_case_is_corrected(
+        app, live_server, phone, shot):
+    import io
+
+    from tests.conftest import bearer
+    from tests.storage_fixtures import signature_png
+    from workflows.applications.models import Application
+    require_built("api/web")
+    _seed(app)
+
+    phone.goto(f"{live_server}/m/")
+    phone.get_by_role("button", name="登录", exact=True).click()
+    phone.get_by_text("居住证申领").first.click()
+    phone.get_by_role("button", name="在线申请").click()
+    phone.get_by_label("身份证号").fill("110101199003076633")          # one digit off: the check character fails
+    phone.get_by_role("button", name="提交").click()
+    phone.get_by_text("身份证号格式或校验位不正确").wait_for()
+    shot(phone, "id-card-refused")
+    with app.app_context():
+        assert Application.objects.count() == 0                       # nothing was sent
+    phone.get_by_label("身份证号").fill("110101199003076632")
+    phone.get_by_label("已居住月数").fill("7")
+    phone.get_by_role("button", name="保存草稿").click()
+    phone.get_by_text("草稿已保存").wait_for()
+    with app.app_context():
+        [draft] = Application.objects(status="draft")
+    phone.goto(f"{live_server}/m/#/apps")
+    phone.get_by_text("草稿").first.click()
+    assert phone.get_by_label("已居住月数").input_value() == "7"          # the draft, as saved
+
+    # 补正: a submitted case sent back asking for /months only
+    with app.app_context():
+        client = app.test_client()
+        resident = bearer(client.post("/api/v1/auth/dev-login", json={"openid": "demo-openid-resident"})
+                          .json["access_token"])
+        sign = client.post("/api/v1/attachments", data={"kind": "signature", "file": (io.BytesIO(signature_png()),
+                                                                                       "s.png")},
+                           headers=resident, content_type="multipart/form-data").json["id"]
+        submitted = client.post("/api/v1/applications", headers=resident, json={
+            "service_code": "residence-permit", "submit": True,
+            "data": {"months": 3, "id_photo": sign, "signature": sign}})
+        assert submitted.status_code == 201, submitted.json
+        civil = bearer(client.post("/api/v1/auth/login", json={"username": "demo-approver-1",
+                                                               "password": "zhangban-demo-2026"}).json["access_token"])
+        [task] = client.get("/api/v1/tasks", headers=civil).json["items"]
+        r = client.post(f"/api/v1/tasks/{task['id']}/return", headers=civil, json={
+            "version": task["version"], "reason": "居住月数与登记不符", "fields": [{"path": "/months"}]})
+        assert r.status_code == 200, r.json
+    phone.goto(f"{live_server}/m/#/apps/{submitted.json['id']}")
+    phone.get_by_role("button", name="去补正").click()
+    phone.get_by_text("居住月数与登记不符").wait_for()
+    assert phone.get_by_label("居住地址").is_disabled() and not phone.get_by_label("已居住月数").is_disabled()
+    phone.get_by_label("已居住月数").fill("13")
+    shot(phone, "supplement")
+    phone.get_by_role("button", name="提交补正").click()
+    phone.get_by_test_id("status").wait_for()
+    assert phone.get_by_test_id("status").inner_text() == "办理中"
+    with app.app_context():
+        assert Application.objects(id=submitted.json["id"]).get().data["months"] == 13
