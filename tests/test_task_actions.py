@@ -128,3 +128,12 @@ def test_urge_once_a_day(case, app):
     with app.app_context():
         from workflows.notify.models import Notification
         assert [n.user_id for n in Notification.objects(kind="urged")] == [_user_id(case, case.civil_1)]
+
+
+def test_the_task_list_reads_every_stored_field_its_rows_show():
+    """The 待办 page reads plain rows with LIST_FIELDS: a field added to TaskOut must be read too."""
+    from api.applications_schemas import TaskOut
+    from workflows.tasks.service import LIST_FIELDS
+
+    computed = {"id", "overdue", "render_url"}
+    assert set(TaskOut().fields) - computed <= set(LIST_FIELDS)

@@ -112,7 +112,7 @@ def inbox(actor: Actor, box: str, *, service: str | None = None, overdue: bool =
 
 # What a task list shows (api TaskOut): read as plain rows, since building a Document per row was most of a
 # page's CPU (tests/perf/test_applications_bench.py, inbox).
-LIST_FIELDS = ("name", "element_id", "application_id", "application_number", "applicant_name", "service_code",
+LIST_FIELDS = ("kind", "name", "element_id", "application_id", "application_number", "applicant_name", "service_code",
                "service_name", "candidate_departments", "assignee", "status", "outcome", "due_at", "escalated",
                "created_at", "completed_at", "form_key", "form_version", "version")
 
