@@ -107,7 +107,8 @@ def submit(actor: Actor, *, bundle_code: str, shared: dict, parts: dict, profile
             from None
     prepared = _prepare(actor, bundle, shared or {}, parts or {}, profile)
     now = clock.now()
-    case = BundleCase(number=app_cases.next_number(now), applicant_id=actor.user_id, bundle_code=bundle.code,
+    case = BundleCase(number=app_cases.next_number(now), applicant_id=actor.user_id,
+                      applicant_name=app_cases.mask_name((profile or {}).get("name")), bundle_code=bundle.code,
                       bundle_version=bundle.version, bundle_name=bundle.body.name, department=bundle.department,
                       idempotency_key=idempotency_key, created_at=now, updated_at=now,
                       timeline=[CaseEvent(at=now, action="submitted", actor_id=actor.user_id,
@@ -140,6 +141,12 @@ def _start(case: BundleCase, part: PartState, results: dict, actor: Actor, profi
     app, _ = applications.create(actor, service_code=part.service_code, data=json.loads(part.data_json),
                                  submit=True, profile=profile, idempotency_key=f"bundle:{case.id}:{part.key}",
                                  service_version=sv, bundle=(case.id, part.key), context=context)
+    if not app.applicant_name and case.applicant_name:
+        # started after the resident's request (no profile here): the masked name approvers' lists show
+        from workflows.tasks.models import HumanTask
+
+        Application.objects(id=app.id, applicant_name="").update_one(set__applicant_name=case.applicant_name)
+        HumanTask.objects(application_id=app.id, applicant_name="").update(set__applicant_name=case.applicant_name)
     return app
 
 
