@@ -40,6 +40,7 @@ def test_the_newborn_bundle_from_one_post_to_its_result(app, client):
     [task] = _todo(client, health)
     _approve(client, health, task, comment="出生医学证明已签发")
     [task] = _todo(client, police)                           # 户口 starts once the certificate is issued
+    assert task["applicant_name"] == "陈*"                   # as for the parts started with the resident's request
     _approve(client, police, task, comment="已登记")
     done = client.get(f"/api/v1/bundle-cases/{case['id']}", headers=resident).json
     assert done["status"] == "approved"

@@ -24,7 +24,7 @@ from mongoengine.errors import NotUniqueError
 
 from core import audit, clock
 from core.actor import Actor
-from core.errors import Conflict, DomainError, Invalid, NotFound
+from core.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
 from forms import service as forms
 from forms import validation as form_validation
 from storage import service as storage
@@ -67,8 +67,9 @@ def _prepare(actor: Actor, bundle, shared: dict, parts: dict, profile) -> dict:
             continue
         errors += [_invalid(f"/parts/{part.key}/{name}", "shared_field") for name in own if name in fills]
         try:
-            catalog.get_current(part.service_code)       # archived since: the bundle cannot be applied for
-            sv = catalog.get_version(part.service_code, part.service_version)
+            current = catalog.get_current(part.service_code)   # archived since: the bundle cannot be applied for
+            sv = current if current.version == part.service_version else \
+                catalog.get_version(part.service_code, part.service_version)
         except NotFound:
             errors.append(_invalid(f"/parts/{part.key}", "service_unavailable", "bundle.service_unavailable"))
             continue
@@ -86,7 +87,7 @@ def _prepare(actor: Actor, bundle, shared: dict, parts: dict, profile) -> dict:
         except Invalid as e:
             errors += [{**item, "path": f"/parts/{part.key}"} for item in e.errors]
             continue
-        prepared[part.key] = clean
+        prepared[part.key] = (sv, clean)
     if errors:
         raise Invalid("bundle.invalid_data", errors=errors)
     return prepared
@@ -106,7 +107,8 @@ def submit(actor: Actor, *, bundle_code: str, shared: dict, parts: dict, profile
             from None
     prepared = _prepare(actor, bundle, shared or {}, parts or {}, profile)
     now = clock.now()
-    case = BundleCase(number=app_cases.next_number(now), applicant_id=actor.user_id, bundle_code=bundle.code,
+    case = BundleCase(number=app_cases.next_number(now), applicant_id=actor.user_id,
+                      applicant_name=app_cases.mask_name((profile or {}).get("name")), bundle_code=bundle.code,
                       bundle_version=bundle.version, bundle_name=bundle.body.name, department=bundle.department,
                       idempotency_key=idempotency_key, created_at=now, updated_at=now,
                       timeline=[CaseEvent(at=now, action="submitted", actor_id=actor.user_id,
@@ -114,29 +116,37 @@ def submit(actor: Actor, *, bundle_code: str, shared: dict, parts: dict, profile
                       parts=[PartState(key=p.key, service_code=p.service_code, service_version=p.service_version,
                                        service_name=p.service_name, department=p.department,
                                        depends_on=list(p.depends_on), on_reject=p.on_reject,
-                                       data_json=app_cases.dump_data(prepared[p.key])) for p in bundle.body.parts])
+                                       data_json=app_cases.dump_data(prepared[p.key][1]))
+                             for p in bundle.body.parts])
     try:
         case.save(force_insert=True)
     except NotUniqueError:
         return BundleCase.objects(applicant_id=actor.user_id, idempotency_key=idempotency_key).first(), False
     audit.record(actor, "bundle.submit", "bundle_case", case.id, number=case.number, bundle=bundle.code,
                  bundle_version=bundle.version)
-    return advance(case.id, actor=actor, profile=profile), True
+    services = {key: sv for key, (sv, _) in prepared.items()}
+    return advance(case.id, actor=actor, profile=profile, services=services), True
 
 
 def _applicant(case: BundleCase) -> Actor:
     return Actor(user_id=case.applicant_id, roles=frozenset({"resident"}))
 
 
-def _start(case: BundleCase, part: PartState, results: dict, actor: Actor, profile) -> Application:
+def _start(case: BundleCase, part: PartState, results: dict, actor: Actor, profile, services: dict) -> Application:
     """The part's application, submitted now (or the one a previous advance started)."""
     from workflows.applications import service as applications
 
-    sv = catalog.get_version(part.service_code, part.service_version)
+    sv = services.get(part.key) or catalog.get_version(part.service_code, part.service_version)
     context = {"bundle": {"number": case.number, "code": case.bundle_code, "results": results}}
     app, _ = applications.create(actor, service_code=part.service_code, data=json.loads(part.data_json),
                                  submit=True, profile=profile, idempotency_key=f"bundle:{case.id}:{part.key}",
                                  service_version=sv, bundle=(case.id, part.key), context=context)
+    if not app.applicant_name and case.applicant_name:
+        # started after the resident's request (no profile here): the masked name approvers' lists show
+        from workflows.tasks.models import HumanTask
+
+        Application.objects(id=app.id, applicant_name="").update_one(set__applicant_name=case.applicant_name)
+        HumanTask.objects(application_id=app.id, applicant_name="").update(set__applicant_name=case.applicant_name)
     return app
 
 
@@ -159,7 +169,8 @@ def _cancel(app: Application, reason: str) -> None:
     audit.record(Actor.system(), "application.cancel", "application", app.id, reason=reason)
 
 
-def advance(case_id, *, actor: Actor | None = None, profile: dict | None = None) -> BundleCase:
+def advance(case_id, *, actor: Actor | None = None, profile: dict | None = None,
+            services: dict | None = None) -> BundleCase:
     """Bring the case along its parts' applications (idempotent; see the module's docstring)."""
     busy = getattr(_ADVANCING, "ids", None)
     if busy is None:
@@ -172,14 +183,14 @@ def advance(case_id, *, actor: Actor | None = None, profile: dict | None = None)
             case = BundleCase.objects(id=case_id).first()
             if case is None:
                 raise NotFound()
-            if case.status in CASE_FINAL or _advance_once(case, actor or _applicant(case), profile):
+            if case.status in CASE_FINAL or _advance_once(case, actor or _applicant(case), profile, services or {}):
                 return case.reload()
         raise Conflict("bundle.changed")
     finally:
         busy.discard(case_id)
 
 
-def _advance_once(case: BundleCase, actor: Actor, profile) -> bool:
+def _advance_once(case: BundleCase, actor: Actor, profile, services: dict) -> bool:
     """One pass; True when written (or nothing to write), False when someone else wrote first."""
     apps = {a.id: a for a in Application.objects(bundle_id=case.id).only(
         "id", "status", "number", "instance_id", "result", "service_name")}
@@ -210,8 +221,10 @@ def _advance_once(case: BundleCase, actor: Actor, profile) -> bool:
                 results = {n.key: {"decision": "approved", "number": apps[n.application_id].number}
                            for n in needs if n.application_id in apps}
                 try:
-                    app = _start(case, p, results, actor, profile)
-                except DomainError as e:         # the service is failing or gone: the part cannot run
+                    app = _start(case, p, results, actor, profile, services)
+                except Unavailable:              # its process fails at its first steps: it waits for a resume
+                    continue
+                except DomainError as e:         # the service is gone or refuses the data: the part cannot run
                     p.state, changed = "skipped", True
                     events.append(CaseEvent(at=now, action="skipped", part=p.key, comment=e.message_key))
                     continue

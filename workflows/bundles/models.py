@@ -95,6 +95,7 @@ class BundleCase(me.Document):
     """A resident's bundle submission: the parent of one application per department."""
     number = me.StringField(required=True)
     applicant_id = me.StringField(required=True)
+    applicant_name = me.StringField(default="")        # masked (张*), for the inbox rows of parts started later
     bundle_code = me.StringField(required=True)
     bundle_version = me.IntField(required=True)
     bundle_name = me.StringField(default="")
