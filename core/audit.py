@@ -150,26 +150,30 @@ def pending_count() -> int:
     return AuditRecord.objects(pending=True).count() + spooled
 
 
-def seal(limit: int = 10_000) -> int:
-    """Chain unsealed records, oldest first; returns how many this call sealed."""
+def seal(limit: int = 10_000, batch: int = 500) -> int:
+    """Chain unsealed records, oldest first; returns how many this call sealed. Reads up to `batch` waiting records
+    and the chain's tail once, then links each with one conditional update (three commands a record before: the
+    sealer fell behind at ~2 records/s on the test server while 8 writers appended ~200/s)."""
     drain_spool()
     sealed = collisions = 0
     while sealed < limit and collisions < 50:
-        nxt = AuditRecord.objects(pending=True).order_by("id").first()
-        if nxt is None:
+        waiting = list(AuditRecord.objects(pending=True).order_by("id").limit(min(batch, limit - sealed)))
+        if not waiting:
             break
         tail = AuditRecord.objects(seq__exists=True).order_by("-seq").only("seq", "hash").first()
-        nxt.seq, nxt.prev_hash = (tail.seq + 1, tail.hash) if tail else (1, GENESIS)
-        digest = nxt.computed_hash()
-        try:
-            done = AuditRecord.objects(id=nxt.id, pending=True).update_one(
-                set__seq=nxt.seq, set__prev_hash=nxt.prev_hash, set__hash=digest, unset__pending=True)
-        except NotUniqueError:
-            done = 0   # another sealer took this place in the chain
-        if done:
-            sealed += 1
-        else:
-            collisions += 1
+        seq, prev = (tail.seq, tail.hash) if tail else (0, GENESIS)
+        for nxt in waiting:
+            nxt.seq, nxt.prev_hash = seq + 1, prev
+            digest = nxt.computed_hash()
+            try:
+                done = AuditRecord.objects(id=nxt.id, pending=True).update_one(
+                    set__seq=nxt.seq, set__prev_hash=prev, set__hash=digest, unset__pending=True)
+            except NotUniqueError:
+                done = 0   # another sealer took this place in the chain
+            if not done:
+                collisions += 1
+                break      # read the tail (and what still waits) again
+            seq, prev, sealed = nxt.seq, digest, sealed + 1
     return sealed
 
 
