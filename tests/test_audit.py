@@ -137,3 +137,18 @@ def test_details_mongodb_cannot_store_as_given_still_make_a_verifiable_record(ap
     assert audit.seal() == 1
     result = audit.verify()
     assert result.ok and result.checked == 1
+
+
+def test_the_sealer_links_each_waiting_record_with_one_write(app, settings):
+    from core import audit
+    from tests.commands import counting_commands
+
+    with app.app_context():
+        for i in range(40):
+            audit.record(None, "test.seal", "thing", str(i))
+        with counting_commands(settings) as counts:
+            assert audit.seal() == 40
+        # a batch of waiting records and the tail read once, then one conditional update per record
+        assert counts[("update", "audit")] == 40 and counts[("find", "audit")] <= 4, counts
+        result = audit.verify()
+        assert result.ok and result.checked >= 40 and result.pending == 0
