@@ -247,3 +247,20 @@ def test_a_published_version_reads_only_and_its_test_run_fires_the_timers(
     assert "zb-passed" in element(page, "mark_reminded").get_attribute("class")   # the 2-day reminder ran too
     assert run.get_by_role("combobox", name=re.compile("^当前任务")).input_value()
     shot(page, "test-run-timers")
+
+
+def test_saving_over_someone_elses_save_is_refused_and_said(live_server, desktop, client, admin_designer):
+    require_built("designer/web")
+    headers, departments = admin_designer
+    upload(client, headers, departments["civil"], "user_task_form", example("user_task_form.bpmn"))
+    page = desktop
+    open_draft(page, live_server, "user_task_form", "review")
+    r = client.put(f"{PROCESSES}/user_task_form", json={"name": "别人改过"}, headers={**headers, "If-Match": '"1"'})
+    assert r.status_code == 200, r.json
+    element(page, "review").click()
+    page.get_by_role("complementary", name="属性").get_by_label("名称").fill("窗口初审")
+    page.get_by_role("complementary", name="属性").get_by_label("名称").press("Tab")
+    page.get_by_role("button", name="保存").click()
+    assert "他人已先保存" in page.get_by_role("alert").inner_text()
+    draft = client.get(f"{PROCESSES}/user_task_form", headers=headers).json
+    assert draft["name"] == "别人改过" and "窗口初审" not in draft["bpmn_xml"]   # the other save stands
