@@ -159,16 +159,15 @@ def test_an_expired_access_token_is_refreshed_mid_session(live_server, desktop, 
     require_built("designer/web")
     runtime = app.extensions["zhangban"]
     kept = runtime.settings
-    runtime.settings = dataclasses.replace(kept, access_token_seconds=1)
+    runtime.settings = dataclasses.replace(kept, access_token_seconds=3)
     try:
         sign_in(desktop, live_server, official)
         before = desktop.evaluate("JSON.parse(sessionStorage.getItem('zhangban.designer.tokens'))")
-        time.sleep(2.1)                                # the access token has expired (not a timing assertion)
-        desktop.get_by_role("link", name="事项").click()      # each room asks the API when it opens
+        time.sleep(3.2)                                # the access token has expired (not a timing assertion)
         with desktop.expect_response(lambda r: r.url.endswith("/api/v1/auth/refresh")) as refreshed:
-            desktop.get_by_role("link", name="表单").click()
+            desktop.get_by_role("link", name="事项").click()      # the room asks the API as it opens: 401
         assert refreshed.value.status == 200
-        desktop.get_by_text("还没有表单").wait_for()
+        desktop.get_by_text("还没有事项").wait_for()              # the request that met the 401, retried
         after = desktop.evaluate("JSON.parse(sessionStorage.getItem('zhangban.designer.tokens'))")
         assert after["refresh_token"] != before["refresh_token"]          # refreshed once, and it rotated
         assert desktop.get_by_role("button", name=f"退出 ({official})").is_visible()
