@@ -104,11 +104,13 @@ def test_a_crash_between_the_instance_and_the_projection_is_repaired(case, app, 
 
     with app.app_context():
         report = rebuild()
-        assert report.rows_added == 1 and report.steps_fixed == 1, report
+        assert report.rows_added == 1 and report.steps_fixed == 1 and report.decisions_added == 1, report
         assert rebuild().differences == 0                             # and a second run finds nothing
     [recheck] = case.todo(case.housing_1)
     assert recheck["name"] == "住建复核"
-    assert [s["name"] for s in case.application(submitted["id"])["current_steps"]] == ["住建复核"]
+    repaired = case.application(submitted["id"])
+    assert [s["name"] for s in repaired["current_steps"]] == ["住建复核"]
+    assert [e["action"] for e in repaired["timeline"]] == ["submitted", "approved"]   # the decision is shown
     case.act(case.housing_1, recheck)
     assert case.application(submitted["id"])["status"] == "approved"
 

@@ -137,7 +137,7 @@ def test_a_wrong_id_card_is_caught_on_the_phone_a_draft_comes_back_and_a_returne
     with app.app_context():
         [draft] = Application.objects(status="draft")
     phone.goto(f"{live_server}/m/#/apps")
-    phone.get_by_text("草稿").first.click()
+    phone.locator(".van-cell", has_text="居住证申领").first.click()     # (not the toast "草稿已保存")
     assert phone.get_by_label("已居住月数").input_value() == "7"          # the draft, as saved
 
     # 补正: a submitted case sent back asking for /months only

@@ -3,17 +3,20 @@
 The instance state is the source of truth. A crash between the writes of one action can leave: an instance with
 no application (a submit that died before its application was written), open tasks with no row, rows for tasks
 that no longer wait, a row taken as done whose task still waits (an approval that died before the engine ran),
-or an application whose steps or status lag behind its instance. Each is found here and repaired.
+an application whose steps or status lag behind its instance, or a decision the engine took that the timeline
+lacks (an approval that died after the instance's write, before the application's). Each is found here and
+repaired.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass
 
 from core import audit, clock
 from core.actor import Actor
 from workflows import instances, service as processes
 from workflows.applications import cases
-from workflows.applications.models import OPEN, Application, Result
+from workflows.applications.models import OPEN, Application, Event, Result
 from workflows.engine import DEFAULT_ENGINE
 from workflows.models import Instance
 from workflows.tasks import projection
@@ -26,6 +29,7 @@ class Report:
     rows_added: int = 0
     rows_cancelled: int = 0
     rows_reopened: int = 0
+    decisions_added: int = 0
     steps_fixed: int = 0
     finished: int = 0
     orphan_instances: int = 0
@@ -89,6 +93,7 @@ def _one(app: Application, report: Report, dry_run: bool) -> None:
                 set__status="returned" if row.task_id == returned_task else "open", set__outcome=None,
                 set__completed_by=None, set__completed_at=None, inc__version=1)
 
+    _decisions_into_timeline(app, [r for r in rows.values() if r not in reopen], waiting, report, dry_run)
     steps = cases.steps_from(projection.rows(case, ready))
     if [s.task_id for s in steps] != [s.task_id for s in app.current_steps]:
         report.steps_fixed += 1
@@ -101,3 +106,22 @@ def _one(app: Application, report: Report, dry_run: bool) -> None:
         if not dry_run:
             Application.objects(id=app.id, status__in=OPEN).update_one(
                 set__status=decision, set__result=Result(decision=decision, at=clock.now()), inc__version=1)
+
+
+def _decisions_into_timeline(app: Application, rows: list, waiting: set, report: Report, dry_run: bool) -> None:
+    """A row taken as approved or rejected whose task the engine moved past is a decision that happened; the
+    timeline shows each (element, person, decision) as often as the rows do."""
+    decided = Counter((r.element_id, r.completed_by, r.outcome) for r in rows
+                      if r.status == "done" and r.outcome in ("approved", "rejected") and r.task_id not in waiting)
+    shown = Counter((e.element_id, e.actor_id, e.action) for e in app.timeline)
+    for row in rows:
+        key = (row.element_id, row.completed_by, row.outcome)
+        if decided[key] <= shown[key]:
+            continue
+        shown[key] += 1
+        report.decisions_added += 1
+        if not dry_run:
+            Application.objects(id=app.id).update_one(push__timeline=Event(
+                at=row.completed_at or clock.now(), action=row.outcome, step=row.name, element_id=row.element_id,
+                department=row.candidate_departments[0] if row.candidate_departments else "",
+                actor_id=row.completed_by, actor_name=""), inc__version=1)
