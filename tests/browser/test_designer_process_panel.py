@@ -264,3 +264,23 @@ def test_saving_over_someone_elses_save_is_refused_and_said(live_server, desktop
     assert "他人已先保存" in page.get_by_role("alert").inner_text()
     draft = client.get(f"{PROCESSES}/user_task_form", headers=headers).json
     assert draft["name"] == "别人改过" and "窗口初审" not in draft["bpmn_xml"]   # the other save stands
+
+
+def test_an_element_is_selected_from_the_keyboard(live_server, desktop, client, admin_designer, shot):
+    """The canvas needs a pointer; the toolbar's element list reaches every element from the keyboard."""
+    require_built("designer/web")
+    headers, departments = admin_designer
+    upload(client, headers, departments["civil"], "user_task_form", example("user_task_form.bpmn"))
+    page = desktop
+    open_draft(page, live_server, "user_task_form", "review")
+    picker = page.get_by_role("toolbar").get_by_label("元素")
+    picker.focus()
+    review = next(o for o in picker.locator("option").all_inner_texts() if o.endswith("· UserTask"))
+    picker.select_option(label=review)
+    panel = page.get_by_role("complementary", name="属性")
+    panel.get_by_label("名称").wait_for()
+    assert panel.get_by_label("名称").input_value() == review.split(" · ")[0]
+    panel.get_by_label("名称").fill("键盘改名")
+    panel.get_by_label("名称").press("Tab")
+    assert any(o.startswith("键盘改名 ·") for o in picker.locator("option").all_inner_texts())
+    shot(page, "element-from-keyboard")

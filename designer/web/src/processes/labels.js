@@ -6,7 +6,7 @@ const L = {
   none: ['还没有流程', 'No processes yet'], new: ['新建流程', 'New process'], create: ['创建', 'Create'],
   file: ['导入 BPMN 文件（可选）', 'Import a BPMN file (optional)'],
   fileHint: ['没有布局的 BPMN（如 docs/bpmn 的示例）会自动布局', 'BPMN without a layout (like the docs/bpmn examples) is laid out automatically'],
-  department: ['所属部门', 'Department'], toolbar: ['流程工具栏', 'Process toolbar'], canvas: ['流程图', 'Diagram'],
+  department: ['所属部门', 'Department'], toolbar: ['流程工具栏', 'Process toolbar'], element: ['元素', 'Element'], canvas: ['流程图', 'Diagram'],
   save: ['保存', 'Save'], saved: ['已保存', 'Saved'], unsaved: ['有未保存的修改', 'Unsaved changes'],
   validate: ['校验', 'Validate'], valid: ['校验通过', 'No problems found'],
   invalid: ['发现问题，已标在流程图上', 'Problems found, pinned on the diagram'],
