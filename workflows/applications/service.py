@@ -185,8 +185,9 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     return app, True
 
 
-def _bundle_hook(app: Application) -> None:
-    """A part of a 一件事 bundle ended: the bundle moves on (starts what waited for it, or fails)."""
+def bundle_part_ended(app: Application) -> None:
+    """A part of a 一件事 bundle ended (decided, or withdrawn): the bundle moves on (starts what waited for it,
+    or fails). The one place both ends reach the bundle from."""
     if app.bundle_id:
         from workflows.bundles import cases as bundle_cases
         bundle_cases.child_finished(app)
@@ -231,7 +232,7 @@ def withdraw(actor: Actor, app_id: str, expected_version: int, *, reason: str = 
     audit.record(actor, "application.withdraw", "application", app.id, reason=reason)
     app.reload()
     stats.withdrawn(app)
-    _bundle_hook(app)
+    bundle_part_ended(app)
     return app
 
 

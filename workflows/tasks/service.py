@@ -321,10 +321,9 @@ def case_ended(app: Application, outcome: str) -> None:
             hook(str(app.id), outcome)
         except Exception:   # noqa: BLE001 — the case has ended either way; the hook's own retry picks it up
             log.exception("on_final hook %s failed for application %s", name, app.id)
-    if app.bundle_id:
-        from workflows.bundles import cases as bundle_cases
+    from workflows.applications.service import bundle_part_ended   # (it reads tasks: not at import time)
 
-        bundle_cases.child_finished(app)
+    bundle_part_ended(app)
 
 
 def follow_instance(instance: Instance) -> None:
