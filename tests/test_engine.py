@@ -44,7 +44,7 @@ def test_a_stale_write_is_refused_and_the_instance_is_unchanged(review):
     with pytest.raises(Conflict):
         instances.complete_task(SYSTEM, stale, task_id, {"decision": "other"})
     stored = Instance.objects(id=instance.id).first()
-    assert stored.status == "completed" and stored.version == 2
+    assert stored.status == "completed" and stored.revision == 2
     assert [p["changes"] for p in stored.path if p["element_id"] == "review"] == [{"decision": "ok"}]
 
 
@@ -84,7 +84,17 @@ def test_a_restored_instance_continues_on_the_version_it_started_with(review):
     new = instances.start(SYSTEM, v2, {})
     assert instances.view(new)["ready_tasks"][0]["name"] == "新版审核"
     done = instances.complete_task(SYSTEM, old, instances.view(old)["ready_tasks"][0]["id"], {})
-    assert done.process_version == 1 and done.status == "completed"
+    assert done.process_version_number == 1 and done.status == "completed"
+
+
+def test_the_three_versions_have_their_own_names_and_keep_their_stored_fields(review):
+    instance = instances.start(SYSTEM, review, {})
+    done = instances.complete_task(SYSTEM, instance, instances.view(instance)["ready_tasks"][0]["id"], {})
+    raw = Instance._get_collection().find_one({"_id": instance.id})
+    # stored under the older names, so documents written before the rename still load
+    assert (raw["process_version"], raw["version_id"], raw["version"]) == (review.version, review.id, 2)
+    assert (done.process_version_number, done.process_version_id, done.revision) == (review.version, review.id, 2)
+    assert instances.view(done)["version"] == 2     # the API's name for the revision is unchanged
 
 
 def test_the_spec_is_parsed_once_and_never_per_request(review, monkeypatch):
@@ -134,7 +144,7 @@ def test_messages_nothing_waits_for_are_refused(review):
     instance = instances.start(SYSTEM, review, {})
     with pytest.raises(Invalid):
         instances.deliver_message(SYSTEM, instance, "anything", {})
-    assert Instance.objects(id=instance.id).first().version == instance.version
+    assert Instance.objects(id=instance.id).first().revision == instance.revision
 
 
 def test_the_tick_command_purges_old_test_runs(app, review):

@@ -270,7 +270,7 @@ def test_incidents_are_kept_to_the_latest(engine_only, monkeypatch):
         with pytest.raises(instances.IncidentRecorded):
             instances.complete_task(SYSTEM, instance, task_id, {"attempt": attempt})
     stored = Instance.objects(id=instance.id).first()
-    assert len(stored.incidents) == 3 and stored.version == 6
+    assert len(stored.incidents) == 3 and stored.revision == 6
 
 
 def test_an_instance_that_cannot_be_restored_is_an_incident_and_the_worker_goes_on(engine_only):

@@ -73,7 +73,7 @@ def test_a_timer_claim_does_not_make_a_persons_action_a_conflict(client, civil_d
     seen = run.state["version"]
     stored = Instance.objects(id=run.state["id"]).get()
     claimed = instances.claim(stored.id, now=stored.next_timer_at + timedelta(minutes=1))     # a worker takes the instance's lease …
-    assert claimed is not None and claimed.version == seen and claimed.lease_until is not None
+    assert claimed is not None and claimed.revision == seen and claimed.lease_until is not None
     task = run.task("review")
     r = client.post(f"{run.url}/tasks/{task['id']}/complete", json={"data": {"decision": "pass"}, "version": seen},
                     headers=civil_designer)

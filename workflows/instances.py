@@ -88,7 +88,7 @@ def start(actor: Actor, version: ProcessVersion, data: dict | None = None, *, is
     except (DataLimitExceeded, StepLimitExceeded) as e:
         raise _start_refused(spec, data, e) from None
     recorder = PathRecorder(workflow)
-    instance = Instance(key=version.key, process_version=version.version, version_id=version.id,
+    instance = Instance(key=version.key, process_version_number=version.version, process_version_id=version.id,
                         department=version.department, is_test=is_test, started_by=actor.user_id,
                         application_id=application_id)
     instance.ready = []
@@ -142,11 +142,11 @@ def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, 
          audited_by_caller: bool = False):
     """Restore, run `step(workflow)`, and write the new state conditionally, or record an incident.
     The returned instance carries `ready` (not stored): the user tasks waiting after the action."""
-    if expected_version is not None and expected_version != instance.version:
+    if expected_version is not None and expected_version != instance.revision:
         raise Conflict("workflow.instance_changed")
     try:
         # inside: a state that cannot be restored is the instance's incident, not a 500 (nor a tick that stops)
-        workflow = ENGINE.restore(service.spec_json_by_id(instance.version_id), instance.state_json)
+        workflow = ENGINE.restore(service.spec_json_by_id(instance.process_version_id), instance.state_json)
         recorder = PathRecorder(workflow)
         step(workflow)
         state = ENGINE.dump(workflow)
@@ -163,7 +163,7 @@ def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, 
     entries = recorder.entries(workflow)
     # the hot path: one conditional update straight through the driver
     try:
-        changed = Instance._get_collection().update_one({"_id": instance.id, "version": instance.version}, {
+        changed = Instance._get_collection().update_one({"_id": instance.id, "version": instance.revision}, {
             "$set": {"state_json": state, "status": fields["status"], "next_timer_at": fields["next_timer_at"],
                      "waiting_messages": fields["waiting_messages"], "updated_at": clock.now(), "lease_until": None},
             "$push": {"path": {"$each": entries, "$slice": -MAX_PATH}},
@@ -180,7 +180,7 @@ def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, 
     instance.state_json, instance.status = state, fields["status"]
     instance.next_timer_at, instance.waiting_messages = fields["next_timer_at"], fields["waiting_messages"]
     instance.path = (list(instance.path) + entries)[-MAX_PATH:]
-    instance.version += 1
+    instance.revision += 1
     instance.lease_until = None
     instance.ready = ready
     instance._workflow = workflow    # the live workflow, so view() need not restore it a second time
@@ -188,7 +188,7 @@ def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, 
 
 
 def _record_incident(actor, instance, incident):
-    changed = Instance._get_collection().update_one({"_id": instance.id, "version": instance.version}, {
+    changed = Instance._get_collection().update_one({"_id": instance.id, "version": instance.revision}, {
         "$push": {"incidents": {"$each": [incident.to_mongo()], "$slice": -MAX_INCIDENTS}},
         # A failed timer is not tried again by every tick (an incident and an audit record each time): it waits
         # until a person acts. Other failures changed nothing: the instance's timers keep running.
@@ -256,7 +256,7 @@ def remove_signer(actor: Actor, instance: Instance, task_id: str) -> Instance:
 
 
 def completed_user_tasks(instance: Instance) -> list[dict]:
-    workflow = ENGINE.restore(service.spec_json_by_id(instance.version_id), instance.state_json)
+    workflow = ENGINE.restore(service.spec_json_by_id(instance.process_version_id), instance.state_json)
     return ENGINE.completed_user_tasks(workflow)
 
 
@@ -264,7 +264,7 @@ def cancel(actor: Actor, instance: Instance) -> bool:
     """Stop a running instance for good (a withdrawn application): no task or timer of it runs again."""
     changed = Instance.objects(id=instance.id, status__in=("running", "incident")).update_one(
         set__status="cancelled", set__next_timer_at=None, set__waiting_messages=[], set__updated_at=clock.now(),
-        inc__version=1)
+        inc__revision=1)
     if changed:
         audit.record(actor, "process.instance.cancel", "process_instance", instance.id)
     return bool(changed)
@@ -290,12 +290,12 @@ def fire_timers(actor: Actor, instance: Instance, at: datetime | None = None) ->
 
 def view(instance: Instance) -> dict:
     """What a caller sees: status, ready user tasks (lane, form, data, due time), path, incidents."""
-    pinned = service.pinned_forms(instance.version_id)
+    pinned = service.pinned_forms(instance.process_version_id)
     tasks = []
     if instance.status != "completed":
         try:
             workflow = getattr(instance, "_workflow", None) or \
-                ENGINE.restore(service.spec_json_by_id(instance.version_id), instance.state_json)
+                ENGINE.restore(service.spec_json_by_id(instance.process_version_id), instance.state_json)
         except Exception:   # noqa: BLE001 — an unrestorable state is shown with its incident, not a 500
             if instance.status != "incident":
                 raise
@@ -303,11 +303,11 @@ def view(instance: Instance) -> dict:
         tasks = ENGINE.ready_tasks(workflow) if workflow is not None else []
         for task in tasks:
             task["form_version"] = task["form_version"] or pinned.get(task["element_id"])
-    return {"id": str(instance.id), "key": instance.key, "process_version": instance.process_version,
+    return {"id": str(instance.id), "key": instance.key, "process_version": instance.process_version_number,
             "status": instance.status, "is_test": instance.is_test, "ready_tasks": tasks, "path": instance.path,
             "incidents": instance.incidents, "next_timer_at": instance.next_timer_at,
             "waiting_messages": instance.waiting_messages, "created_at": instance.created_at,
-            "updated_at": instance.updated_at, "version": instance.version}
+            "updated_at": instance.updated_at, "version": instance.revision}
 
 
 # -- test runs (designers) -------------------------------------------------------------------------------------
@@ -316,7 +316,7 @@ def _test_run(actor: Actor, key: str, number: int, run_id: str) -> Instance:
     version = service.get_version(actor, key, number)        # designer of the department, or 404/403
     from core.clock import parse_id
     oid = parse_id(run_id)
-    found = Instance.objects(id=oid, is_test=True, version_id=version.id).first() if oid else None
+    found = Instance.objects(id=oid, is_test=True, process_version_id=version.id).first() if oid else None
     if found is None:
         raise NotFound()
     return found

@@ -60,18 +60,16 @@ class Instance(me.Document):
     """One running process. `state_json` is SpiffWorkflow's state without the spec (state-only JSON); the spec
     comes from the ProcessVersion it started on, always.
 
-    Three fields say "version", and mean three things:
-    - `process_version` — which published version of the definition it runs: the number a designer sees
-      ("residence_permit v3"), with `key`; never changes.
-    - `version_id` — the same published version as a reference: the ProcessVersion document's id, where the
-      spec is loaded from (`service.spec_json_by_id`); never changes.
-    - `version` — this document's revision for optimistic locking: every write is conditional on it and raises
-      it by one (a stale `version` is a 409). A worker's timer lease (`lease_until`, `lease_token`) is kept out of
-      it, so a claim does not make people's actions stale.
+    It runs one published process version, named twice: `process_version_number` (the number a designer sees,
+    "residence_permit v3", with `key`) and `process_version_id` (that ProcessVersion document's id, where the spec
+    is loaded from: `service.spec_json_by_id`); neither changes. `revision` is this document's own revision for
+    optimistic locking: every write is conditional on it and raises it by one (a stale one is a 409; the API calls
+    it `version`). A worker's timer lease (`lease_until`, `lease_token`) is kept out of it, so a claim does not make
+    people's actions stale. The stored field names are the older `process_version`, `version_id` and `version`.
     """
     key = me.StringField(required=True)
-    process_version = me.IntField(required=True)        # the published version number it runs (see above)
-    version_id = me.ObjectIdField(required=True)        # that ProcessVersion document's id
+    process_version_number = me.IntField(required=True, db_field="process_version")
+    process_version_id = me.ObjectIdField(required=True, db_field="version_id")
     department = me.StringField(required=True)
     status = me.StringField(default="running", choices=("running", "completed", "incident", "cancelled"))
     application_id = me.ObjectIdField(null=True)       # the resident's application it runs (None for test runs)
@@ -86,9 +84,9 @@ class Instance(me.Document):
     started_by = me.StringField(default="")
     created_at = me.DateTimeField(default=clock.now)
     updated_at = me.DateTimeField(default=clock.now)
-    version = me.IntField(default=1)                    # the document's revision (optimistic lock), see above
+    revision = me.IntField(default=1, db_field="version")   # optimistic lock, see above
 
     meta = {"collection": "process_instances", "indexes": [
-        "next_timer_at", ("key", "process_version"), "status",
+        "next_timer_at", ("key", "process_version_number"), "status",
         # test runs: listed by their process, purged a day after they start
         ("is_test", "created_at")]}

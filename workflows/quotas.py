@@ -222,7 +222,7 @@ def observed(func):
             ids = (subject.id, subject.key, subject.version, subject.department)
             action, is_test = "start", kwargs.get("is_test", False)
         else:
-            ids = (subject.version_id, subject.key, subject.process_version, subject.department)
+            ids = (subject.process_version_id, subject.key, subject.process_version_number, subject.department)
             action, is_test = (args[0] if args else kwargs.get("action", "")), subject.is_test
         started, hit = time.thread_time(), None
         try:

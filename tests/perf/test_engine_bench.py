@@ -137,7 +137,7 @@ def test_engine_service_against_raw_spiffworkflow(app, settings, monkeypatch):
         assert instances.view(instance)["ready_tasks"][0]["element_id"] == "task_4"
         copies = []
         for _ in range(ROUNDS + 5):
-            doc = Instance(key="bench30", process_version=1, version_id=version.id, department="d1",
+            doc = Instance(key="bench30", process_version_number=1, process_version_id=version.id, department="d1",
                            state_json=state_json, path=instance.path).save()
             copies.append(doc.id)
 

@@ -95,8 +95,8 @@ def case_info(app: Application, version_id=None, process_version: ProcessVersion
     if process_version is not None:
         version_id = process_version.id
     if version_id is None and app.instance_id:
-        instance = Instance.objects(id=app.instance_id).only("version_id").first()
-        version_id = instance.version_id if instance else None
+        instance = Instance.objects(id=app.instance_id).only("process_version_id").first()
+        version_id = instance.process_version_id if instance else None
     pinned = processes.pinned_forms(version_id, process_version) if version_id else {}
     return CaseInfo(application_id=app.id, instance_id=app.instance_id, number=app.number or "",
                     applicant_name=app.applicant_name, service_code=app.service_code,

@@ -65,12 +65,12 @@ def _one(app: Application, report: Report, dry_run: bool) -> None:
         ready = []
     else:
         try:
-            workflow = DEFAULT_ENGINE.restore(processes.spec_json_by_id(instance.version_id), instance.state_json)
+            workflow = DEFAULT_ENGINE.restore(processes.spec_json_by_id(instance.process_version_id), instance.state_json)
         except Exception:   # noqa: BLE001 — shown as the instance's incident; nothing to project from
             report.unrestorable += 1
             return
         ready = DEFAULT_ENGINE.ready_tasks(workflow)
-    case = cases.case_info(app, instance.version_id)
+    case = cases.case_info(app, instance.process_version_id)
     waiting = {t["id"] for t in ready}
     rows = {r.task_id: r for r in HumanTask.objects(instance_id=instance.id)}
     returned_task = app.return_request.task_id if app.status == "returned" and app.return_request else None

@@ -284,7 +284,7 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
 def follow_engine(app: Application, task: HumanTask | None, instance: Instance, event: Event | None, outcome: str,
                   comment: str, documents: list):
     """Write what the engine step means for the resident and the inbox."""
-    case = cases.case_info(app, instance.version_id)
+    case = cases.case_info(app, instance.process_version_id)
     previous = [s.task_id for s in app.current_steps]
     keep = {task.task_id} if task else set()
     waiting = {t["id"] for t in instance.ready}
