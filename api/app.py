@@ -33,7 +33,7 @@ def create_app(config: Settings | None = None) -> Flask:
     wire_rooms()
     quotas.configure(quotas.Policy.from_settings(settings))
     store = _build_store(settings)
-    materials_views.wire(store)
+    materials_views.wire()
 
     from api.identity.wechat import WeChatClient
 

@@ -42,8 +42,11 @@ def cli():
 @click.option("--workers", default=2, show_default=True, type=int)
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
               help="Request threads per worker: /healthz answers while other threads run the engine.")
-def serve(host, port, workers, threads):
-    """Run the API under gunicorn; with no MongoDB URI, the embedded server runs beside it."""
+@click.option("--worker/--no-worker", "with_worker", default=True, show_default=True,
+              help="Run one background worker beside the API (timers, notifications, result documents).")
+def serve(host, port, workers, threads, with_worker):
+    """Run the API under gunicorn, and a background worker beside it; with no MongoDB URI, the embedded server
+    runs beside them."""
     from core import db
     from core.settings import ensure_keys, from_env
 
@@ -68,11 +71,17 @@ def serve(host, port, workers, threads):
                 # its limits, and its own refusals (414, 431, 400) in the one error shape
                 "--config", "python:api.gunicorn_conf", "wsgi:app"]
     process = subprocess.Popen(gunicorn, env=env, cwd=_project_root())
+    # one worker, so that timers fire and result documents are made on a single machine too (production runs
+    # its workers as their own services: docker-compose.yml)
+    worker = subprocess.Popen([sys.executable, "-m", "api", "worker"], env=env, cwd=_project_root()) \
+        if with_worker else None
+    children = [p for p in (process, worker) if p]
 
     def stop_gunicorn(signum, frame):
-        # SIGTERM (kill, systemd, docker stop) or a closed terminal: stop gunicorn and wait for it below, so the
-        # exit handlers then stop the embedded server. Dying at once would leave gunicorn running on the port.
-        process.send_signal(signal.SIGTERM)
+        # SIGTERM (kill, systemd, docker stop) or a closed terminal: stop gunicorn and the worker and wait for them
+        # below, so the exit handlers then stop the embedded server. Dying at once would leave them running.
+        for child in children:
+            child.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop_gunicorn)
     signal.signal(signal.SIGHUP, stop_gunicorn)
@@ -84,6 +93,13 @@ def serve(host, port, workers, threads):
     except KeyboardInterrupt:
         process.send_signal(signal.SIGTERM)
         process.wait()
+    if worker is not None:    # gunicorn has gone (stopped, or failed to start): the worker goes with it
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
     if own_metrics:
         shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
     # Leaving the command stops the embedded MongoDB server (registered at start) after gunicorn is gone.
@@ -318,13 +334,14 @@ def worker(once):
 
 
 def scheduled_jobs(store) -> list:
-    """The worker's periodic jobs of other rooms: 免申即享 policy runs and results to catch up on."""
+    """The worker's periodic jobs of other rooms: approved cases' result documents (each round) and 免申即享
+    policy runs."""
     from datetime import timedelta
 
     from workflows.materials import results
     from workflows.policies import evaluate
 
-    return [("results", lambda now: results.issue_missing(store), timedelta(minutes=1)),
+    return [("results", lambda now: results.issue_due(store, now=now), timedelta(0)),
             ("policies", lambda now: vars(evaluate.evaluate(now=now)), evaluate.EVERY)]
 
 

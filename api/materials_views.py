@@ -191,19 +191,12 @@ class Revoke(MethodView):
         return service.revoke(current_actor(), number, body["reason"])
 
 
-def wire(store) -> None:
-    """Hooks of the materials room (called by the app factory once the object store is built): forms offer and
-    file materials, the tasks room issues results when a case ends, identity names the issuing departments."""
+def wire() -> None:
+    """Hooks of the materials room (called by the app factory): forms offer and file materials, identity names
+    the issuing departments. (The worker makes the results: api/cli.py `scheduled_jobs`.)"""
     from forms import prefill
-    from workflows.tasks import service as tasks
 
     prefill.register_source("material", service.offer, service.keep)
-    def current_store():   # the store of the app serving this request (tests run apps on different stores)
-        from flask import has_app_context
-
-        return runtime().store if has_app_context() else store
-
-    tasks.register_on_final("results", lambda app_id, outcome: results.issue(current_store(), app_id, outcome))
     results.register_department_names(_department_names)
 
 

@@ -47,6 +47,13 @@ def test_the_demo_policies_grant_the_elder_and_the_new_citizen_once_her_permit_i
     for task in _todo(client, police):
         _approve(client, police, task)
     _approve(client, civil, _todo(client, civil)[0], comment="准予办理")
+    # a worker round as `zhangban worker` runs it makes the 居住证 (its policy run is the admin's call below)
+    from api.cli import scheduled_jobs
+    from workflows.worker import Worker
+
+    with app.app_context():
+        jobs = [job for job in scheduled_jobs(app.extensions["zhangban"].store) if job[0] == "results"]
+        assert Worker(None, scheduled=jobs).run_round().scheduled == {"results": 1}
 
     # the ID photo is in her file for the next form, the 居住证 is a licence
     mine = {m["kind"]: m for m in client.get("/api/v1/materials", headers=resident).json}

@@ -6,16 +6,27 @@ import io
 import pypdf
 
 from tests.applications_fixtures import case  # noqa: F401 (fixture)
+from workflows.materials import results
 from tests.materials_fixtures import different_photo, materials_case  # noqa: F401 (fixture)
 
 
-def _approve_all(case, app_id):
-    """civil signs and approves, then housing approves: the case ends approved."""
+def _worker_round(case, now=None) -> int:
+    """What the worker does for results each round, on the store of the app the case's client talks to."""
+    app = case.client.application
+    with app.app_context():
+        return results.issue_due(app.extensions["zhangban"].store, now=now)
+
+
+def _approve_all(case, app_id, *, worker=True):
+    """civil signs and approves, then housing approves: the case ends approved; then a worker round makes its
+    result."""
     signature = case.signature(case.civil_1)
     [task] = [t for t in case.todo(case.civil_1) if t["application_id"] == app_id]
     case.act(case.civil_1, task, signature=signature)
     [task] = [t for t in case.todo(case.housing_1) if t["application_id"] == app_id]
     case.act(case.housing_1, task)
+    if worker:
+        assert _worker_round(case) == 1
     return signature
 
 
@@ -36,7 +47,11 @@ def _licence(case):
 def test_approval_issues_a_result_the_resident_sees_and_anyone_can_verify(materials_case):
     case = materials_case
     app = case.submit()
-    _approve_all(case, app["id"])
+    _approve_all(case, app["id"], worker=False)
+    # the approval itself draws nothing: the worker makes the document, off the approver's request
+    approved = case.application(app["id"])
+    assert approved["status"] == "approved" and approved["result"]["documents"] == []
+    assert _worker_round(case) == 1 and _worker_round(case) == 0
     shown = case.application(app["id"])
     assert shown["status"] == "approved"
     [document] = shown["result"]["documents"]
@@ -128,6 +143,7 @@ def test_a_department_seal_is_printed_and_a_rejection_issues_nothing(materials_c
     rejected = case.submit(case.good(months=1))
     [task] = [t for t in case.todo(case.civil_1) if t["application_id"] == rejected["id"]]
     case.act(case.civil_1, task, decision="reject", comment="居住不满六个月")
+    assert _worker_round(case) == 0
     assert case.application(rejected["id"])["result"]["documents"] == []
     assert len([m for m in case.client.get("/api/v1/materials", headers=case.resident).json
                 if m["source"] == "licence"]) == 1
@@ -176,21 +192,33 @@ def test_on_minio_the_result_is_retained_under_object_lock(materials_case, setti
         assert r.json["valid"] is True and r.json["file_intact"] is True
 
 
-def test_a_result_missed_at_approval_is_issued_by_the_catch_up_once(materials_case, app):
-    """The object store was down when the case ended: the worker's catch-up issues it, once."""
+def test_a_result_that_could_not_be_made_is_made_after_its_lease_once(materials_case, app, monkeypatch):
+    """The object store was down on the worker's first try: the application stays due, waits out the lease (no
+    retry every round), and a later round makes its result once."""
+    from datetime import timedelta
+
+    from core import clock
+    from core.errors import Unavailable
+    from workflows.applications.models import Application
+
     case = materials_case
-    from workflows.tasks import service as tasks
-    hook = tasks._on_final.pop("results")
-    try:
-        first = case.submit()
-        _approve_all(case, first["id"])
-    finally:
-        tasks._on_final["results"] = hook
-    assert case.application(first["id"])["result"]["documents"] == []
-    from workflows.materials import results
-    store = app.extensions["zhangban"].store
+    first = case.submit()
+    _approve_all(case, first["id"], worker=False)
+
+    def store_down(*args, **kwargs):
+        raise Unavailable("storage.unavailable")
+    monkeypatch.setattr(results.storage, "issue_document", store_down)
+    now = clock.now()
+    assert _worker_round(case, now) == 0
+    monkeypatch.undo()
     with app.app_context():
-        assert results.issue_missing(store) == 1
-        assert results.issue_missing(store) == 0
-        assert results.issue(store, first["id"]).number == "DZ" + first["number"][2:]
+        assert Application.objects(id=first["id"]).get().documents_due_at is not None      # still due
+    assert _worker_round(case, now + timedelta(seconds=5)) == 0          # within the lease: not tried again
+    assert case.application(first["id"])["result"]["documents"] == []
+    assert _worker_round(case, now + results.LEASE + timedelta(seconds=1)) == 1
+    assert _worker_round(case, now + results.LEASE * 3) == 0
+    with app.app_context():
+        assert Application.objects(id=first["id"]).get().documents_due_at is None
+        store = app.extensions["zhangban"].store
+        assert results.issue(store, first["id"]).number == "DZ" + first["number"][2:]     # idempotent
     assert len(case.application(first["id"])["result"]["documents"]) == 1

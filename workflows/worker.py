@@ -41,7 +41,9 @@ class Round:
     @property
     def busy(self) -> bool:
         sent = sum(v for k, v in (self.notifications or {}).items() if k != "interrupted")
-        return bool(self.timers or sent or any((self.reminders or {}).values()))
+        # a scheduled job that answers a count (results made) did work when it is not 0
+        made = any(type(v) is int and v for v in (self.scheduled or {}).values())
+        return bool(self.timers or sent or made or any((self.reminders or {}).values()))
 
 
 class Worker:

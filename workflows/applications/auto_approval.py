@@ -56,6 +56,7 @@ def apply(app, decided: Decided, now) -> None:
     app.due_at = app.remind_at = None
     app.result = Result(decision=decided.outcome, reason=decided.reason, at=now, automatic=True,
                         rule=decided.rule)
+    app.documents_due_at = now if decided.outcome == "approved" else None
     app.timeline.append(Event(at=now, action=decided.outcome, step="秒批", actor_name="系统自动审批",
                               comment=decided.reason, automatic=True, rule=decided.rule,
                               decision_id=decided.decision_id))

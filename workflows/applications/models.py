@@ -94,6 +94,9 @@ class Application(me.Document):
     reminded_at = me.DateTimeField(null=True)
     escalated_at = me.DateTimeField(null=True)
     paused_at = me.DateTimeField(null=True)         # returned to the applicant at; cleared on supplement
+    # approved, its result documents still to be made (by the worker: workflows/materials/results.py) from then;
+    # None once made. Set in the same write that approves it, so no approval is left without its documents.
+    documents_due_at = me.DateTimeField(null=True)
     created_at = me.DateTimeField(default=clock.now)
     submitted_at = me.DateTimeField(null=True)
     updated_at = me.DateTimeField(default=clock.now)
@@ -107,7 +110,9 @@ class Application(me.Document):
         "instance_id",
         {"fields": ["bundle_id"], "partialFilterExpression": {"bundle_id": {"$type": "objectId"}}},
         # the clock's scans: open applications whose reminder or deadline has come, not yet handled
-        ("status", "reminded_at", "remind_at"), ("status", "escalated_at", "due_at")]}
+        ("status", "reminded_at", "remind_at"), ("status", "escalated_at", "due_at"),
+        # the worker's queue of result documents to make: only the approved cases still waiting are in it
+        {"fields": ["documents_due_at"], "partialFilterExpression": {"documents_due_at": {"$type": "date"}}}]}
 
     @property
     def data(self) -> dict:

@@ -195,7 +195,7 @@ def bundle_part_ended(app: Application) -> None:
 
 _SUBMIT_FIELDS = ("number", "data_json", "attachments", "status", "instance_id", "submitted_at", "updated_at",
                   "due_at", "remind_at", "timeline", "current_steps", "service_version", "form_key", "form_version",
-                  "service_name", "department", "channel", "result")
+                  "service_name", "department", "channel", "result", "documents_due_at")
 
 
 # -- following, withdrawing, supplementing ---------------------------------------------------------------------

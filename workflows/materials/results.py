@@ -2,9 +2,11 @@
 the approver's signature) stored write-once (object lock on MinIO), given to the resident as an attachment and
 filed in their 一人一档 as a licence (电子证照) that later forms can attach.
 
-`issue` is idempotent (one licence per application: a unique index on the application id); the tasks room calls
-it when a case ends approved (`tasks.service.register_on_final`), and `issue_missing` (the worker, each round)
-catches up on cases whose result could not be made then (the object store was down, say).
+The approving write sets the application's `documents_due_at`; the worker (`issue_due`, each round) takes each
+due application with a lease, makes its result and clears the field. Drawing a PDF and filing it cost more than the
+rest of an approval, so the approver's request does not wait for them; the resident sees the document a worker
+round later. A try that fails (the object store is down) leaves the application due again once the lease runs
+out. `issue` is idempotent (one licence per application: a unique index on the application id).
 
 The printed hash is the sha256 of the canonical JSON of the printed facts with the seal's and signature's sha256:
 `GET /api/v1/licences/verify?number=&hash=` checks it against the record, and the stored file's bytes against the
@@ -30,7 +32,7 @@ from workflows.materials.service import CHINA
 log = logging.getLogger(__name__)
 
 VERIFY_PATH = "/api/v1/licences/verify"
-CATCH_UP_DAYS = 7
+LEASE = timedelta(minutes=1)       # a worker's claim on one due application; after a failed try, the pause
 
 _department_names = [lambda ids: {}]
 
@@ -50,16 +52,17 @@ def licence_number(app: Application) -> str:
     return "DZ" + (app.number or str(app.id))[2:]
 
 
-def issue(store, application_id: str, outcome: str = "approved") -> PersonalMaterial | None:
-    """The application's result licence, made now if it is approved and has none yet."""
-    if outcome != "approved":
-        return None
-    existing = PersonalMaterial.objects(application_id=str(application_id), source="licence").first()
-    if existing:
-        return existing
-    app = Application.objects(id=clock.parse_id(application_id), status="approved").first()
+def issue(store, application_id: str) -> PersonalMaterial | None:
+    """The application's result licence, made now if it is approved and has none yet; either way the
+    application is no longer due."""
+    app = Application.objects(id=clock.parse_id(application_id)).first()
     if app is None:
         return None
+    existing = PersonalMaterial.objects(application_id=str(app.id), source="licence").first()
+    if app.status != "approved" or existing:
+        # nothing (more) to make; an existing one was made by a try whose worker died before it cleared the field
+        Application.objects(id=app.id, documents_due_at__exists=True).update_one(unset__documents_due_at=True)
+        return existing
     issued_at = clock.now()
     issuer = _department_names[0]({app.department}).get(app.department, "")
     signature_id = next((e.signature for e in reversed(app.timeline) if e.action == "approved" and e.signature), "")
@@ -86,8 +89,10 @@ def issue(store, application_id: str, outcome: str = "approved") -> PersonalMate
     try:
         material.save(force_insert=True)
     except NotUniqueError:      # another worker issued it a moment ago: theirs stands (ours is a locked orphan)
+        Application.objects(id=app.id).update_one(unset__documents_due_at=True)
         return PersonalMaterial.objects(application_id=str(app.id), source="licence").first()
-    Application.objects(id=app.id).update_one(push__result__documents=str(attachment.id), inc__version=1)
+    Application.objects(id=app.id).update_one(push__result__documents=str(attachment.id),
+                                              unset__documents_due_at=True, inc__version=1)
     audit.record(None, "licence.issue", "application", app.id, number=facts.number, hash=content_hash,
                  attachment=str(attachment.id), seal=bool(seal_bytes), signature=bool(signature_bytes))
     return material
@@ -104,19 +109,22 @@ def _image(store, attachment_id: str) -> tuple[bytes | None, str]:
         return None, ""
 
 
-def issue_missing(store, *, limit: int = 50) -> int:
-    """Issue the results of recently approved applications that have none (the worker, each round)."""
-    since = clock.now() - timedelta(days=CATCH_UP_DAYS)
-    ids = [str(a.id) for a in Application.objects(status="approved", updated_at__gte=since).only("id")
-           .order_by("-updated_at").limit(limit * 4)]
-    if not ids:
-        return 0
-    done = {m.application_id for m in PersonalMaterial.objects(application_id__in=ids, source="licence")
-            .only("application_id")}
+def issue_due(store, *, limit: int = 50, now=None) -> int:
+    """Make the results of up to `limit` due applications (the worker, each round), oldest first; returns how
+    many were made. Each is claimed first (its due time moved a lease ahead), so two workers never draw the same
+    one, and a failed try waits out the lease instead of being retried at once."""
+    now = now or clock.now()
     issued = 0
-    for app_id in [i for i in ids if i not in done][:limit]:
-        if issue(store, app_id):
-            issued += 1
+    for _ in range(limit):
+        claimed = Application.objects(documents_due_at__lte=now).order_by("documents_due_at").only("id").modify(
+            set__documents_due_at=now + LEASE)
+        if claimed is None:
+            break
+        try:
+            if issue(store, str(claimed.id)):
+                issued += 1
+        except Exception:   # noqa: BLE001 — this one waits out its lease; the others go on
+            log.exception("result of application %s could not be made; tried again after %s", claimed.id, LEASE)
     return issued
 
 

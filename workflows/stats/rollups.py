@@ -102,12 +102,10 @@ def withdrawn(app) -> None:
         _bump(app, Counter(withdrawn=1))
 
 
-def completed(app_id) -> None:
-    """The case has its result (called once, by the step that completed its process)."""
-    from workflows.applications.models import Application
-
-    app = Application.objects(id=app_id).only(*_CASE_FIELDS).first()
-    if app is not None and app.status in ("approved", "rejected") and app.result and app.result.at:
+def completed(app) -> None:
+    """The case has its result (called once, by the step that completed its process, with the application as
+    that step wrote it: no read)."""
+    if app.status in ("approved", "rejected") and app.result and app.result.at:
         _bump(app, on_complete(app))
 
 

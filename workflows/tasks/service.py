@@ -11,7 +11,6 @@ and steps and the projection's new rows are written.
 """
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from types import SimpleNamespace
 
@@ -32,17 +31,7 @@ from workflows.stats import rollups as stats
 from workflows.tasks import projection
 from workflows.tasks.models import CarbonCopy, HumanTask
 
-log = logging.getLogger(__name__)
 DECISIONS = {"approve": "approved", "reject": "rejected"}
-
-# Rooms that act when a case ends (the results room issues the 电子证照): name → fn(application_id, outcome).
-# Called after the application's final state is written; a failing hook is logged, never the approver's error.
-_on_final: dict = {}
-
-
-def register_on_final(name: str, hook) -> None:
-    _on_final[name] = hook
-
 
 # -- who sees what ---------------------------------------------------------------------------------------------
 
@@ -297,10 +286,20 @@ def follow_engine(app: Application, task: HumanTask | None, instance: Instance, 
     if event is not None:
         changes["push__timeline"] = event
     if instance.status == "completed":
-        # the process has ended: the decision of its last step is the application's result
+        # the process has ended: the decision of its last step is the application's result; an approval's
+        # documents (the 电子证照) are the worker's to make, from now (workflows/materials/results.py)
         changes.update(set__status=outcome, set__result=Result(decision=outcome, reason=comment,
                                                                documents=documents, at=clock.now()))
+        if outcome == "approved":
+            changes["set__documents_due_at"] = clock.now()
     Application.objects(id=app.id).update_one(inc__version=1, **changes)
+    # the application as written, for what follows (the statistics read its result and timeline)
+    app.version += 1
+    app.current_steps = changes["set__current_steps"]
+    if event is not None:
+        app.timeline.append(event)
+    if instance.status == "completed":
+        app.status, app.result = outcome, changes["set__result"]
     for row in holders:
         notify.enqueue("task_cancelled", [row.assignee, *row.candidate_users], application=app, task_id=str(row.id),
                        title=f"{row.name}：{app.service_name}", body="该环节已有结果，无需再办理",
@@ -313,14 +312,10 @@ def follow_engine(app: Application, task: HumanTask | None, instance: Instance, 
 
 
 def case_ended(app: Application, outcome: str) -> None:
-    """What follows the end of a case however it ended (its last step, a timer, 秒批): the statistics, the
-    registered hooks (the result document) and the 一件事 bundle it is a part of (start what waited, or fail)."""
-    stats.completed(app.id)
-    for name, hook in list(_on_final.items()):
-        try:
-            hook(str(app.id), outcome)
-        except Exception:   # noqa: BLE001 — the case has ended either way; the hook's own retry picks it up
-            log.exception("on_final hook %s failed for application %s", name, app.id)
+    """What follows the end of a case however it ended (its last step, a timer, 秒批), given the application as
+    written: the statistics and the 一件事 bundle it is a part of (start what waited, or fail). An approval's result
+    documents are not made here but by the worker (`documents_due_at`), off the approver's request."""
+    stats.completed(app)
     from workflows.applications.service import bundle_part_ended   # (it reads tasks: not at import time)
 
     bundle_part_ended(app)
