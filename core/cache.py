@@ -26,7 +26,13 @@ class _Build:
         self.error: BaseException | None = None
 
 
-_ALL: list["WeightedLRU"] = []
+_ALL: list = []       # every WeightedLRU, and other per-process state registered to be cleared with them
+
+
+def register(state):
+    """Another piece of per-process state (anything with `clear()`) that `clear_all` empties; returns it."""
+    _ALL.append(state)
+    return state
 
 
 def clear_all() -> None:

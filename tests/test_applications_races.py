@@ -139,16 +139,33 @@ def test_an_approval_that_died_before_the_engine_is_reopened(case, app, monkeypa
 
 
 def test_the_first_numbers_of_a_day_racing_to_create_its_counter_are_all_distinct(app):
+    """Eight processes (each its own block) take their first number of a day at once: eight distinct blocks."""
     from datetime import datetime
 
     from workflows.applications import cases
-    day = datetime(2031, 5, 6, 9, 0)
+    day = datetime(2031, 5, 6, 9, 0).strftime("%Y%m%d")
     barrier = threading.Barrier(8)
 
-    def number(_):
+    def first_of_a_process(_):
+        block = cases._NumberBlock()          # what one gunicorn worker holds
         with app.app_context():
-            barrier.wait()         # all eight upsert a counter that does not exist yet
-            return cases.next_number(day)
+            barrier.wait()         # all eight create a counter that does not exist yet
+            return block.take(day)
     with ThreadPoolExecutor(8) as pool:
-        numbers = list(pool.map(number, range(8)))
-    assert sorted(numbers) == [f"ZB20310506{i:05d}" for i in range(1, 9)]
+        numbers = list(pool.map(first_of_a_process, range(8)))
+    assert sorted(numbers) == [i * cases.NUMBER_BLOCK + 1 for i in range(8)]
+
+
+def test_numbers_within_a_process_are_unique_under_threads_and_one_write_serves_a_block(app, settings):
+    from datetime import datetime
+
+    from tests.perf.measure import counted_connection
+    from workflows.applications import cases
+    day = datetime(2031, 5, 7, 9, 0)
+    with app.app_context(), counted_connection(settings) as counter:
+        with ThreadPoolExecutor(8) as pool:
+            numbers = list(pool.map(lambda _: cases.next_number(day), range(25)))
+        writes = counter.counts["findAndModify application_counters"]
+    assert sorted(numbers) == [f"ZB20310507{i:05d}" for i in range(1, 26)]
+    # three blocks (1–10, 11–20, 21–30); the day's first finds no counter, creates it and asks again
+    assert writes == 4
