@@ -147,9 +147,12 @@ def stats_group():
 
 @stats_group.command("check")
 def stats_check():
-    """Recount the rollups from the applications and name those that differ (exit 1 if any)."""
+    """Recount the rollups from the applications and name those that differ (exit 1 if any). Cases not yet
+    added (the worker adds them each round) are added first."""
     from workflows.stats import rollups
 
+    while rollups.flush_due():
+        pass
     found = rollups.differences()
     for item in found[:20]:
         click.echo(f"{item['id']}: kept {item['kept']} recount {item['recount']}")
@@ -334,14 +337,16 @@ def worker(once):
 
 
 def scheduled_jobs(store) -> list:
-    """The worker's periodic jobs of other rooms: approved cases' result documents (each round) and 免申即享
-    policy runs."""
+    """The worker's periodic jobs of other rooms: approved cases' result documents and the statistics (each
+    round), and 免申即享 policy runs."""
     from datetime import timedelta
 
     from workflows.materials import results
     from workflows.policies import evaluate
+    from workflows.stats import rollups
 
     return [("results", lambda now: results.issue_due(store, now=now), timedelta(0)),
+            ("stats", lambda now: rollups.flush_due(now), timedelta(0)),
             ("policies", lambda now: vars(evaluate.evaluate(now=now)), evaluate.EVERY)]
 
 

@@ -6,6 +6,19 @@ import pytest
 from tests.applications_fixtures import case, good_data  # noqa: F401 (fixture)
 
 
+def flush(case) -> int:
+    """What the worker does for the statistics each round (until nothing is due), on the case's app."""
+    from workflows.stats import rollups
+
+    flushed = 0
+    with case.client.application.app_context():
+        while True:
+            n = rollups.flush_due()
+            if not n:
+                return flushed
+            flushed += n
+
+
 def approve(case, submitted):
     """受理审核 then 住建复核: approved."""
     [task] = [t for t in case.todo(case.civil_1) if t["application_id"] == submitted["id"]]

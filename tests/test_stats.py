@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, datetime, timedelta
 
-from tests.stats_fixtures import (approve, case, civil_lead, rate, reject,  # noqa: F401 (fixtures)
+from tests.stats_fixtures import (approve, case, civil_lead, flush, rate, reject,  # noqa: F401 (fixtures)
                                   return_and_supplement, withdraw)
 
 
@@ -16,6 +16,7 @@ def china_day(iso: str) -> date:
 
 
 def stats(case, headers, day, expect=200, **query):
+    flush(case)          # the worker's round: the cases' movements reach the rollups
     query = {"from": (day - timedelta(days=1)).isoformat(), "to": (day + timedelta(days=1)).isoformat(), **query}
     r = case.client.get("/api/v1/stats", query_string=query, headers=headers)
     assert r.status_code == expect, r.json
@@ -32,6 +33,7 @@ def five_cases(case):
     withdraw(case, d)
     rate(case, a["id"], 5)
     rate(case, c["id"], 1, comment="等了很久")
+    flush(case)
     return china_day(a["submitted_at"])
 
 
@@ -69,6 +71,7 @@ def test_the_figures_follow_the_cases_and_equal_a_recount(case, admin_headers, a
 def test_a_year_reads_one_document_per_department(case, admin_headers, app):
     five_cases(case)
     day = china_day(case.submit()["submitted_at"])
+    flush(case)
     year = case.client.get("/api/v1/stats", headers=admin_headers,
                            query_string={"from": f"{day.year}-01-01", "to": f"{day.year}-12-31"}).json
     assert year["rows"][0]["applications"] == 6
@@ -111,6 +114,44 @@ def test_a_case_completed_after_its_deadline_is_overdue(case, admin_headers, app
     assert (row["completed"], row["overdue"], row["overdue_rate"]) == (2, 1, 0.5)
     with app.app_context():
         assert rollups.differences() == []
+
+
+def test_requests_write_no_statistics_and_one_flush_adds_each_movement_once(case, admin_headers, app, settings):
+    import threading
+
+    from tests.perf.measure import counted_connection
+    from workflows.applications.models import Application
+    from workflows.stats import rollups
+    from workflows.stats.models import Rollup
+
+    first, second = case.submit(), case.submit()
+    approve(case, first)
+    with app.app_context():
+        assert Rollup.objects.count() == 0              # no request wrote to the rollups
+        with counted_connection(settings) as counter:
+            assert rollups.flush_due() == 2
+        data = {k: v for k, v in counter.counts.items() if not k.startswith(("createIndexes", "endSessions"))}
+        # is anything due, the lock, the cases, the rollups, the cases' marks, the unlock (+ the lock's creation)
+        assert sum(data.values()) <= 8, data
+        assert rollups.flush_due() == 0 and rollups.differences() == []
+    withdraw(case, second)
+    with app.app_context():
+        # two workers at once: one takes the lock, the other adds nothing
+        results = []
+        barrier = threading.Barrier(2)
+
+        def flusher():
+            with app.app_context():
+                barrier.wait()
+                results.append(rollups.flush_due())
+        threads = [threading.Thread(target=flusher) for _ in range(2)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert sorted(results) == [0, 1]            # the case was flushed once, by whichever came first
+        assert rollups.differences() == []          # so the withdrawal is counted once
+        assert Application.objects(stats_due_at__ne=None).count() == 0
+    row = stats(case, admin_headers, china_day(first["submitted_at"]))["rows"][0]
+    assert (row["applications"], row["approved"], row["withdrawn"]) == (2, 1, 1)
 
 
 def test_handling_days_count_working_days_less_the_pause():

@@ -97,6 +97,10 @@ class Application(me.Document):
     # approved, its result documents still to be made (by the worker: workflows/materials/results.py) from then;
     # None once made. Set in the same write that approves it, so no approval is left without its documents.
     documents_due_at = me.DateTimeField(null=True)
+    # what it adds to the statistics changed (submitted, ended, withdrawn): the worker adds it from then
+    # (workflows/stats/rollups.py `flush_due`); `stats_counted` is what it has added so far
+    stats_due_at = me.DateTimeField(null=True)
+    stats_counted = me.DictField()
     created_at = me.DateTimeField(default=clock.now)
     submitted_at = me.DateTimeField(null=True)
     updated_at = me.DateTimeField(default=clock.now)
@@ -112,7 +116,8 @@ class Application(me.Document):
         # the clock's scans: open applications whose reminder or deadline has come, not yet handled
         ("status", "reminded_at", "remind_at"), ("status", "escalated_at", "due_at"),
         # the worker's queue of result documents to make: only the approved cases still waiting are in it
-        {"fields": ["documents_due_at"], "partialFilterExpression": {"documents_due_at": {"$type": "date"}}}]}
+        {"fields": ["documents_due_at"], "partialFilterExpression": {"documents_due_at": {"$type": "date"}}},
+        {"fields": ["stats_due_at"], "partialFilterExpression": {"stats_due_at": {"$type": "date"}}}]}
 
     @property
     def data(self) -> dict:

@@ -27,7 +27,6 @@ from workflows.applications.models import FINAL, Application, Event
 from workflows.clock import deadlines
 from workflows.models import Instance
 from workflows.notify import service as notify
-from workflows.stats import rollups as stats
 from workflows.tasks import projection
 from workflows.tasks.models import HumanTask
 
@@ -140,7 +139,7 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     app.number = cases.next_number(now)
     app.data_json = cases.dump_data(clean)
     app.attachments = attachment_ids
-    app.status, app.submitted_at, app.updated_at = "submitted", now, now
+    app.status, app.submitted_at, app.updated_at, app.stats_due_at = "submitted", now, now, now
     app.instance_id = instance.id if instance else None
     # staff entering it (帮办代办 included) count as offline for the 网办率
     app.channel = "offline" if on_behalf or actor.user_id != app.applicant_id else "online"
@@ -176,12 +175,11 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
                  **({"on_behalf_of": actor.user_id, "authorisation": on_behalf.authorisation_id} if on_behalf else {}))
     notify.enqueue("submitted", [actor.user_id], application=app, title=f"{app.service_name} 已提交",
                    body=f"办件编号 {app.number}", dedupe=f"submitted:{app.id}")
-    stats.submitted(app)
     if decided:
         from workflows.tasks import service as tasks   # (tasks.service reads applications; not at import time)
 
         auto_approval.finished(actor, app, decided)
-        tasks.case_ended(app, decided.outcome)
+        tasks.case_ended(app)
     return app, True
 
 
@@ -195,7 +193,7 @@ def bundle_part_ended(app: Application) -> None:
 
 _SUBMIT_FIELDS = ("number", "data_json", "attachments", "status", "instance_id", "submitted_at", "updated_at",
                   "due_at", "remind_at", "timeline", "current_steps", "service_version", "form_key", "form_version",
-                  "service_name", "department", "channel", "result", "documents_due_at")
+                  "service_name", "department", "channel", "result", "documents_due_at", "stats_due_at")
 
 
 # -- following, withdrawing, supplementing ---------------------------------------------------------------------
@@ -220,7 +218,8 @@ def withdraw(actor: Actor, app_id: str, expected_version: int, *, reason: str = 
     event = Event(at=now, action="withdrawn", actor_id=actor.user_id, actor_name=actor.username, comment=reason)
     changed = Application.objects(id=app.id, version=expected_version, staff_acted=False,
                                   status__in=WITHDRAWABLE).update_one(
-        set__status="withdrawn", set__current_steps=[], set__updated_at=now, push__timeline=event, inc__version=1)
+        set__status="withdrawn", set__current_steps=[], set__updated_at=now, set__stats_due_at=now,
+        push__timeline=event, inc__version=1)
     if not changed:
         raise Conflict("application.changed")   # an approver acted first, or the client's copy is stale
     if app.instance_id:
@@ -231,7 +230,6 @@ def withdraw(actor: Actor, app_id: str, expected_version: int, *, reason: str = 
         storage.release(str(app.id))
     audit.record(actor, "application.withdraw", "application", app.id, reason=reason)
     app.reload()
-    stats.withdrawn(app)
     bundle_part_ended(app)
     return app
 

@@ -1,22 +1,29 @@
 """Keeping the rollups as cases move, and recounting them from the applications.
 
-The hooks (`submitted`, `withdrawn`, `completed`, `rated`) are called after the application (or rating) is
-written, the source of truth; each is one bulk write of nine `$inc` upserts. A crash in between leaves the rollups
-behind by one case: `zhangban stats rebuild` recounts them from the applications with the same rules
-(`contribution` is what a case in its present state adds; the hooks add the same in steps), so a recount and the
-kept rollups agree exactly — `differences()` says where they do not.
+A write that changes what a case adds (its submit, its end, its withdrawal) sets the application's
+`stats_due_at`, in that same write; the worker (`flush_due`, each round) adds what each due case adds now beyond
+what it had added (`stats_counted`, kept on the application) to the rollups — for up to 500 cases, one bulk write
+of `$inc` upserts — and marks them counted. So a case costs its request no statistics write, and the figures
+follow within a worker round. A rating is added at once (`rated`). A crash between the rollups' write and the
+marks leaves those cases to be added again: `zhangban stats rebuild` recounts from the applications with the same
+rules (`contribution` is what a case in its present state adds), so a recount and the kept rollups agree exactly
+once nothing is due — `differences()` says where they do not.
 """
 from __future__ import annotations
 
+import uuid
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 from pymongo import DeleteMany, UpdateOne
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from core import clock
 from workflows.clock import calendar
 from workflows.stats.models import BINS, COUNTERS, HIST_MAX, Rollup
+
+FLUSH_BATCH = 500                    # cases a worker adds to the rollups in one round
+FLUSH_LOCK = timedelta(seconds=60)   # one worker flushes at a time (two would add a case twice)
 
 _CASE_FIELDS = ("id", "department", "service_code", "service_name", "status", "channel", "submitted_at",
                 "due_at", "result", "timeline")
@@ -76,14 +83,17 @@ def targets(department: str, service_code: str, day: date) -> list[tuple[str, di
     return out
 
 
-def _bump(app, inc: Counter) -> None:
-    inc = {k: v for k, v in inc.items() if v}
-    if not inc or app.submitted_at is None:
+def _ops(department: str, service_code: str, service_name: str, day: date, inc: dict) -> list[tuple[str, dict]]:
+    return [(_id, {"$inc": inc, "$setOnInsert": keys, "$set": {"service_name": service_name if keys["service_code"]
+                                                                                  else ""}})
+            for _id, keys in targets(department, service_code, day)]
+
+
+def _write(updates: list[tuple[str, dict]]) -> None:
+    """One bulk write of `$inc` upserts, one per rollup document."""
+    ops = [UpdateOne({"_id": _id}, update, upsert=True) for _id, update in updates]
+    if not ops:
         return
-    ops = [UpdateOne({"_id": _id}, {"$inc": inc, "$setOnInsert": keys,
-                                    "$set": {"service_name": app.service_name if keys["service_code"] else ""}},
-                     upsert=True)
-           for _id, keys in targets(app.department, app.service_code, submit_day(app))]
     try:
         Rollup._get_collection().bulk_write(ops, ordered=False)
     except BulkWriteError as e:   # two first writers of one document: the loser's insert failed, so repeat those
@@ -93,24 +103,67 @@ def _bump(app, inc: Counter) -> None:
         Rollup._get_collection().bulk_write(again, ordered=False)
 
 
-def submitted(app) -> None:
-    _bump(app, on_submit(app))
-
-
-def withdrawn(app) -> None:
-    if app.submitted_at is not None:     # a withdrawn draft was never counted
-        _bump(app, Counter(withdrawn=1))
-
-
-def completed(app) -> None:
-    """The case has its result (called once, by the step that completed its process, with the application as
-    that step wrote it: no read)."""
-    if app.status in ("approved", "rejected") and app.result and app.result.at:
-        _bump(app, on_complete(app))
-
-
 def rated(app, score: int) -> None:
-    _bump(app, on_rate(score))
+    if app.submitted_at is not None:
+        _write(_ops(app.department, app.service_code, app.service_name, submit_day(app), dict(on_rate(score))))
+
+
+def flush_due(now: datetime | None = None, limit: int = FLUSH_BATCH) -> int:
+    """Add the due cases to the rollups (the worker, each round); returns how many cases were flushed. One read
+    when nothing is due; else the lock, the cases, one write to the rollups and one to the cases, the unlock."""
+    from workflows.applications.models import Application
+
+    now = now or clock.now()
+    applications = Application._get_collection()
+    if applications.find_one({"stats_due_at": {"$lte": now}}, {"_id": 1}) is None:
+        return 0
+    token = _lock(now)
+    if token is None:
+        return 0         # another worker is flushing
+    try:
+        cases = list(Application.objects(stats_due_at__lte=now).only(*_CASE_FIELDS, "stats_counted", "stats_due_at")
+                     .limit(limit))
+        totals: dict = defaultdict(Counter)
+        names: dict = {}
+        marks = []
+        for app in cases:
+            now_adds = contribution(app) if app.submitted_at is not None else Counter()
+            delta = Counter(now_adds)
+            delta.subtract(app.stats_counted or {})
+            if any(delta.values()):
+                key = (app.department, app.service_code, submit_day(app))
+                totals[key].update({k: v for k, v in delta.items() if v})
+                names[key] = app.service_name
+            marks += [UpdateOne({"_id": app.id}, {"$set": {"stats_counted": dict(now_adds)}}),
+                      # a write that made it due again meanwhile set another time: it stays due
+                      UpdateOne({"_id": app.id, "stats_due_at": app.stats_due_at}, {"$unset": {"stats_due_at": ""}})]
+        _write([op for (department, code, day), inc in totals.items()
+                for op in _ops(department, code, names[(department, code, day)], day,
+                               {k: v for k, v in inc.items() if v})])
+        if marks:
+            applications.bulk_write(marks, ordered=True)
+        return len(cases)
+    finally:
+        _unlock(token)
+
+
+def _lock(now: datetime) -> str | None:
+    locks = Rollup._get_db()["stats_flush_lock"]
+    token = uuid.uuid4().hex
+    for _ in range(2):
+        if locks.find_one_and_update({"_id": "flush", "until": {"$lt": now}},
+                                     {"$set": {"until": now + FLUSH_LOCK, "token": token}}):
+            return token
+        try:        # the first flush ever creates the lock's document, free
+            locks.insert_one({"_id": "flush", "until": datetime(1970, 1, 1, tzinfo=timezone.utc), "token": ""})
+        except DuplicateKeyError:
+            return None
+    return None
+
+
+def _unlock(token: str) -> None:
+    Rollup._get_db()["stats_flush_lock"].update_one(
+        {"_id": "flush", "token": token}, {"$set": {"until": datetime(1970, 1, 1, tzinfo=timezone.utc)}})
 
 
 # -- recounting ------------------------------------------------------------------------------------------------
@@ -182,9 +235,21 @@ def differences(start: date | None = None, end: date | None = None) -> list[dict
 
 
 def rebuild() -> int:
-    """Replace every rollup with a recount of all applications; returns the number of documents written.
-    Run it while nobody submits (a case moving during the rebuild may be counted twice or not at all)."""
+    """Replace every rollup with a recount of all applications and mark every case counted as it is; returns the
+    number of documents written. Run it while nobody submits (a case moving during the rebuild may be counted
+    twice or not at all)."""
+    from workflows.applications.models import Application
+
     fresh = recount()
     ops = [DeleteMany({})] + [UpdateOne({"_id": _id}, {"$set": doc}, upsert=True) for _id, doc in fresh.items()]
     Rollup._get_collection().bulk_write(ops, ordered=True)
+    marks = []
+    for app in Application.objects(submitted_at__ne=None).only(*_CASE_FIELDS):
+        marks.append(UpdateOne({"_id": app.id}, {"$set": {"stats_counted": dict(contribution(app))},
+                                                  "$unset": {"stats_due_at": ""}}))
+        if len(marks) == 500:
+            Application._get_collection().bulk_write(marks, ordered=False)
+            marks = []
+    if marks:
+        Application._get_collection().bulk_write(marks, ordered=False)
     return len(fresh)

@@ -104,7 +104,8 @@ def _one(app: Application, report: Report, dry_run: bool) -> None:
         decision = last.outcome if last and last.outcome in ("approved", "rejected") else "approved"
         report.finished += 1
         if not dry_run:
-            due = {"set__documents_due_at": clock.now()} if decision == "approved" else {}
+            due = {"set__stats_due_at": clock.now(),
+                   **({"set__documents_due_at": clock.now()} if decision == "approved" else {})}
             Application.objects(id=app.id, status__in=OPEN).update_one(
                 set__status=decision, set__result=Result(decision=decision, at=clock.now()), inc__version=1, **due)
 

@@ -27,7 +27,6 @@ from workflows.applications import cases
 from workflows.applications.models import Application, Event, Result, ReturnRequest
 from workflows.models import Instance
 from workflows.notify import service as notify
-from workflows.stats import rollups as stats
 from workflows.tasks import projection
 from workflows.tasks.models import CarbonCopy, HumanTask
 
@@ -290,10 +289,11 @@ def follow_engine(app: Application, task: HumanTask | None, instance: Instance, 
         # documents (the 电子证照) are the worker's to make, from now (workflows/materials/results.py)
         changes.update(set__status=outcome, set__result=Result(decision=outcome, reason=comment,
                                                                documents=documents, at=clock.now()))
+        changes["set__stats_due_at"] = clock.now()       # the statistics count it (the worker)
         if outcome == "approved":
             changes["set__documents_due_at"] = clock.now()
     Application.objects(id=app.id).update_one(inc__version=1, **changes)
-    # the application as written, for what follows (the statistics read its result and timeline)
+    # the application as written, for what follows
     app.version += 1
     app.current_steps = changes["set__current_steps"]
     if event is not None:
@@ -308,14 +308,13 @@ def follow_engine(app: Application, task: HumanTask | None, instance: Instance, 
         notify.enqueue(outcome, [app.applicant_id], application=app,
                        title=f"{app.service_name} {'已办结' if outcome == 'approved' else '未通过'}", body=comment,
                        dedupe=f"{outcome}:{app.id}")
-        case_ended(app, outcome)
+        case_ended(app)
 
 
-def case_ended(app: Application, outcome: str) -> None:
+def case_ended(app: Application) -> None:
     """What follows the end of a case however it ended (its last step, a timer, 秒批), given the application as
-    written: the statistics and the 一件事 bundle it is a part of (start what waited, or fail). An approval's result
-    documents are not made here but by the worker (`documents_due_at`), off the approver's request."""
-    stats.completed(app)
+    written: the 一件事 bundle it is a part of (start what waited, or fail). The statistics and an approval's
+    result documents are the worker's (`stats_due_at`, `documents_due_at`, set by the write that ended it)."""
     from workflows.applications.service import bundle_part_ended   # (it reads tasks: not at import time)
 
     bundle_part_ended(app)
