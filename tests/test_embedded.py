@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -103,6 +104,18 @@ def _stop(process):
     process.wait(60)
 
 
+def _worker_children(pid: int) -> list[int]:
+    """The `zhangban worker` processes `serve` started beside gunicorn."""
+    found = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            if b"api\x00worker" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+        except FileNotFoundError:
+            pass
+    return found
+
+
 def test_serve_is_ready_and_data_survives_a_restart(tmp_path):
     port = free_port()
     assert _zhangban(tmp_path, "create-admin", "--username", "boss",
@@ -110,6 +123,7 @@ def test_serve_is_ready_and_data_survives_a_restart(tmp_path):
     server = _serve(tmp_path, port)
     try:
         _wait_ready(port)
+        [worker] = _worker_children(server.pid)       # one background worker runs beside the API
         _, tokens = _get(f"http://127.0.0.1:{port}/api/v1/auth/login",
                          data={"username": "boss", "password": "a long password 1"})
         auth = {"Authorization": f"Bearer {tokens['access_token']}"}
@@ -120,6 +134,7 @@ def test_serve_is_ready_and_data_survives_a_restart(tmp_path):
         _stop(server)
     assert server.returncode == 0
     assert not (tmp_path / "mongo.json").exists()   # the embedded server stopped with it
+    assert not Path(f"/proc/{worker}").exists()     # and the worker
 
     server = _serve(tmp_path, port)
     try:
