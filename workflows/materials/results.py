@@ -56,8 +56,10 @@ def issue(store, application_id: str) -> PersonalMaterial | None:
     """The application's result licence, made now if it is approved and has none yet; either way the
     application is no longer due."""
     app = Application.objects(id=clock.parse_id(application_id)).first()
-    if app is None:
-        return None
+    return _issue(store, app) if app is not None else None
+
+
+def _issue(store, app: Application) -> PersonalMaterial | None:
     existing = PersonalMaterial.objects(application_id=str(app.id), source="licence").first()
     if app.status != "approved" or existing:
         # nothing (more) to make; an existing one was made by a try whose worker died before it cleared the field
@@ -116,12 +118,13 @@ def issue_due(store, *, limit: int = 50, now=None) -> int:
     now = now or clock.now()
     issued = 0
     for _ in range(limit):
-        claimed = Application.objects(documents_due_at__lte=now).order_by("documents_due_at").only("id").modify(
+        # the claim answers the application as it was: all that making its result reads of it
+        claimed = Application.objects(documents_due_at__lte=now).order_by("documents_due_at").modify(
             set__documents_due_at=now + LEASE)
         if claimed is None:
             break
         try:
-            if issue(store, str(claimed.id)):
+            if _issue(store, claimed):
                 issued += 1
         except Exception:   # noqa: BLE001 — this one waits out its lease; the others go on
             log.exception("result of application %s could not be made; tried again after %s", claimed.id, LEASE)
