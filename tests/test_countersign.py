@@ -143,6 +143,32 @@ def test_two_of_three_decides_as_soon_as_two_agree_and_the_third_is_told(joint, 
     assert _messages(app, joint.ids["h2"], "task_cancelled") == 0
 
 
+def test_two_signers_approving_at_the_same_moment_both_succeed(joint, app):
+    """Both take their own task; the one whose engine write comes second finds the instance moved and runs again
+    on it, instead of answering the signer 409."""
+    import threading
+
+    submitted = _picked(joint, "h1", "h2")
+    tasks = {name: joint.todo(getattr(joint, name))[0] for name in ("h1", "h2")}
+    barrier, answers = threading.Barrier(2), {}
+
+    def sign(name):
+        with app.app_context():
+            client = app.test_client()
+            barrier.wait()
+            r = client.post(f"/api/v1/tasks/{tasks[name]['id']}/complete", headers=getattr(joint, name),
+                            json={"version": tasks[name]["version"], "decision": "approve",
+                                  "data": {"opinion": "approve"}})
+            answers[name] = (r.status_code, r.json)
+    threads = [threading.Thread(target=sign, args=(name,)) for name in tasks]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert {name: status for name, (status, _) in answers.items()} == {"h1": 200, "h2": 200}, answers
+    final = joint.application(submitted["id"])
+    assert final["status"] == "approved"               # both opinions reached the engine: 2 agree
+    assert [e["action"] for e in final["timeline"]].count("approved") == 3     # 受理审核 + the two signers
+
+
 def test_two_of_three_fails_as_soon_as_two_refuse(joint, app):
     submitted = _picked(joint, "h1", "h2", "h3")
     _sign(joint, "h1", "reject")

@@ -31,6 +31,7 @@ from workflows.tasks import projection
 from workflows.tasks.models import CarbonCopy, HumanTask
 
 DECISIONS = {"approve": "approved", "reject": "rejected"}
+ENGINE_ATTEMPTS = 3     # an approval whose instance another task moved meanwhile runs again on the new state
 
 # -- who sees what ---------------------------------------------------------------------------------------------
 
@@ -51,6 +52,22 @@ def visible_task(actor: Actor, task_id: str) -> HumanTask:
     if task is None or not _visible(actor, task):
         raise NotFound()
     return task
+
+
+def visible_task_and_instance(actor: Actor, task_id: str) -> tuple[HumanTask, Instance | None]:
+    """`visible_task`, with the task's process instance read in the same round trip (a `$lookup`)."""
+    oid = clock.parse_id(task_id)
+    found = list(HumanTask._get_collection().aggregate([
+        {"$match": {"_id": oid}},
+        {"$lookup": {"from": Instance._get_collection_name(), "localField": "instance_id", "foreignField": "_id",
+                     "as": "instance"}}])) if oid else []
+    if not found:
+        raise NotFound()
+    instance = found[0].pop("instance")
+    task = HumanTask._from_son(found[0])
+    if not _visible(actor, task):
+        raise NotFound()
+    return task, Instance._from_son(instance[0]) if instance else None
 
 
 def check_may_act(actor: Actor, task: HumanTask, expected_version: int) -> None:
@@ -221,7 +238,7 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
     them (workflows/tasks/countersign.py)."""
     from workflows.tasks.countersign import picked   # late: countersign builds on this module
 
-    task = visible_task(actor, task_id)
+    task, instance = visible_task_and_instance(actor, task_id)
     check_may_act(actor, task, expected_version)
     if task.kind == "rating_followup":      # no process behind it: the department reports what it did
         from workflows.ratings import service as ratings
@@ -240,7 +257,6 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
     app = None
     try:
         app = mark_acted(task)
-        instance = Instance.objects(id=task.instance_id).first()
         if instance is None:
             raise NotFound()
         # the action's variables; a task form's own field of the same name (e.g. its `decision`) wins
@@ -252,9 +268,20 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
                 return given                 # a rejection picks nobody (unless it names people anyway)
             return {**given, **picked(engine_task, signers, home)}
 
-        # the task's audit record below names the instance: the engine need not write one of its own
-        instance = instances.complete_task(actor, instance, task.task_id, process_data, prepare=prepare,
-                                           audited_by_caller=True)
+        for attempt in range(ENGINE_ATTEMPTS):
+            try:
+                # the task's audit record below names the instance: the engine need not write one of its own
+                instance = instances.complete_task(actor, instance, task.task_id, process_data, prepare=prepare,
+                                                   audited_by_caller=True)
+                break
+            except Conflict as e:
+                # Another task of this instance moved it first (a countersign's other signer, at the same
+                # moment). This task is still ours (taken above): run it again on the instance as it is now.
+                if e.message_key != "workflow.instance_changed" or attempt == ENGINE_ATTEMPTS - 1:
+                    raise
+                instance = Instance.objects(id=task.instance_id).first()
+                if instance is None:
+                    raise NotFound() from None
     except BaseException:
         unmark_acted(app)
         put_back(task)
