@@ -265,9 +265,10 @@ def _worker_share(app, settings) -> dict:
                     break
             commands = counter.counts - before
             commands = Counter({k: v for k, v in commands.items() if not k.startswith(("createIndexes", "endSess"))})
-            out[name] = {"cases": cases, "cpu_ms_per_case": round((time.thread_time() - cpu0) * 1000 / max(cases, 1), 2),
-                         "commands_per_case": round(sum(commands.values()) / max(cases, 1), 2),
-                         "commands_by_name": per(commands, max(cases, 1))}
+            n = max(cases, 1)
+            out[name] = {"cases": cases, "cpu_ms_per_case": round((time.thread_time() - cpu0) * 1000 / n, 2),
+                         "commands_per_case": round(sum(commands.values()) / n, 2),
+                         "commands_by_name": per(commands, n)}
     return out
 
 

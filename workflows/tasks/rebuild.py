@@ -65,7 +65,8 @@ def _one(app: Application, report: Report, dry_run: bool) -> None:
         ready = []
     else:
         try:
-            workflow = DEFAULT_ENGINE.restore(processes.spec_json_by_id(instance.process_version_id), instance.state_json)
+            spec_json = processes.spec_json_by_id(instance.process_version_id)
+            workflow = DEFAULT_ENGINE.restore(spec_json, instance.state_json)
         except Exception:   # noqa: BLE001 — shown as the instance's incident; nothing to project from
             report.unrestorable += 1
             return

@@ -320,13 +320,6 @@ def follow_engine(app: Application, task: HumanTask | None, instance: Instance, 
         if outcome == "approved":
             changes["set__documents_due_at"] = clock.now()
     Application.objects(id=app.id).update_one(inc__version=1, **changes)
-    # the application as written, for what follows
-    app.version += 1
-    app.current_steps = changes["set__current_steps"]
-    if event is not None:
-        app.timeline.append(event)
-    if instance.status == "completed":
-        app.status, app.result = outcome, changes["set__result"]
     for row in holders:
         notify.enqueue("task_cancelled", [row.assignee, *row.candidate_users], application=app, task_id=str(row.id),
                        title=f"{row.name}：{app.service_name}", body="该环节已有结果，无需再办理",
@@ -339,8 +332,8 @@ def follow_engine(app: Application, task: HumanTask | None, instance: Instance, 
 
 
 def case_ended(app: Application) -> None:
-    """What follows the end of a case however it ended (its last step, a timer, 秒批), given the application as
-    written: the 一件事 bundle it is a part of (start what waited, or fail). The statistics and an approval's
+    """What follows the end of a case however it ended (its last step, a timer, 秒批): the 一件事 bundle it is a
+    part of (start what waited, or fail). The statistics and an approval's
     result documents are the worker's (`stats_due_at`, `documents_due_at`, set by the write that ended it)."""
     from workflows.applications.service import bundle_part_ended   # (it reads tasks: not at import time)
 
