@@ -39,7 +39,11 @@ class Backlog:
                 ("timers_due", "BPMN timers due and not yet fired"),
                 ("timers_lag_seconds", "How long the oldest due timer has waited for a worker (worker lag)"),
                 ("outbox_due", "WeChat messages due and not yet sent (outbox depth)"),
-                ("outbox_lag_seconds", "How long the oldest due message has waited for a worker")):
+                ("outbox_lag_seconds", "How long the oldest due message has waited for a worker"),
+                ("results_due", "Approved cases whose result documents the worker has not made yet"),
+                ("results_lag_seconds", "How long the oldest of them has waited"),
+                ("stats_due", "Cases whose last movement the worker has not added to the statistics yet"),
+                ("stats_lag_seconds", "How long the oldest of them has waited")):
             yield GaugeMetricFamily(f"zhangban_{name}", help_text, value=found[name])
 
 

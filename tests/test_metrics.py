@@ -121,7 +121,7 @@ def test_uploads_and_image_time(client, resident_headers):
     assert delta("zhangban_image_seconds_sum", kind="photo") > 0
 
 
-def test_timer_lag_and_outbox_depth_are_read_at_scrape_time(client):
+def test_timer_lag_outbox_depth_and_the_workers_queues_are_read_at_scrape_time(client):
     now = clock.now()
     db = database()
     db["process_instances"].insert_one({"key": "k", "process_version": 1, "status": "running", "state_json": "{}",
@@ -132,7 +132,12 @@ def test_timer_lag_and_outbox_depth_are_read_at_scrape_time(client):
                                       "next_attempt_at": now - timedelta(seconds=s)} for s in (30, 5)])
     db["notifications"].insert_one({"kind": "submitted", "user_id": "u", "wechat_status": "sent",
                                     "next_attempt_at": now - timedelta(hours=1)})
+    db["applications"].insert_many([{"applicant_id": "u", "service_code": "s", "status": "approved",
+                                      "documents_due_at": now - timedelta(seconds=40),
+                                      "stats_due_at": now - timedelta(seconds=s)} for s in (20, 3)])
     found = _scrape(client)
+    assert _value(found, "zhangban_results_due") == 2 and 40 <= _value(found, "zhangban_results_lag_seconds") < 100
+    assert _value(found, "zhangban_stats_due") == 2 and 20 <= _value(found, "zhangban_stats_lag_seconds") < 80
     assert _value(found, "zhangban_timers_due") == 1
     assert 90 <= _value(found, "zhangban_timers_lag_seconds") < 150
     assert _value(found, "zhangban_outbox_due") == 2

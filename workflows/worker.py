@@ -125,16 +125,22 @@ class Worker:
 
 def backlog(now: datetime | None = None) -> dict:
     """What waits for the workers, for /metrics: due timers and how late the oldest is (timer lag), WeChat
-    messages due and how late the oldest is (outbox depth and lag). Four indexed reads."""
+    messages due, approved cases whose result documents are due, and cases not yet in the statistics — each with
+    how late its oldest is. Eight indexed reads."""
+    from workflows.applications.models import Application
     from workflows.models import Instance
     from workflows.notify.models import Notification
 
     now = now or clock.now()
     timers = {"next_timer_at": {"$lte": now}, "status": {"$in": ["running", "incident"]}}
     outbox = {"wechat_status": "pending", "next_attempt_at": {"$lte": now}}
+    applications = Application._get_collection()
     result = {}
-    for name, collection, query, field in (("timers", Instance._get_collection(), timers, "next_timer_at"),
-                                           ("outbox", Notification._get_collection(), outbox, "next_attempt_at")):
+    for name, collection, query, field in (
+            ("timers", Instance._get_collection(), timers, "next_timer_at"),
+            ("outbox", Notification._get_collection(), outbox, "next_attempt_at"),
+            ("results", applications, {"documents_due_at": {"$type": "date", "$lte": now}}, "documents_due_at"),
+            ("stats", applications, {"stats_due_at": {"$type": "date", "$lte": now}}, "stats_due_at")):
         oldest = collection.find_one(query, {field: 1}, sort=[(field, 1)])
         result[f"{name}_due"] = collection.count_documents(query)
         result[f"{name}_lag_seconds"] = max(0.0, (now - clock.as_utc(oldest[field])).total_seconds()) if oldest else 0.0
