@@ -25,7 +25,7 @@ def _env(data_dir, **extra):
 
 def _zhangban(data_dir, *args, **extra):
     return subprocess.run([sys.executable, "-m", "api", *args], env=_env(data_dir, **extra), capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=240)
 
 
 def _get(url, headers=None, data=None):
@@ -61,6 +61,9 @@ def test_a_dir_locked_by_a_silent_owner_gives_a_clear_message(tmp_path):
     assert r.returncode != 0 and "is in use by process 4242" in r.stderr
 
 
+# Five cold starts of the CLI, two of them publishing the whole demo on the slow test server: on a busy machine
+# that outlasts the suite's 120 s per test (seen at load ~40); this test is about what the commands do, not speed.
+@pytest.mark.timeout(420)
 def test_cli_commands_work_alone_and_beside_a_running_server(tmp_path):
     alone = _zhangban(tmp_path, "create-admin", "--username", "boss", ZHANGBAN_ADMIN_PASSWORD="a long password 1")
     assert alone.returncode == 0 and "created admin boss" in alone.stdout, alone.stderr
