@@ -36,6 +36,9 @@ def cli():
     """Zhangban (掌办): an open backend for government services in your pocket."""
 
 
+WORKER_GRACE_SECONDS = 10     # what `serve` gives its worker to finish the item in hand (gunicorn's graceful time)
+
+
 @cli.command("serve", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -91,12 +94,13 @@ def serve(host, port, workers, threads, with_worker):
     try:
         process.wait()
     except KeyboardInterrupt:
-        process.send_signal(signal.SIGTERM)
+        stop_gunicorn(signal.SIGINT, None)      # both at once: their graceful stops overlap
         process.wait()
     if worker is not None:    # gunicorn has gone (stopped, or failed to start): the worker goes with it
         worker.send_signal(signal.SIGTERM)
         try:
-            worker.wait(timeout=30)
+            # as long as gunicorn's graceful timeout; then killed, which loses nothing (its claims are leases)
+            worker.wait(timeout=WORKER_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
