@@ -88,6 +88,9 @@ def serve(host, port, workers, threads, with_worker):
 
     signal.signal(signal.SIGTERM, stop_gunicorn)
     signal.signal(signal.SIGHUP, stop_gunicorn)
+    # Ctrl-C (SIGINT) stops it even when it was started where SIGINT is ignored: a background job of a script
+    # inherits "ignore", and Python then leaves it so (measured: a test's SIGINT then did nothing)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     base = f"http://{host}:{port}"
     click.echo(f"Zhangban is starting on {base}\n  API docs:  {base}/api/docs\n  OpenAPI:   {base}/api/openapi.json"
                f"\n  Ready:     {base}/readyz\nPress Ctrl-C to stop.")

@@ -41,17 +41,17 @@ def test_the_deadline_counts_working_days_from_submission_by_the_calendar(case, 
 
 
 def _back_date_pause(app_id, working_days_ago: int):
-    """The application was returned `working_days_ago` working days before now (what a real pause would leave)."""
+    """The application was returned so that `working_days_ago` working days lie after it up to now (what a real
+    pause would leave). Today counts only when it is a working day: run on a Saturday (China time), the three days
+    are Wednesday to Friday."""
     from core import clock
     from workflows.applications.models import Application
     from workflows.clock import calendar
 
-    now = calendar.local(clock.now())
-    at, left = now, working_days_ago
-    while left:
+    at, counted = calendar.local(clock.now()), 0
+    while counted < working_days_ago:
+        counted += calendar.is_working_day(at.date())
         at -= timedelta(days=1)
-        if calendar.is_working_day(at.date()):
-            left -= 1
     Application.objects(id=app_id).update_one(set__paused_at=at)
     return at
 

@@ -84,9 +84,12 @@ def test_cli_commands_work_alone_and_beside_a_running_server(tmp_path):
         owner.stop()
 
 
-def _serve(data_dir, port):
-    return subprocess.Popen([sys.executable, "-m", "api", "serve", "--port", str(port), "--workers", "1"],
-                            env=_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def _serve(data_dir, port, *, sigint_ignored=False):
+    """`serve` on the port; `sigint_ignored`: started as a script's background job is, SIGINT set to ignore."""
+    command = [sys.executable, "-m", "api", "serve", "--port", str(port), "--workers", "1"]
+    if sigint_ignored:
+        command = ["bash", "-c", 'trap "" INT; exec "$@"', "serve", *command]
+    return subprocess.Popen(command, env=_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def _wait_ready(port, timeout=60):
@@ -139,7 +142,7 @@ def test_serve_is_ready_and_data_survives_a_restart(tmp_path):
     assert not (tmp_path / "mongo.json").exists()   # the embedded server stopped with it
     assert not Path(f"/proc/{worker}").exists()     # and the worker
 
-    server = _serve(tmp_path, port)
+    server = _serve(tmp_path, port, sigint_ignored=True)     # Ctrl-C must stop it all the same
     try:
         _wait_ready(port)
         status, body = _get(f"http://127.0.0.1:{port}/api/v1/users?q=survivor", auth)   # same keys: token valid
