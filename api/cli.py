@@ -80,14 +80,14 @@ def serve(host, port, workers, threads, with_worker):
         if with_worker else None
     children = [p for p in (process, worker) if p]
 
-    def stop_gunicorn(signum, frame):
+    def stop_children(signum, frame):
         # SIGTERM (kill, systemd, docker stop) or a closed terminal: stop gunicorn and the worker and wait for them
         # below, so the exit handlers then stop the embedded server. Dying at once would leave them running.
         for child in children:
             child.send_signal(signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, stop_gunicorn)
-    signal.signal(signal.SIGHUP, stop_gunicorn)
+    signal.signal(signal.SIGTERM, stop_children)
+    signal.signal(signal.SIGHUP, stop_children)
     # Ctrl-C (SIGINT) stops it even when it was started where SIGINT is ignored: a background job of a script
     # inherits "ignore", and Python then leaves it so (measured: a test's SIGINT then did nothing)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -97,7 +97,7 @@ def serve(host, port, workers, threads, with_worker):
     try:
         process.wait()
     except KeyboardInterrupt:
-        stop_gunicorn(signal.SIGINT, None)      # both at once: their graceful stops overlap
+        stop_children(signal.SIGINT, None)      # both at once: their graceful stops overlap
         process.wait()
     if worker is not None:    # gunicorn has gone (stopped, or failed to start): the worker goes with it
         worker.send_signal(signal.SIGTERM)

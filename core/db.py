@@ -59,3 +59,18 @@ def upsert_and_read(queryset, **update):
         if document is not None:
             return document
     raise RuntimeError(f"upsert into {queryset._document.__name__} kept losing races")
+
+
+def found(documents, object_id, **filters):
+    """The document with this id (as a URL gives it) that also matches `filters`, or NotFound — the same for an
+    id that is no ObjectId, so a stranger's object and a malformed id answer alike. `documents`: a Document class
+    or a QuerySet (e.g. with `.exclude(...)`)."""
+    from core import clock
+    from core.errors import NotFound
+
+    oid = clock.parse_id(object_id)
+    query = documents.objects if isinstance(documents, type) else documents
+    document = query(id=oid, **filters).first() if oid else None
+    if document is None:
+        raise NotFound()
+    return document

@@ -9,7 +9,7 @@ from datetime import datetime
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from core import cache, clock, pii
+from core import cache, clock, db, pii
 from core.actor import Actor
 from core.errors import Invalid, NotFound
 from forms import service as forms
@@ -148,8 +148,4 @@ def steps_from(rows: list[dict]) -> list[Step]:
 
 def owned(actor: Actor, app_id: str) -> Application:
     """The caller's own application, or NotFound (for anyone else's too)."""
-    oid = clock.parse_id(app_id)
-    app = Application.objects(id=oid, applicant_id=actor.user_id).first() if oid else None
-    if app is None:
-        raise NotFound()
-    return app
+    return db.found(Application, app_id, applicant_id=actor.user_id)

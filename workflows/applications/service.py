@@ -176,16 +176,15 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     notify.enqueue("submitted", [actor.user_id], application=app, title=f"{app.service_name} 已提交",
                    body=f"办件编号 {app.number}", dedupe=f"submitted:{app.id}")
     if decided:
-        from workflows.tasks import service as tasks   # (tasks.service reads applications; not at import time)
-
         auto_approval.finished(actor, app, decided)
-        tasks.case_ended(app)
+        bundle_part_ended(app)
     return app, True
 
 
 def bundle_part_ended(app: Application) -> None:
-    """A part of a 一件事 bundle ended (decided, or withdrawn): the bundle moves on (starts what waited for it,
-    or fails). The one place both ends reach the bundle from."""
+    """A part of a 一件事 bundle ended however it ended (its last step, a timer, 秒批, a withdrawal): the bundle
+    moves on (starts what waited for it, or fails). The one place every end reaches the bundle from; the
+    statistics and result documents of an end are the worker's (`stats_due_at`, `documents_due_at`)."""
     if app.bundle_id:
         from workflows.bundles import cases as bundle_cases
         bundle_cases.child_finished(app)

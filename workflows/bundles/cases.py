@@ -22,7 +22,7 @@ import threading
 
 from mongoengine.errors import NotUniqueError
 
-from core import audit, clock
+from core import audit, clock, db
 from core.actor import Actor
 from core.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
 from forms import service as forms
@@ -295,10 +295,7 @@ def list_mine(actor: Actor):
 
 def view(actor: Actor, case_id: str) -> dict:
     """The case with each part's live status and number, and one timeline across departments."""
-    oid = clock.parse_id(case_id)
-    case = BundleCase.objects(id=oid, applicant_id=actor.user_id).exclude("parts.data_json").first() if oid else None
-    if case is None:
-        raise NotFound()
+    case = db.found(BundleCase.objects.exclude("parts.data_json"), case_id, applicant_id=actor.user_id)
     apps = {a.id: a for a in Application.objects(bundle_id=case.id).exclude("data_json")}
     by_part = {p.key: p for p in case.parts}
     parts, timeline = [], []

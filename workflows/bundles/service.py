@@ -7,23 +7,18 @@ matching the forms it was checked against; a part's service archived later makes
 """
 from __future__ import annotations
 
-from mongoengine.errors import NotUniqueError
-
 from core import audit, clock
 from core.actor import Actor
-from core.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
+from core.errors import Invalid, NotFound
 from workflows.bundles import checks
 from workflows.bundles.models import BundleBody, BundleDraft, BundlePart, BundleVersion, SharedField
+from workflows.drafts import Drafts
 
 SCALARS = ("name", "name_en", "category", "description")
 
 
-def _draft(actor: Actor, code: str) -> BundleDraft:
-    actor.require_designer()
-    draft = BundleDraft.objects(code=code).first()
-    if draft is None or not actor.may_design(draft.department):
-        raise NotFound()
-    return draft
+DRAFTS = Drafts("bundle", BundleDraft, BundleVersion)
+_draft = DRAFTS.find
 
 
 def _body(values: dict, base: BundleBody | None = None) -> BundleBody:
@@ -45,17 +40,7 @@ def list_drafts(actor: Actor):
 
 
 def create_draft(actor: Actor, *, code: str, department: str, **values) -> BundleDraft:
-    actor.require_designer()
-    if not actor.may_design(department):
-        raise Forbidden("bundle.not_your_department")
-    draft = BundleDraft(code=code, department=department, body=_body(values), created_by=actor.user_id)
-    try:
-        draft.save(force_insert=True)
-    except NotUniqueError:
-        raise Conflict("bundle.code_taken", errors=[{"path": "/code", "code": "taken",
-                                                     "message": "bundle.code_taken"}]) from None
-    audit.record(actor, "bundle.draft.create", "bundle", code, department=department)
-    return draft
+    return DRAFTS.create(actor, code, department, _body(values))
 
 
 def get_draft(actor: Actor, code: str) -> BundleDraft:
@@ -63,15 +48,7 @@ def get_draft(actor: Actor, code: str) -> BundleDraft:
 
 
 def update_draft(actor: Actor, code: str, expected_version: int, **values) -> BundleDraft:
-    draft = _draft(actor, code)
-    if draft.status == "archived":
-        raise Conflict("bundle.archived")
-    body = _body(values, draft.body)
-    if draft.version != expected_version or not BundleDraft.objects(id=draft.id, version=expected_version).update_one(
-            set__body=body, set__updated_at=clock.now(), inc__version=1):
-        raise PreconditionFailed()
-    audit.record(actor, "bundle.draft.update", "bundle", code, version=expected_version + 1, changed=sorted(values))
-    return draft.reload()
+    return DRAFTS.update(actor, code, expected_version, values, _body)
 
 
 def validate_draft(actor: Actor, code: str) -> dict:
@@ -81,13 +58,8 @@ def validate_draft(actor: Actor, code: str) -> dict:
 
 def publish(actor: Actor, code: str, expected_version: int | None = None) -> BundleVersion:
     """Freeze the draft as the next version (pinning each part's current service version); it becomes current.
-    The same order as a service's publish: the draft takes the number, the version is inserted, older ones stop
-    being current — a crash leaves at most a gap or two current versions, of which the newest answers."""
-    draft = _draft(actor, code)
-    if draft.status == "archived":
-        raise Conflict("bundle.archived")
-    if expected_version is not None and expected_version != draft.version:
-        raise PreconditionFailed()
+    The order of the writes, and what a crash between them leaves: workflows/drafts.py."""
+    draft = DRAFTS.publishable(actor, code, expected_version)
     errors = checks.problems(draft.body)
     if errors:
         raise Invalid("bundle.invalid", errors=errors)
@@ -99,32 +71,17 @@ def publish(actor: Actor, code: str, expected_version: int | None = None) -> Bun
         body.parts.append(BundlePart(key=part.key, service_code=part.service_code, service_version=sv.version,
                                      service_name=sv.body.name, department=sv.department,
                                      depends_on=list(part.depends_on), on_reject=part.on_reject))
-    newest = BundleVersion.objects(code=code).only("version").order_by("-version").first()
-    number = max(draft.published_version or 0, newest.version if newest else 0) + 1
-    if not BundleDraft.objects(id=draft.id, version=draft.version, status__ne="archived").update_one(
-            set__published_version=number, set__status="published", inc__version=1):
-        raise PreconditionFailed() if expected_version is not None else Conflict("bundle.publish_raced")
+    number = DRAFTS.claim_number(draft, expected_version)
     published = BundleVersion(code=code, version=number, department=draft.department, body=body, current=True,
                               published_by=actor.user_id, published_at=clock.now())
-    try:
-        published.save(force_insert=True)
-    except NotUniqueError:
-        raise Conflict("bundle.publish_raced") from None
-    BundleVersion.objects(code=code, version__lt=number, current=True).update(set__current=False)
+    DRAFTS.make_current(draft, published)
     audit.record(actor, "bundle.publish", "bundle", code, version=number,
                  parts=[f"{p.service_code}@{p.service_version}" for p in body.parts])
     return published
 
 
 def archive(actor: Actor, code: str) -> BundleDraft:
-    draft = _draft(actor, code)
-    if draft.status != "archived":
-        if not BundleDraft.objects(id=draft.id, version=draft.version).update_one(
-                set__status="archived", set__updated_at=clock.now(), inc__version=1):
-            raise PreconditionFailed()
-        audit.record(actor, "bundle.archive", "bundle", code)
-    BundleVersion.objects(code=code, current=True).update(set__current=False)
-    return draft.reload()
+    return DRAFTS.archive(actor, code)
 
 
 # -- the catalogue ---------------------------------------------------------------------------------------------

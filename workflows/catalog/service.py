@@ -11,24 +11,19 @@ Interface for other rooms (keep these names):
 """
 from __future__ import annotations
 
-from mongoengine.errors import NotUniqueError
-
 from core import audit, clock
 from core.actor import Actor
 from core.cache import MiB, WeightedLRU
-from core.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
+from core.errors import Invalid, NotFound
 from workflows.catalog import checks, search as catalogue
 from workflows.catalog.models import AutoApproval, Material, ServiceBody, ServiceDraft, ServiceVersion
+from workflows.drafts import Drafts
 
 BODY_FIELDS = tuple(name for name in ServiceBody._fields if name not in ("materials", "auto_approval"))
 
 
-def _draft(actor: Actor, code: str) -> ServiceDraft:
-    actor.require_designer()
-    draft = ServiceDraft.objects(code=code).first()
-    if draft is None or not actor.may_design(draft.department):
-        raise NotFound()
-    return draft
+DRAFTS = Drafts("service", ServiceDraft, ServiceVersion)
+_draft = DRAFTS.find
 
 
 def _body(values: dict, base: ServiceBody | None = None) -> ServiceBody:
@@ -59,17 +54,7 @@ def list_drafts(actor: Actor, *, status: str | None = None, department: str | No
 
 
 def create_draft(actor: Actor, *, code: str, department: str, **values) -> ServiceDraft:
-    actor.require_designer()
-    if not actor.may_design(department):
-        raise Forbidden("service.not_your_department")
-    draft = ServiceDraft(code=code, department=department, body=_body(values), created_by=actor.user_id)
-    try:
-        draft.save(force_insert=True)
-    except NotUniqueError:
-        raise Conflict("service.code_taken", errors=[{"path": "/code", "code": "taken",
-                                                      "message": "service.code_taken"}]) from None
-    audit.record(actor, "service.draft.create", "service", code, department=department)
-    return draft
+    return DRAFTS.create(actor, code, department, _body(values))
 
 
 def get_draft(actor: Actor, code: str) -> ServiceDraft:
@@ -78,16 +63,7 @@ def get_draft(actor: Actor, code: str) -> ServiceDraft:
 
 def update_draft(actor: Actor, code: str, expected_version: int, **values) -> ServiceDraft:
     """Change the draft if it is still at `expected_version` (the If-Match ETag); 412 otherwise."""
-    draft = _draft(actor, code)
-    if draft.status == "archived":
-        raise Conflict("service.archived")
-    body = _body(values, draft.body)
-    if draft.version != expected_version or not ServiceDraft.objects(id=draft.id, version=expected_version).update_one(
-            set__body=body, set__updated_at=clock.now(), inc__version=1):
-        raise PreconditionFailed()
-    audit.record(actor, "service.draft.update", "service", code, version=expected_version + 1,
-                 changed=sorted(values))
-    return draft.reload()
+    return DRAFTS.update(actor, code, expected_version, values, _body)
 
 
 # -- validation, publishing, archiving ---------------------------------------------------------------------------
@@ -101,41 +77,19 @@ def validate_draft(actor: Actor, code: str) -> dict:
 
 def publish(actor: Actor, code: str, expected_version: int | None = None) -> ServiceVersion:
     """Freeze the draft as the next version, which becomes the current one. Refused (422) with its problems.
-
-    Order, so that a crash anywhere leaves a state the next publish mends: (1) the draft takes the number,
-    conditionally on the version read (a stale If-Match, a concurrent edit, publish or archive loses here and
-    nothing is written); (2) the version is inserted as current; (3) older versions stop being current. A crash
-    after (1) leaves a gap in the numbers; after (2), two current versions, of which get_current answers the
-    newest and the next publish or archive clears the older.
-    """
-    draft = _draft(actor, code)
-    if draft.status == "archived":
-        raise Conflict("service.archived")
-    if expected_version is not None and expected_version != draft.version:
-        raise PreconditionFailed()
+    The order of the writes, and what a crash between them leaves: workflows/drafts.py."""
+    draft = DRAFTS.publishable(actor, code, expected_version)
     errors = checks.problems(actor, draft.body)
     if errors:
         raise Invalid("service.invalid", errors=errors)
-    newest = ServiceVersion.objects(code=code).only("version").order_by("-version").first()
-    number = max(draft.published_version or 0, newest.version if newest else 0) + 1
-    if not ServiceDraft.objects(id=draft.id, version=draft.version, status__ne="archived").update_one(
-            set__published_version=number, set__status="published", inc__version=1):
-        if expected_version is not None:
-            raise PreconditionFailed()
-        raise Conflict("service.publish_raced")   # someone changed, published or archived it first
+    number = DRAFTS.claim_number(draft, expected_version)
     published = ServiceVersion(code=code, version=number, department=draft.department, body=draft.body,
                                current=True, published_by=actor.user_id, published_at=clock.now(),
                                **catalogue.index_fields(code, draft.department, draft.body))
     try:
-        published.save(force_insert=True)
-    except NotUniqueError:
-        raise Conflict("service.publish_raced") from None
-    ServiceVersion.objects(code=code, version__lt=number, current=True).update(set__current=False)
-    CURRENT.forget(code)
-    # An archive that landed between (1) and (2) cleared the versions before ours existed: take ours out too.
-    if ServiceDraft.objects(id=draft.id, status="archived").only("id").first():
-        ServiceVersion.objects(id=published.id).update_one(set__current=False)
-        raise Conflict("service.archived")
+        DRAFTS.make_current(draft, published)
+    finally:
+        CURRENT.forget(code)
     audit.record(actor, "service.publish", "service", code, version=number, form=f"{draft.body.form_key}@"
                  f"{draft.body.form_version}", process=f"{draft.body.process_key}@{draft.body.process_version}")
     return published
@@ -144,17 +98,10 @@ def publish(actor: Actor, code: str, expected_version: int | None = None) -> Ser
 def archive(actor: Actor, code: str, expected_version: int | None = None) -> ServiceDraft:
     """Take the service out of the catalogue: no new applications, no more edits or publishing. Published
     versions stay readable by number (get_version) for the applications already running on them."""
-    draft = _draft(actor, code)
-    if draft.status != "archived":
-        query = {"id": draft.id, "version": draft.version if expected_version is None else expected_version}
-        if not ServiceDraft.objects(**query).update_one(set__status="archived", set__updated_at=clock.now(),
-                                                         inc__version=1):
-            raise PreconditionFailed()
-        audit.record(actor, "service.archive", "service", code)
-    # Also when already archived: mends a crash between the two writes.
-    ServiceVersion.objects(code=code, current=True).update(set__current=False)
-    CURRENT.forget(code)
-    return draft.reload()
+    try:
+        return DRAFTS.archive(actor, code, expected_version)
+    finally:
+        CURRENT.forget(code)
 
 
 def list_versions(actor: Actor, code: str):

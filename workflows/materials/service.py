@@ -13,7 +13,7 @@ from datetime import date, timedelta, timezone
 
 from mongoengine.errors import NotUniqueError
 
-from core import audit, clock
+from core import audit, clock, db
 from core.actor import Actor
 from core.errors import Conflict, Forbidden, NotFound
 from storage import service as storage
@@ -94,11 +94,7 @@ def list_mine(actor: Actor, *, kind: str | None = None, usable: bool = False) ->
 
 
 def _mine(actor: Actor, material_id: str) -> PersonalMaterial:
-    oid = clock.parse_id(material_id)
-    material = PersonalMaterial.objects(id=oid, owner_id=actor.user_id).first() if oid else None
-    if material is None:
-        raise NotFound()
-    return material
+    return db.found(PersonalMaterial, material_id, owner_id=actor.user_id)
 
 
 def get(actor: Actor, material_id: str) -> PersonalMaterial:

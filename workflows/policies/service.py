@@ -11,7 +11,7 @@ from datetime import date
 
 from mongoengine.errors import NotUniqueError
 
-from core import audit, clock
+from core import audit, clock, db
 from core.actor import Actor
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows import dmn_eval
@@ -108,11 +108,7 @@ def my_grants(actor: Actor, status: str | None = None):
 
 
 def _my_grant(actor: Actor, grant_id: str) -> PolicyGrant:
-    oid = clock.parse_id(grant_id)
-    grant = PolicyGrant.objects(id=oid, user_id=actor.user_id).first() if oid else None
-    if grant is None:
-        raise NotFound()
-    return grant
+    return db.found(PolicyGrant, grant_id, user_id=actor.user_id)
 
 
 def get_grant(actor: Actor, grant_id: str) -> PolicyGrant:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from core import audit, clock
+from core import audit, clock, db
 from core.actor import Actor
 from core.errors import Forbidden, Invalid, NotFound
 from storage import service as storage
@@ -92,10 +92,7 @@ def given_to_me(helper: Actor):
 
 
 def revoke(resident: Actor, authorisation_id: str) -> Authorisation:
-    oid = clock.parse_id(authorisation_id)
-    doc = Authorisation.objects(id=oid, resident_id=resident.user_id).first() if oid else None
-    if doc is None:
-        raise NotFound()
+    doc = db.found(Authorisation, authorisation_id, resident_id=resident.user_id)
     if doc.revoked_at is None:
         Authorisation.objects(id=doc.id, revoked_at=None).update_one(set__revoked_at=clock.now(), inc__version=1)
         audit.record(resident, "authorisation.revoke", "authorisation", doc.id, helper=doc.helper_id)
@@ -133,10 +130,7 @@ def supplement_for(helper: Actor, resident: Actor, app_id: str, expected_version
 def read_for(helper: Actor, app_id: str) -> Application:
     """An application the helper may act on now (any action), or one they acted on; 404 otherwise."""
     _require_helper(helper)
-    oid = clock.parse_id(app_id)
-    app = Application.objects(id=oid).first() if oid else None
-    if app is None:
-        raise NotFound()
+    app = db.found(Application, app_id)
     if app.helper_id == helper.user_id:
         return app
     now = clock.now()

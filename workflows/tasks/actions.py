@@ -14,7 +14,7 @@ from datetime import timedelta
 from mongoengine.errors import NotUniqueError
 from mongoengine.queryset.visitor import Q
 
-from core import audit, clock
+from core import audit, clock, db
 from core.actor import Actor
 from core.errors import Conflict, DomainError, Invalid, NotFound, TooManyRequests
 from workflows import instances
@@ -158,10 +158,7 @@ def copies(actor: Actor, *, unread: bool = False):
 
 def read_copy(actor: Actor, copy_id: str) -> dict:
     """The copied application (PII masked); marks the copy read."""
-    oid = clock.parse_id(copy_id)
-    copy = CarbonCopy.objects(id=oid, user_id=actor.user_id).first() if oid else None
-    if copy is None:
-        raise NotFound()
+    copy = db.found(CarbonCopy, copy_id, user_id=actor.user_id)
     if copy.read_at is None:
         CarbonCopy.objects(id=copy.id, read_at=None).update_one(set__read_at=clock.now())
     app = Application.objects(id=copy.application_id).first()

@@ -328,16 +328,9 @@ def follow_engine(app: Application, task: HumanTask | None, instance: Instance, 
         notify.enqueue(outcome, [app.applicant_id], application=app,
                        title=f"{app.service_name} {'已办结' if outcome == 'approved' else '未通过'}", body=comment,
                        dedupe=f"{outcome}:{app.id}")
-        case_ended(app)
+        from workflows.applications.service import bundle_part_ended   # (it reads tasks: not at import time)
 
-
-def case_ended(app: Application) -> None:
-    """What follows the end of a case however it ended (its last step, a timer, 秒批): the 一件事 bundle it is a
-    part of (start what waited, or fail). The statistics and an approval's
-    result documents are the worker's (`stats_due_at`, `documents_due_at`, set by the write that ended it)."""
-    from workflows.applications.service import bundle_part_ended   # (it reads tasks: not at import time)
-
-    bundle_part_ended(app)
+        bundle_part_ended(app)
 
 
 def follow_instance(instance: Instance) -> None:
