@@ -95,8 +95,12 @@ def paginate(queryset, args, rows=list) -> dict:
     """One page of a queryset and its total. `rows` turns the page's queryset into items (e.g. light records
     instead of Documents for a hot list)."""
     page, size = args["page"], args["page_size"]
-    return {"items": rows(queryset.skip((page - 1) * size).limit(size)), "total": queryset.count(),
-            "page": page, "page_size": size}
+    items = rows(queryset.skip((page - 1) * size).limit(size))
+    if len(items) < size and (items or page == 1):
+        total = (page - 1) * size + len(items)     # a page that is not full is the last one: no count to send
+    else:
+        total = queryset.count()
+    return {"items": items, "total": total, "page": page, "page_size": size}
 
 
 def etag(version: int) -> str:

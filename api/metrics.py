@@ -43,7 +43,9 @@ class Backlog:
                 ("results_due", "Approved cases whose result documents the worker has not made yet"),
                 ("results_lag_seconds", "How long the oldest of them has waited"),
                 ("stats_due", "Cases whose last movement the worker has not added to the statistics yet"),
-                ("stats_lag_seconds", "How long the oldest of them has waited")):
+                ("stats_lag_seconds", "How long the oldest of them has waited"),
+                ("deferred_due", "Applications still carrying audit records or messages for the worker to move on"),
+                ("deferred_lag_seconds", "How long the oldest of them has waited")):
             yield GaugeMetricFamily(f"zhangban_{name}", help_text, value=found[name])
 
 

@@ -6,6 +6,8 @@ race. `seal()` then takes unchained records oldest first and gives each the next
 sealers racing for one place cannot both win; the loser retries on the new tail) and the hash over its content
 and the previous record's hash. `record()` only inserts — one command on the hot path of every action; the worker
 (every round), `zhangban workflows tick`, `zhangban audit verify` and the admins' audit list seal what waits.
+The busiest actions (submitting, deciding an application) spend not even that: their record rides in the
+application's own update (`build()`, core/deferred.py), and `seal()` moves such records in before it chains.
 
 When MongoDB is down between a state change and its record, the record is not lost and the caller does not get
 an error for a change that happened: the record goes to a spool directory on local disk (one fsync'd file per
@@ -28,7 +30,7 @@ from bson import ObjectId
 from mongoengine.errors import NotUniqueError
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from core import clock
+from core import clock, deferred
 from core.actor import Actor
 
 GENESIS = "0" * 64
@@ -84,10 +86,7 @@ def migrate() -> None:
 def record(actor: Actor | None, action: str, object_type: str = "", object_id="", **details) -> AuditRecord:
     """Record a state change that has just happened; never lost, never a reason to fail the caller's request
     while a spool is configured."""
-    actor = actor or Actor.system()
-    entry = AuditRecord(id=ObjectId(), pending=True, at=clock.now(), actor_id=actor.user_id,
-                        actor_name=actor.username, action=action, object_type=object_type,
-                        object_id=str(object_id), details=_plain(details))
+    entry = build(actor, action, object_type, object_id, **details)
     try:
         entry.save(force_insert=True)
     except PyMongoError as exc:
@@ -96,6 +95,15 @@ def record(actor: Actor | None, action: str, object_type: str = "", object_id=""
         _write_spool(entry)
         log.warning("audit record %s spooled: the database refused it (%s)", entry.id, type(exc).__name__)
     return entry
+
+
+def build(actor: Actor | None, action: str, object_type: str = "", object_id="", **details) -> AuditRecord:
+    """The record `record()` inserts, not inserted: for a change that carries it in its own document
+    (core/deferred.py: `seal()` moves such records in first)."""
+    actor = actor or Actor.system()
+    return AuditRecord(id=ObjectId(), pending=True, at=clock.now(), actor_id=actor.user_id,
+                       actor_name=actor.username, action=action, object_type=object_type,
+                       object_id=str(object_id), details=_plain(details))
 
 
 def _write_spool(entry: AuditRecord) -> None:
@@ -155,6 +163,7 @@ def seal(limit: int = 10_000, batch: int = 500) -> int:
     and the chain's tail once, then links each with one conditional update (three commands a record before: the
     sealer fell behind at ~2 records/s on the test server while 8 writers appended ~200/s)."""
     drain_spool()
+    deferred.deliver()     # records carried by the documents they describe come in too
     sealed = collisions = 0
     while sealed < limit and collisions < 50:
         waiting = list(AuditRecord.objects(pending=True).order_by("id").limit(min(batch, limit - sealed)))

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pymongo.errors import PyMongoError
 
 from core import audit, clock
+from core import deferred as deferred_records
 from core.actor import Actor
 from workflows import instances
 from workflows.clock import reminders
@@ -81,11 +82,12 @@ class Worker:
         result.timers = self._guard("timers", lambda: self.fire_timers(now), 0)
         if not self.stopping:
             result.reminders = self._guard("reminders", lambda: reminders.scan(now or clock.now()), {})
+        if not self.stopping:   # the one sealer of the audit chain: actions only insert their records (or carry
+            # them, and their messages, in the document they changed: seal() moves those in first, core/deferred.py)
+            result.sealed = self._guard("audit", audit.seal, 0)
         if not self.stopping:
             result.notifications = self._guard("notifications", lambda: delivery.deliver_due(
                 self.sender, self.policy, now, limit=self.batch, stop=lambda: self.stopping), {})
-        if not self.stopping:   # the one sealer of the audit chain: actions only insert their records
-            result.sealed = self._guard("audit", audit.seal, 0)
         current = now or clock.now()
         if not self.stopping and (self._next_purge is None or current >= self._next_purge):
             result.purged = self._guard("purge", lambda: instances.purge_test_runs(now), 0)
@@ -125,8 +127,9 @@ class Worker:
 
 def backlog(now: datetime | None = None) -> dict:
     """What waits for the workers, for /metrics: due timers and how late the oldest is (timer lag), WeChat
-    messages due, approved cases whose result documents are due, and cases not yet in the statistics — each with
-    how late its oldest is. Eight indexed reads."""
+    messages due, approved cases whose result documents are due, cases not yet in the statistics, and audit records
+    and messages still carried by the applications they describe — each with how late its oldest is. Ten indexed
+    reads."""
     from workflows.applications.models import Application
     from workflows.models import Instance
     from workflows.notify.models import Notification
@@ -140,7 +143,8 @@ def backlog(now: datetime | None = None) -> dict:
             ("timers", Instance._get_collection(), timers, "next_timer_at"),
             ("outbox", Notification._get_collection(), outbox, "next_attempt_at"),
             ("results", applications, {"documents_due_at": {"$type": "date", "$lte": now}}, "documents_due_at"),
-            ("stats", applications, {"stats_due_at": {"$type": "date", "$lte": now}}, "stats_due_at")):
+            ("stats", applications, {"stats_due_at": {"$type": "date", "$lte": now}}, "stats_due_at"),
+            ("deferred", applications, deferred_records.due_query(), "deferred_due_at")):
         oldest = collection.find_one(query, {field: 1}, sort=[(field, 1)])
         result[f"{name}_due"] = collection.count_documents(query)
         result[f"{name}_lag_seconds"] = max(0.0, (now - clock.as_utc(oldest[field])).total_seconds()) if oldest else 0.0

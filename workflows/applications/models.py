@@ -6,6 +6,7 @@ import json
 import mongoengine as me
 
 from core import clock
+from core import deferred as deferred_records
 
 # draft → submitted (in progress) ⇄ returned (补正) → approved | rejected; withdrawn from draft/submitted/returned
 # cancelled: a part of a 一件事 bundle that another department's rejection ended (workflows/bundles)
@@ -101,6 +102,10 @@ class Application(me.Document):
     # (workflows/stats/rollups.py `flush_due`); `stats_counted` is what it has added so far
     stats_due_at = me.DateTimeField(null=True)
     stats_counted = me.DictField()
+    # the audit records and notifications an action on it owes, written with that action's own update and moved
+    # on by the worker (core/deferred.py); deferred_due_at: the oldest waits from then, None when none waits
+    deferred = me.ListField(me.DictField())
+    deferred_due_at = me.DateTimeField(null=True)
     created_at = me.DateTimeField(default=clock.now)
     submitted_at = me.DateTimeField(null=True)
     updated_at = me.DateTimeField(default=clock.now)
@@ -117,11 +122,15 @@ class Application(me.Document):
         ("status", "reminded_at", "remind_at"), ("status", "escalated_at", "due_at"),
         # the worker's queue of result documents to make: only the approved cases still waiting are in it
         {"fields": ["documents_due_at"], "partialFilterExpression": {"documents_due_at": {"$type": "date"}}},
-        {"fields": ["stats_due_at"], "partialFilterExpression": {"stats_due_at": {"$type": "date"}}}]}
+        {"fields": ["stats_due_at"], "partialFilterExpression": {"stats_due_at": {"$type": "date"}}},
+        {"fields": ["deferred_due_at"], "partialFilterExpression": {"deferred_due_at": {"$type": "date"}}}]}
 
     @property
     def data(self) -> dict:
         return json.loads(self.data_json or "{}")
+
+
+deferred_records.register(Application)
 
 
 class DailyCounter(me.Document):

@@ -4,8 +4,9 @@ Submit, in an order that leaves a recoverable state after a crash (no transactio
 1. the form data is validated against the service's published form version and the attachments must be the
    applicant's own; the process runs to its first wait in memory;
 2. the instance is inserted (the source of truth), then the application — a unique index on the applicant's
-   Idempotency-Key picks one winner; a loser deletes its own instance and answers with the winner's application;
-3. the inbox rows (one bulk write), the attachment read grants, the audit record.
+   Idempotency-Key picks one winner; a loser deletes its own instance and answers with the winner's application.
+   The application carries its audit record and the applicant's message (core/deferred.py: the worker moves them);
+3. the inbox rows (one bulk write), the attachment read grants.
 A crash after 2 leaves an application whose inbox rows `zhangban rebuild-projections` writes.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bson import ObjectId
 from mongoengine.errors import NotUniqueError
 
 from core import audit, clock
+from core import deferred as deferred_records
 from core.actor import Actor
 from core.errors import Conflict, Invalid, NotFound, Unavailable
 from forms import service as forms
@@ -150,11 +152,22 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     app.current_steps = cases.steps_from(projection.rows(case, instance.ready)) if instance else []
     if decided:
         auto_approval.apply(app, decided, now)
+    # its audit record and the applicant's message ride in the application's own write (core/deferred.py)
+    owed = [deferred_records.entry(audit.build(
+        on_behalf.helper if on_behalf else actor, "application.submit", "application", app.id,
+        number=app.number, service=sv.code, service_version=sv.version,
+        instance=str(instance.id) if instance else None,
+        **({"on_behalf_of": actor.user_id, "authorisation": on_behalf.authorisation_id} if on_behalf else {})))]
+    owed += [deferred_records.entry(message) for message in notify.messages(
+        "submitted", [actor.user_id], application=app, title=f"{app.service_name} 已提交",
+        body=f"办件编号 {app.number}", dedupe=f"submitted:{app.id}")]
     try:
         if is_new:
+            app.deferred, app.deferred_due_at = owed, now
             app.save(force_insert=True)
         elif not Application.objects(id=app.id, version=app.version, status="draft").update_one(
-                inc__version=1, **{f"set__{k}": getattr(app, k) for k in _SUBMIT_FIELDS}):
+                inc__version=1, **{f"set__{k}": getattr(app, k) for k in _SUBMIT_FIELDS},
+                **deferred_records.carry(owed, now)):
             raise Conflict("application.changed")
         else:
             app.version += 1
@@ -169,12 +182,6 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
         projection.sync(case, instance.ready, ())
     storage.grant_read(attachment_ids, str(app.id))
     forms.remember(actor, form_version, clean)
-    audit.record(on_behalf.helper if on_behalf else actor, "application.submit", "application", app.id,
-                 number=app.number, service=sv.code, service_version=sv.version,
-                 instance=str(instance.id) if instance else None,
-                 **({"on_behalf_of": actor.user_id, "authorisation": on_behalf.authorisation_id} if on_behalf else {}))
-    notify.enqueue("submitted", [actor.user_id], application=app, title=f"{app.service_name} 已提交",
-                   body=f"办件编号 {app.number}", dedupe=f"submitted:{app.id}")
     if decided:
         auto_approval.finished(actor, app, decided)
         bundle_part_ended(app)
@@ -201,7 +208,7 @@ def list_mine(actor: Actor, *, status: str | None = None):
     filters = {"applicant_id": actor.user_id}
     if status:
         filters["status"] = status
-    return Application.objects(**filters).exclude("data_json", "timeline").order_by("-created_at")
+    return Application.objects(**filters).exclude("data_json", "timeline", "deferred").order_by("-created_at")
 
 
 def get(actor: Actor, app_id: str) -> Application:

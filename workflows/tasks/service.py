@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from mongoengine.queryset.visitor import Q
 
 from core import audit, clock
+from core import deferred as deferred_records
 from core.actor import Actor
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from forms import service as forms
@@ -290,15 +291,16 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
     event = Event(at=clock.now(), action=outcome, step=task.name, element_id=task.element_id,
                   department=task.candidate_departments[0] if task.candidate_departments else "",
                   actor_id=actor.user_id, actor_name=actor.username, comment=comment, signature=signature or "")
-    follow_engine(app, task, instance, event, outcome, comment, documents or [])
-    audit.record(actor, f"task.{decision}", "task", task.id, application=str(app.id), number=app.number,
-                 instance=str(instance.id), task_id=task.task_id)
+    record = audit.build(actor, f"task.{decision}", "task", task.id, application=str(app.id), number=app.number,
+                         instance=str(instance.id), task_id=task.task_id)
+    follow_engine(app, task, instance, event, outcome, comment, documents or [], owed=[record])
     return task      # as take() wrote it
 
 
 def follow_engine(app: Application, task: HumanTask | None, instance: Instance, event: Event | None, outcome: str,
-                  comment: str, documents: list):
-    """Write what the engine step means for the resident and the inbox."""
+                  comment: str, documents: list, owed: list = ()):
+    """Write what the engine step means for the resident and the inbox, in one update of the application that
+    also carries the messages it sends and the `owed` records (the caller's audit record: core/deferred.py)."""
     case = cases.case_info(app, instance.process_version_id)
     previous = [s.task_id for s in app.current_steps]
     keep = {task.task_id} if task else set()
@@ -308,26 +310,30 @@ def follow_engine(app: Application, task: HumanTask | None, instance: Instance, 
     holders = list(HumanTask.objects(instance_id=instance.id, task_id__in=gone, status="open").only(
         "id", "assignee", "candidate_users", "name")) if gone else []
     new_rows = projection.sync(case, instance.ready, previous, keep=keep)
-    changes = {"set__current_steps": cases.steps_from(new_rows), "set__updated_at": clock.now()}
+    now = clock.now()
+    changes = {"set__current_steps": cases.steps_from(new_rows), "set__updated_at": now}
     if event is not None:
         changes["push__timeline"] = event
     if instance.status == "completed":
         # the process has ended: the decision of its last step is the application's result; an approval's
         # documents (the 电子证照) are the worker's to make, from now (workflows/materials/results.py)
         changes.update(set__status=outcome, set__result=Result(decision=outcome, reason=comment,
-                                                               documents=documents, at=clock.now()))
-        changes["set__stats_due_at"] = clock.now()       # the statistics count it (the worker)
+                                                               documents=documents, at=now))
+        changes["set__stats_due_at"] = now       # the statistics count it (the worker)
         if outcome == "approved":
-            changes["set__documents_due_at"] = clock.now()
-    Application.objects(id=app.id).update_one(inc__version=1, **changes)
+            changes["set__documents_due_at"] = now
+    messages = []
     for row in holders:
-        notify.enqueue("task_cancelled", [row.assignee, *row.candidate_users], application=app, task_id=str(row.id),
-                       title=f"{row.name}：{app.service_name}", body="该环节已有结果，无需再办理",
-                       dedupe=f"task_cancelled:{row.id}")
+        messages += notify.messages("task_cancelled", [row.assignee, *row.candidate_users], application=app,
+                                    task_id=str(row.id), title=f"{row.name}：{app.service_name}",
+                                    body="该环节已有结果，无需再办理", dedupe=f"task_cancelled:{row.id}")
     if instance.status == "completed":
-        notify.enqueue(outcome, [app.applicant_id], application=app,
-                       title=f"{app.service_name} {'已办结' if outcome == 'approved' else '未通过'}", body=comment,
-                       dedupe=f"{outcome}:{app.id}")
+        messages += notify.messages(outcome, [app.applicant_id], application=app,
+                                    title=f"{app.service_name} {'已办结' if outcome == 'approved' else '未通过'}",
+                                    body=comment, dedupe=f"{outcome}:{app.id}")
+    changes.update(deferred_records.carry([deferred_records.entry(d) for d in [*owed, *messages]], now))
+    Application.objects(id=app.id).update_one(inc__version=1, **changes)
+    if instance.status == "completed":
         from workflows.applications.service import bundle_part_ended   # (it reads tasks: not at import time)
 
         bundle_part_ended(app)
