@@ -1,4 +1,5 @@
 """The WSGI entry point for gunicorn: `gunicorn wsgi:app`."""
+import gc
 import sys
 
 from api.app import create_app
@@ -10,3 +11,8 @@ except ConfigError as exc:
     # One line, not a traceback per worker; exit code 3 tells gunicorn's arbiter not to respawn the worker.
     print(f"configuration error: {exc}", file=sys.stderr)
     sys.exit(3)
+
+# What start-up made (the app, its libraries, ~180k objects) lives as long as the worker: out of the cyclic
+# collector's sight, its full collections no longer walk it. Measured: 1.9 → 0.35 ms of GC per start+approve pair
+# (tests/perf/test_applications_bench.py, README "Benchmarks").
+gc.freeze()

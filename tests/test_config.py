@@ -97,6 +97,17 @@ def test_gunicorns_entry_point_prints_one_line_for_a_bad_value(tmp_path):
                                              "got 'perhaps'"]
 
 
+def test_the_entry_point_keeps_what_start_up_made_out_of_the_collectors_walks(tmp_path, settings):
+    """wsgi.py freezes the app's start-up objects (gc.freeze): full collections no longer walk them."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ZHANGBAN_")},
+           "ZHANGBAN_DATA_DIR": str(tmp_path), "ZHANGBAN_MONGODB_URI": settings.mongodb_uri}
+    r = subprocess.run([sys.executable, "-c", "import gc, wsgi; print(gc.get_freeze_count(), len(gc.get_objects()))"],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    frozen, tracked = map(int, r.stdout.split())
+    assert frozen > 50_000 and tracked < frozen / 10, (frozen, tracked)
+
+
 def test_a_message_with_a_stray_brace_is_still_said():
     from api import i18n
 

@@ -84,7 +84,6 @@ def start(actor: Actor, version: ProcessVersion, data: dict | None = None, *, is
     spec = service.spec_json(version)
     try:
         workflow = ENGINE.new(spec, data or {})
-        before = ENGINE.dump(workflow)          # start data the state cannot hold is refused here, not a 500
     except (DataLimitExceeded, StepLimitExceeded) as e:
         raise _start_refused(spec, data, e) from None
     recorder = PathRecorder(workflow)
@@ -101,18 +100,27 @@ def start(actor: Actor, version: ProcessVersion, data: dict | None = None, *, is
         instance.path = recorder.entries(workflow)
         instance._workflow = workflow        # view() shows it without restoring
     except Exception as e:   # noqa: BLE001 — whatever the process did, the instance is kept with an incident
-        instance.state_json, instance.status = before, "incident"
+        instance.state_json, instance.status = _start_state(spec, data), "incident"
         instance.incidents = [_incident(e, "start")]
     try:
         instance.save(force_insert=True)
     except DocumentTooLarge:   # the state is bounded; this guards what else an instance holds (its path)
-        instance.state_json, instance.status, instance.path = before, "incident", []
+        instance.state_json, instance.status, instance.path = _start_state(spec, data), "incident", []
         instance.incidents = [_too_large_incident("start")]
         instance.save(force_insert=True)
     if not audited_by_caller or instance.status == "incident":
         audit.record(actor, "process.instance.start", "process_instance", instance.id, key=version.key,
                      version=version.version, test=is_test, status=instance.status)
     return instance
+
+
+def _start_state(spec: str, data: dict | None) -> str:
+    """The state an instance starts from, for one kept with an incident of its first run (made again only then: a
+    start that runs is dumped once). Start data the state cannot hold is refused here, not a 500."""
+    try:
+        return ENGINE.dump(ENGINE.new(spec, data or {}))
+    except (DataLimitExceeded, StepLimitExceeded) as e:
+        raise _start_refused(spec, data, e) from None
 
 
 def _start_refused(spec: str, data: dict | None, error: SandboxViolation) -> Invalid:

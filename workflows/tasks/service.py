@@ -198,12 +198,16 @@ def put_back(task: HumanTask) -> None:
                                              set__completed_at=None, inc__version=1)
 
 
+_NOT_READ_BACK = ("data_json", "timeline", "deferred", "stats_counted", "return_request")
+
+
 def mark_acted(task: HumanTask) -> Application:
     """The application is being handled: from now on the resident cannot withdraw it. Returns the application
     as the write left it; `first_act` says whether this write is the one that ended withdrawing (see
     `unmark_acted`)."""
-    app = Application.objects(id=task.application_id, status="submitted").modify(
-        set__staff_acted=True, inc__version=1, new=False)      # the document before: was it the first act?
+    # the document before (was this the first act?), without what no action reads back from it
+    app = Application.objects(id=task.application_id, status="submitted").exclude(*_NOT_READ_BACK).modify(
+        set__staff_acted=True, inc__version=1, new=False)
     if app is None:
         raise Conflict("application.not_in_progress")   # withdrawn (or returned) a moment ago
     app.first_act = not app.staff_acted
