@@ -36,10 +36,10 @@ def current_actor() -> Actor:
 
 def current_profile() -> dict:
     """The caller's verified profile for prefill, from the user document authentication already read."""
-    from api.identity.service import profile
+    from api.identity.service import profile, user_from_stored
 
     actor = current_actor()
-    return profile(actor, g.get("user"))
+    return profile(actor, user_from_stored(g.user) if g.get("user") else None)
 
 
 def client_address() -> str:

@@ -25,14 +25,20 @@ def hash_password(password: str) -> str:
 
 
 def actor_of(user: User, session_id: str | None = None) -> Actor:
+    return _actor(user.id, user.username or user.display_name or "",
+                  [(grant.role, grant.department_id) for grant in user.grants], session_id)
+
+
+def _actor(user_id, username: str, grants, session_id: str | None) -> Actor:
+    """The Actor of a user id, name and (role, department id or None) grants."""
     roles, departments = set(), {}
-    for grant in user.grants:
-        roles.add(grant.role)
-        if grant.department_id:
-            departments.setdefault(grant.role, set()).add(str(grant.department_id))
-    return Actor(user_id=str(user.id), roles=frozenset(roles),
+    for role, department_id in grants:
+        roles.add(role)
+        if department_id:
+            departments.setdefault(role, set()).add(str(department_id))
+    return Actor(user_id=str(user_id), roles=frozenset(roles),
                  departments={role: frozenset(ids) for role, ids in departments.items()},
-                 username=user.username or user.display_name or "", session_id=session_id)
+                 username=username, session_id=session_id)
 
 
 def login(settings: Settings, username: str, password: str, address: str) -> tokens.TokenPair:
@@ -134,24 +140,33 @@ def authenticate(settings: Settings, access_token: str) -> Actor:
     return authenticate_user(settings, access_token)[0]
 
 
-def authenticate_user(settings: Settings, access_token: str) -> tuple[Actor, User]:
-    """authenticate(), with the user as read (its profile fields included) for the rest of the request."""
+def authenticate_user(settings: Settings, access_token: str) -> tuple[Actor, dict]:
+    """authenticate(), with the user's stored fields as read (its profile fields included) for the rest of the
+    request: `user_from_stored` makes them a User for the few requests that need one (a prefill)."""
     claims = tokens.decode_access(settings, access_token)
     session_id, user_id = parse_id(claims["sid"]), parse_id(claims["sub"])
     if session_id is None or user_id is None:
         raise Unauthorized("token_invalid")
-    found = list(LoginSession._get_collection().aggregate([
+    # the aggregate command itself, not a cursor: every request pays for this, and it answers in its first batch
+    db = LoginSession._get_db()
+    found = db.command("aggregate", LoginSession._get_collection_name(), codec_options=db.codec_options, pipeline=[
         {"$match": {"_id": session_id, "user_id": user_id}},
         {"$project": {"revoked_at": 1, "user_id": 1}},
         {"$lookup": {"from": User._get_collection_name(), "localField": "user_id", "foreignField": "_id",
-                     "as": "user"}}]))
+                     "as": "user"}}], cursor={})["cursor"]["firstBatch"]
     session = found[0] if found else None
     if session is None or session.get("revoked_at") or not session["user"]:
         raise Unauthorized("token_invalid")
-    user = User._from_son({k: v for k, v in session["user"][0].items() if k in _USER_FIELDS})
-    if user.disabled:
+    stored = {k: v for k, v in session["user"][0].items() if k in _USER_FIELDS}
+    if stored.get("disabled"):
         raise Unauthorized("token_invalid")
-    return actor_of(user, claims["sid"]), user
+    grants = [(grant.get("role"), grant.get("department_id")) for grant in stored.get("grants") or []]
+    return _actor(stored["_id"], stored.get("username") or stored.get("display_name") or "", grants,
+                  claims["sid"]), stored
+
+
+def user_from_stored(stored: dict) -> User:
+    return User._from_son(stored)
 
 
 def readable_pii(user: User, field: str, context: str) -> str | None:
