@@ -6,8 +6,9 @@ race. `seal()` then takes unchained records oldest first and gives each the next
 sealers racing for one place cannot both win; the loser retries on the new tail) and the hash over its content
 and the previous record's hash. `record()` only inserts — one command on the hot path of every action; the worker
 (every round), `zhangban workflows tick`, `zhangban audit verify` and the admins' audit list seal what waits.
-The busiest actions (submitting, deciding an application) spend not even that: their record rides in the
-application's own update (`build()`, core/deferred.py), and `seal()` moves such records in before it chains.
+The actions that write an application anyway (submit, decide, return, supplement, withdraw) spend not even that:
+their record rides in the application's own update (`build()`, core/deferred.py), and `seal()` moves such records
+in before it chains.
 
 When MongoDB is down between a state change and its record, the record is not lost and the caller does not get
 an error for a change that happened: the record goes to a spool directory on local disk (one fsync'd file per

@@ -79,7 +79,12 @@ def test_two_years_residence_is_approved_at_once_by_the_named_rule(fast):
     assert fast.application(done["id"])["status"] == "approved"                # and it is stored so
     from workflows.applications.models import Application
     with fast.client.application.app_context():      # in the same write: its result documents are due
-        assert Application.objects(id=done["id"]).get().documents_due_at is not None
+        stored = Application.objects(id=done["id"]).get()
+        assert stored.documents_due_at is not None
+        # and the records it owes ride with it: the submit's and the decision's audit records and messages
+        assert sorted((d["to"], d["doc"].get("action") or d["doc"].get("kind")) for d in stored.deferred) == [
+            ("audit", "application.auto_decided"), ("audit", "application.submit"),
+            ("notifications", "approved"), ("notifications", "submitted")]
 
 
 def test_a_rule_can_refuse_at_once(fast):

@@ -90,3 +90,31 @@ def test_the_worker_moves_them_in_its_round_and_metrics_show_what_waits(case, ap
         worker.Worker(idle_seconds=0).run_round()
         assert worker.backlog()["deferred_due"] == 0
     assert _written(app, submitted["id"]) == {"audit": 1, "messages": 1}
+
+
+def test_return_supplement_and_withdraw_carry_theirs_too(case, app):
+    def carried(app_id):
+        return sorted((item["to"], item["doc"].get("action") or item["doc"].get("kind"))
+                      for item in _raw(app, app_id)["deferred"])
+
+    submitted = case.submit(good_data(months=5))
+    [task] = case.todo(case.civil_1)
+    case.act(case.civil_1, task, action="return", reason="请补正", fields=[{"path": "/months"}])
+    returned = case.application(submitted["id"])
+    r = case.client.post(f"/api/v1/applications/{submitted['id']}/supplement",
+                         json={"version": returned["version"], "data": good_data(months=8)}, headers=case.resident)
+    assert r.status_code == 200, r.json
+    assert carried(submitted["id"]) == [
+        ("audit", "application.submit"), ("audit", "application.supplement"), ("audit", "task.return"),
+        ("notifications", "returned"), ("notifications", "submitted")]
+
+    other = case.submit(good_data(months=9))
+    r = case.client.post(f"/api/v1/applications/{other['id']}/withdraw",
+                         json={"version": case.application(other["id"])["version"], "reason": "填错了"},
+                         headers=case.resident)
+    assert r.status_code == 200, r.json
+    assert carried(other["id"]) == [("audit", "application.submit"), ("audit", "application.withdraw"),
+                                    ("notifications", "submitted")]
+    with app.app_context():
+        assert deferred.deliver() == 8
+    assert _written(app, other["id"]) == {"audit": 2, "messages": 1}

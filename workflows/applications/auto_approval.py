@@ -62,12 +62,14 @@ def apply(app, decided: Decided, now) -> None:
                               decision_id=decided.decision_id))
 
 
-def finished(actor: Actor, app, decided: Decided) -> None:
-    """After the decided application is written: the audit record and the resident's notice."""
+def owed(actor: Actor, app, decided: Decided) -> list:
+    """What the decision owes, not written: its audit record and the resident's notice (they ride in the
+    application's own write, core/deferred.py)."""
     from workflows.notify import service as notify
 
-    audit.record(actor, "application.auto_decided", "application", app.id, number=app.number,
-                 outcome=decided.outcome, decision=decided.decision_id, rule=decided.rule_id)
-    notify.enqueue(decided.outcome, [app.applicant_id], application=app,
-                   title=f"{app.service_name} {'已办结' if decided.outcome == 'approved' else '未通过'}",
-                   body=decided.reason, dedupe=f"{decided.outcome}:{app.id}")
+    record = audit.build(actor, "application.auto_decided", "application", app.id, number=app.number,
+                         outcome=decided.outcome, decision=decided.decision_id, rule=decided.rule_id)
+    return [record, *notify.messages(
+        decided.outcome, [app.applicant_id], application=app,
+        title=f"{app.service_name} {'已办结' if decided.outcome == 'approved' else '未通过'}",
+        body=decided.reason, dedupe=f"{decided.outcome}:{app.id}")]

@@ -161,6 +161,8 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     owed += [deferred_records.entry(message) for message in notify.messages(
         "submitted", [actor.user_id], application=app, title=f"{app.service_name} 已提交",
         body=f"办件编号 {app.number}", dedupe=f"submitted:{app.id}")]
+    if decided:
+        owed += [deferred_records.entry(d) for d in auto_approval.owed(actor, app, decided)]
     try:
         if is_new:
             app.deferred, app.deferred_due_at = owed, now
@@ -183,7 +185,6 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     storage.grant_read(attachment_ids, str(app.id))
     forms.remember(actor, form_version, clean)
     if decided:
-        auto_approval.finished(actor, app, decided)
         bundle_part_ended(app)
     return app, True
 
@@ -222,10 +223,11 @@ def withdraw(actor: Actor, app_id: str, expected_version: int, *, reason: str = 
         raise Conflict("application.not_withdrawable")
     now = clock.now()
     event = Event(at=now, action="withdrawn", actor_id=actor.user_id, actor_name=actor.username, comment=reason)
+    record = audit.build(actor, "application.withdraw", "application", app.id, reason=reason)
     changed = Application.objects(id=app.id, version=expected_version, staff_acted=False,
                                   status__in=WITHDRAWABLE).update_one(
         set__status="withdrawn", set__current_steps=[], set__updated_at=now, set__stats_due_at=now,
-        push__timeline=event, inc__version=1)
+        push__timeline=event, inc__version=1, **deferred_records.carry([deferred_records.entry(record)], now))
     if not changed:
         raise Conflict("application.changed")   # an approver acted first, or the client's copy is stale
     if app.instance_id:
@@ -234,7 +236,6 @@ def withdraw(actor: Actor, app_id: str, expected_version: int, *, reason: str = 
             instances.cancel(actor, instance)
         projection.cancel_all(app.instance_id)
         storage.release(str(app.id))
-    audit.record(actor, "application.withdraw", "application", app.id, reason=reason)
     app.reload()
     bundle_part_ended(app)
     return app
@@ -276,12 +277,14 @@ def supplement(actor: Actor, app_id: str, expected_version: int, data: dict,
     steps = list(app.current_steps)
     for step in steps:
         step.due_at = moved.due_at if step.due_at == app.due_at else step.due_at
+    record = audit.build(on_behalf.helper if on_behalf else actor, "application.supplement", "application", app.id,
+                         fields=changed_paths, **({"on_behalf_of": actor.user_id} if on_behalf else {}))
     if not Application.objects(id=app.id, version=expected_version, status="returned").update_one(
             set__status="submitted", set__data_json=cases.dump_data(clean), set__return_request=None,
             set__attachments=list(dict.fromkeys(list(app.attachments) + new_attachments)),
             set__due_at=moved.due_at, set__remind_at=app.remind_at if app.reminded_at else moved.remind_at,
-            set__paused_at=None, set__current_steps=steps,
-            set__updated_at=now, push__timeline=event, inc__version=1):
+            set__paused_at=None, set__current_steps=steps, set__updated_at=now, push__timeline=event,
+            inc__version=1, **deferred_records.carry([deferred_records.entry(record)], now)):
         raise Conflict("application.changed")
     HumanTask.objects(instance_id=app.instance_id, task_id=task_id, status="returned").update_one(
         set__status="open", set__outcome=None, set__completed_at=None, set__completed_by=None,
@@ -290,8 +293,6 @@ def supplement(actor: Actor, app_id: str, expected_version: int, data: dict,
         HumanTask.objects(application_id=app.id, due_at=app.due_at, status__in=("open", "returned")).update(
             set__due_at=moved.due_at)
     storage.grant_read(new_attachments, str(app.id))
-    audit.record(on_behalf.helper if on_behalf else actor, "application.supplement", "application", app.id,
-                 fields=changed_paths, **({"on_behalf_of": actor.user_id} if on_behalf else {}))
     return app.reload()
 
 

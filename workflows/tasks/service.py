@@ -399,13 +399,14 @@ def return_to_applicant(actor: Actor, task_id: str, expected_version: int, *, re
     event = Event(at=now, action="returned", step=task.name, element_id=task.element_id,
                   department=task.candidate_departments[0] if task.candidate_departments else "",
                   actor_id=actor.user_id, actor_name=actor.username, comment=reason)
-    if not Application.objects(id=task.application_id, status="submitted").update_one(
+    owed = [audit.build(actor, "task.return", "task", task.id, application=str(task.application_id),
+                        fields=[f.get("path") for f in fields or []]),
+            *notify.messages("returned", [app.applicant_id], application=app, title=f"{app.service_name} 需要补正",
+                             body=reason, dedupe=f"returned:{task.id}:{task.version + 1}")] if app else []
+    if app is None or not Application.objects(id=task.application_id, status="submitted").update_one(
             set__status="returned", set__return_request=request, set__staff_acted=True, set__updated_at=now,
-            set__paused_at=now, push__timeline=event, inc__version=1):   # the clock stops until supplemented
+            set__paused_at=now, push__timeline=event, inc__version=1,   # the clock stops until supplemented
+            **deferred_records.carry([deferred_records.entry(d) for d in owed], now)):
         put_back(task)
         raise Conflict("application.not_in_progress")
-    audit.record(actor, "task.return", "task", task.id, application=str(task.application_id),
-                 fields=[f.get("path") for f in fields or []])
-    notify.enqueue("returned", [app.applicant_id], application=app, title=f"{app.service_name} 需要补正",
-                   body=reason, dedupe=f"returned:{task.id}:{task.version + 1}")
     return task.reload()
