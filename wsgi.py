@@ -13,6 +13,6 @@ except ConfigError as exc:
     sys.exit(3)
 
 # What start-up made (the app, its libraries, ~180k objects) lives as long as the worker: out of the cyclic
-# collector's sight, its full collections no longer walk it. Measured: 1.9 → 0.35 ms of GC per start+approve pair
-# (tests/perf/test_applications_bench.py, README "Benchmarks").
+# collector's sight, its full collections no longer walk it. Measured with gc.callbacks over 60 in-process
+# start+approve pairs: 1.9 → 0.35 ms of collection per pair.
 gc.freeze()

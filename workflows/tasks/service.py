@@ -14,7 +14,6 @@ from __future__ import annotations
 from datetime import datetime
 from types import SimpleNamespace
 
-
 from core import audit, clock
 from core import deferred as deferred_records
 from core.actor import Actor
