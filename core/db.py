@@ -4,6 +4,8 @@ from __future__ import annotations
 import mongoengine
 from pymongo.uri_parser import parse_uri
 
+from core import clock
+from core.errors import NotFound
 from core.settings import Settings
 
 DEFAULT_DB = "zhangban"
@@ -65,9 +67,6 @@ def found(documents, object_id, **filters):
     """The document with this id (as a URL gives it) that also matches `filters`, or NotFound — the same for an
     id that is no ObjectId, so a stranger's object and a malformed id answer alike. `documents`: a Document class
     or a QuerySet (e.g. with `.exclude(...)`)."""
-    from core import clock
-    from core.errors import NotFound
-
     oid = clock.parse_id(object_id)
     query = documents.objects if isinstance(documents, type) else documents
     document = query(id=oid, **filters).first() if oid else None

@@ -37,12 +37,12 @@ def entry(document: me.Document) -> dict:
     return {"id": document.id, "to": document._get_collection_name(), "doc": document.to_mongo().to_dict()}
 
 
-def carry(entries: list[dict], now: datetime) -> dict:
-    """The mongoengine update arguments that add `entries` to a document's deferred records (an empty dict for
-    none). `$min` keeps the oldest waiting time, for the worker's order and the lag metric."""
-    if not entries:
+def carry(documents: list[me.Document], now: datetime) -> dict:
+    """The mongoengine update arguments that add `documents` (not saved) to a document's deferred records (an
+    empty dict for none). `$min` keeps the oldest waiting time, for the worker's order and the lag metric."""
+    if not documents:
         return {}
-    return {"push_all__deferred": entries, "min__deferred_due_at": now}
+    return {"push_all__deferred": [entry(d) for d in documents], "min__deferred_due_at": now}
 
 
 def due_query() -> dict:

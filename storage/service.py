@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 from bson import ObjectId
 from mongoengine.errors import NotUniqueError
 
-from core import audit, clock, metrics
+from core import audit, clock, db, metrics
 from core.actor import Actor
 from core.errors import DomainError, Conflict, Invalid, NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
 from core.settings import Settings
@@ -228,11 +228,7 @@ def open_link(store: ObjectStore, token: str) -> tuple[bytes, str]:
 
 
 def _find(attachment_id: str) -> Attachment:
-    oid = clock.parse_id(attachment_id)
-    attachment = Attachment.objects(id=oid).first() if oid else None
-    if attachment is None:
-        raise NotFound()
-    return attachment
+    return db.found(Attachment, attachment_id)
 
 
 def _may_read(actor: Actor, attachment: Attachment) -> bool:

@@ -7,6 +7,7 @@ from bson import ObjectId
 from core import audit, deferred
 from core.db import database
 from tests.applications_fixtures import case, good_data  # noqa: F401 — the fixture
+from tests.stats_fixtures import return_and_supplement, withdraw
 
 
 def _raw(app, app_id):
@@ -71,7 +72,7 @@ def test_a_record_added_while_a_delivery_runs_waits_for_the_next(case, app):
         assert [str(d["_id"]) for d in waiting] == [submitted["id"]]
         late = notify.messages("urged", ["someone"], title="催办", dedupe=f"late:{submitted['id']}")
         Application.objects(id=submitted["id"]).update_one(
-            **deferred.carry([deferred.entry(m) for m in late], waiting[0]["deferred_due_at"]))
+            **deferred.carry(late, waiting[0]["deferred_due_at"]))
         assert deferred.move(Application, waiting) == 2           # what it read: the submit's two
         left = _raw(app, submitted["id"])
         assert [item["doc"]["kind"] for item in left["deferred"]] == ["urged"]
@@ -97,22 +98,14 @@ def test_return_supplement_and_withdraw_carry_theirs_too(case, app):
         return sorted((item["to"], item["doc"].get("action") or item["doc"].get("kind"))
                       for item in _raw(app, app_id)["deferred"])
 
-    submitted = case.submit(good_data(months=5))
-    [task] = case.todo(case.civil_1)
-    case.act(case.civil_1, task, action="return", reason="请补正", fields=[{"path": "/months"}])
-    returned = case.application(submitted["id"])
-    r = case.client.post(f"/api/v1/applications/{submitted['id']}/supplement",
-                         json={"version": returned["version"], "data": good_data(months=8)}, headers=case.resident)
-    assert r.status_code == 200, r.json
+    submitted = case.submit()
+    return_and_supplement(case, submitted)
     assert carried(submitted["id"]) == [
         ("audit", "application.submit"), ("audit", "application.supplement"), ("audit", "task.return"),
         ("notifications", "returned"), ("notifications", "submitted")]
 
     other = case.submit(good_data(months=9))
-    r = case.client.post(f"/api/v1/applications/{other['id']}/withdraw",
-                         json={"version": case.application(other["id"])["version"], "reason": "填错了"},
-                         headers=case.resident)
-    assert r.status_code == 200, r.json
+    withdraw(case, other)
     assert carried(other["id"]) == [("audit", "application.submit"), ("audit", "application.withdraw"),
                                     ("notifications", "submitted")]
     with app.app_context():

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pymongo.errors import DocumentTooLarge, WriteError
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from core import audit, clock
+from core import audit, clock, db
 from core.actor import Actor
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows import quotas, service, task_data
@@ -322,12 +322,7 @@ def view(instance: Instance) -> dict:
 
 def _test_run(actor: Actor, key: str, number: int, run_id: str) -> Instance:
     version = service.get_version(actor, key, number)        # designer of the department, or 404/403
-    from core.clock import parse_id
-    oid = parse_id(run_id)
-    found = Instance.objects(id=oid, is_test=True, process_version_id=version.id).first() if oid else None
-    if found is None:
-        raise NotFound()
-    return found
+    return db.found(Instance, run_id, is_test=True, process_version_id=version.id)
 
 
 @quotas.account_budget

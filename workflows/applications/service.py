@@ -152,20 +152,18 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     app.current_steps = cases.steps_from(projection.rows(case, instance.ready)) if instance else []
     if decided:
         auto_approval.apply(app, decided, now)
-    # its audit record and the applicant's message ride in the application's own write (core/deferred.py)
-    owed = [deferred_records.entry(audit.build(
+    # its audit record and the applicant's message (and a 秒批 decision's) ride in its own write (core/deferred.py)
+    owed = [audit.build(
         on_behalf.helper if on_behalf else actor, "application.submit", "application", app.id,
         number=app.number, service=sv.code, service_version=sv.version,
         instance=str(instance.id) if instance else None,
-        **({"on_behalf_of": actor.user_id, "authorisation": on_behalf.authorisation_id} if on_behalf else {})))]
-    owed += [deferred_records.entry(message) for message in notify.messages(
-        "submitted", [actor.user_id], application=app, title=f"{app.service_name} 已提交",
-        body=f"办件编号 {app.number}", dedupe=f"submitted:{app.id}")]
-    if decided:
-        owed += [deferred_records.entry(d) for d in auto_approval.owed(actor, app, decided)]
+        **({"on_behalf_of": actor.user_id, "authorisation": on_behalf.authorisation_id} if on_behalf else {})),
+        *notify.messages("submitted", [actor.user_id], application=app, title=f"{app.service_name} 已提交",
+                         body=f"办件编号 {app.number}", dedupe=f"submitted:{app.id}"),
+        *(auto_approval.owed(actor, app, decided) if decided else [])]
     try:
         if is_new:
-            app.deferred, app.deferred_due_at = owed, now
+            app.deferred, app.deferred_due_at = [deferred_records.entry(d) for d in owed], now
             app.save(force_insert=True)
         elif not Application.objects(id=app.id, version=app.version, status="draft").update_one(
                 inc__version=1, **{f"set__{k}": getattr(app, k) for k in _SUBMIT_FIELDS},
@@ -227,7 +225,7 @@ def withdraw(actor: Actor, app_id: str, expected_version: int, *, reason: str = 
     changed = Application.objects(id=app.id, version=expected_version, staff_acted=False,
                                   status__in=WITHDRAWABLE).update_one(
         set__status="withdrawn", set__current_steps=[], set__updated_at=now, set__stats_due_at=now,
-        push__timeline=event, inc__version=1, **deferred_records.carry([deferred_records.entry(record)], now))
+        push__timeline=event, inc__version=1, **deferred_records.carry([record], now))
     if not changed:
         raise Conflict("application.changed")   # an approver acted first, or the client's copy is stale
     if app.instance_id:
@@ -284,7 +282,7 @@ def supplement(actor: Actor, app_id: str, expected_version: int, data: dict,
             set__attachments=list(dict.fromkeys(list(app.attachments) + new_attachments)),
             set__due_at=moved.due_at, set__remind_at=app.remind_at if app.reminded_at else moved.remind_at,
             set__paused_at=None, set__current_steps=steps, set__updated_at=now, push__timeline=event,
-            inc__version=1, **deferred_records.carry([deferred_records.entry(record)], now)):
+            inc__version=1, **deferred_records.carry([record], now)):
         raise Conflict("application.changed")
     HumanTask.objects(instance_id=app.instance_id, task_id=task_id, status="returned").update_one(
         set__status="open", set__outcome=None, set__completed_at=None, set__completed_by=None,

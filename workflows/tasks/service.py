@@ -337,7 +337,7 @@ def follow_engine(app: Application, task: HumanTask | None, instance: Instance, 
         messages += notify.messages(outcome, [app.applicant_id], application=app,
                                     title=f"{app.service_name} {'已办结' if outcome == 'approved' else '未通过'}",
                                     body=comment, dedupe=f"{outcome}:{app.id}")
-    changes.update(deferred_records.carry([deferred_records.entry(d) for d in [*owed, *messages]], now))
+    changes.update(deferred_records.carry([*owed, *messages], now))
     Application.objects(id=app.id).update_one(inc__version=1, **changes)
     if instance.status == "completed":
         from workflows.applications.service import bundle_part_ended   # (it reads tasks: not at import time)
@@ -405,7 +405,7 @@ def return_to_applicant(actor: Actor, task_id: str, expected_version: int, *, re
     if app is None or not Application.objects(id=task.application_id, status="submitted").update_one(
             set__status="returned", set__return_request=request, set__staff_acted=True, set__updated_at=now,
             set__paused_at=now, push__timeline=event, inc__version=1,   # the clock stops until supplemented
-            **deferred_records.carry([deferred_records.entry(d) for d in owed], now)):
+            **deferred_records.carry(owed, now)):
         put_back(task)
         raise Conflict("application.not_in_progress")
     return task.reload()
