@@ -199,7 +199,9 @@ def test_under_gunicorn_the_workers_counts_add_up(served):
                 os.kill(int(killed), signal.SIGKILL)
                 time.sleep(1)
                 writers = {killed}
-    assert len(writers) == 2, writers        # both workers counted requests, each in its own file
+    # at least two processes counted requests, each in its own file; three when a worker was killed and both
+    # the other and its replacement then took connections in the same batch
+    assert len(writers) >= 2, writers
     status, text = _get(port, "/metrics")
     assert status == 200
     healthz = _value(_samples(text), "zhangban_http_requests_total", method="GET", route="/healthz", status="200")
