@@ -6,6 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api import bundles_schemas as schemas, i18n
+from api.applications_schemas import WithdrawIn
 from api.attachments_schemas import IdempotencyHeaders
 from api.errors import ErrorSchema
 from api.http import BEARER, PageArgs, current_actor, page_schema, paginate
@@ -19,6 +20,8 @@ i18n.register({
     "bundle.service_unavailable": ("一件事中的事项已停止受理", "A service of this bundle no longer takes applications"),
     "bundle.invalid_data": ("提交的数据未通过校验", "The submitted data is not valid"),
     "bundle.changed": ("一件事办件正在变化，请稍后刷新", "The bundle case is changing; reload in a moment"),
+    "bundle.not_withdrawable": ("已有部门开始办理，不能整体撤回",
+                                "A department has begun on it: the bundle can no longer be withdrawn"),
 })
 
 BundlePage = page_schema(schemas.BundleSummaryOut, "BundlePage")
@@ -80,3 +83,14 @@ class BundleCase(MethodView):
     def get(self, case_id):
         """One of my bundle cases: each department's part, one timeline, one result"""
         return cases.view(current_actor(), case_id)
+
+
+@blp.route("/bundle-cases/<case_id>/withdraw")
+class BundleCaseWithdraw(MethodView):
+    @blp.arguments(WithdrawIn)
+    @blp.response(200, schemas.BundleCaseOut)
+    @blp.alt_response(409, schema=ErrorSchema, description="A department has acted, or the version is stale")
+    @blp.doc(security=[BEARER])
+    def post(self, body, case_id):
+        """Withdraw (撤回) the whole bundle {version, reason} while no department has acted on any part"""
+        return cases.withdraw(current_actor(), case_id, body["version"], reason=body["reason"])

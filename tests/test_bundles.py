@@ -176,3 +176,77 @@ def test_a_case_a_crash_left_before_its_parts_started_is_resumed_by_the_command(
     again = app.test_cli_runner().invoke(cli, ["bundles-resume"])
     assert "open: 1, advanced: 0" in again.output                # nothing twice
     assert len(newborn.todo(newborn.approvers["health"])) == 1
+
+
+def test_the_applicant_withdraws_the_whole_bundle_while_no_department_has_acted(newborn, app):
+    newborn.publish_bundle()
+    case = newborn.submit()
+    assert case["withdrawable"] is True
+    url = f"/api/v1/bundle-cases/{case['id']}/withdraw"
+    stale = newborn.client.post(url, json={"version": case["version"] - 1}, headers=newborn.resident)
+    assert stale.status_code == 409 and newborn.case(case["id"])["status"] == "submitted"
+    other = newborn.client.post(url, json={"version": case["version"]}, headers=newborn.approvers["health"])
+    assert other.status_code == 404
+    r = newborn.client.post(url, json={"version": case["version"], "reason": "信息填错了"}, headers=newborn.resident)
+    assert r.status_code == 200, r.json
+    done = r.json
+    assert done["status"] == "withdrawn" and done["result"]["decision"] == "withdrawn" and not done["withdrawable"]
+    assert {p["key"]: p["status"] for p in done["parts"]} == {"birth": "withdrawn", "hukou": "cancelled",
+                                                              "insurance": "withdrawn"}
+    assert all(newborn.todo(newborn.approvers[d]) == [] for d in ("health", "police", "medical"))
+    steps = [(e["part"], e["action"]) for e in done["timeline"]]
+    assert ("", "withdraw") in steps and steps[-1] == ("", "withdrawn") and ("hukou", "cancelled") in steps
+    again = newborn.client.post(url, json={"version": done["version"]}, headers=newborn.resident)
+    assert again.status_code == 409
+    with app.app_context():
+        from core.audit import AuditRecord
+        assert AuditRecord.objects(action="bundle.withdraw", object_id=case["id"]).count() == 1
+
+
+def test_a_bundle_a_department_has_acted_on_is_not_withdrawn_and_nothing_changes(newborn, app):
+    newborn.publish_bundle()
+    case = newborn.submit()
+    newborn.decide(newborn.approvers["medical"])                 # 医保 approved its part
+    before = newborn.case(case["id"])
+    assert before["withdrawable"] is False
+    r = newborn.client.post(f"/api/v1/bundle-cases/{case['id']}/withdraw", json={"version": before["version"]},
+                            headers={**newborn.resident, "Accept-Language": "en"})
+    assert r.status_code == 409 and "can no longer be withdrawn" in r.json["message"]
+    after = newborn.case(case["id"])
+    assert after["version"] == before["version"] and after["status"] == "submitted"
+    assert {p["key"]: p["status"] for p in after["parts"]} == {"birth": "submitted", "hukou": "waiting",
+                                                               "insurance": "approved"}
+
+
+def test_a_withdrawal_a_crash_interrupted_is_finished_by_the_resume_command(newborn, app, monkeypatch):
+    from api.cli import cli
+    from workflows.bundles import cases
+
+    newborn.publish_bundle()
+    case = newborn.submit()
+    monkeypatch.setattr(cases, "advance", lambda case_id, **kw: None)   # "died" right after marking the case
+    r = newborn.client.post(f"/api/v1/bundle-cases/{case['id']}/withdraw", json={"version": case["version"]},
+                            headers=newborn.resident)
+    assert r.status_code == 200 and r.json["status"] == "submitted" and not r.json["withdrawable"]
+    assert len(newborn.todo(newborn.approvers["health"])) == 1      # the parts still run
+    monkeypatch.undo()
+    result = app.test_cli_runner().invoke(cli, ["bundles-resume"])
+    assert result.exit_code == 0 and "open: 1, advanced: 1" in result.output, result.output
+    done = newborn.case(case["id"])
+    assert done["status"] == "withdrawn" and newborn.todo(newborn.approvers["health"]) == []
+    assert {p["status"] for p in done["parts"]} == {"withdrawn", "cancelled"}
+
+
+def test_withdrawing_a_part_that_fails_the_bundle_ends_it_withdrawn_not_rejected(newborn):
+    newborn.publish_bundle()
+    case = newborn.submit()
+    birth = next(p for p in case["parts"] if p["key"] == "birth")
+    app_version = newborn.client.get(f"/api/v1/applications/{birth['application_id']}",
+                                     headers=newborn.resident).json["version"]
+    r = newborn.client.post(f"/api/v1/applications/{birth['application_id']}/withdraw",
+                            json={"version": app_version}, headers=newborn.resident)
+    assert r.status_code == 200, r.json
+    done = newborn.case(case["id"])
+    assert done["status"] == "withdrawn"
+    assert {p["key"]: p["status"] for p in done["parts"]} == {"birth": "withdrawn", "hukou": "cancelled",
+                                                              "insurance": "cancelled"}

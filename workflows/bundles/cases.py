@@ -14,6 +14,10 @@ bundle is rejected, and gives the case its result when every part is over. It de
 parts' applications (the source of truth) and writes the case conditionally on its version, retrying.
 A crash between 2 and 3 (or between a part's end and the bundle's reaction) leaves a case that waits;
 `zhangban bundles-resume` (resume_open) advances every open case, and does nothing to those that are fine.
+
+Withdraw (撤回) marks the case (`withdrawn_at`, conditional on its version) and lets `advance` do the rest: it
+withdraws each running part's application as the applicant would (each fenced against its approvers), cancels
+the parts that waited, and ends the case `withdrawn`. A crash after the mark leaves a case the resume finishes.
 """
 from __future__ import annotations
 
@@ -128,6 +132,47 @@ def submit(actor: Actor, *, bundle_code: str, shared: dict, parts: dict, profile
     return advance(case.id, actor=actor, profile=profile, services=services), True
 
 
+def withdraw(actor: Actor, case_id: str, expected_version: int, *, reason: str = "") -> dict:
+    """撤回 the whole bundle while no department has acted on any of its parts."""
+    case = db.found(BundleCase.objects.exclude("parts.data_json"), case_id, applicant_id=actor.user_id)
+    if case.version != expected_version:
+        raise Conflict("bundle.changed")
+    parts = Application.objects(bundle_id=case.id).only("status", "staff_acted")
+    if case.status != "submitted" or case.withdrawn_at is not None or not _withdrawable(parts):
+        raise Conflict("bundle.not_withdrawable")
+    now = clock.now()
+    if not BundleCase.objects(id=case.id, version=expected_version, status="submitted", withdrawn_at=None).update_one(
+            inc__version=1, set__withdrawn_at=now, set__updated_at=now,
+            push__timeline=CaseEvent(at=now, action="withdraw", actor_id=actor.user_id, actor_name=actor.username,
+                                     comment=reason)):
+        raise Conflict("bundle.changed")
+    audit.record(actor, "bundle.withdraw", "bundle_case", case.id, number=case.number, reason=reason)
+    advance(case.id, actor=actor)
+    return view(actor, case_id)
+
+
+def _withdrawable(parts) -> bool:
+    """No part decided, and no running part acted on by its department (a withdrawn part is no obstacle)."""
+    return not any(a.status in ("approved", "rejected") or (a.status in ("submitted", "returned") and a.staff_acted)
+                   for a in parts)
+
+
+def _withdraw_part(case: BundleCase, app: Application, actor: Actor) -> bool:
+    """A running part of a withdrawn bundle, withdrawn as its applicant would; False when its department acted
+    first (that part goes on: its approver's action came first)."""
+    from workflows.applications import service as applications
+
+    for _ in range(3):
+        try:
+            applications.withdraw(actor, str(app.id), app.version, reason=f"{case.bundle_name} 整体撤回")
+            return True
+        except Conflict:                     # a stale version (say, an urge), or an approver acted
+            app = Application.objects(id=app.id).only("status", "staff_acted", "version").first()
+            if app is None or app.staff_acted or app.status not in ("submitted", "returned"):
+                return False
+    return False
+
+
 def _applicant(case: BundleCase) -> Actor:
     return Actor(user_id=case.applicant_id, roles=frozenset({"resident"}))
 
@@ -193,7 +238,7 @@ def advance(case_id, *, actor: Actor | None = None, profile: dict | None = None,
 def _advance_once(case: BundleCase, actor: Actor, profile, services: dict) -> bool:
     """One pass; True when written (or nothing to write), False when someone else wrote first."""
     apps = {a.id: a for a in Application.objects(bundle_id=case.id).only(
-        "id", "status", "number", "instance_id", "result", "service_name")}
+        "id", "status", "number", "instance_id", "result", "service_name", "version", "staff_acted")}
     parts = {p.key: p for p in case.parts}
     events, now = [], clock.now()
 
@@ -201,6 +246,14 @@ def _advance_once(case: BundleCase, actor: Actor, profile, services: dict) -> bo
         if p.state == "started":
             return apps[p.application_id].status if p.application_id in apps else "submitted"
         return p.state
+
+    if case.withdrawn_at is not None:         # the applicant withdrew it: nothing more starts, the running stop
+        for p in case.parts:
+            if p.state == "waiting":
+                p.state = "cancelled"
+                events.append(CaseEvent(at=now, action="cancelled", part=p.key, comment="申请人撤回"))
+            elif status(p) in ("submitted", "returned") and _withdraw_part(case, apps[p.application_id], actor):
+                apps[p.application_id].status = "withdrawn"
 
     changed = True
     while changed:
@@ -239,8 +292,9 @@ def _advance_once(case: BundleCase, actor: Actor, profile, services: dict) -> bo
     outcome = _outcome(case, status)
     changes = {"set__parts": case.parts, "set__updated_at": now}
     if outcome:
-        changes.update(set__status=outcome, set__result_at=now)
-        events.append(CaseEvent(at=now, action=outcome))
+        ended = clock.now()                   # after the parts' own last lines (a withdrawal, a cancellation)
+        changes.update(set__status=outcome, set__result_at=ended)
+        events.append(CaseEvent(at=ended, action=outcome))
     if not events:
         return True
     changes["push_all__timeline"] = events
@@ -250,6 +304,8 @@ def _advance_once(case: BundleCase, actor: Actor, profile, services: dict) -> bo
     if outcome:
         from workflows.notify import service as notify
         audit.record(actor, "bundle.finish", "bundle_case", case.id, number=case.number, outcome=outcome)
+        if outcome == "withdrawn":           # the applicant's own doing: nothing to tell them
+            return True
         said = {"approved": "已办结", "partly_approved": "部分办结", "rejected": "未通过"}[outcome]
         notify.enqueue("rejected" if outcome == "rejected" else "approved", [case.applicant_id],
                        title=f"{case.bundle_name} {said}", body=f"编号 {case.number}",
@@ -261,6 +317,9 @@ def _outcome(case: BundleCase, status) -> str | None:
     states = [status(p) for p in case.parts]
     if any(s in ("waiting", "submitted", "returned", "draft") for s in states):
         return None
+    started = [status(p) for p in case.parts if p.state == "started"]
+    if "withdrawn" in started and not {"approved", "rejected"} & set(started):
+        return "withdrawn"                    # the applicant withdrew it (whole, or a part that failed it)
     if any(status(p) in FAILED and p.on_reject == "fail_bundle" and p.state == "started" for p in case.parts):
         return "rejected"
     if all(s == "approved" for s in states):
@@ -320,7 +379,8 @@ def view(actor: Actor, case_id: str) -> dict:
             "bundle_version": case.bundle_version, "bundle_name": case.bundle_name, "status": case.status,
             "parts": parts, "timeline": timeline, "result": {"decision": case.status, "at": case.result_at}
             if case.status in CASE_FINAL else None, "created_at": case.created_at, "updated_at": case.updated_at,
-            "version": case.version}
+            "version": case.version,
+            "withdrawable": case.status == "submitted" and case.withdrawn_at is None and _withdrawable(apps.values())}
 
 
 def _event(e) -> dict:

@@ -7,9 +7,10 @@ from core import clock
 
 ON_REJECT = ("fail_bundle", "part_only")   # a department's rejection ends the whole bundle, or only its part
 STATUSES = ("draft", "published", "archived")
-# the parent case: in progress → approved (every part) | partly_approved (some parts) | rejected
-CASE_STATUSES = ("submitted", "approved", "partly_approved", "rejected")
-CASE_FINAL = ("approved", "partly_approved", "rejected")
+# the parent case: in progress → approved (every part) | partly_approved (some parts) | rejected |
+# withdrawn (by the applicant, before any department acted: no part approved or rejected)
+CASE_STATUSES = ("submitted", "approved", "partly_approved", "rejected", "withdrawn")
+CASE_FINAL = ("approved", "partly_approved", "rejected", "withdrawn")
 
 
 class BundlePart(me.EmbeddedDocument):
@@ -104,6 +105,7 @@ class BundleCase(me.Document):
     status = me.StringField(choices=CASE_STATUSES, default="submitted")
     timeline = me.EmbeddedDocumentListField(CaseEvent)
     result_at = me.DateTimeField(null=True)
+    withdrawn_at = me.DateTimeField(null=True)         # the applicant withdrew it: nothing more starts
     idempotency_key = me.StringField(null=True)
     created_at = me.DateTimeField(default=clock.now)
     updated_at = me.DateTimeField(default=clock.now)
