@@ -109,6 +109,35 @@ def test_a_resident_applies_on_a_phone_and_approvers_clear_it_from_their_inbox(a
     assert done.status == "approved" and [e.action for e in done.timeline][0] == "submitted"
     assert sum(1 for e in done.timeline if e.signature) == 4      # every approval carries its drawn signature
 
+    # 好差评: five stars, a tag and a comment, once; then the rating as given with a follow-up field
+    phone.get_by_test_id("rating").scroll_into_view_if_needed()
+    phone.locator(".van-rate__item").nth(4).click()
+    phone.get_by_role("checkbox", name="办事高效").click()
+    phone.get_by_label("评价", exact=True).fill("很快就办好了")
+    shot(phone, "rating")
+    phone.get_by_role("button", name="提交评价").click()
+    phone.get_by_text("我的评价").wait_for()
+    assert phone.get_by_role("button", name="提交评价").count() == 0
+    from workflows.ratings.models import Rating
+    with app.app_context():
+        rating = Rating.objects(application_id=done.id).get()
+    assert (rating.score, list(rating.tags), rating.comment) == (5, ["办事高效"], "很快就办好了")
+
+    # 消息: what the case carried reaches the resident once the worker's round delivers it
+    from core import deferred
+    with app.app_context():
+        deferred.deliver()
+    phone.goto(f"{live_server}/m/#/me")
+    phone.get_by_test_id("unread").wait_for()
+    phone.get_by_text("消息", exact=True).click()
+    phone.get_by_text("居住证申领 已办结").click()
+    phone.get_by_test_id("status").wait_for()
+    assert phone.url.endswith(f"#/apps/{done.id}")
+    from workflows.notify.models import Notification
+    with app.app_context():
+        [told] = Notification.objects(application_id=str(done.id), kind="approved")
+    assert told.read_at is not None                               # opening it marked it read
+
 
 def test_a_wrong_id_card_is_caught_on_the_phone_a_draft_comes_back_and_a_returned_case_is_corrected(
         app, live_server, phone, shot):
@@ -169,3 +198,59 @@ def test_a_wrong_id_card_is_caught_on_the_phone_a_draft_comes_back_and_a_returne
     assert phone.get_by_test_id("status").inner_text() == "办理中"
     with app.app_context():
         assert Application.objects(id=submitted.json["id"]).get().data["months"] == 13
+
+    # 催办 while it is in progress: once, then the server's once-a-day refusal on the page
+    phone.get_by_role("button", name="催办").click()
+    phone.get_by_text("已催办，办理人员会收到提醒").wait_for()
+    with app.app_context():
+        assert Application.objects(id=submitted.json["id"]).get().last_urged_at is not None
+    phone.get_by_role("button", name="催办").click()
+    phone.get_by_text("每天只能催办一次").wait_for()
+
+
+def test_a_resident_applies_for_a_bundle_in_one_form_and_withdraws_it_whole(app, live_server, phone, shot):
+    from api import demo, demo_bundle
+    from workflows.applications.models import Application
+    from workflows.bundles.models import BundleCase
+    require_built("api/web")
+    _seed(app)
+    with app.app_context():
+        list(demo_bundle.seed(demo.DEMO_PASSWORD))
+
+    phone.goto(f"{live_server}/m/")
+    phone.get_by_role("button", name="登录", exact=True).click()
+    phone.get_by_text("新生儿出生一件事").click()
+    phone.get_by_text("共同信息").wait_for()
+    # the fields both departments ask are asked once; each department's own after them
+    assert phone.get_by_label("父/母身份证号").count() == 1 and phone.get_by_label("新生儿姓名").count() == 1
+    if not phone.get_by_label("父/母身份证号").input_value():
+        phone.get_by_label("父/母身份证号").fill("110101199003076632")
+    phone.get_by_label("新生儿姓名").fill("陈小满")
+    phone.get_by_label("出生日期").fill("2026-11-20")
+    phone.get_by_role("button", name="一次提交").click()
+    phone.get_by_text("必填").wait_for()                          # 户籍地址, the police's own field, is missing
+    with app.app_context():
+        assert BundleCase.objects.count() == 0
+    phone.get_by_label("户籍地址").fill("东城区东四十条 8 号")
+    shot(phone, "bundle-form")
+    phone.get_by_role("button", name="一次提交").click()
+    phone.get_by_test_id("status").wait_for()
+    assert phone.get_by_test_id("status").inner_text() == "办理中"
+    assert phone.locator("[data-part=birth] .van-tag").inner_text() == "办理中"
+    assert phone.locator("[data-part=hukou] .van-tag").inner_text() == "待前序办结"     # needs the certificate
+    shot(phone, "bundle-case")
+    with app.app_context():
+        [case] = BundleCase.objects
+        [birth] = Application.objects(bundle_id=case.id)
+    assert birth.data == {"mother_id_card": "110101199003076632", "baby_name": "陈小满", "birth_date": "2026-11-20"}
+
+    phone.get_by_role("button", name="整体撤回").click()
+    phone.get_by_role("button", name="确认").click()
+    phone.get_by_text("已撤回").first.wait_for()
+    assert phone.get_by_test_id("status").inner_text() == "已撤回"
+    with app.app_context():
+        assert BundleCase.objects(id=case.id).get().status == "withdrawn"
+        assert Application.objects(id=birth.id).get().status == "withdrawn"
+    phone.goto(f"{live_server}/m/#/apps")
+    phone.get_by_text("我的一件事").wait_for()
+    assert phone.locator(".van-cell", has_text="新生儿出生一件事").first.is_visible()

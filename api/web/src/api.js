@@ -1,5 +1,7 @@
 // The API client. A phone stays signed in: the token pair is kept in localStorage (a mini-program keeps it in
 // wx storage the same way); a 401 refreshes once and retries. Network failures are ApiError with status 0.
+import { onMounted, ref } from 'vue'
+
 const KEY = 'zhangban.m.tokens'
 
 export function tokens() {
@@ -103,4 +105,19 @@ export async function logout() {
     try { await api('POST', '/api/v1/auth/logout', { body: { refresh_token: pair.refresh_token } }) } catch { /* gone */ }
   }
   setTokens(null)
+}
+
+// A screen's one resource: loaded when the screen opens and again by pull-to-refresh, with its error text.
+// `value` may also be set by the screen (an action's answer is the resource as it now is).
+export function useLoaded(fetcher) {
+  const value = ref(null)
+  const error = ref('')
+  const refreshing = ref(false)
+  async function load() {
+    error.value = ''
+    try { value.value = await fetcher() } catch (e) { error.value = e.message }
+    refreshing.value = false
+  }
+  onMounted(load)
+  return { value, error, refreshing, load }
 }

@@ -17,13 +17,26 @@ const messages = {
     'form.supplement': '提交补正', 'form.supplement_hint': '只需修改下列标出的内容',
     'app.timeline': '办理进度', 'app.withdraw': '撤回申请', 'app.withdraw_confirm': '确定撤回这个申请吗？',
     'app.supplement': '去补正', 'app.result': '办理结果', 'app.number': '办件编号', 'app.documents': '结果文件',
+    'app.urge': '催办', 'app.urged': '已催办，办理人员会收到提醒',
+    'rating.title': '好差评', 'rating.ask': '对这次办理满意吗', 'rating.score': '评分', 'rating.comment': '评价',
+    'rating.submit': '提交评价', 'rating.thanks': '感谢您的评价', 'rating.yours': '我的评价', 'rating.reply': '部门回复',
+    'rating.follow_up': '追评', 'rating.add_follow_up': '追加评价',
+    'messages.title': '消息', 'messages.empty': '没有消息',
     'tasks.todo': '待办', 'tasks.done': '已办', 'tasks.copies': '抄送', 'tasks.empty': '没有事项',
     'task.approve': '同意', 'task.reject': '不同意', 'task.return': '退回补正', 'task.comment': '审批意见',
     'task.signature': '签名', 'task.transfer': '转办', 'task.delegate': '委派', 'task.add_signer': '加签',
     'task.user_id': '同事的用户 ID', 'task.data': '申请内容', 'task.attachments': '附件', 'task.done': '已处理',
     'task.reason': '退回原因', 'logout': '退出登录', 'lang.switch': 'English', 'refresh': '下拉刷新',
     'status.draft': '草稿', 'status.submitted': '办理中', 'status.returned': '待补正', 'status.approved': '已办结',
-    'status.rejected': '未通过', 'status.withdrawn': '已撤回',
+    'status.rejected': '未通过', 'status.withdrawn': '已撤回', 'status.partly_approved': '部分办结',
+    'status.waiting': '待前序办结', 'status.cancelled': '已取消', 'status.skipped': '未启动',
+    'action.submitted': '提交申请', 'action.approved': '同意', 'action.rejected': '不同意', 'action.returned': '退回补正',
+    'action.supplemented': '已补正', 'action.withdrawn': '已撤回', 'action.withdraw': '申请整体撤回', 'action.urged': '催办',
+    'action.transferred': '转办', 'action.delegated': '委派', 'action.signer_added': '加签', 'action.started': '已启动',
+    'action.cancelled': '已取消', 'action.skipped': '未启动', 'action.partly_approved': '部分办结',
+    'bundle.section': '一件事一次办', 'bundle.hint': '一次填写，同时办理', 'bundle.shared': '共同信息',
+    'bundle.submit': '一次提交', 'bundle.parts': '各部门办理情况', 'bundle.withdraw': '整体撤回',
+    'bundle.withdraw_confirm': '确定撤回这件事的全部申请吗？', 'bundle.mine': '我的一件事',
     'check.id_card': '身份证号格式或校验位不正确', 'check.mobile': '手机号格式不正确',
     'check.uscc': '统一社会信用代码不正确', 'check.required': '必填', 'check.email': '邮箱格式不正确',
   },
@@ -40,13 +53,26 @@ const messages = {
     'form.supplement': 'Send the corrections', 'form.supplement_hint': 'Only the marked fields need changing',
     'app.timeline': 'Progress', 'app.withdraw': 'Withdraw', 'app.withdraw_confirm': 'Withdraw this application?',
     'app.supplement': 'Correct it', 'app.result': 'Result', 'app.number': 'Case number', 'app.documents': 'Result documents',
+    'app.urge': 'Urge', 'app.urged': 'Urged: the handlers are reminded',
+    'rating.title': 'Rate the service', 'rating.ask': 'How satisfied are you?', 'rating.score': 'Score', 'rating.comment': 'Comment',
+    'rating.submit': 'Send the rating', 'rating.thanks': 'Thank you for rating', 'rating.yours': 'Your rating', 'rating.reply': "The department's reply",
+    'rating.follow_up': 'Follow-up', 'rating.add_follow_up': 'Add a follow-up',
+    'messages.title': 'Messages', 'messages.empty': 'No messages',
     'tasks.todo': 'To do', 'tasks.done': 'Done', 'tasks.copies': 'Copies', 'tasks.empty': 'Nothing here',
     'task.approve': 'Approve', 'task.reject': 'Reject', 'task.return': 'Send back', 'task.comment': 'Comment',
     'task.signature': 'Signature', 'task.transfer': 'Transfer', 'task.delegate': 'Delegate', 'task.add_signer': 'Add a signer',
     'task.user_id': "A colleague's user id", 'task.data': 'Application', 'task.attachments': 'Attachments', 'task.done': 'Handled',
     'task.reason': 'Why it goes back', 'logout': 'Sign out', 'lang.switch': '中文', 'refresh': 'Pull to refresh',
     'status.draft': 'Draft', 'status.submitted': 'In progress', 'status.returned': 'To correct', 'status.approved': 'Approved',
-    'status.rejected': 'Rejected', 'status.withdrawn': 'Withdrawn',
+    'status.rejected': 'Rejected', 'status.withdrawn': 'Withdrawn', 'status.partly_approved': 'Partly approved',
+    'status.waiting': 'Waiting for an earlier part', 'status.cancelled': 'Cancelled', 'status.skipped': 'Not started',
+    'action.submitted': 'Submitted', 'action.approved': 'Approved', 'action.rejected': 'Rejected', 'action.returned': 'Sent back',
+    'action.supplemented': 'Corrected', 'action.withdrawn': 'Withdrawn', 'action.withdraw': 'Withdrawal asked', 'action.urged': 'Urged',
+    'action.transferred': 'Transferred', 'action.delegated': 'Delegated', 'action.signer_added': 'Signer added', 'action.started': 'Started',
+    'action.cancelled': 'Cancelled', 'action.skipped': 'Not started', 'action.partly_approved': 'Partly approved',
+    'bundle.section': 'One thing, one submission', 'bundle.hint': 'Fill in once for', 'bundle.shared': 'Asked once',
+    'bundle.submit': 'Submit all', 'bundle.parts': "Each department's part", 'bundle.withdraw': 'Withdraw it all',
+    'bundle.withdraw_confirm': 'Withdraw every application of this bundle?', 'bundle.mine': 'My bundles',
     'check.id_card': 'Not a valid ID card number', 'check.mobile': 'Not a valid mobile number',
     'check.uscc': 'Not a valid unified social credit code', 'check.required': 'Required', 'check.email': 'Not a valid email',
   },
@@ -54,6 +80,12 @@ const messages = {
 
 export function t(key) {
   return (messages[lang.value] || {})[key] ?? messages['zh-CN'][key] ?? key
+}
+
+// A timeline line's action (submitted, approved, urged …) in words; an unknown one as it is.
+export function actionText(action) {
+  const key = `action.${action}`
+  return t(key) !== key ? t(key) : action
 }
 
 export function textIn(value) {

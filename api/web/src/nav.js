@@ -1,4 +1,5 @@
 export const back = () => window.history.back()
 export const statusType = { submitted: 'primary', returned: 'warning', approved: 'success', rejected: 'danger',
-                            withdrawn: 'default', draft: 'default' }
+                            withdrawn: 'default', draft: 'default', partly_approved: 'warning', waiting: 'default',
+                            cancelled: 'default', skipped: 'default' }
 export const when = (at) => (at ? new Date(at).toLocaleString() : '')
