@@ -184,10 +184,24 @@ class HandledApplicationOut(Schema):
     return_request = fields.Nested(ReturnRequestOut, allow_none=True)
     acted_by = fields.Function(lambda app: {"name": app.helper_name} if getattr(app, "helper_id", None) else None,
                                metadata={"description": "帮办代办: the helper who submitted for the applicant"})
+    render_url = fields.Function(lambda app: f"/api/v1/forms/{app.form_key}/versions/{app.form_version}/render",
+                                 metadata={"description": "the application form's render model (its labels)"})
+
+
+class FollowedRatingOut(Schema):
+    """The rating a 差评回访 task follows up, as the department sees it."""
+    score = fields.Integer()
+    tags = fields.List(fields.String())
+    comment = fields.String()
+    follow_up = fields.Function(lambda r: {"at": r.follow_up.at, "comment": r.follow_up.comment}
+                                if r.follow_up else None, metadata={"description": "the resident's 追评"})
+    created_at = fields.DateTime()
 
 
 class TaskDetailOut(Schema):
     task = fields.Nested(TaskOut)
+    rating = fields.Nested(FollowedRatingOut, allow_none=True,
+                           metadata={"description": "for a rating_followup task: the rating it follows up"})
     application = fields.Nested(HandledApplicationOut)
     data = fields.Dict(metadata={"description": "the application's data; 身份证号 and phone numbers masked"})
     attachments = fields.List(fields.Dict(), metadata={

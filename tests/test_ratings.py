@@ -60,6 +60,10 @@ def test_a_bad_rating_is_followed_up_by_the_department(case, civil_lead):
     told = {n.user_id for n in Notification.objects(kind="task_assigned", task_id=task["id"])}
     assert len(told) == 3                                        # its two approvers and its lead
 
+    shown = case.client.get(f"/api/v1/tasks/{task['id']}", headers=case.civil_2).json
+    assert (shown["rating"]["score"], shown["rating"]["tags"], shown["rating"]["comment"]) == (2, ["等待久"], "跑了三趟")
+    form = case.client.get(shown["application"]["render_url"], headers=case.civil_2)   # the labels of its data
+    assert form.status_code == 200 and form.json["components"]
     missing = case.act(case.civil_2, task, expect=422)
     assert missing["errors"][0]["path"] == "/comment"
     done = case.act(case.civil_2, task, comment="已电话回访，说明原因并致歉")

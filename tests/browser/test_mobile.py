@@ -254,3 +254,60 @@ def test_a_resident_applies_for_a_bundle_in_one_form_and_withdraws_it_whole(app,
     phone.goto(f"{live_server}/m/#/apps")
     phone.get_by_text("我的一件事").wait_for()
     assert phone.locator(".van-cell", has_text="新生儿出生一件事").first.is_visible()
+
+
+def test_a_bad_rating_reaches_the_department_on_a_phone_and_its_reply_reaches_the_resident(app, live_server, phone,
+                                                                                          shot):
+    import io
+
+    from tests.conftest import bearer
+    from tests.storage_fixtures import signature_png
+    from workflows.ratings.models import Rating
+    require_built("api/web")
+    _seed(app)
+    with app.app_context():           # a case 民政局 rejected at its first step
+        client = app.test_client()
+        resident = bearer(client.post("/api/v1/auth/dev-login", json={"openid": "demo-openid-resident"})
+                          .json["access_token"])
+        sign = client.post("/api/v1/attachments", data={"kind": "signature", "file": (io.BytesIO(signature_png()),
+                                                                                       "s.png")},
+                           headers=resident, content_type="multipart/form-data").json["id"]
+        submitted = client.post("/api/v1/applications", headers=resident, json={
+            "service_code": "residence-permit", "submit": True,
+            "data": {"months": 3, "id_photo": sign, "signature": sign}}).json
+        civil = bearer(client.post("/api/v1/auth/login", json={"username": "demo-approver-1",
+                                                               "password": "zhangban-demo-2026"}).json["access_token"])
+        [task] = client.get("/api/v1/tasks", headers=civil).json["items"]
+        r = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=civil, json={
+            "version": task["version"], "decision": "reject", "comment": "居住未满半年"})
+        assert r.status_code == 200, r.json
+
+    phone.goto(f"{live_server}/m/")
+    phone.get_by_role("button", name="登录", exact=True).click()
+    phone.get_by_text("居住证申领").first.wait_for()
+    phone.goto(f"{live_server}/m/#/apps/{submitted['id']}")
+    phone.get_by_test_id("rating").wait_for()
+    phone.locator(".van-rate__item").nth(0).click()                 # one star: the negative tags are offered
+    phone.get_by_role("checkbox", name="等待太久").click()
+    phone.get_by_label("评价", exact=True).fill("跑了两趟还没说清楚")
+    phone.get_by_role("button", name="提交评价").click()
+    phone.get_by_text("我的评价").wait_for()
+
+    approver = phone.context.browser.new_context(viewport={"width": 414, "height": 896}, is_mobile=True,
+                                                 has_touch=True, locale="zh-CN").new_page()
+    _staff_login(approver, live_server, "demo-approver-1", shot)
+    approver.get_by_text("差评回访").first.click()
+    approver.get_by_test_id("followed-rating").wait_for()
+    assert approver.get_by_text("跑了两趟还没说清楚").is_visible()
+    assert approver.get_by_role("button", name="同意", exact=True).count() == 0     # nothing to approve here
+    assert approver.get_by_text("身份证号", exact=True).is_visible()     # the form's labels, not its field names
+    approver.get_by_label("回访整改情况").fill("已电话回访，说明了材料要求")
+    shot(approver, "follow-up")
+    approver.get_by_role("button", name="提交回访情况").click()
+    approver.get_by_role("tab", name="已办", exact=True).wait_for()
+    with app.app_context():
+        assert Rating.objects(application_id=submitted["id"]).get().reply.comment == "已电话回访，说明了材料要求"
+
+    phone.reload()
+    phone.get_by_text("部门回复").wait_for()
+    assert phone.get_by_text("已电话回访，说明了材料要求", exact=False).is_visible()

@@ -144,14 +144,20 @@ def counts(actor: Actor, now: datetime | None = None) -> dict:
 
 
 def detail(actor: Actor, task_id: str) -> dict:
-    """The task, its application (身份证号 and phones masked), timeline and the task's form."""
+    """The task, its application (身份证号 and phones masked), timeline and the task's form; for a bad rating's
+    follow-up (差评回访) also the rating it follows up."""
     task = visible_task(actor, task_id)
     app = Application.objects(id=task.application_id).first()
     if app is None:
         raise NotFound()
     form_version = cases.form_of(app)
-    return {"task": task, "application": app, "data": cases.masked_data(form_version, app.data),
-            "attachments": list(app.attachments)}
+    shown = {"task": task, "application": app, "data": cases.masked_data(form_version, app.data),
+             "attachments": list(app.attachments)}
+    if task.kind == "rating_followup":
+        from workflows.ratings.models import Rating
+
+        shown["rating"] = Rating.objects(application_id=app.id).first()
+    return shown
 
 
 # -- actions ---------------------------------------------------------------------------------------------------
