@@ -114,7 +114,3 @@ export function textIn(value, lang) {
   if (typeof value === 'string') return value
   return (lang === 'en' ? value.en : value['zh-CN']) || value['zh-CN'] || value.en || ''
 }
-
-export function fill(template, params) {
-  return template.replace(/\{(\w+)\}/g, (_, k) => params[k])
-}

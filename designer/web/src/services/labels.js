@@ -60,7 +60,3 @@ const zh = {}
 const en = {}
 for (const [key, [z, e]] of Object.entries(pairs)) { zh[key] = z; en[key] = e }
 extend({ 'zh-CN': zh, en })
-
-export function fill(template, params) {
-  return template.replace(/\{(\w+)\}/g, (_, k) => params[k])
-}
