@@ -30,6 +30,29 @@ def _sign(page, pad_label):
     page.get_by_role("button", name="确认签名").last.click()
 
 
+def _first_task_of_a_case_submitted_through_the_api(app):
+    """The demo resident submits 居住证申领 (a drawn signature as both files) through the API; 民政局's approver
+    (demo-approver-1) finds its first task. Returns (client, the submitted application, the approver's headers,
+    the task). Call inside app.app_context()."""
+    import io
+
+    from tests.conftest import bearer
+    from tests.storage_fixtures import signature_png
+
+    client = app.test_client()
+    resident = bearer(client.post("/api/v1/auth/dev-login", json={"openid": "demo-openid-resident"})
+                      .json["access_token"])
+    sign = client.post("/api/v1/attachments", data={"kind": "signature", "file": (io.BytesIO(signature_png()), "s.png")},
+                       headers=resident, content_type="multipart/form-data").json["id"]
+    submitted = client.post("/api/v1/applications", headers=resident, json={
+        "service_code": "residence-permit", "submit": True, "data": {"months": 3, "id_photo": sign, "signature": sign}})
+    assert submitted.status_code == 201, submitted.json
+    civil = bearer(client.post("/api/v1/auth/login", json={"username": "demo-approver-1",
+                                                           "password": "zhangban-demo-2026"}).json["access_token"])
+    [task] = client.get("/api/v1/tasks", headers=civil).json["items"]
+    return client, submitted.json, civil, task
+
+
 def _staff_login(page, base, username, shot=None):
     page.goto(f"{base}/m/#/login")
     page.evaluate("localStorage.clear()")
@@ -141,10 +164,6 @@ def test_a_resident_applies_on_a_phone_and_approvers_clear_it_from_their_inbox(a
 
 def test_a_wrong_id_card_is_caught_on_the_phone_a_draft_comes_back_and_a_returned_case_is_corrected(
         app, live_server, phone, shot):
-    import io
-
-    from tests.conftest import bearer
-    from tests.storage_fixtures import signature_png
     from workflows.applications.models import Application
     require_built("api/web")
     _seed(app)
@@ -171,23 +190,11 @@ def test_a_wrong_id_card_is_caught_on_the_phone_a_draft_comes_back_and_a_returne
 
     # 补正: a submitted case sent back asking for /months only
     with app.app_context():
-        client = app.test_client()
-        resident = bearer(client.post("/api/v1/auth/dev-login", json={"openid": "demo-openid-resident"})
-                          .json["access_token"])
-        sign = client.post("/api/v1/attachments", data={"kind": "signature", "file": (io.BytesIO(signature_png()),
-                                                                                       "s.png")},
-                           headers=resident, content_type="multipart/form-data").json["id"]
-        submitted = client.post("/api/v1/applications", headers=resident, json={
-            "service_code": "residence-permit", "submit": True,
-            "data": {"months": 3, "id_photo": sign, "signature": sign}})
-        assert submitted.status_code == 201, submitted.json
-        civil = bearer(client.post("/api/v1/auth/login", json={"username": "demo-approver-1",
-                                                               "password": "zhangban-demo-2026"}).json["access_token"])
-        [task] = client.get("/api/v1/tasks", headers=civil).json["items"]
+        client, submitted, civil, task = _first_task_of_a_case_submitted_through_the_api(app)
         r = client.post(f"/api/v1/tasks/{task['id']}/return", headers=civil, json={
             "version": task["version"], "reason": "居住月数与登记不符", "fields": [{"path": "/months"}]})
         assert r.status_code == 200, r.json
-    phone.goto(f"{live_server}/m/#/apps/{submitted.json['id']}")
+    phone.goto(f"{live_server}/m/#/apps/{submitted['id']}")
     phone.get_by_role("button", name="去补正").click()
     phone.get_by_text("居住月数与登记不符").wait_for()
     assert phone.get_by_label("居住地址").is_disabled() and not phone.get_by_label("已居住月数").is_disabled()
@@ -197,13 +204,13 @@ def test_a_wrong_id_card_is_caught_on_the_phone_a_draft_comes_back_and_a_returne
     phone.get_by_test_id("status").wait_for()
     assert phone.get_by_test_id("status").inner_text() == "办理中"
     with app.app_context():
-        assert Application.objects(id=submitted.json["id"]).get().data["months"] == 13
+        assert Application.objects(id=submitted["id"]).get().data["months"] == 13
 
     # 催办 while it is in progress: once, then the server's once-a-day refusal on the page
     phone.get_by_role("button", name="催办").click()
     phone.get_by_text("已催办，办理人员会收到提醒").wait_for()
     with app.app_context():
-        assert Application.objects(id=submitted.json["id"]).get().last_urged_at is not None
+        assert Application.objects(id=submitted["id"]).get().last_urged_at is not None
     phone.get_by_role("button", name="催办").click()
     phone.get_by_text("每天只能催办一次").wait_for()
 
@@ -258,26 +265,11 @@ def test_a_resident_applies_for_a_bundle_in_one_form_and_withdraws_it_whole(app,
 
 def test_a_bad_rating_reaches_the_department_on_a_phone_and_its_reply_reaches_the_resident(app, live_server, phone,
                                                                                           shot):
-    import io
-
-    from tests.conftest import bearer
-    from tests.storage_fixtures import signature_png
     from workflows.ratings.models import Rating
     require_built("api/web")
     _seed(app)
     with app.app_context():           # a case 民政局 rejected at its first step
-        client = app.test_client()
-        resident = bearer(client.post("/api/v1/auth/dev-login", json={"openid": "demo-openid-resident"})
-                          .json["access_token"])
-        sign = client.post("/api/v1/attachments", data={"kind": "signature", "file": (io.BytesIO(signature_png()),
-                                                                                       "s.png")},
-                           headers=resident, content_type="multipart/form-data").json["id"]
-        submitted = client.post("/api/v1/applications", headers=resident, json={
-            "service_code": "residence-permit", "submit": True,
-            "data": {"months": 3, "id_photo": sign, "signature": sign}}).json
-        civil = bearer(client.post("/api/v1/auth/login", json={"username": "demo-approver-1",
-                                                               "password": "zhangban-demo-2026"}).json["access_token"])
-        [task] = client.get("/api/v1/tasks", headers=civil).json["items"]
+        client, submitted, civil, task = _first_task_of_a_case_submitted_through_the_api(app)
         r = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=civil, json={
             "version": task["version"], "decision": "reject", "comment": "居住未满半年"})
         assert r.status_code == 200, r.json

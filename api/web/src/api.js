@@ -118,6 +118,11 @@ export function useLoaded(fetcher) {
     try { value.value = await fetcher() } catch (e) { error.value = e.message }
     refreshing.value = false
   }
+  // an action whose answer is the resource as it now is (a withdrawal, an urge): true when it went through
+  async function act(request) {
+    error.value = ''
+    try { value.value = await request(); return true } catch (e) { error.value = e.message; return false }
+  }
   onMounted(load)
-  return { value, error, refreshing, load }
+  return { value, error, refreshing, load, act }
 }
