@@ -250,3 +250,28 @@ def test_withdrawing_a_part_that_fails_the_bundle_ends_it_withdrawn_not_rejected
     assert done["status"] == "withdrawn"
     assert {p["key"]: p["status"] for p in done["parts"]} == {"birth": "withdrawn", "hukou": "cancelled",
                                                               "insurance": "cancelled"}
+
+
+def test_a_part_its_department_acted_on_in_the_same_moment_is_not_withdrawn_and_goes_on(newborn, app, monkeypatch):
+    from workflows.bundles import cases
+
+    newborn.publish_bundle(parts=[{"key": "birth", "service_code": "birth_cert", "on_reject": "part_only"},
+                                  {"key": "insurance", "service_code": "baby_insurance", "on_reject": "part_only"}],
+                           shared_fields=[{"key": "parent_id", "fields": {"birth": "mother_id_card",
+                                                                           "insurance": "id_card"}},
+                                          {"key": "baby_name", "fields": {"birth": "baby_name",
+                                                                          "insurance": "baby_name"}}])
+    case = newborn.submit({"bundle_code": "newborn", "shared": {"parent_id": ID_CARD, "baby_name": "张小宝"}})
+    [task] = newborn.todo(newborn.approvers["medical"])
+    r = newborn.client.post(f"/api/v1/tasks/{task['id']}/return", headers=newborn.approvers["medical"], json={
+        "version": task["version"], "reason": "姓名有误", "fields": [{"path": "/baby_name"}]})
+    assert r.status_code == 200, r.json
+    # the resident's check saw no department acting: 医保 sent its part back just after it
+    monkeypatch.setattr(cases, "_withdrawable", lambda parts: True)
+    r = newborn.client.post(f"/api/v1/bundle-cases/{case['id']}/withdraw",
+                            json={"version": newborn.case(case["id"])["version"]}, headers=newborn.resident)
+    assert r.status_code == 200, r.json
+    assert {p["key"]: p["status"] for p in r.json["parts"]} == {"birth": "withdrawn", "insurance": "returned"}
+    assert r.json["status"] == "submitted"                   # not over while 医保's part goes on
+    monkeypatch.undo()
+    assert newborn.case(case["id"])["withdrawable"] is False
