@@ -239,6 +239,8 @@ def test_a_resident_applies_for_a_bundle_in_one_form_and_withdraws_it_whole(app,
     with app.app_context():
         assert BundleCase.objects.count() == 0
     phone.get_by_label("户籍地址").fill("东城区东四十条 8 号")
+    assert phone.get_by_text("必填").count() == 0                  # the mark goes once the field is filled,
+    assert phone.get_by_text("请先修改标出的内容").count() == 0       # and the note with the last mark
     shot(phone, "bundle-form")
     phone.get_by_role("button", name="一次提交").click()
     phone.get_by_test_id("status").wait_for()

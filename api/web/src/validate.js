@@ -1,5 +1,6 @@
 // What the phone checks before sending (the server checks all of it again): required fields that are shown,
 // and the formats of 身份证号, 手机号, 统一社会信用代码 and e-mail. Returns {JSON pointer: message}.
+import { watch } from 'vue'
 import jsonLogic from 'json-logic-js'
 import { FORMAT_CHECKS } from './checks.js'
 import { t } from './i18n.js'
@@ -33,4 +34,12 @@ export function serverErrors(error) {
   const out = {}
   for (const item of error?.errors || []) out[item.path || ''] = item.message
   return out
+}
+
+// The "please correct the marked fields" note goes once no field is marked any more (each mark goes as its field
+// is edited: FormFields).
+export function clearFixNoteWhenUnmarked(errors, failure) {
+  watch(errors, (now) => {
+    if (!Object.keys(now).length && failure.value === t('form.fix')) failure.value = ''
+  }, { deep: true })
 }
