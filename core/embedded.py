@@ -140,6 +140,15 @@ def _task_state(task: Path) -> str:
     return (task / "stat").read_text().rpartition(")")[2].split()[0]
 
 
+def _gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def _serves_storage(pid: int, storage: Path) -> bool:
     """Whether process `pid` is a SecantusDB server over `storage` (read from /proc; False when unknown)."""
     try:
@@ -151,6 +160,8 @@ def _serves_storage(pid: int, storage: Path) -> bool:
 
 class EmbeddedMongo:
     """Find the running embedded server of a data dir, or start and own one."""
+
+    stop_grace = 10.0      # seconds a server left behind gets to close its files after SIGTERM, before SIGKILL
 
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir).resolve()
@@ -207,10 +218,11 @@ class EmbeddedMongo:
             # pid is still that server: after a reboot the stale pid can belong to any other process.)
             try:
                 os.kill(stale["pid"], signal.SIGTERM)
-                for _ in range(300):
-                    if not _pid_alive(stale["pid"]):
-                        break
-                    time.sleep(0.1)
+                if not _gone_within(stale["pid"], self.stop_grace):
+                    # still closing its files after the grace (seen while a loaded machine's disk is busy): a kill
+                    # loses no acknowledged write (--sync-on-commit) and frees the files at once
+                    os.kill(stale["pid"], signal.SIGKILL)
+                    _gone_within(stale["pid"], 10)
             except ProcessLookupError:
                 pass
         self.server = self._start_when_files_free()

@@ -153,7 +153,7 @@ def test_serve_is_ready_and_data_survives_a_restart(tmp_path):
 
 def test_a_stale_state_file_never_signals_an_unrelated_process(tmp_path):
     # After a crash or a reboot, mongo.json can name a pid that now belongs to something else entirely.
-    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(40)"])
     try:
         (tmp_path / "mongo.json").write_text(json.dumps({"pid": bystander.pid, "port": free_port(),
                                                          "owner_pid": 999999}))
@@ -184,6 +184,35 @@ def test_a_server_left_behind_by_a_dead_owner_is_stopped_before_a_new_one_starts
             owner.stop()
     finally:
         orphan.stop()
+
+
+def test_a_left_behind_server_that_does_not_stop_on_sigterm_is_killed_after_the_grace(tmp_path, monkeypatch):
+    """A server still closing its files long after SIGTERM (a loaded machine's busy disk) must not keep the new
+    one from starting: after the grace it is killed. The stand-in holds WiredTiger's lock and ignores SIGTERM."""
+    storage = tmp_path / "mongo"
+    storage.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "lock = open(sys.argv[2] + '/WiredTiger.lock', 'w')\n"
+        "fcntl.lockf(lock, fcntl.LOCK_EX)\n"
+        "print('held', flush=True)\n"
+        "time.sleep(40)\n"), "--storage-path", str(storage)], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline() == b"held\n"
+        (tmp_path / "mongo.json").write_text(json.dumps({"pid": holder.pid, "port": free_port(), "owner_pid": 999999}))
+        monkeypatch.setattr(EmbeddedMongo, "stop_grace", 1.0)
+        owner = EmbeddedMongo(tmp_path)
+        started = time.monotonic()
+        uri = owner.ensure()
+        try:
+            assert ping(uri) and holder.wait(5) == -signal.SIGKILL     # killed, not waited on for ever
+            assert time.monotonic() - started < 30
+        finally:
+            owner.stop()
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def _serve_in(cwd, data_dir, port, log):
