@@ -32,7 +32,7 @@ def _sign(page, pad_label):
 
 def _first_task_of_a_case_submitted_through_the_api(app):
     """The demo resident submits 居住证申领 (a drawn signature as both files) through the API; 民政局's approver
-    (demo-approver-1) finds its first task. Returns (client, the submitted application, the approver's headers,
+    (demo-approver-1) finds its first task in 待办. Returns (client, the submitted application, the approver's headers,
     the task). Call inside app.app_context()."""
     import io
 
@@ -49,7 +49,8 @@ def _first_task_of_a_case_submitted_through_the_api(app):
     assert submitted.status_code == 201, submitted.json
     civil = bearer(client.post("/api/v1/auth/login", json={"username": "demo-approver-1",
                                                            "password": "zhangban-demo-2026"}).json["access_token"])
-    [task] = client.get("/api/v1/tasks", headers=civil).json["items"]
+    task = next(t for t in client.get("/api/v1/tasks", headers=civil).json["items"]
+                if t["application_id"] == submitted.json["id"])
     return client, submitted.json, civil, task
 
 
@@ -305,3 +306,58 @@ def test_a_bad_rating_reaches_the_department_on_a_phone_and_its_reply_reaches_th
     phone.reload()
     phone.get_by_text("部门回复").wait_for()
     assert phone.get_by_text("已电话回访，说明了材料要求", exact=False).is_visible()
+
+
+def test_a_colleague_copied_on_a_case_opens_it_on_a_phone(app, live_server, phone, shot):
+    from api.identity.models import User
+    from workflows.tasks.models import CarbonCopy
+    require_built("api/web")
+    _seed(app)
+    with app.app_context():           # 民政局's approver copies the case to 住建局's
+        client, submitted, civil, task = _first_task_of_a_case_submitted_through_the_api(app)
+        colleague = User.objects(username="demo-approver-2").get()
+        r = client.post(f"/api/v1/tasks/{task['id']}/cc", headers=civil,
+                        json={"user_ids": [str(colleague.id)], "comment": "请住建局核对住址"})
+        assert r.status_code == 200 and r.json["copied"] == 1, r.json
+
+    _staff_login(phone, live_server, "demo-approver-2", shot)
+    phone.get_by_role("tab", name="抄送").click()
+    phone.locator(".van-cell.unread", has_text="居住证申领").click()
+    phone.get_by_test_id("copy-from").wait_for()
+    assert "请住建局核对住址" in phone.get_by_test_id("copy-from").inner_text()
+    assert phone.get_by_text("身份证号", exact=True).is_visible()          # under the form's labels,
+    assert phone.get_by_text("110101199003076632").count() == 0             # and masked as for any staff
+    shot(phone, "copy")
+    with app.app_context():
+        assert CarbonCopy.objects(user_id=str(colleague.id)).get().read_at is not None    # opening it read it
+    phone.go_back()
+    phone.get_by_role("tab", name="抄送").click()
+    phone.locator(".van-cell", has_text="居住证申领").first.wait_for()
+    assert phone.locator(".van-cell.unread").count() == 0                   # listed as read now
+
+
+def test_an_approver_approves_several_cases_at_once_and_is_told_which_could_not_be(app, live_server, phone, shot):
+    from workflows.tasks.models import HumanTask
+    require_built("api/web")
+    _seed(app)
+    with app.app_context():
+        made = [_first_task_of_a_case_submitted_through_the_api(app) for _ in range(3)]
+    client, _, civil, _ = made[0]
+    tasks = [task for *_, task in made]
+
+    _staff_login(phone, live_server, "demo-approver-1", shot)
+    phone.get_by_role("button", name="批量同意").click()
+    for task in tasks:
+        phone.get_by_role("checkbox", name=task["application_number"]).click()
+    with app.app_context():           # a colleague's phone approved the third while this one was choosing
+        r = client.post(f"/api/v1/tasks/{tasks[2]['id']}/complete", headers=civil,
+                        json={"version": tasks[2]["version"], "decision": "approve", "comment": "同意"})
+        assert r.status_code == 200, r.json
+    shot(phone, "batch")
+    phone.get_by_role("button", name="同意所选（3）").click()
+    phone.get_by_test_id("batch-refused").wait_for()
+    refused = phone.get_by_test_id("batch-refused").inner_text()
+    assert tasks[2]["application_number"] in refused and tasks[0]["application_number"] not in refused
+    with app.app_context():
+        done = {str(t.id): (t.status, t.outcome) for t in HumanTask.objects(id__in=[t["id"] for t in tasks])}
+    assert done[tasks[0]["id"]] == done[tasks[1]["id"]] == ("done", "approved")

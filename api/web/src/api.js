@@ -1,6 +1,7 @@
 // The API client. A phone stays signed in: the token pair is kept in localStorage (a mini-program keeps it in
 // wx storage the same way); a 401 refreshes once and retries. Network failures are ApiError with status 0.
 import { onMounted, ref } from 'vue'
+import { textIn } from './i18n.js'
 
 const KEY = 'zhangban.m.tokens'
 
@@ -125,4 +126,13 @@ export function useLoaded(fetcher) {
   }
   onMounted(load)
   return { value, error, refreshing, load, act }
+}
+
+// An application form's top-level field → its label, from its render model (姓名 rather than name); {} when the
+// form cannot be read, and the field names stand in.
+export async function fieldLabels(renderUrl) {
+  try {
+    const model = await api('GET', renderUrl)
+    return Object.fromEntries(model.components.filter((c) => !c.parent).map((c) => [c.path.slice(1), textIn(c.label)]))
+  } catch { return {} }
 }

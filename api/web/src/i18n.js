@@ -22,7 +22,9 @@ const messages = {
     'rating.submit': '提交评价', 'rating.thanks': '感谢您的评价', 'rating.yours': '我的评价', 'rating.reply': '部门回复',
     'rating.follow_up': '追评', 'rating.add_follow_up': '追加评价',
     'messages.title': '消息', 'messages.empty': '没有消息',
-    'tasks.todo': '待办', 'tasks.done': '已办', 'tasks.copies': '抄送', 'tasks.empty': '没有事项',
+    'tasks.batch': '批量同意', 'tasks.batch_approve': '同意所选（{n}）', 'tasks.batch_done': '已同意 {n} 件',
+    'tasks.batch_refused': '以下事项未能同意', 'tasks.batch_cancel': '取消',
+    'copy.from': '抄送人', 'tasks.todo': '待办', 'tasks.done': '已办', 'tasks.copies': '抄送', 'tasks.empty': '没有事项',
     'task.approve': '同意', 'task.reject': '不同意', 'task.return': '退回补正', 'task.comment': '审批意见',
     'task.signature': '签名', 'task.transfer': '转办', 'task.delegate': '委派', 'task.add_signer': '加签',
     'task.user_id': '同事的用户 ID', 'task.data': '申请内容', 'task.attachments': '附件', 'task.done': '已处理',
@@ -35,6 +37,8 @@ const messages = {
     'action.supplemented': '已补正', 'action.withdrawn': '已撤回', 'action.withdraw': '申请整体撤回', 'action.urged': '催办',
     'action.transferred': '转办', 'action.delegated': '委派', 'action.signer_added': '加签', 'action.started': '已启动',
     'action.cancelled': '已取消', 'action.skipped': '未启动', 'action.partly_approved': '部分办结',
+    'action.cc': '抄送', 'action.sent_back': '退回', 'action.signer_removed': '减签', 'action.delegate_done': '委派办结',
+    'action.signed': '加签意见',
     'bundle.section': '一件事一次办', 'bundle.hint': '一次填写，同时办理', 'bundle.shared': '共同信息',
     'bundle.submit': '一次提交', 'bundle.parts': '各部门办理情况', 'bundle.withdraw': '整体撤回',
     'bundle.withdraw_confirm': '确定撤回这件事的全部申请吗？', 'bundle.mine': '我的一件事',
@@ -59,7 +63,9 @@ const messages = {
     'rating.submit': 'Send the rating', 'rating.thanks': 'Thank you for rating', 'rating.yours': 'Your rating', 'rating.reply': "The department's reply",
     'rating.follow_up': 'Follow-up', 'rating.add_follow_up': 'Add a follow-up',
     'messages.title': 'Messages', 'messages.empty': 'No messages',
-    'tasks.todo': 'To do', 'tasks.done': 'Done', 'tasks.copies': 'Copies', 'tasks.empty': 'Nothing here',
+    'tasks.batch': 'Approve several', 'tasks.batch_approve': 'Approve the chosen ({n})', 'tasks.batch_done': '{n} approved',
+    'tasks.batch_refused': 'Not approved', 'tasks.batch_cancel': 'Cancel',
+    'copy.from': 'Copied by', 'tasks.todo': 'To do', 'tasks.done': 'Done', 'tasks.copies': 'Copies', 'tasks.empty': 'Nothing here',
     'task.approve': 'Approve', 'task.reject': 'Reject', 'task.return': 'Send back', 'task.comment': 'Comment',
     'task.signature': 'Signature', 'task.transfer': 'Transfer', 'task.delegate': 'Delegate', 'task.add_signer': 'Add a signer',
     'task.user_id': "A colleague's user id", 'task.data': 'Application', 'task.attachments': 'Attachments', 'task.done': 'Handled',
@@ -72,6 +78,8 @@ const messages = {
     'action.supplemented': 'Corrected', 'action.withdrawn': 'Withdrawn', 'action.withdraw': 'Withdrawal asked', 'action.urged': 'Urged',
     'action.transferred': 'Transferred', 'action.delegated': 'Delegated', 'action.signer_added': 'Signer added', 'action.started': 'Started',
     'action.cancelled': 'Cancelled', 'action.skipped': 'Not started', 'action.partly_approved': 'Partly approved',
+    'action.cc': 'Copied', 'action.sent_back': 'Sent back to a step', 'action.signer_removed': 'Signer removed',
+    'action.delegate_done': 'Delegate done', 'action.signed': 'Added signer\'s opinion',
     'bundle.section': 'One thing, one submission', 'bundle.hint': 'Fill in once for', 'bundle.shared': 'Asked once',
     'bundle.submit': 'Submit all', 'bundle.parts': "Each department's part", 'bundle.withdraw': 'Withdraw it all',
     'bundle.withdraw_confirm': 'Withdraw every application of this bundle?', 'bundle.mine': 'My bundles',
@@ -88,6 +96,11 @@ export function t(key) {
 export function actionText(action) {
   const key = `action.${action}`
   return t(key) !== key ? t(key) : action
+}
+
+// '已同意 {n} 件' with {n: 2} → '已同意 2 件'
+export function fill(template, params) {
+  return template.replace(/\{(\w+)\}/g, (_, k) => params[k])
 }
 
 export function textIn(value) {
