@@ -1,5 +1,5 @@
-"""/api/v1/designer/bundles: 一件事 bundle drafts, validation, publishing, archiving (designers of the leading
-department, and admins). Drafts carry an ETag (their version); PUT needs If-Match."""
+"""/api/v1/designer/bundles: 一件事 bundle drafts, validation, publishing, archiving and published versions
+(designers of the leading department, and admins). Drafts carry an ETag (their version); PUT needs If-Match."""
 from __future__ import annotations
 
 from flask import request
@@ -10,7 +10,7 @@ from api import i18n
 from api.errors import ErrorSchema
 from api.http import BEARER, PageArgs, current_actor, etag, if_match_version, page_schema, paginate
 from designer import bundles_schemas as schemas
-from designer.services_views import localized
+from designer.services_views import NUMBER, localized
 from workflows.bundles import service
 
 blp = Blueprint("designer_bundles", __name__, url_prefix="/api/v1/designer/bundles",
@@ -39,6 +39,7 @@ i18n.register({
 })
 
 DraftPage = page_schema(schemas.BundleDraftOut, "BundleDraftPage")
+VersionPage = page_schema(schemas.BundleVersionOut, "BundleVersionPage")
 ETAG = {"ETag": {"schema": {"type": "string"}}}
 
 
@@ -109,3 +110,22 @@ class DraftArchive(MethodView):
     def post(self, code):
         """Archive: out of the catalogue, no new submissions"""
         return service.archive(current_actor(), code)
+
+
+@blp.route("/<code>/versions")
+class Versions(MethodView):
+    @blp.arguments(PageArgs, location="query", as_kwargs=True)
+    @blp.response(200, VersionPage)
+    @blp.doc(security=[BEARER])
+    def get(self, code, **page):
+        """The published versions, newest first"""
+        return paginate(service.list_versions(current_actor(), code), page)
+
+
+@blp.route(f"/<code>/versions/{NUMBER}")
+class Version(MethodView):
+    @blp.response(200, schemas.BundleVersionOut)
+    @blp.doc(security=[BEARER])
+    def get(self, code, number):
+        """One published version, read-only"""
+        return service.get_draft_version(current_actor(), code, number)

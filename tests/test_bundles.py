@@ -275,3 +275,15 @@ def test_a_part_its_department_acted_on_in_the_same_moment_is_not_withdrawn_and_
     assert r.json["status"] == "submitted"                   # not over while 医保's part goes on
     monkeypatch.undo()
     assert newborn.case(case["id"])["withdrawable"] is False
+
+
+def test_the_designer_reads_the_published_versions_and_no_one_else_does(newborn):
+    newborn.publish_bundle()
+    r = newborn.client.post(f"{DESIGNER}/newborn/publish", headers=newborn.designer)       # a second version
+    assert r.status_code == 201, r.json
+    listed = newborn.client.get(f"{DESIGNER}/newborn/versions", headers=newborn.designer).json
+    assert [v["version"] for v in listed["items"]] == [2, 1] and [v["current"] for v in listed["items"]] == [True, False]
+    first = newborn.client.get(f"{DESIGNER}/newborn/versions/1", headers=newborn.designer).json
+    assert first["version"] == 1 and [p["key"] for p in first["parts"]] == ["birth", "hukou", "insurance"]
+    assert newborn.client.get(f"{DESIGNER}/newborn/versions/3", headers=newborn.designer).status_code == 404
+    assert newborn.client.get(f"{DESIGNER}/newborn/versions", headers=newborn.approvers["police"]).status_code == 403

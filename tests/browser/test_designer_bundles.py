@@ -64,3 +64,10 @@ def test_an_official_composes_a_bundle_maps_its_shared_fields_and_publishes_it(l
         ("parent_id", "父母身份证号", {"birth": "mother_id_card", "hukou": "parent_id_card", "insurance": "id_card"})]
     detail = newborn.client.get("/api/v1/bundles/newborn", headers=newborn.resident)
     assert detail.status_code == 200 and detail.json["form"]["shared"][0]["path"] == "/shared/parent_id"
+
+    page.get_by_label("历史版本").select_option(label="第 1 版 · 当前版本")
+    page.get_by_role("heading", level=1, name="第 1 版").wait_for()
+    assert page.get_by_role("button", name="发布").count() == 0          # read-only
+    page.get_by_role("cell", name="出生登记 (hukou_birth · 第 1 版)").wait_for()
+    assert page.get_by_role("cell", name="parent_id", exact=True).is_visible()
+    shot(page, "bundles-version")

@@ -47,6 +47,20 @@ def get_draft(actor: Actor, code: str) -> BundleDraft:
     return _draft(actor, code)
 
 
+def list_versions(actor: Actor, code: str):
+    """The published versions of a bundle one may design, newest first."""
+    _draft(actor, code)
+    return BundleVersion.objects(code=code).order_by("-version")
+
+
+def get_draft_version(actor: Actor, code: str, number: int) -> BundleVersion:
+    _draft(actor, code)
+    found = BundleVersion.objects(code=code, version=number).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
 def update_draft(actor: Actor, code: str, expected_version: int, **values) -> BundleDraft:
     return DRAFTS.update(actor, code, expected_version, values, _body)
 

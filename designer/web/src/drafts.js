@@ -76,3 +76,8 @@ export function useDraftEditor({ base, fields, blank, payload, room, afterLoad }
 
   return { draft, body, problems, dirty, conflict, notice, failure, busy, reload, save, check, publish }
 }
+
+// The versions picker of an editor's toolbar: its value is the version's hash route ('' for none).
+export function openVersion(route) {
+  if (route) location.hash = route
+}

@@ -29,6 +29,9 @@ const pairs = {
     'Someone else saved this bundle first. Reloading discards your changes.'],
   'bundles.reload': ['重新加载', 'Reload'], 'bundles.code_hint': ['2–64 个字母、数字、_ 或 -', '2–64 letters, digits, _ or -'],
   'bundles.key_hint': ['小写字母开头，字母、数字或 _', 'a-z first, then a-z, 0-9 or _'],
+  'bundles.versions': ['历史版本', 'Versions'], 'bundles.version': ['第 {n} 版', 'Version {n}'],
+  'bundles.current': ['当前版本', 'current'], 'bundles.readonly': ['只读', 'read-only'],
+  'bundles.published_at': ['发布时间', 'Published at'],
 }
 
 const zh = {}
