@@ -45,6 +45,12 @@ def carry(documents: list[me.Document], now: datetime) -> dict:
     return {"push_all__deferred": [entry(d) for d in documents], "min__deferred_due_at": now}
 
 
+def attach(document: me.Document, documents: list[me.Document], now: datetime) -> None:
+    """`carry` for a document about to be inserted: its records go in with it."""
+    document.deferred = [entry(d) for d in documents]
+    document.deferred_due_at = now if documents else None
+
+
 def due_query() -> dict:
     return {"deferred_due_at": {"$type": "date"}}     # names the partial index's filter, so MongoDB uses it
 
@@ -91,4 +97,3 @@ def _insert_new(collection, docs: list[dict]) -> None:
         others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
         if others:
             raise
-

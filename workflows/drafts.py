@@ -28,6 +28,7 @@ class Drafts:
     name: str           # "service", "bundle"
     draft_model: type
     version_model: type
+    internal: tuple = ()    # version fields no designer reads (a service's search keys)
 
     def find(self, actor: Actor, code: str):
         actor.require_designer()
@@ -96,6 +97,19 @@ class Drafts:
         if self.draft_model.objects(id=draft.id, status="archived").only("id").first():
             self.version_model.objects(id=published.id).update_one(set__current=False)
             raise Conflict(f"{self.name}.archived")
+
+    def versions(self, actor: Actor, code: str):
+        """The published versions of a draft one may design, newest first."""
+        self.find(actor, code)
+        return self.version_model.objects(code=code).exclude(*self.internal).order_by("-version")
+
+    def version(self, actor: Actor, code: str, number: int):
+        """One published version of a draft one may design; NotFound for a number never published."""
+        self.find(actor, code)
+        found = self.version_model.objects(code=code, version=number).exclude(*self.internal).first()
+        if found is None:
+            raise NotFound()
+        return found
 
     def archive(self, actor: Actor, code: str, expected_version: int | None = None):
         """No more edits or publishing, and no current version. Published versions stay readable by number."""

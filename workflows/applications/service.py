@@ -163,7 +163,7 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
         *(auto_approval.owed(actor, app, decided) if decided else [])]
     try:
         if is_new:
-            app.deferred, app.deferred_due_at = [deferred_records.entry(d) for d in owed], now
+            deferred_records.attach(app, owed, now)
             app.save(force_insert=True)
         elif not Application.objects(id=app.id, version=app.version, status="draft").update_one(
                 inc__version=1, **{f"set__{k}": getattr(app, k) for k in _SUBMIT_FIELDS},

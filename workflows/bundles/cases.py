@@ -134,7 +134,7 @@ def submit(actor: Actor, *, bundle_code: str, shared: dict, parts: dict, profile
 
 def withdraw(actor: Actor, case_id: str, expected_version: int, *, reason: str = "") -> dict:
     """撤回 the whole bundle while no department has acted on any of its parts."""
-    case = db.found(BundleCase.objects.exclude("parts.data_json"), case_id, applicant_id=actor.user_id)
+    case = _mine(actor, case_id)
     if case.version != expected_version:
         raise Conflict("bundle.changed")
     parts = Application.objects(bundle_id=case.id).only("status", "staff_acted")
@@ -348,13 +348,18 @@ def resume_open(batch: int = 500) -> dict:
 
 # -- reading ---------------------------------------------------------------------------------------------------
 
+def _mine(actor: Actor, case_id: str) -> BundleCase:
+    """The caller's own case (without the parts' submitted data), or NotFound — for anyone else's too."""
+    return db.found(BundleCase.objects.exclude("parts.data_json"), case_id, applicant_id=actor.user_id)
+
+
 def list_mine(actor: Actor):
     return BundleCase.objects(applicant_id=actor.user_id).exclude("parts.data_json").order_by("-created_at")
 
 
 def view(actor: Actor, case_id: str) -> dict:
     """The case with each part's live status and number, and one timeline across departments."""
-    case = db.found(BundleCase.objects.exclude("parts.data_json"), case_id, applicant_id=actor.user_id)
+    case = _mine(actor, case_id)
     apps = {a.id: a for a in Application.objects(bundle_id=case.id).exclude("data_json")}
     by_part = {p.key: p for p in case.parts}
     parts, timeline = [], []

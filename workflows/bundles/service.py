@@ -48,17 +48,11 @@ def get_draft(actor: Actor, code: str) -> BundleDraft:
 
 
 def list_versions(actor: Actor, code: str):
-    """The published versions of a bundle one may design, newest first."""
-    _draft(actor, code)
-    return BundleVersion.objects(code=code).order_by("-version")
+    return DRAFTS.versions(actor, code)
 
 
 def get_draft_version(actor: Actor, code: str, number: int) -> BundleVersion:
-    _draft(actor, code)
-    found = BundleVersion.objects(code=code, version=number).first()
-    if found is None:
-        raise NotFound()
-    return found
+    return DRAFTS.version(actor, code, number)
 
 
 def update_draft(actor: Actor, code: str, expected_version: int, **values) -> BundleDraft:

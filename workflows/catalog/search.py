@@ -24,6 +24,7 @@ from workflows.catalog.models import ServiceVersion
 NATIONWIDE = "100000"           # 全国: applicable everywhere (跨省通办)
 MAX_LATIN_PREFIX = 12           # a Latin word is found by any prefix of up to this many characters
 MAX_KEYS = 6000                 # per version; names and the code come first, so they are always searchable
+SEARCH_FIELDS = ("search_keys", "search_text")   # the index a version carries: never shown, rarely read back
 _RUNS = re.compile(r"[0-9a-z]+|[^\W\d_a-z]+")   # Latin words and numbers | runs of other letters (汉字)
 
 
@@ -103,7 +104,7 @@ def search(*, keyword: str | None = None, department: str | None = None, categor
     costs ~0.2 ms and a large `$in` is quadratic, so one look-up and no `$in` beyond a page's ids.)
     """
     terms = _terms(keyword or "", query=True)
-    light = ServiceVersion.objects(current=True).exclude("search_keys", "search_text", "body.materials")
+    light = ServiceVersion.objects(current=True).exclude(*SEARCH_FIELDS, "body.materials")
     if not (terms or department or category or region):   # no filter (or only punctuation): the whole catalogue
         ordered = light.order_by("code")
         return {"items": list(ordered.skip((page - 1) * page_size).limit(page_size)), "total": ordered.count(),
@@ -123,6 +124,6 @@ def search(*, keyword: str | None = None, department: str | None = None, categor
     survivors = sorted((code, doc_id) for code, (_, doc_id) in newest.items())
     chosen = [doc_id for _, doc_id in survivors[(page - 1) * page_size:page * page_size]]
     # by _id alone: adding `current` to an `$in` makes the test server scan the collection (25 ms → 800 ms)
-    page_docs = ServiceVersion.objects(id__in=chosen).exclude("search_keys", "search_text", "body.materials")
+    page_docs = ServiceVersion.objects(id__in=chosen).exclude(*SEARCH_FIELDS, "body.materials")
     items = sorted(page_docs, key=lambda v: v.code) if chosen else []
     return {"items": items, "total": len(survivors), "page": page, "page_size": page_size}

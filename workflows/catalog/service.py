@@ -16,13 +16,14 @@ from core.actor import Actor
 from core.cache import MiB, WeightedLRU
 from core.errors import Invalid, NotFound
 from workflows.catalog import checks, search as catalogue
+from workflows.catalog.search import SEARCH_FIELDS
 from workflows.catalog.models import AutoApproval, Material, ServiceBody, ServiceDraft, ServiceVersion
 from workflows.drafts import Drafts
 
 BODY_FIELDS = tuple(name for name in ServiceBody._fields if name not in ("materials", "auto_approval"))
 
 
-DRAFTS = Drafts("service", ServiceDraft, ServiceVersion)
+DRAFTS = Drafts("service", ServiceDraft, ServiceVersion, internal=SEARCH_FIELDS)
 _draft = DRAFTS.find
 
 
@@ -105,13 +106,11 @@ def archive(actor: Actor, code: str, expected_version: int | None = None) -> Ser
 
 
 def list_versions(actor: Actor, code: str):
-    _draft(actor, code)
-    return ServiceVersion.objects(code=code).exclude("search_keys", "search_text").order_by("-version")
+    return DRAFTS.versions(actor, code)
 
 
 def get_draft_version(actor: Actor, code: str, number: int) -> ServiceVersion:
-    _draft(actor, code)
-    return get_version(code, number)
+    return DRAFTS.version(actor, code, number)
 
 
 # -- the published catalogue -------------------------------------------------------------------------------------
@@ -120,7 +119,7 @@ def get_version(code: str, number: int) -> ServiceVersion:
     """A published version by number, current or not (applications keep the version they started on)."""
     if not 0 < number < 2 ** 63:
         raise NotFound()
-    found = ServiceVersion.objects(code=code, version=number).exclude("search_keys", "search_text").first()
+    found = ServiceVersion.objects(code=code, version=number).exclude(*SEARCH_FIELDS).first()
     if found is None:
         raise NotFound()
     return found
@@ -136,7 +135,7 @@ CURRENT = WeightedLRU("current service versions", max_weight=4 * MiB, max_age=CU
 def get_current(code: str) -> ServiceVersion:
     """The version residents see and apply for: the newest current one. NotFound if archived or unpublished."""
     def load() -> ServiceVersion:
-        found = (ServiceVersion.objects(code=code, current=True).exclude("search_keys", "search_text")
+        found = (ServiceVersion.objects(code=code, current=True).exclude(*SEARCH_FIELDS)
                  .order_by("-version").first())
         if found is None:
             raise NotFound()

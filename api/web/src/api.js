@@ -14,6 +14,11 @@ export function setTokens(pair) {
   else localStorage.removeItem(KEY)
 }
 
+// One per submission a phone may send again (a lost connection): the server answers a repeat with the first.
+export function newIdempotencyKey() {
+  return crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()
+}
+
 export class ApiError extends Error {
   constructor(status, body) {
     super((body && body.message) || (status ? `HTTP ${status}` : 'network'))

@@ -38,12 +38,11 @@ export function useDraftEditor({ base, fields, blank, payload, room, afterLoad }
   }
 
   // a write with If-Match: its answer, or null when it was refused (a 412 offers the reload)
-  async function send(path, options) {
+  async function send(method, path, options) {
     busy.value = true
     failure.value = ''
     try {
-      return await api(path === base ? 'PUT' : 'POST', path,
-                       { ...options, headers: { 'If-Match': `"${draft.value.version}"` } })
+      return await api(method, path, { ...options, headers: { 'If-Match': `"${draft.value.version}"` } })
     } catch (e) {
       if (e.status === 412) conflict.value = true
       else { failure.value = e.message; show(e.errors) }
@@ -52,7 +51,7 @@ export function useDraftEditor({ base, fields, blank, payload, room, afterLoad }
   }
 
   async function save() {
-    const saved = await send(base, { body: payload(body) })
+    const saved = await send('PUT', base, { body: payload(body) })
     if (!saved) return false
     load(saved)
     notice.value = t(`${room}.saved`)
@@ -68,7 +67,7 @@ export function useDraftEditor({ base, fields, blank, payload, room, afterLoad }
 
   async function publish() {
     if (dirty.value && !(await save())) return
-    const version = await send(`${base}/publish`, {})
+    const version = await send('POST', `${base}/publish`, {})
     if (!version) return
     await reload()
     notice.value = fill(t(`${room}.published_as`), { n: version.version })
