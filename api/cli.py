@@ -301,12 +301,13 @@ def workflows_tick(limit):
     """Fire due timers (claimed with a lease, so several can run) and purge test runs older than a day."""
     from api.runtime import runtime
     from core import audit
-    from workflows import instances
+    from workflows import test_runs
+    from workflows.applications import case_state
 
     runtime()
     audit.seal()
-    run = instances.fire_due_timers(limit=limit)
-    purged = instances.purge_test_runs()
+    run = case_state.fire_due_timers(limit=limit)
+    purged = test_runs.purge_test_runs()
     click.echo(f"fired timers on {run.fired} instances ({run.failed} failed, now incidents; {run.skipped} changed "
                f"meanwhile, skipped); purged {purged} test runs")
 

@@ -42,18 +42,12 @@ def _choice(label, options):
 
 # key, title, title_en, department code, schema: the forms docs/bpmn/*.bpmn name in their user tasks
 FORMS = [
+    # the decision is the approver's 同意/不同意, never a form field (docs/bpmn.md, "办结结果")
     ("review", "审核意见", "Review", "civil", {
-        "type": "object", "required": ["decision"], "properties": {
-            "decision": _choice({"zh-CN": "审核结果", "en": "Decision"},
-                                [("pass", {"zh-CN": "通过", "en": "Pass"}),
-                                 ("return", {"zh-CN": "退回补正", "en": "Return for supplement"}),
-                                 ("reject", {"zh-CN": "不予受理", "en": "Reject"})]),
-            "reason": _text({"zh-CN": "意见或退回理由", "en": "Comment or reason"}, maxLength=500)}}),
+        "type": "object", "properties": {
+            "reason": _text({"zh-CN": "审核意见", "en": "Comment"}, maxLength=500)}}),
     ("fee_review", "费用核定", "Fee review", "civil", {
-        "type": "object", "required": ["decision", "amount"], "properties": {
-            "decision": _choice({"zh-CN": "审核结果", "en": "Decision"},
-                                [("pass", {"zh-CN": "通过", "en": "Pass"}),
-                                 ("reject", {"zh-CN": "不予受理", "en": "Reject"})]),
+        "type": "object", "required": ["amount"], "properties": {
             "amount": {"type": "string", "minimum": 0, "maximum": 10000000,
                        "x-ui": {"widget": "money", "label": {"zh-CN": "核定金额（元）", "en": "Amount (CNY)"}}}}}),
     ("countersign", "会签意见", "Countersign", "civil", {

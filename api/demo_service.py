@@ -84,8 +84,8 @@ del decision</bpmn:script></bpmn:scriptTask>
       <bpmn:incoming>f4</bpmn:incoming><bpmn:outgoing>f_pass</bpmn:outgoing><bpmn:outgoing>f_fail</bpmn:outgoing>
     </bpmn:exclusiveGateway>
     {_task("issue", "制证发证", "f_pass", "f5")}
-    <bpmn:endEvent id="issued" name="办结"><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>
-    <bpmn:endEvent id="refused" name="不予办理"><bpmn:incoming>f_refuse</bpmn:incoming>
+    <bpmn:endEvent id="issued" name="办结"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="approved" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="refused" name="不予办理"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="rejected" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f_refuse</bpmn:incoming>
       <bpmn:incoming>f_fail</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="accept" />
     <bpmn:sequenceFlow id="f2" sourceRef="accept" targetRef="accepted" />

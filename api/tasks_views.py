@@ -12,7 +12,7 @@ from api.applications_schemas import (AddSignerIn, BatchIn, BatchOut, CarbonCopy
 from api.errors import ErrorSchema
 from api.http import BEARER, PageArgs, current_actor, page_schema, paginate
 from api.identity.service import department_approvers, staff_actor
-from workflows.tasks import actions, countersign, service
+from workflows.tasks import actions, countersign, service, signers
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Approvers: inbox and actions")
 
@@ -21,6 +21,7 @@ i18n.register({
     "task.changed": ("任务已被他人处理或已变化，请刷新", "Someone acted on this task first; reload"),
     "task.claimed_by_other": ("该任务已被他人签收", "Someone else has claimed this task"),
     "task.not_your_task": ("你不能办理该任务", "You may not act on this task"),
+    "task.picked_signer": ("你是被指定的会签人，不能退回公共待办", "You were picked to countersign: the task cannot go back to the pool"),
     "task.comment_required": ("不同意时必须填写意见", "A comment is required to reject"),
     "task.no_form": ("该任务没有表单，不能提交表单数据", "This task has no form; send no form data"),
     "task.return_needs_items": ("退回补正时请指明需要补正的字段或材料",
@@ -43,7 +44,7 @@ i18n.register({
 
 class CompletePickingIn(CompleteIn):
     signers = fields.List(fields.String(validate=validate.Length(min=1, max=64)), load_default=None,
-                          validate=validate.Length(max=countersign.MAX_SIGNERS),
+                          validate=validate.Length(max=signers.MAX_SIGNERS),
                           metadata={"description": "user ids: the countersigners this approval hands the case to, "
                                                    "where the process asks this step to pick them"})
 

@@ -45,6 +45,13 @@ def carry(documents: list[me.Document], now: datetime) -> dict:
     return {"push_all__deferred": [entry(d) for d in documents], "min__deferred_due_at": now}
 
 
+def carry_raw(documents: list[me.Document], now: datetime) -> dict:
+    """`carry` as a driver update: {"$push": …, "$min": …} to merge into an update document ({} for none)."""
+    if not documents:
+        return {}
+    return {"$push": {"deferred": {"$each": [entry(d) for d in documents]}}, "$min": {"deferred_due_at": now}}
+
+
 def attach(document: me.Document, documents: list[me.Document], now: datetime) -> None:
     """`carry` for a document about to be inserted: its records go in with it."""
     document.deferred = [entry(d) for d in documents]

@@ -116,6 +116,9 @@ class TestRunIn(Schema):
 
 class TaskCompleteIn(Schema):
     data = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": "the form data"})
+    decision = fields.String(load_default="approve", validate=validate.OneOf(("approve", "reject")), metadata={
+        "description": "the approver's button: 同意 (approve) or 不同意 (reject), with the same meaning as for a real "
+                       "case: reject ends the run `rejected` unless the task routes rejections (onReject=route)"})
     version = fields.Integer(metadata={"description": "the test run's version you read (optional)"})
 
 
@@ -163,7 +166,11 @@ class TestRunOut(Schema):
     id = fields.String()
     key = fields.String()
     process_version = fields.Integer()
-    status = fields.String(metadata={"description": "running, completed or incident"})
+    status = fields.String(metadata={"description": "running, completed, cancelled or incident"})
+    end_event = fields.String(allow_none=True, metadata={
+        "description": "once completed: the end event reached, or the user task whose 不同意 ended it"})
+    outcome = fields.String(allow_none=True, metadata={"description": "once completed: approved or rejected, as "
+                                                                      "that end declares (docs/bpmn.md, 办结结果)"})
     is_test = fields.Boolean()
     ready_tasks = fields.List(fields.Nested(ReadyTaskOut))
     path = fields.List(fields.Nested(PathEntryOut))

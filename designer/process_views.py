@@ -12,7 +12,7 @@ from api.http import BEARER, PageArgs, current_actor, etag, if_match_version, pa
 from api.identity.models import Department
 from core.actor import ROLES
 from designer import process_schemas as schemas
-from workflows import instances, quotas, service
+from workflows import quotas, service, test_runs
 
 blp = Blueprint("designer_processes", __name__, url_prefix="/api/v1/designer/processes",
                 description="Designer: BPMN processes and test runs")
@@ -26,6 +26,7 @@ i18n.register({
     "process.publish_raced": ("另一次发布刚刚完成，请重试", "Another publish just finished; try again"),
     "workflow.incident": ("流程运行出错，已记录为异常", "The process failed at a step; an incident was recorded"),
     "workflow.instance_changed": ("流程已被他人推进，请刷新后重试", "Someone moved the process on first; reload"),
+    "workflow.instance_ended": ("流程已结束或已取消，不能再办理", "The process has ended or was cancelled; nothing more can be done"),
     "workflow.task_not_ready": ("该任务不是待办状态", "This task is not waiting to be done"),
     "workflow.data_too_large": ("数据过大或嵌套过深", "The data is too large or nested too deeply"),
     "workflow.definition_too_large": ("流程定义过大，无法启动", "The process definition is too large to start"),
@@ -145,7 +146,7 @@ class TestRuns(MethodView):
     @blp.doc(security=[BEARER])
     def post(self, body, key, number):
         """Start a test run with start data; it runs to its first wait (purged after a day)"""
-        return instances.start_test_run(current_actor(), key, number, body["data"])
+        return test_runs.start_test_run(current_actor(), key, number, body["data"])
 
 
 @blp.route(f"/<key>/versions/{NUMBER}/test-runs/<run_id>")
@@ -154,7 +155,7 @@ class TestRun(MethodView):
     @blp.doc(security=[BEARER])
     def get(self, key, number, run_id):
         """The test run: ready tasks (lane, form, data, due time), the path taken, incidents"""
-        return instances.get_test_run(current_actor(), key, number, run_id)
+        return test_runs.get_test_run(current_actor(), key, number, run_id)
 
 
 @blp.route(f"/<key>/versions/{NUMBER}/test-runs/<run_id>/tasks/<task_id>/complete")
@@ -165,9 +166,9 @@ class TestRunComplete(MethodView):
     @blp.alt_response(422, schema=ErrorSchema, description="The process failed at a step (an incident)")
     @blp.doc(security=[BEARER])
     def post(self, body, key, number, run_id, task_id):
-        """Complete a ready user task with form data and run on to the next wait"""
-        return instances.complete_test_task(current_actor(), key, number, run_id, task_id, body["data"],
-                                            body.get("version"))
+        """Complete a ready user task with form data and 同意 or 不同意, and run on to the next wait"""
+        return test_runs.complete_test_task(current_actor(), key, number, run_id, task_id, body["data"],
+                                            body.get("version"), decision=body.get("decision", "approve"))
 
 
 @blp.route(f"/<key>/versions/{NUMBER}/test-runs/<run_id>/messages")
@@ -178,7 +179,7 @@ class TestRunMessage(MethodView):
     @blp.doc(security=[BEARER])
     def post(self, body, key, number, run_id):
         """Deliver a message the test run waits for (its payload lands in the messageVariable)"""
-        return instances.message_test_run(current_actor(), key, number, run_id, body["name"], body["payload"])
+        return test_runs.message_test_run(current_actor(), key, number, run_id, body["name"], body["payload"])
 
 
 @blp.route(f"/<key>/versions/{NUMBER}/test-runs/<run_id>/timers")
@@ -189,7 +190,7 @@ class TestRunTimers(MethodView):
     @blp.doc(security=[BEARER])
     def post(self, body, key, number, run_id):
         """Fire the timers due by `at` (default now)"""
-        return instances.timers_test_run(current_actor(), key, number, run_id, body.get("at"))
+        return test_runs.timers_test_run(current_actor(), key, number, run_id, body.get("at"))
 
 
 @blp.route(f"/<key>/versions/{NUMBER}/breaker")

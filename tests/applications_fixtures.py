@@ -49,8 +49,8 @@ TWO_DEPARTMENTS = """<?xml version="1.0" encoding="UTF-8"?>
         <spiffworkflow:property name="formKey" value="review" /></spiffworkflow:properties></bpmn:extensionElements>
       <bpmn:incoming>f_yes</bpmn:incoming>
       <bpmn:outgoing>f3</bpmn:outgoing></bpmn:userTask>
-    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
-    <bpmn:endEvent id="end_rejected"><bpmn:incoming>f_no</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="end"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="approved" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="end_rejected"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="rejected" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f_no</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review" />
     <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="gw" />
     <bpmn:sequenceFlow id="f_yes" sourceRef="gw" targetRef="recheck">

@@ -99,12 +99,13 @@ def test_a_crash_between_the_instance_and_the_projection_is_repaired(case, app, 
                                                                        "decision": "approve"}, headers=case.civil_1)
     assert r.status_code == 500 and "died" not in r.get_data(as_text=True)     # no stack trace to the client
     monkeypatch.undo()
-    assert case.todo(case.housing_1) == []                           # the projection is behind the instance
-    assert [s["name"] for s in case.application(submitted["id"])["current_steps"]] == ["受理审核"]
+    assert case.todo(case.housing_1) == []                           # the projection is behind the case …
+    # … which the case-state writer had written first: the application shows the step and the decision
+    assert [s["name"] for s in case.application(submitted["id"])["current_steps"]] == ["住建复核"]
 
     with app.app_context():
         report = rebuild()
-        assert report.rows_added == 1 and report.steps_fixed == 1 and report.decisions_added == 1, report
+        assert report.rows_added == 1 and report.steps_fixed == 0 and report.decisions_added == 0, report
         assert rebuild().differences == 0                             # and a second run finds nothing
     [recheck] = case.todo(case.housing_1)
     assert recheck["name"] == "住建复核"

@@ -2,6 +2,8 @@
 POST with one merged form, run as one case of parallel and ordered parts, with one timeline and one result."""
 from __future__ import annotations
 
+import threading
+
 from tests.applications_fixtures import ID_CARD
 from tests.bundles_fixtures import DESIGNER, bundle_body, good, newborn  # noqa: F401 (fixture)
 
@@ -57,7 +59,11 @@ def test_one_post_runs_parallel_parts_then_the_one_that_needs_the_birth_certific
                                headers=newborn.resident).json
     assert birth["data"] == {"mother_id_card": ID_CARD, "baby_name": "张小宝"}
 
-    newborn.decide(newborn.approvers["health"], comment="证明已签发")
+    newborn.decide(newborn.approvers["health"], comment="证明已签发", then_worker=False)
+    # the approval's request did not run the police's submission: the worker's round moves the bundle on
+    waiting = newborn.case(case["id"])
+    assert next(p for p in waiting["parts"] if p["key"] == "hukou")["status"] == "waiting"
+    assert newborn.worker() == 1 and newborn.worker() == 0
     after = newborn.case(case["id"])
     hukou = next(p for p in after["parts"] if p["key"] == "hukou")
     assert hukou["status"] == "submitted" and hukou["number"].startswith("ZB")
@@ -144,6 +150,16 @@ def test_the_part_that_needs_two_starts_once_when_both_end_together_and_sees_the
     responses = _parallel(app, [lambda c, h=h, t=t: c.post(f"/api/v1/tasks/{t['id']}/complete", headers=h, json={
         "version": t["version"], "decision": "approve", "comment": "同意"}) for h, t in tasks])
     assert [r.status_code for r in responses] == [200, 200]
+    assert newborn.todo(newborn.approvers["police"]) == []          # no approval ran the police's submission
+
+    def worker():
+        with app.app_context():
+            newborn.worker()
+    workers = [threading.Thread(target=worker) for _ in range(2)]   # two workers' rounds at once
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
     [police_task] = newborn.todo(newborn.approvers["police"])       # started exactly once
     after = newborn.case(case["id"])
     assert [(e["part"], e["action"]) for e in after["timeline"]].count(("hukou", "started")) == 1
@@ -246,6 +262,7 @@ def test_withdrawing_a_part_that_fails_the_bundle_ends_it_withdrawn_not_rejected
     r = newborn.client.post(f"/api/v1/applications/{birth['application_id']}/withdraw",
                             json={"version": app_version}, headers=newborn.resident)
     assert r.status_code == 200, r.json
+    newborn.worker()
     done = newborn.case(case["id"])
     assert done["status"] == "withdrawn"
     assert {p["key"]: p["status"] for p in done["parts"]} == {"birth": "withdrawn", "hukou": "cancelled",

@@ -49,9 +49,9 @@ PICKED = """<?xml version="1.0" encoding="UTF-8"?>
     </bpmn:userTask>
     <bpmn:exclusiveGateway id="outcome" default="f_not_agreed"><bpmn:incoming>f3</bpmn:incoming>
       <bpmn:outgoing>f_agreed</bpmn:outgoing><bpmn:outgoing>f_not_agreed</bpmn:outgoing></bpmn:exclusiveGateway>
-    <bpmn:endEvent id="end"><bpmn:incoming>f_agreed</bpmn:incoming></bpmn:endEvent>
-    <bpmn:endEvent id="end_not_agreed"><bpmn:incoming>f_not_agreed</bpmn:incoming></bpmn:endEvent>
-    <bpmn:endEvent id="end_rejected"><bpmn:incoming>f_no</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="end"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="approved" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f_agreed</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="end_not_agreed"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="rejected" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f_not_agreed</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="end_rejected"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="rejected" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f_no</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review" />
     <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="gw" />
     <bpmn:sequenceFlow id="f_yes" sourceRef="gw" targetRef="countersign">

@@ -39,9 +39,15 @@ def test_the_newborn_bundle_from_one_post_to_its_result(app, client):
     health, police = _staff(client, "demo-approver-4"), _staff(client, "demo-approver-3")
     [task] = _todo(client, health)
     _approve(client, health, task, comment="出生医学证明已签发")
+    assert _todo(client, police) == []                       # not in the health approver's request …
+    with app.app_context():
+        from workflows.bundles import cases
+        assert cases.advance_due() == 1                      # … but in the worker's next round
     [task] = _todo(client, police)                           # 户口 starts once the certificate is issued
     assert task["applicant_name"] == "陈*"                   # as for the parts started with the resident's request
     _approve(client, police, task, comment="已登记")
+    with app.app_context():
+        cases.advance_due()
     done = client.get(f"/api/v1/bundle-cases/{case['id']}", headers=resident).json
     assert done["status"] == "approved"
     birth = next(p for p in done["parts"] if p["key"] == "birth")

@@ -8,7 +8,7 @@ import pytest
 
 from core.actor import Actor
 from core.errors import Conflict, NotFound
-from workflows import engine, instances, service
+from workflows import due_timers, engine, instances, service, test_runs
 from workflows.models import Instance
 from tests.workflows_fixtures import example
 
@@ -120,10 +120,10 @@ def test_timers_are_indexed_claimed_once_and_fired(app, monkeypatch):
         due = instance.next_timer_at
         assert timedelta(days=1, hours=23) < due - datetime.now(timezone.utc) < timedelta(days=2, hours=1)
         assert "next_timer_at_1" in Instance._get_collection().index_information()
-        assert instances.fire_due_timers(now=due - timedelta(minutes=1)) == instances.TimerRun()
-        assert instances.due_ids(now=due + timedelta(minutes=1)) == [instance.id]
-        claimed = instances.claim(instance.id, now=due + timedelta(minutes=1))
-        assert claimed is not None and instances.claim(instance.id, now=due + timedelta(minutes=1)) is None  # leased
+        assert due_timers.fire_due_timers(now=due - timedelta(minutes=1)) == due_timers.TimerRun()
+        assert due_timers.due_ids(now=due + timedelta(minutes=1)) == [instance.id]
+        claimed = due_timers.claim(instance.id, now=due + timedelta(minutes=1))
+        assert claimed is not None and due_timers.claim(instance.id, now=due + timedelta(minutes=1)) is None  # leased
         # the worker fires with the real clock; here the timer is not yet due by it, so skip ahead explicitly
         fired = instances.fire_timers(SYSTEM, claimed, at=due + timedelta(minutes=1))
         assert "mark_reminded" in [p["element_id"] for p in fired.path]
@@ -135,7 +135,7 @@ def test_test_runs_are_purged_after_a_day(review):
     old = instances.start(SYSTEM, review, {}, is_test=True)
     real = instances.start(SYSTEM, review, {})
     Instance.objects(id=old.id).update_one(set__created_at=datetime.now(timezone.utc) - timedelta(days=1, minutes=1))
-    assert instances.purge_test_runs() == 1
+    assert test_runs.purge_test_runs() == 1
     assert {str(i.id) for i in Instance.objects} == {str(kept.id), str(real.id)}
 
 

@@ -30,12 +30,17 @@ def _flow(ident, source, target, condition=None):
     return f'<bpmn:sequenceFlow id="{ident}" sourceRef="{source}" targetRef="{target}">{inner}</bpmn:sequenceFlow>'
 
 
+APPROVED_END = ('<bpmn:endEvent id="{}"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property '
+                'name="outcome" value="approved"/></spiffworkflow:properties></bpmn:extensionElements></bpmn:endEvent>')
+
+
 def _gateway(conditions: list[str], gid="route") -> str:
-    """start → exclusive gateway with one flow per condition (each to its own end) and a default → end."""
+    """start → exclusive gateway with one flow per condition (each to its own end, each declaring its outcome) and a
+    default → end."""
     body = ['<bpmn:startEvent id="start"/>', f'<bpmn:exclusiveGateway id="{gid}" default="f_default"/>',
-            '<bpmn:endEvent id="end"/>', _flow("f0", "start", gid), _flow("f_default", gid, "end")]
+            APPROVED_END.format("end"), _flow("f0", "start", gid), _flow("f_default", gid, "end")]
     for i, condition in enumerate(conditions):
-        body += [f'<bpmn:endEvent id="end{i}"/>', _flow(f"c{i}", gid, f"end{i}", condition)]
+        body += [APPROVED_END.format(f"end{i}"), _flow(f"c{i}", gid, f"end{i}", condition)]
     return _process("".join(body))
 
 
@@ -222,7 +227,7 @@ def test_an_instance_that_would_outgrow_the_database_document_is_an_incident(cli
     key = draft(xml, key="hostile_later")
     assert client.post(f"{BASE}/{key}/publish", headers=civil_designer).status_code == 201, key
     run = DesignerRun(client, civil_designer, key, data={"n": 0})
-    r = run.complete("review", {"decision": "pass"}, expect=422)
+    r = run.complete("review", {"reason": "同意"}, expect=422)
     assert r.json["code"] == "workflow_incident" and "16 MB" in r.json["errors"][0]["message"]
     state = run.refresh()
     assert state["status"] == "incident" and [t["element_id"] for t in state["ready_tasks"]] == ["review"]

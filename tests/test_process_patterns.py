@@ -24,10 +24,12 @@ def test_user_task_with_form(client, civil_designer, civil):
     task = run.task("review")
     assert (task["lane"], task["form_key"], task["form_version"]) == ("civil", "review", 1)
     assert task["data"] == {"applicant": "张三"}
-    run.complete("review", {"decision": "pass"})
+    run.complete("review", {"reason": "材料齐全"})
     assert run.state["status"] == "completed" and run.tasks == []
     assert run.path == ["start", "review", "end"]
-    assert run.state["path"][1]["changes"] == {"decision": "pass"}
+    # the form's data, then the action's variables (the 同意 button): docs/bpmn.md, "办结结果"
+    assert run.state["path"][1]["changes"] == {"reason": "材料齐全", "decision": "approve", "approved": True}
+    assert (run.state["end_event"], run.state["outcome"]) == ("end", "approved")
 
 
 @pytest.mark.parametrize("amount, end, extra", [("20000", "leader_review", None), ("10000.00", "leader_review", None),
@@ -35,7 +37,7 @@ def test_user_task_with_form(client, civil_designer, civil):
 def test_exclusive_gateway_with_conditions_and_a_default_flow(client, civil_designer, civil, amount, end, extra):
     civil("exclusive_gateway")
     run = DesignerRun(client, civil_designer, "exclusive_gateway")
-    run.complete("review", {"decision": "pass", "amount": amount})     # as the money field sends it: text
+    run.complete("review", {"amount": amount})     # as the money field sends it: text
     if end == "leader_review":
         assert [t["element_id"] for t in run.tasks] == ["leader_review"]
         assert run.task("leader_review")["lane"] == "approver"
@@ -52,9 +54,9 @@ def test_parallel_split_and_join_across_two_lanes(client, civil_designer, civil,
     run = DesignerRun(client, civil_designer, "parallel_lanes")
     assert sorted((t["element_id"], t["lane"]) for t in run.tasks) == [("civil_check", "civil"),
                                                                         ("housing_check", "housing")]
-    run.complete("housing_check", {"decision": "pass"})
+    run.complete("housing_check", {"reason": "无房"})
     assert [t["element_id"] for t in run.tasks] == ["civil_check"] and run.state["status"] == "running"
-    run.complete("civil_check", {"decision": "pass"})
+    run.complete("civil_check")
     assert run.state["status"] == "completed" and run.path[-2:] == ["join", "end"]
 
 
@@ -125,20 +127,20 @@ def test_interrupting_and_non_interrupting_boundary_timers(client, civil_designe
     run.timers(now + timedelta(days=6))                      # the timeout cancels the review
     assert [t["element_id"] for t in run.tasks] == ["escalated_review"]
     assert run.task("escalated_review")["lane"] == "approver"
-    run.complete("escalated_review", {"decision": "pass"})
+    run.complete("escalated_review")
     assert run.state["status"] == "completed" and "done" not in run.path
 
 
 def test_a_return_loop_to_an_earlier_task(client, civil_designer, civil):
     civil("return_loop")
     run = DesignerRun(client, civil_designer, "return_loop", data={"applicant": "张三"})
-    run.complete("review", {"decision": "return", "reason": "缺少户口本"})
+    run.complete("review", {"reason": "缺少户口本"}, decision="reject")     # routed: back to the applicant
     task = run.task("supplement")
     assert task["lane"] == "resident" and task["data"]["reason"] == "缺少户口本"
     run.complete("supplement", {"note": "已补交户口本"})
     assert run.task("review")["data"]["note"] == "已补交户口本"
-    run.complete("review", {"decision": "pass"})
-    assert run.state["status"] == "completed"
+    run.complete("review")
+    assert run.state["status"] == "completed" and run.state["outcome"] == "approved"
     assert run.path == ["start", "review", "decision", "supplement", "review", "decision", "end"]
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from core.actor import Actor
 from core.errors import Invalid
-from workflows import instances, service
+from workflows import due_timers, instances, service
 from workflows.models import Instance, ProcessDraft, ProcessVersion
 from tests.workflows_fixtures import example
 from tests.workflows_fixtures import civil_designer, forms, housing, housing_designer  # noqa: F401 (fixtures)
@@ -44,7 +44,7 @@ def _script_then_wait(script: str) -> str:
             f'<bpmn:scriptTask id="calc"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>'
             f'<bpmn:script>{script}</bpmn:script></bpmn:scriptTask>'
             f'<bpmn:userTask id="review">{FORM}<bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>'
-            '</bpmn:userTask><bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>'
+            '</bpmn:userTask><bpmn:endEvent id="end"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="approved" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>'
             '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="calc" />'
             '<bpmn:sequenceFlow id="f2" sourceRef="calc" targetRef="review" />'
             '<bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="end" />'
@@ -57,7 +57,7 @@ def _wait_then_script(script: str) -> str:
             f'<bpmn:userTask id="review">{FORM}<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>'
             '</bpmn:userTask><bpmn:scriptTask id="calc"><bpmn:incoming>f2</bpmn:incoming>'
             f'<bpmn:outgoing>f3</bpmn:outgoing><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>'
-            '<bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>'
+            '<bpmn:endEvent id="end"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="approved" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>'
             '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review" />'
             '<bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="calc" />'
             '<bpmn:sequenceFlow id="f3" sourceRef="calc" targetRef="end" />'
@@ -147,8 +147,8 @@ def _review_with_reminder(timer: str) -> str:
             '</bpmn:timerEventDefinition></bpmn:boundaryEvent>'
             '<bpmn:scriptTask id="count"><bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing>'
             '<bpmn:script>reminders = 1</bpmn:script></bpmn:scriptTask>'
-            '<bpmn:endEvent id="reminded"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>'
-            '<bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>'
+            '<bpmn:endEvent id="reminded"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="approved" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>'
+            '<bpmn:endEvent id="end"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="approved" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>'
             '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review" />'
             '<bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="end" />'
             '<bpmn:sequenceFlow id="f3" sourceRef="remind" targetRef="count" />'
@@ -163,7 +163,7 @@ def test_a_cycle_timer_is_scheduled_and_fired_by_the_worker(engine_only):
     assert first is not None, "a cycle timer was never scheduled: the worker would never fire it"
     assert timedelta(minutes=59) < first - datetime.now(timezone.utc) < timedelta(minutes=61)
     assert instances.view(instance)["ready_tasks"][0]["due_at"] == first
-    assert instances.fire_due_timers(now=first + timedelta(minutes=1)).fired == 1
+    assert due_timers.fire_due_timers(now=first + timedelta(minutes=1)).fired == 1
     stored = Instance.objects(id=instance.id).first()
     assert [p["element_id"] for p in stored.path].count("count") == 1
     second = stored.next_timer_at.replace(tzinfo=timezone.utc)     # the second cycle (MongoDB keeps milliseconds)
@@ -187,8 +187,8 @@ def _gateway(key: str) -> str:
             '<bpmn:timeDuration>"P2D"</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'
             f'<bpmn:userTask id="review">{FORM}<bpmn:incoming>f4</bpmn:incoming><bpmn:outgoing>f6</bpmn:outgoing>'
             '</bpmn:userTask>'
-            '<bpmn:endEvent id="end"><bpmn:incoming>f6</bpmn:incoming></bpmn:endEvent>'
-            '<bpmn:endEvent id="closed"><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>'
+            '<bpmn:endEvent id="end"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="approved" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f6</bpmn:incoming></bpmn:endEvent>'
+            '<bpmn:endEvent id="closed"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="rejected" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>'
             '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="gw" />'
             '<bpmn:sequenceFlow id="f2" sourceRef="gw" targetRef="got_it" />'
             '<bpmn:sequenceFlow id="f3" sourceRef="gw" targetRef="too_late" />'
@@ -231,13 +231,13 @@ def test_a_fired_timer_still_waiting_for_its_message_is_not_claimed_again_and_ag
            '<bpmn:outgoing>f2</bpmn:outgoing><bpmn:messageEventDefinition id="md" messageRef="m" />'
            '<bpmn:timerEventDefinition id="td"><bpmn:timeDuration>"PT1H"</bpmn:timeDuration>'
            '</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'
-           '<bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>'
+           '<bpmn:endEvent id="end"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="approved" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>'
            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait" />'
            '<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="end" /></bpmn:process></bpmn:definitions>')
     instance = instances.start(SYSTEM, _publish("both", xml), {})
     later = instance.next_timer_at + timedelta(minutes=1)
-    assert instances.fire_due_timers(now=later) == instances.TimerRun(fired=1)
-    assert instances.fire_due_timers(now=later + timedelta(hours=1)) == instances.TimerRun()
+    assert due_timers.fire_due_timers(now=later) == due_timers.TimerRun(fired=1)
+    assert due_timers.fire_due_timers(now=later + timedelta(hours=1)) == due_timers.TimerRun()
     stored = Instance.objects(id=instance.id).first()
     assert stored.next_timer_at is None and stored.waiting_messages == ["signed"] and stored.lease_until is None
     assert len(audit.query(action="process.instance.timers")) == 1
@@ -280,7 +280,7 @@ def test_an_instance_that_cannot_be_restored_is_an_incident_and_the_worker_goes_
     Instance.objects(id=broken.id).update_one(set__state_json='{"tasks": "not a workflow"}')
     later = healthy.next_timer_at + timedelta(minutes=1)
     # raised out of the tick before: nothing else fired
-    assert instances.fire_due_timers(now=later) == instances.TimerRun(fired=1, failed=1)
+    assert due_timers.fire_due_timers(now=later) == due_timers.TimerRun(fired=1, failed=1)
     stored = Instance.objects(id=broken.id).first()
     assert stored.status == "incident"
     seen = instances.view(stored)          # the incident can be read (this was a 500 too)
@@ -291,16 +291,16 @@ def test_an_instance_that_cannot_be_restored_is_an_incident_and_the_worker_goes_
 def test_a_failed_completion_does_not_stop_the_tasks_deadline(engine_only):
     """The failed attempt changed nothing: the review still waits, and its 2-day timeout must still fire."""
     xml = _wait_then_script("x = 1 / zero").replace(
-        '<bpmn:endEvent id="end">',
+        '<bpmn:endEvent id="end"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="approved" /></spiffworkflow:properties></bpmn:extensionElements>',
         '<bpmn:boundaryEvent id="timeout" attachedToRef="review"><bpmn:outgoing>f9</bpmn:outgoing>'
         '<bpmn:timerEventDefinition id="timeout_def"><bpmn:timeDuration>"P2D"</bpmn:timeDuration>'
-        '</bpmn:timerEventDefinition></bpmn:boundaryEvent><bpmn:endEvent id="late"><bpmn:incoming>f9</bpmn:incoming>'
-        '</bpmn:endEvent><bpmn:sequenceFlow id="f9" sourceRef="timeout" targetRef="late" /><bpmn:endEvent id="end">')
+        '</bpmn:timerEventDefinition></bpmn:boundaryEvent><bpmn:endEvent id="late"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="rejected" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f9</bpmn:incoming>'
+        '</bpmn:endEvent><bpmn:sequenceFlow id="f9" sourceRef="timeout" targetRef="late" /><bpmn:endEvent id="end"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="approved" /></spiffworkflow:properties></bpmn:extensionElements>')
     instance = instances.start(SYSTEM, _publish("waited", xml), {})
     task_id = instances.view(instance)["ready_tasks"][0]["id"]
     with pytest.raises(instances.IncidentRecorded):
         instances.complete_task(SYSTEM, instance, task_id, {"zero": 0})
-    assert instances.fire_due_timers(now=instance.next_timer_at + timedelta(minutes=1)).fired == 1
+    assert due_timers.fire_due_timers(now=instance.next_timer_at + timedelta(minutes=1)).fired == 1
     stored = Instance.objects(id=instance.id).first()
     assert stored.status == "completed" and stored.path[-1]["element_id"] == "late"
 
@@ -310,8 +310,8 @@ def test_a_timer_that_fails_is_not_retried_every_tick(engine_only):
         "<bpmn:script>reminders = 1</bpmn:script>", "<bpmn:script>reminders = 1 / zero</bpmn:script>")
     instance = instances.start(SYSTEM, _publish("reminders", xml), {"zero": 0})
     later = instance.next_timer_at + timedelta(minutes=1)
-    assert instances.fire_due_timers(now=later) == instances.TimerRun(failed=1)     # counted apart from fired
-    assert instances.fire_due_timers(now=later + timedelta(minutes=10)) == instances.TimerRun()
+    assert due_timers.fire_due_timers(now=later) == due_timers.TimerRun(failed=1)     # counted apart from fired
+    assert due_timers.fire_due_timers(now=later + timedelta(minutes=10)) == due_timers.TimerRun()
     stored = Instance.objects(id=instance.id).first()
     assert stored.status == "incident" and len(stored.incidents) == 1 and stored.incidents[0].element_id == "count"
     # a person acting on it goes on as before: the review is still there
@@ -370,7 +370,7 @@ def test_messages_and_timers_run_on_the_sandbox_after_a_restore(app, tmp_path, w
            f'{definition}</bpmn:intermediateCatchEvent>'
            f'<bpmn:scriptTask id="attack"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>'
            f'<bpmn:script>{ATTACK}</bpmn:script></bpmn:scriptTask>'
-           '<bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>'
+           '<bpmn:endEvent id="end"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="approved" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>'
            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait" />'
            '<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="attack" />'
            '<bpmn:sequenceFlow id="f3" sourceRef="attack" targetRef="end" /></bpmn:process></bpmn:definitions>')

@@ -126,8 +126,25 @@ def test_urge_once_a_day(case, app):
     again = case.client.post(f"/api/v1/applications/{submitted['id']}/urge", headers=case.resident)
     assert again.status_code == 429 and int(again.headers["Retry-After"]) > 0
     with app.app_context():
+        from core import deferred
         from workflows.notify.models import Notification
+        deferred.deliver()        # the worker's round: the message rode in the application's write
         assert [n.user_id for n in Notification.objects(kind="urged")] == [_user_id(case, case.civil_1)]
+
+
+def test_urging_a_task_nobody_has_claimed_reaches_the_departments_approvers(case, app):
+    submitted = case.submit()
+    assert _only(case, case.civil_1)["assignee"] is None
+    r = case.client.post(f"/api/v1/applications/{submitted['id']}/urge", headers=case.resident)
+    assert r.status_code == 200
+    with app.app_context():
+        from core import deferred
+        from core.audit import AuditRecord
+        from workflows.notify.models import Notification
+        deferred.deliver()
+        told = sorted(n.user_id for n in Notification.objects(kind="urged"))
+        assert told == sorted([_user_id(case, case.civil_1), _user_id(case, case.civil_2)])   # not housing's
+        assert AuditRecord.objects(action="application.urge").get().details["handlers"] == 2
 
 
 def test_the_task_list_reads_every_stored_field_its_rows_show():

@@ -93,22 +93,22 @@ def test_task_data_is_checked_against_the_tasks_form_and_nothing_changes(client,
     assert client.post(f"{BASE}/exclusive_gateway/publish", headers=civil_designer).status_code == 201
     run = DesignerRun(client, civil_designer, "exclusive_gateway")
     before = run.refresh()
-    r = run.complete("review", {"decision": "maybe", "amount": "abc", "extra": 1}, expect=422)
+    r = run.complete("review", {"amount": "abc", "extra": 1}, expect=422)
     assert r.json["code"] == "invalid"
-    assert {e["path"]: e["code"] for e in r.json["errors"]} == {"/data/decision": "not_in_options",
-                                                                "/data/amount": "money"}
+    assert {e["path"]: e["code"] for e in r.json["errors"]} == {"/data/amount": "money"}
     after = run.refresh()
     assert after["version"] == before["version"] and after["path"] == before["path"]   # nothing happened
     assert [t["element_id"] for t in after["ready_tasks"]] == ["review"]
 
-    r = run.complete("review", {"decision": "pass"}, expect=422)                       # amount is required
+    r = run.complete("review", {}, expect=422)                                         # amount is required
     assert [(e["path"], e["code"]) for e in r.json["errors"]] == [("/data/amount", "required")]
 
-    run.complete("review", {"decision": "pass", "amount": "12000", "extra": 1, "__class__": "x"})
+    run.complete("review", {"amount": "12000", "extra": 1, "__class__": "x", "decision": "forged"})
     data = run.task("leader_review")["data"]
     assert "extra" not in data and "__class__" not in data                               # only the form's fields
-    assert data["amount"] == "12000.00" and run.state["path"][1]["changes"] == {"amount": "12000.00",
-                                                                                 "decision": "pass"}
+    # … and the action's variables, which no form data can set
+    assert data["amount"] == "12000.00" and run.state["path"][1]["changes"] == {
+        "amount": "12000.00", "decision": "approve", "approved": True}
 
 
 def test_task_errors_follow_accept_language(typed):
@@ -128,8 +128,8 @@ def test_start_data_is_checked_and_typed_with_the_start_events_form(client, civi
     upload(client, civil_designer, department["id"], "exclusive_gateway", xml)
     assert client.post(f"{BASE}/exclusive_gateway/publish", headers=civil_designer).status_code == 201
     url = f"{BASE}/exclusive_gateway/versions/1/test-runs"
-    r = client.post(url, json={"data": {"decision": "pass", "amount": "abc"}}, headers=civil_designer)
+    r = client.post(url, json={"data": {"amount": "abc"}}, headers=civil_designer)
     assert r.status_code == 422 and [(e["path"], e["code"]) for e in r.json["errors"]] == [("/data/amount", "money")]
     run = DesignerRun(client, civil_designer, "exclusive_gateway",
-                      data={"decision": "pass", "amount": "800", "stray": True})
-    assert run.task("review")["data"] == {"decision": "pass", "amount": "800.00"}     # typed, stray dropped
+                      data={"amount": "800", "stray": True})
+    assert run.task("review")["data"] == {"amount": "800.00"}     # typed, stray dropped

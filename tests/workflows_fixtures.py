@@ -18,7 +18,7 @@ def example(name: str) -> str:
 
 def simple_form(title: str) -> dict:
     return {"type": "object", "title": title, "properties": {
-        "decision": {"type": "string", "x-ui": {"widget": "text", "label": "意见"}}}}
+        "note": {"type": "string", "x-ui": {"widget": "text", "label": "意见"}}}}
 
 
 @pytest.fixture
@@ -88,9 +88,10 @@ class DesignerRun:
         assert len(found) > index, (element_id, [t["element_id"] for t in self.tasks])
         return found[index]
 
-    def complete(self, element_id, data=None, expect=200, index=0):
+    def complete(self, element_id, data=None, expect=200, index=0, decision="approve"):
+        """同意 (or 不同意: decision="reject") with the task form's `data`."""
         task = self.task(element_id, index)
-        r = self.client.post(f"{self.url}/tasks/{task['id']}/complete", json={"data": data or {}},
+        r = self.client.post(f"{self.url}/tasks/{task['id']}/complete", json={"data": data or {}, "decision": decision},
                              headers=self.headers)
         assert r.status_code == expect, r.json
         if expect == 200:

@@ -1,12 +1,14 @@
 """The timer worker's side of instances: which are due, leasing them (one at a time, or a chunk at once), and
-firing each under its lease. `zhangban worker` and `zhangban workflows tick` call `fire_due_timers`; the names are
-also reachable as `workflows.instances.…`."""
+firing each under its lease. `zhangban worker` and `zhangban workflows tick` call `fire_due_timers` with the case
+layer's `on_step` (workflows/applications/case_state.py `follow_instance`): the engine hands each step up and
+never calls up itself."""
 from __future__ import annotations
 
 import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
 from bson import ObjectId
 
@@ -70,10 +72,12 @@ CLAIM_CHUNK = 20         # instances leased together: a chunk is fired well with
 
 
 def fire_due_timers(actor: Actor | None = None, now: datetime | None = None, limit: int = 100, *,
-                    lease: timedelta = timedelta(minutes=5), stop=None, spread: bool = False) -> TimerRun:
+                    lease: timedelta = timedelta(minutes=5), stop=None, spread: bool = False,
+                    on_step: Callable | None = None) -> TimerRun:
     """One pass over the instances whose timers are due: read their ids once, lease them a chunk at a time
-    (`claim_many`) and fire each. `stop()` ends the pass between instances (what is leased and not fired is
-    released); `spread` shuffles the page, so several workers reading the same page start at different places."""
+    (`claim_many`) and fire each; `on_step(instance)` gets each step that fired. `stop()` ends the pass between
+    instances (what is leased and not fired is released); `spread` shuffles the page, so several workers reading the
+    same page start at different places."""
     actor = actor or Actor.system()
     run = TimerRun()
     due = due_ids(now, limit)
@@ -94,11 +98,11 @@ def fire_due_timers(actor: Actor | None = None, now: datetime | None = None, lim
                 claimed_at, instance = now or clock.now(), claim(instance.id, now or clock.now(), lease)
                 if instance is None:
                     continue
-            _fire_claimed(actor, instance, now, claimed_at, lease, run)
+            _fire_claimed(actor, instance, now, claimed_at, lease, run, on_step)
     return run
 
 
-def _fire_claimed(actor: Actor, instance: Instance, now, claimed_at, lease, run: TimerRun) -> None:
+def _fire_claimed(actor: Actor, instance: Instance, now, claimed_at, lease, run: TimerRun, on_step) -> None:
     if instance.status not in ("running", "incident") or instance.next_timer_at is None \
             or clock.as_utc(instance.next_timer_at) > claimed_at:
         return       # read after another worker fired it (it took the instance once our lease had run out)
@@ -110,6 +114,8 @@ def _fire_claimed(actor: Actor, instance: Instance, now, claimed_at, lease, run:
         run.skipped += 1
     else:
         run.fired += 1
+        if on_step is not None:
+            on_step(instance)
         if instance.next_timer_at is not None and clock.as_utc(instance.next_timer_at) <= claimed_at:
             # fired, yet still due (a timer that cannot fire yet): leased again, so it is not taken pass after
             # pass (a write and an audit record each time) — it comes back when the lease runs out

@@ -1,4 +1,5 @@
-"""Process instances: start, complete a user task, deliver a message, fire timers; and designers' test runs.
+"""Process instances: start, complete a user task, deliver a message, fire timers (designers' test runs on them:
+workflows/test_runs.py).
 
 Each action restores the instance on the version it started with (spec from the in-memory cache, state-only
 JSON from the document), runs the sandboxed engine, and writes conditionally on the instance's `version`.
@@ -7,22 +8,24 @@ before the action, so nothing is lost, and the caller gets a 422 naming the BPMN
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pymongo.errors import DocumentTooLarge, WriteError
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from core import audit, clock, db
+from core import audit, clock
+from core import deferred as deferred_records
 from core.actor import Actor
-from core.errors import Conflict, Forbidden, Invalid, NotFound
-from workflows import quotas, service, task_data
+from core.errors import Conflict, Invalid, NotFound
+from workflows import quotas, service
 from workflows.engine import DEFAULT_ENGINE, Engine, PathRecorder, StepLimitExceeded
+from workflows.engine.outcome import Ending, end_reached, end_rejected, routes_rejection
 from workflows.limits import DataLimitExceeded, SandboxViolation
 from workflows.models import Incident, Instance, ProcessVersion
 
-TEST_RUN_LIFETIME = timedelta(days=1)
 MAX_PATH = 2000          # path entries kept per instance (the oldest are dropped beyond this)
 MAX_INCIDENTS = 100      # incidents kept per instance (each failed retry adds one; the oldest are dropped)
+ENDED = ("completed", "cancelled")
 ENGINE: Engine = DEFAULT_ENGINE
 
 
@@ -60,7 +63,7 @@ def _incident(error: BaseException, action: str) -> Incident:
     return Incident(at=clock.now(), kind=kind, element_id=element_id, message=message, line=line, action=action)
 
 
-def _incident_error(incident: Incident) -> IncidentRecorded:
+def incident_error(incident: Incident) -> IncidentRecorded:
     return IncidentRecorded("workflow.incident", errors=[{
         "path": incident.element_id or "", "element_id": incident.element_id, "code": incident.kind,
         "message": incident.message, **({"line": incident.line} if incident.line else {})}])
@@ -68,10 +71,16 @@ def _incident_error(incident: Incident) -> IncidentRecorded:
 
 # -- the engine, around one action -----------------------------------------------------------------------------
 
-def _state_fields(workflow) -> dict:
-    return {"status": "completed" if workflow.is_completed() else "running",
-            "next_timer_at": ENGINE.next_timer_at(workflow),
-            "waiting_messages": ENGINE.waiting_messages(workflow)}
+def _state_fields(workflow, ending: Ending | None = None) -> dict:
+    """What the instance document keeps beside the state: whether it runs, and once ended, where and how."""
+    if ending is None and workflow.is_completed():
+        ending = end_reached(workflow)
+    ended = ending is not None or workflow.is_completed()
+    return {"status": "completed" if ended else "running",
+            "next_timer_at": None if ended else ENGINE.next_timer_at(workflow),
+            "waiting_messages": [] if ended else ENGINE.waiting_messages(workflow),
+            "end_event": ending.element_id if ending else None,
+            "outcome": (ending.outcome if ending else "approved") if ended else None}
 
 
 @quotas.observed
@@ -147,16 +156,20 @@ def _too_large_incident(action: str) -> Incident:
 
 @quotas.observed
 def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, expected_version=None,
-         audited_by_caller: bool = False):
+         audited_by_caller: bool = False, owed=()):
     """Restore, run `step(workflow)`, and write the new state conditionally, or record an incident.
-    The returned instance carries `ready` (not stored): the user tasks waiting after the action."""
+    The returned instance carries `ready` (not stored): the user tasks waiting after the action.
+    `owed`: the records the step owes (a decision's audit record, its messages), or a function of the step's
+    fields (status, outcome, …) that makes them; they go in with the instance's write (core/deferred.py)."""
+    if instance.status in ENDED:
+        raise Conflict("workflow.instance_ended")     # a cancelled or finished process never moves again
     if expected_version is not None and expected_version != instance.revision:
         raise Conflict("workflow.instance_changed")
     try:
         # inside: a state that cannot be restored is the instance's incident, not a 500 (nor a tick that stops)
         workflow = ENGINE.restore(service.spec_json_by_id(instance.process_version_id), instance.state_json)
         recorder = PathRecorder(workflow)
-        step(workflow)
+        ending = step(workflow)
         state = ENGINE.dump(workflow)
         ready = ENGINE.ready_tasks(workflow)
     except (NotFound, Invalid):
@@ -167,14 +180,18 @@ def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, 
         return _record_incident(actor, instance, _incident(e, action))
     except Exception as e:   # noqa: BLE001
         return _record_incident(actor, instance, _incident(e, action))
-    fields = _state_fields(workflow)
+    fields = _state_fields(workflow, ending if isinstance(ending, Ending) else None)
     entries = recorder.entries(workflow)
-    # the hot path: one conditional update straight through the driver
+    now = clock.now()
+    carried = deferred_records.carry_raw(owed({**fields, "ready": ready}) if callable(owed) else list(owed), now)
+    # the hot path: one conditional update straight through the driver; never on an ended instance (a cancel
+    # that landed after this action read it wins)
     try:
-        changed = Instance._get_collection().update_one({"_id": instance.id, "version": instance.revision}, {
-            "$set": {"state_json": state, "status": fields["status"], "next_timer_at": fields["next_timer_at"],
-                     "waiting_messages": fields["waiting_messages"], "updated_at": clock.now(), "lease_until": None},
-            "$push": {"path": {"$each": entries, "$slice": -MAX_PATH}},
+        changed = Instance._get_collection().update_one(
+            {"_id": instance.id, "version": instance.revision, "status": {"$nin": list(ENDED)}}, {
+            "$set": {"state_json": state, **fields, "updated_at": now, "lease_until": None},
+            "$push": {"path": {"$each": entries, "$slice": -MAX_PATH}, **carried.get("$push", {})},
+            **({"$min": carried["$min"]} if carried else {}),
             "$inc": {"version": 1}}).modified_count
     except (DocumentTooLarge, WriteError) as e:
         if isinstance(e, WriteError) and e.code not in (10334, 17419):   # BSONObjectTooLarge, too large after update
@@ -185,8 +202,9 @@ def _act(actor: Actor, instance: Instance, action: str, step, details: dict, *, 
     if not audited_by_caller:
         audit.record(actor, f"process.instance.{action}", "process_instance", instance.id, **details)
     # what the write stored, without reading it back
-    instance.state_json, instance.status = state, fields["status"]
-    instance.next_timer_at, instance.waiting_messages = fields["next_timer_at"], fields["waiting_messages"]
+    for name, value in fields.items():
+        setattr(instance, name, value)
+    instance.state_json = state
     instance.path = (list(instance.path) + entries)[-MAX_PATH:]
     instance.revision += 1
     instance.lease_until = None
@@ -207,20 +225,27 @@ def _record_incident(actor, instance, incident):
         raise Conflict("workflow.instance_changed")
     audit.record(actor, "process.instance.incident", "process_instance", instance.id, kind=incident.kind,
                  element_id=incident.element_id, during=incident.action)
-    raise _incident_error(incident)
+    raise incident_error(incident)
 
 
 def complete_task(actor: Actor, instance: Instance, task_id: str, data: dict | None = None, *,
-                  expected_version: int | None = None, prepare=None, audited_by_caller: bool = False) -> Instance:
-    """`prepare(task, data)` (workflows.task_data.for_task) checks and types the data against the task's form."""
+                  expected_version: int | None = None, prepare=None, audited_by_caller: bool = False,
+                  reject: bool = False, owed=()) -> Instance:
+    """`prepare(task, data)` (workflows.task_data.for_task) checks and types the data against the task's form.
+    `reject`: a 不同意, which ends the process `rejected` here unless the task routes rejections
+    (workflows/engine/outcome.py)."""
     def step(workflow):
         task = ENGINE.ready_task(workflow, task_id)
         if task is None:
             raise NotFound("workflow.task_not_ready")
-        ENGINE.complete(workflow, task_id, prepare(task, data) if prepare else (data or {}))
+        given = prepare(task, data) if prepare else (data or {})
+        if reject and not routes_rejection(task):
+            return end_rejected(workflow, task, given)
+        ENGINE.complete(workflow, task_id, given)
+        return None
 
     return _act(actor, instance, "complete", step, {"task_id": task_id}, expected_version=expected_version,
-                audited_by_caller=audited_by_caller)
+                audited_by_caller=audited_by_caller, owed=owed)
 
 
 def amend_task_data(actor: Actor, instance: Instance, task_id: str, data: dict, *,
@@ -236,17 +261,17 @@ def amend_task_data(actor: Actor, instance: Instance, task_id: str, data: dict, 
                 expected_version=expected_version)
 
 
-def return_to(actor: Actor, instance: Instance, element_id: str) -> Instance:
+def return_to(actor: Actor, instance: Instance, element_id: str, *, owed=()) -> Instance:
     """Send the case back to an earlier completed user task (the tasks after it are undone)."""
     def step(workflow):
         if not ENGINE.return_to(workflow, element_id):
             raise Invalid("workflow.not_an_earlier_step", errors=[{
                 "path": "/element_id", "code": "not_found", "message": "workflow.not_an_earlier_step"}])
 
-    return _act(actor, instance, "return", step, {"element_id": element_id})
+    return _act(actor, instance, "return", step, {"element_id": element_id}, owed=owed)
 
 
-def remove_signer(actor: Actor, instance: Instance, task_id: str) -> Instance:
+def remove_signer(actor: Actor, instance: Instance, task_id: str, *, owed=()) -> Instance:
     """减签: take one countersign instance that has not been acted on out; the rest decide by the rule."""
     def step(workflow):
         task = ENGINE.ready_task(workflow, task_id)
@@ -260,7 +285,7 @@ def remove_signer(actor: Actor, instance: Instance, task_id: str) -> Instance:
                                                    "message": f"task.{code}"}])
         ENGINE.remove_signer(workflow, task_id)
 
-    return _act(actor, instance, "remove_signer", step, {"task_id": task_id})
+    return _act(actor, instance, "remove_signer", step, {"task_id": task_id}, owed=owed)
 
 
 def completed_user_tasks(instance: Instance) -> list[dict]:
@@ -269,7 +294,8 @@ def completed_user_tasks(instance: Instance) -> list[dict]:
 
 
 def cancel(actor: Actor, instance: Instance) -> bool:
-    """Stop a running instance for good (a withdrawn application): no task or timer of it runs again."""
+    """Stop a running instance for good (a withdrawn application): no task or timer of it runs again. An action
+    in flight then fails its conditional write (it never writes on an ended instance)."""
     changed = Instance.objects(id=instance.id, status__in=("running", "incident")).update_one(
         set__status="cancelled", set__next_timer_at=None, set__waiting_messages=[], set__updated_at=clock.now(),
         inc__revision=1)
@@ -289,11 +315,11 @@ def deliver_message(actor: Actor, instance: Instance, name: str, payload: dict |
 
 
 def fire_timers(actor: Actor, instance: Instance, at: datetime | None = None) -> Instance:
-    instance = _act(actor, instance, "timers", lambda wf: ENGINE.fire_timers(wf, at), {"at": str(at or "")})
-    if instance.application_id:
-        from workflows.tasks.service import follow_instance   # late: tasks builds on instances
-        follow_instance(instance)
-    return instance
+    """Fire the timers due by `at`. The step is returned, not followed: the worker hands it to the case above."""
+    def step(workflow):
+        ENGINE.fire_timers(workflow, at)
+
+    return _act(actor, instance, "timers", step, {"at": str(at or "")})
 
 
 def view(instance: Instance) -> dict:
@@ -315,65 +341,5 @@ def view(instance: Instance) -> dict:
             "status": instance.status, "is_test": instance.is_test, "ready_tasks": tasks, "path": instance.path,
             "incidents": instance.incidents, "next_timer_at": instance.next_timer_at,
             "waiting_messages": instance.waiting_messages, "created_at": instance.created_at,
-            "updated_at": instance.updated_at, "version": instance.revision}
-
-
-# -- test runs (designers) -------------------------------------------------------------------------------------
-
-def _test_run(actor: Actor, key: str, number: int, run_id: str) -> Instance:
-    version = service.get_version(actor, key, number)        # designer of the department, or 404/403
-    return db.found(Instance, run_id, is_test=True, process_version_id=version.id)
-
-
-@quotas.account_budget
-def start_test_run(actor: Actor, key: str, number: int, data: dict | None) -> dict:
-    version = service.get_version(actor, key, number)
-    instance = start(actor, version, task_data.prepare_start(version, data), is_test=True)
-    if instance.status == "incident":   # one rule for every action: an incident answers 422 (docs/bpmn.md)
-        error = _incident_error(instance.incidents[-1])
-        error.errors[0]["instance_id"] = str(instance.id)   # the run is kept: GET …/test-runs/{instance_id}
-        raise error
-    return view(instance)
-
-
-def get_test_run(actor: Actor, key: str, number: int, run_id: str) -> dict:
-    return view(_test_run(actor, key, number, run_id))
-
-
-@quotas.account_budget
-def complete_test_task(actor: Actor, key: str, number: int, run_id: str, task_id: str, data: dict | None,
-                       expected_version: int | None = None) -> dict:
-    instance = _test_run(actor, key, number, run_id)
-    version = service.get_version(actor, key, number)
-    return view(complete_task(actor, instance, task_id, data, expected_version=expected_version,
-                              prepare=lambda task, given: task_data.for_task(version, task, given)))
-
-
-@quotas.account_budget
-def message_test_run(actor: Actor, key: str, number: int, run_id: str, name: str, payload: dict | None) -> dict:
-    return view(deliver_message(actor, _test_run(actor, key, number, run_id), name, payload))
-
-
-@quotas.account_budget
-def timers_test_run(actor: Actor, key: str, number: int, run_id: str, at: datetime | None) -> dict:
-    """Fire the test run's timers due by `at`: a designer can skip ahead without waiting days."""
-    return view(fire_timers(actor, _test_run(actor, key, number, run_id), at))
-
-
-def purge_test_runs(now: datetime | None = None) -> int:
-    """Delete test instances started more than a day ago (run by `zhangban worker` / cron)."""
-    cutoff = (now or clock.now()) - TEST_RUN_LIFETIME
-    count = Instance.objects(is_test=True, created_at__lt=cutoff).delete()
-    if count:
-        audit.record(None, "process.test_runs.purge", "process_instance", "", count=count)
-    return count
-
-
-def require(actor: Actor) -> None:
-    if not (actor.is_admin or actor.has_role("designer")):
-        raise Forbidden()
-
-
-# the timer worker's side (reads due instances, leases, fires): its own module, the names kept here
-from workflows.due_timers import (CLAIM_CHUNK, TimerRun, claim, claim_many, due_ids,  # noqa: E402,F401
-                                  fire_due_timers)
+            "updated_at": instance.updated_at, "version": instance.revision,
+            "end_event": instance.end_event, "outcome": instance.outcome}

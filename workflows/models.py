@@ -4,6 +4,7 @@ from __future__ import annotations
 import mongoengine as me
 
 from core import clock
+from core import deferred as deferred_records
 
 
 class DmnFile(me.EmbeddedDocument):
@@ -85,8 +86,19 @@ class Instance(me.Document):
     created_at = me.DateTimeField(default=clock.now)
     updated_at = me.DateTimeField(default=clock.now)
     revision = me.IntField(default=1, db_field="version")   # optimistic lock, see above
+    # once it has ended: the end event reached (or the user task whose 不同意 ended it) and the outcome it declares
+    # (workflows/engine/outcome.py); the case above takes its result from here, never from the last button
+    end_event = me.StringField(null=True)
+    outcome = me.StringField(null=True, choices=("approved", "rejected"))
+    # what a step owes (its decision's audit record, its messages), written with the step (core/deferred.py)
+    deferred = me.ListField(me.DictField())
+    deferred_due_at = me.DateTimeField()     # not stored as null: `$min` must find it missing, not null
 
     meta = {"collection": "process_instances", "indexes": [
         "next_timer_at", ("key", "process_version_number"), "status",
         # test runs: listed by their process, purged a day after they start
-        ("is_test", "created_at")]}
+        ("is_test", "created_at"),
+        {"fields": ["deferred_due_at"], "partialFilterExpression": {"deferred_due_at": {"$type": "date"}}}]}
+
+
+deferred_records.register(Instance)

@@ -194,7 +194,34 @@ def _validate(key: str, bpmn_xml: str, dmn: list, known_lanes) -> validation.Res
     result = validation.validate(bpmn_xml, dmn, ctx)
     if result.process_id:
         result.errors.extend(_namespace_errors(key, result.process_id))
+    result.errors.extend(_decision_fields(result.user_tasks))
     return result
+
+
+# The variables a person's 同意/不同意 gives the process (workflows/tasks/service.py `complete`): a task's form may
+# not define them, or the form's field and the button could say different things (docs/bpmn.md, "办结结果").
+ACTION_VARIABLES = ("decision", "approved")
+
+
+def _decision_fields(user_tasks: list) -> list:
+    """One problem per user task whose bound form version has a field named like an action variable."""
+    from forms import service as forms   # (as _form_versions)
+    from forms import validation as form_validation
+
+    problems = []
+    # a task without a form, or whose form is not published, is reported by the validation itself
+    bound = [t for t in user_tasks if t.get("form_key") and t.get("form_version")]
+    versions = forms.published_many((t["form_key"], t["form_version"]) for t in bound)
+    for task in bound:
+        version = versions.get((task["form_key"], task["form_version"]))
+        if version is None:
+            continue
+        names = {f.name for f in form_validation.compiled(version).form.fields}
+        for name in (n for n in ACTION_VARIABLES if n in names):
+            problems.append({"path": task["element_id"], "element_id": task["element_id"], "code": "decision_field",
+                             "field": name, "message": f"the form '{task['form_key']}' of this user task has a "
+                             f"field '{name}': the decision is the 同意/不同意 action's; rename the field"})
+    return problems
 
 
 def validate_draft(actor: Actor, key: str, *, known_lanes, bpmn_xml: str | None = None,

@@ -19,6 +19,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR
 from workflows import dmn as dmn_checks
 from workflows import structure
 from workflows.engine import CompiledSpec, Engine, StepLimitExceeded, compile_spec, parse_xml
+from workflows.engine.outcome import ON_REJECT, OUTCOME, OUTCOMES
 from workflows.limits import DataLimitExceeded
 from workflows.sandbox import Sandbox, SandboxCompileError
 
@@ -147,6 +148,7 @@ def validate(bpmn_xml: str, dmn: list[dict], ctx: Context) -> Result:
                   for c in called for x in c.dmn]
     dmn_checks.check_files(dmn_roots, [item.get("name") for item in dmn], called_dmn, ctx.sandbox, _error, errors)
     user_tasks = _check_user_tasks(root, ctx, errors)
+    _check_outcomes(root, processes, process_id, errors)
     _check_lanes(root, ctx, errors)
     result = Result(errors[:MAX_ERRORS], process_id, user_tasks=user_tasks, calls=calls)
     if errors or process_id is None:
@@ -312,8 +314,7 @@ def _check_expressions(root, sandbox, errors):
 def _check_user_tasks(root, ctx, errors) -> list:
     tasks = []
     for task in root.iter(f"{{{BPMN}}}userTask"):
-        props = {p.get("name"): p.get("value") for p in task.xpath(
-            "./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", namespaces=NS)}
+        props = _properties(task)
         form_key, form_version = props.get("formKey"), props.get("formVersion")
         entry = {"element_id": task.get("id"), "name": task.get("name") or task.get("id"), "form_key": form_key,
                  "form_version": None}
@@ -331,6 +332,31 @@ def _check_user_tasks(root, ctx, errors) -> list:
                 entry["form_version"] = int(form_version) if form_version else latest
         tasks.append(entry)
     return tasks
+
+
+def _properties(element) -> dict:
+    return {p.get("name"): p.get("value") for p in element.xpath(
+        "./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", namespaces=NS)}
+
+
+def _check_outcomes(root, processes, process_id, errors):
+    """The outcome contract (docs/bpmn.md, "办结结果"; workflows/engine/outcome.py): the case's result is the end its
+    process reaches, so a main process with several ends declares the outcome of each; values are checked."""
+    main = next((p for p in processes if p.get("id") == process_id), None)
+    ends = [e for e in main if _tag(e) == "endEvent"] if main is not None else []
+    for end in root.iter(f"{{{BPMN}}}endEvent"):
+        value = _properties(end).get(OUTCOME)
+        if value is not None and value not in OUTCOMES:
+            errors.append(_error("bad_outcome", f"the end event's outcome '{value}' is neither 'approved' nor "
+                                 "'rejected'", end))
+        elif value is None and len(ends) > 1 and end in ends:
+            errors.append(_error("no_outcome", "the process has more than one end event: this one must declare "
+                                 "the case's outcome (spiffworkflow property outcome = approved or rejected)", end))
+    for task in root.iter(f"{{{BPMN}}}userTask"):
+        value = _properties(task).get(ON_REJECT)
+        if value is not None and value != "route":
+            errors.append(_error("bad_on_reject", f"onReject '{value}' is not 'route' (leave it out to end the case "
+                                 "on 不同意)", task))
 
 
 def _check_lanes(root, ctx, errors):

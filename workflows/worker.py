@@ -20,7 +20,9 @@ from pymongo.errors import PyMongoError
 from core import audit, clock
 from core import deferred as deferred_records
 from core.actor import Actor
-from workflows import instances
+from workflows import test_runs
+from workflows.applications import case_state
+from workflows.bundles import cases as bundle_cases
 from workflows.clock import reminders
 from workflows.notify import delivery
 
@@ -33,6 +35,7 @@ ERROR_PAUSE = 5.0            # seconds to wait after a round that could not reac
 @dataclass
 class Round:
     timers: int = 0
+    bundles: int = 0
     reminders: dict | None = None
     notifications: dict | None = None
     purged: int = 0
@@ -44,7 +47,7 @@ class Round:
         sent = sum(v for k, v in (self.notifications or {}).items() if k != "interrupted")
         # a scheduled job that answers a count (results made) did work when it is not 0
         made = any(type(v) is int and v for v in (self.scheduled or {}).values())
-        return bool(self.timers or sent or made or any((self.reminders or {}).values()))
+        return bool(self.timers or self.bundles or sent or made or any((self.reminders or {}).values()))
 
 
 class Worker:
@@ -73,13 +76,15 @@ class Worker:
     # -- one round ----------------------------------------------------------------------------------------------
     def fire_timers(self, now: datetime | None = None) -> int:
         """Up to `batch` due instances, each taken with a lease and fired; returns how many were taken."""
-        run = instances.fire_due_timers(self.actor, now, self.batch, lease=self.policy.lease,
-                                        stop=lambda: self.stopping, spread=True)
+        run = case_state.fire_due_timers(self.actor, now, self.batch, lease=self.policy.lease,
+                                         stop=lambda: self.stopping, spread=True)
         return run.fired + run.failed + run.skipped
 
     def run_round(self, now: datetime | None = None) -> Round:
         result = Round()
         result.timers = self._guard("timers", lambda: self.fire_timers(now), 0)
+        if not self.stopping:      # the 一件事 bundles whose parts ended (a part's end never runs another's submit)
+            result.bundles = self._guard("bundles", lambda: bundle_cases.advance_due(now), 0)
         if not self.stopping:
             result.reminders = self._guard("reminders", lambda: reminders.scan(now or clock.now()), {})
         if not self.stopping:   # the one sealer of the audit chain: actions only insert their records (or carry
@@ -90,7 +95,7 @@ class Worker:
                 self.sender, self.policy, now, limit=self.batch, stop=lambda: self.stopping), {})
         current = now or clock.now()
         if not self.stopping and (self._next_purge is None or current >= self._next_purge):
-            result.purged = self._guard("purge", lambda: instances.purge_test_runs(now), 0)
+            result.purged = self._guard("purge", lambda: test_runs.purge_test_runs(now), 0)
             self._next_purge = current + PURGE_EVERY
         for name, job, every in self.scheduled:
             if self.stopping or current < self._next_run.get(name, current):

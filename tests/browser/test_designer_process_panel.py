@@ -284,3 +284,106 @@ def test_an_element_is_selected_from_the_keyboard(live_server, desktop, client, 
     panel.get_by_label("名称").press("Tab")
     assert any(o.startswith("键盘改名 ·") for o in picker.locator("option").all_inner_texts())
     shot(page, "element-from-keyboard")
+
+
+
+SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+TWO_ENDS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="http://x">
+  <bpmn:process id="two_ends" name="两个结束" isExecutable="true">
+    <bpmn:laneSet id="ls"><bpmn:lane id="Lane_civil" name="civil">
+      <bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>review</bpmn:flowNodeRef>
+      <bpmn:flowNodeRef>sign</bpmn:flowNodeRef><bpmn:flowNodeRef>decide</bpmn:flowNodeRef>
+      <bpmn:flowNodeRef>end_ok</bpmn:flowNodeRef><bpmn:flowNodeRef>end_no</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="review" name="受理审核">
+      <bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="formKey" value="review" />
+        </spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:userTask id="sign" name="会签"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+      <bpmn:multiInstanceLoopCharacteristics isSequential="true">
+        <bpmn:loopCardinality>2</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics></bpmn:userTask>
+    <bpmn:exclusiveGateway id="decide" default="f_ok"><bpmn:incoming>f3</bpmn:incoming>
+      <bpmn:outgoing>f_ok</bpmn:outgoing><bpmn:outgoing>f_no</bpmn:outgoing></bpmn:exclusiveGateway>
+    <bpmn:endEvent id="end_ok" name="通过"><bpmn:incoming>f_ok</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="end_no" name="不通过"><bpmn:incoming>f_no</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review" />
+    <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="sign" />
+    <bpmn:sequenceFlow id="f3" sourceRef="sign" targetRef="decide" />
+    <bpmn:sequenceFlow id="f_ok" sourceRef="decide" targetRef="end_ok" />
+    <bpmn:sequenceFlow id="f_no" sourceRef="decide" targetRef="end_no">
+      <bpmn:conditionExpression>not approved</bpmn:conditionExpression></bpmn:sequenceFlow>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def spiff_properties(xml: str, element_id: str) -> dict[str, str]:
+    """The spiffworkflow:property name → value pairs of one BPMN element, as the saved draft has them."""
+    root = etree.fromstring(xml.encode())
+    node = root.xpath(f"//bpmn:process/*[@id='{element_id}']", namespaces=NS)[0]
+    return {p.get("name"): p.get("value") for p in node.xpath(".//s:property", namespaces={"s": SPIFF})}
+
+
+def test_an_end_events_outcome_and_a_tasks_reject_route_are_set_and_cleared(
+        live_server, desktop, client, admin_designer, shot):
+    """Only the draft is saved: with two ends lacking an outcome, validate and publish may refuse it."""
+    require_built("designer/web")
+    headers, departments = admin_designer
+    upload(client, headers, departments["civil"], "two_ends", TWO_ENDS)
+    page = desktop
+    panel = page.get_by_role("complementary", name="属性")
+    outcome = panel.get_by_role("combobox", name=re.compile("^办结结果"))
+    on_reject = panel.get_by_role("combobox", name=re.compile("^不同意时"))
+
+    open_draft(page, live_server, "two_ends", "end_no")
+    element(page, "end_no").click()
+    assert outcome.input_value() == ""
+    assert outcome.locator("option:checked").inner_text() == "（未设置）"
+    assert panel.get_by_text("流程有多个结束事件时，每个都须设置办结结果").is_visible()
+    assert on_reject.count() == 0                                   # an end event has no 不同意
+    outcome.select_option(label="不通过（不予）")
+    shot(page, "end-outcome")
+    element(page, "review").click()
+    assert outcome.count() == 0 and on_reject.input_value() == ""   # the default: 不同意 ends the case
+    assert on_reject.locator("option:checked").inner_text() == "结束办件（不予通过）"
+    on_reject.select_option(label="交由流程判断（网关读取 approved / decision）")
+    shot(page, "task-on-reject")
+    element(page, "sign").click()                                   # a countersign sums up its signers instead
+    assert on_reject.count() == 0
+    assert panel.get_by_text("会签的每位签署人意见按会签规则汇总").is_visible()
+    shot(page, "countersign-on-reject")
+    page.get_by_role("button", name="English").click()              # the same settings in English
+    english = page.get_by_role("complementary", name="Properties")
+    element(page, "review").click()
+    assert english.get_by_role("combobox", name=re.compile(r"^On 不同意 \/ reject")).input_value() == "route"
+    element(page, "end_no").click()
+    assert english.get_by_role("combobox", name=re.compile("^Case outcome")).input_value() == "rejected"
+    page.get_by_role("button", name="中文").click()
+    page.get_by_role("button", name="保存").click()
+    page.get_by_role("status").filter(has_text="已保存").wait_for()
+    saved = client.get(f"{PROCESSES}/two_ends", headers=headers).json["bpmn_xml"]
+    assert re.search(r'<bpmn:endEvent id="end_no"[^>]*>\s*<bpmn:extensionElements>\s*<spiffworkflow:properties>\s*'
+                     r'<spiffworkflow:property name="outcome" value="rejected"', saved), saved
+    assert spiff_properties(saved, "end_no") == {"outcome": "rejected"}
+    assert spiff_properties(saved, "end_ok") == {} == spiff_properties(saved, "sign")
+    assert spiff_properties(saved, "review") == {"formKey": "review", "onReject": "route"}
+    assert 'name="onReject" value="route"' in saved
+
+    # after a reload the panel shows what was saved; both back to their defaults removes the properties
+    page.reload()
+    element(page, "end_no").wait_for()                              # still signed in: the draft is drawn again
+    element(page, "end_no").click()
+    assert outcome.input_value() == "rejected"
+    outcome.select_option(label="（未设置）")
+    element(page, "review").click()
+    assert on_reject.input_value() == "route"
+    on_reject.select_option(label="结束办件（不予通过）")
+    page.get_by_role("button", name="保存").click()
+    page.get_by_role("status").filter(has_text="已保存").wait_for()
+    saved = client.get(f"{PROCESSES}/two_ends", headers=headers).json["bpmn_xml"]
+    assert spiff_properties(saved, "end_no") == {}
+    assert spiff_properties(saved, "review") == {"formKey": "review"}
+    assert "outcome" not in saved and "onReject" not in saved
+    assert re.search(r'<bpmn:endEvent id="end_no"[^>]*>\s*<bpmn:incoming>', saved)   # no empty extension left

@@ -14,11 +14,11 @@ EXAMPLE = ROOT / "docs" / "bpmn" / "user_task_form.bpmn"
 FORMS = "/api/v1/designer/forms"
 PROCESSES = "/api/v1/designer/processes"
 WINDOW_REVIEW = {
-    "type": "object", "required": ["decision"], "properties": {
-        "decision": {"type": "string", "enum": ["pass", "reject"], "x-ui": {
-            "widget": "radio", "label": {"zh-CN": "审核结果", "en": "Decision"},
-            "options": [{"value": "pass", "label": {"zh-CN": "通过", "en": "Pass"}},
-                        {"value": "reject", "label": {"zh-CN": "不予受理", "en": "Reject"}}]}},
+    "type": "object", "required": ["originals"], "properties": {
+        "originals": {"type": "string", "enum": ["seen", "copies"], "x-ui": {
+            "widget": "radio", "label": {"zh-CN": "原件核验", "en": "Originals"},
+            "options": [{"value": "seen", "label": {"zh-CN": "已核验原件", "en": "Seen"}},
+                        {"value": "copies", "label": {"zh-CN": "仅复印件", "en": "Copies only"}}]}},
         "days": {"type": "integer", "minimum": 0, "maximum": 30,
                  "x-ui": {"label": {"zh-CN": "办理天数", "en": "Days"}}}}}
 
@@ -116,7 +116,7 @@ def test_open_an_example_bind_form_and_lane_fix_problems_publish_and_run_it(
     assert "zb-active" in element(page, "review").get_attribute("class")
     assert "zb-passed" in element(page, "start").get_attribute("class")
     preview = run.get_by_role("form", name="表单预览")
-    preview.get_by_label("审核结果").select_option("pass")
+    preview.get_by_label("原件核验").select_option("seen")
     preview.get_by_label("办理天数").fill("3")
     shot(page, "test-run-waiting")
     preview.get_by_role("button", name="提交并完成任务").click()

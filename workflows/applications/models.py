@@ -75,6 +75,9 @@ class Application(me.Document):
     attachments = me.ListField(me.StringField())
     status = me.StringField(choices=STATUSES, default="draft")
     instance_id = me.ObjectIdField(null=True)
+    # the instance revision this case's status, steps and result were last written from: the case-state writer
+    # (workflows/applications/case_state.py) writes only a newer one, so a slower request never undoes a newer state
+    instance_revision = me.IntField(null=True)
     current_steps = me.EmbeddedDocumentListField(Step)
     timeline = me.EmbeddedDocumentListField(Event)
     return_request = me.EmbeddedDocumentField(ReturnRequest, null=True)
@@ -102,10 +105,13 @@ class Application(me.Document):
     # (workflows/stats/rollups.py `flush_due`); `stats_counted` is what it has added so far
     stats_due_at = me.DateTimeField(null=True)
     stats_counted = me.DictField()
+    # a part of a 一件事 bundle ended: the worker moves its bundle on from then (workflows/bundles/cases.py
+    # `advance_due`), set in the same write that ends it
+    bundle_due_at = me.DateTimeField(null=True)
     # the audit records and notifications an action on it owes, written with that action's own update and moved
     # on by the worker (core/deferred.py); deferred_due_at: the oldest waits from then, None when none waits
     deferred = me.ListField(me.DictField())
-    deferred_due_at = me.DateTimeField(null=True)
+    deferred_due_at = me.DateTimeField()     # not stored as null: `$min` must find it missing, not null
     created_at = me.DateTimeField(default=clock.now)
     submitted_at = me.DateTimeField(null=True)
     updated_at = me.DateTimeField(default=clock.now)
@@ -123,6 +129,7 @@ class Application(me.Document):
         # the worker's queue of result documents to make: only the approved cases still waiting are in it
         {"fields": ["documents_due_at"], "partialFilterExpression": {"documents_due_at": {"$type": "date"}}},
         {"fields": ["stats_due_at"], "partialFilterExpression": {"stats_due_at": {"$type": "date"}}},
+        {"fields": ["bundle_due_at"], "partialFilterExpression": {"bundle_due_at": {"$type": "date"}}},
         {"fields": ["deferred_due_at"], "partialFilterExpression": {"deferred_due_at": {"$type": "date"}}}]}
 
     @property

@@ -11,6 +11,7 @@ A crash after 2 leaves an application whose inbox rows `zhangban rebuild-project
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from bson import ObjectId
@@ -24,7 +25,7 @@ from forms import service as forms
 from forms import validation as form_validation
 from storage import service as storage
 from workflows import instances, quotas, service as processes, task_data
-from workflows.applications import auto_approval, cases
+from workflows.applications import auto_approval, case_state, cases
 from workflows.applications.models import FINAL, Application, Event
 from workflows.clock import deadlines
 from workflows.models import Instance
@@ -33,6 +34,7 @@ from workflows.tasks import projection
 from workflows.tasks.models import HumanTask
 
 WITHDRAWABLE = ("draft", "submitted", "returned")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -143,15 +145,20 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     app.attachments = attachment_ids
     app.status, app.submitted_at, app.updated_at, app.stats_due_at = "submitted", now, now, now
     app.instance_id = instance.id if instance else None
+    # a process that ended at its first steps is the case-state writer's to end (below)
+    app.instance_revision = instance.revision if instance and instance.status != "completed" else None
     # staff entering it (帮办代办 included) count as offline for the 网办率
     app.channel = "offline" if on_behalf or actor.user_id != app.applicant_id else "online"
     app.due_at = deadlines.due_at(now, sv.body.time_limit_days)
     app.remind_at = deadlines.remind_at(now, sv.body.time_limit_days)
     app.timeline = [Event(at=now, action="submitted", **_who(actor, on_behalf))]
     case = cases.case_info(app, process_version=process_version)
-    app.current_steps = cases.steps_from(projection.rows(case, instance.ready)) if instance else []
+    rows = projection.rows(case, instance.ready) if instance else []
+    app.current_steps = cases.steps_from(rows)
     if decided:
         auto_approval.apply(app, decided, now)
+        if app.bundle_id:
+            app.bundle_due_at = now       # its bundle moves on in the worker (workflows/bundles/cases.py)
     # its audit record and the applicant's message (and a 秒批 decision's) ride in its own write (core/deferred.py)
     owed = [audit.build(
         on_behalf.helper if on_behalf else actor, "application.submit", "application", app.id,
@@ -160,7 +167,8 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
         **({"on_behalf_of": actor.user_id, "authorisation": on_behalf.authorisation_id} if on_behalf else {})),
         *notify.messages("submitted", [actor.user_id], application=app, title=f"{app.service_name} 已提交",
                          body=f"办件编号 {app.number}", dedupe=f"submitted:{app.id}"),
-        *(auto_approval.owed(actor, app, decided) if decided else [])]
+        *(auto_approval.owed(actor, app, decided) if decided else []),
+        *case_state.opened(app, rows, revision=instance.revision if instance else None)]     # who can act now
     try:
         if is_new:
             deferred_records.attach(app, owed, now)
@@ -178,27 +186,19 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
         if winner is None:
             raise Conflict("application.changed") from None
         return winner, False
-    if instance is not None:
-        projection.sync(case, instance.ready, ())
+    if instance is not None and instance.status == "completed":
+        case_state.follow(app, instance, carry_messages=True)
+    elif instance is not None:
+        projection.sync(case, instance.ready, (), made=rows, revision=instance.revision)
     storage.grant_read(attachment_ids, str(app.id))
     forms.remember(actor, form_version, clean)
-    if decided:
-        bundle_part_ended(app)
     return app, True
-
-
-def bundle_part_ended(app: Application) -> None:
-    """A part of a 一件事 bundle ended however it ended (its last step, a timer, 秒批, a withdrawal): the bundle
-    moves on (starts what waited for it, or fails). The one place every end reaches the bundle from; the
-    statistics and result documents of an end are the worker's (`stats_due_at`, `documents_due_at`)."""
-    if app.bundle_id:
-        from workflows.bundles import cases as bundle_cases
-        bundle_cases.child_finished(app)
 
 
 _SUBMIT_FIELDS = ("number", "data_json", "attachments", "status", "instance_id", "submitted_at", "updated_at",
                   "due_at", "remind_at", "timeline", "current_steps", "service_version", "form_key", "form_version",
-                  "service_name", "department", "channel", "result", "documents_due_at", "stats_due_at")
+                  "service_name", "department", "channel", "result", "documents_due_at", "stats_due_at",
+                  "instance_revision", "bundle_due_at")
 
 
 # -- following, withdrawing, supplementing ---------------------------------------------------------------------
@@ -225,7 +225,8 @@ def withdraw(actor: Actor, app_id: str, expected_version: int, *, reason: str = 
     changed = Application.objects(id=app.id, version=expected_version, staff_acted=False,
                                   status__in=WITHDRAWABLE).update_one(
         set__status="withdrawn", set__current_steps=[], set__updated_at=now, set__stats_due_at=now,
-        push__timeline=event, inc__version=1, **deferred_records.carry([record], now))
+        push__timeline=event, inc__version=1, **deferred_records.carry([record], now),
+        **({"set__bundle_due_at": now} if app.bundle_id else {}))   # its bundle moves on in the worker
     if not changed:
         raise Conflict("application.changed")   # an approver acted first, or the client's copy is stale
     if app.instance_id:
@@ -234,9 +235,7 @@ def withdraw(actor: Actor, app_id: str, expected_version: int, *, reason: str = 
             instances.cancel(actor, instance)
         projection.cancel_all(app.instance_id)
         storage.release(str(app.id))
-    app.reload()
-    bundle_part_ended(app)
-    return app
+    return app.reload()
 
 
 def supplement(actor: Actor, app_id: str, expected_version: int, data: dict,
@@ -266,7 +265,6 @@ def supplement(actor: Actor, app_id: str, expected_version: int, data: dict,
         raise NotFound()
     typed = task_data.typed(form_version, clean)
     changes = {p[1:]: typed.get(p[1:]) for p in changed_paths}
-    instances.amend_task_data(actor, instance, task_id, changes)
     now = clock.now()
     # the clock stood still while the applicant corrected: the deadline moves on by the working days paused
     moved = deadlines.resume(app.paused_at, app.due_at, app.remind_at, now)
@@ -284,6 +282,8 @@ def supplement(actor: Actor, app_id: str, expected_version: int, data: dict,
             set__paused_at=None, set__current_steps=steps, set__updated_at=now, push__timeline=event,
             inc__version=1, **deferred_records.carry([record], now)):
         raise Conflict("application.changed")
+    # the application first (the lock: a retried or concurrent 补正 stops above), then the process's copy
+    _amend(actor, instance, task_id, changes)
     HumanTask.objects(instance_id=app.instance_id, task_id=task_id, status="returned").update_one(
         set__status="open", set__outcome=None, set__completed_at=None, set__completed_by=None,
         inc__version=1)
@@ -292,6 +292,23 @@ def supplement(actor: Actor, app_id: str, expected_version: int, data: dict,
             set__due_at=moved.due_at)
     storage.grant_read(new_attachments, str(app.id))
     return app.reload()
+
+
+def _amend(actor: Actor, instance: Instance, task_id: str, changes: dict) -> None:
+    """The corrected fields into the task that waits, on the instance as it is now (a timer may have moved it
+    meanwhile). A step that no longer waits, or an ended process, takes nothing: the case follows its process."""
+    for attempt in range(3):
+        try:
+            instances.amend_task_data(actor, instance, task_id, changes)
+            return
+        except Conflict as e:
+            if e.message_key != "workflow.instance_changed" or attempt == 2:
+                log.warning("supplement of instance %s not put into task %s: %s", instance.id, task_id,
+                            e.message_key)
+                return
+            instance = Instance.objects(id=instance.id).first()
+        except NotFound:
+            return
 
 
 def is_final(app: Application) -> bool:

@@ -2,5 +2,6 @@
 
 `service` holds the designer's side (drafts, checks, immutable versions) and the catalogue; `cases` the
 resident's side (one merged form, one parent case that starts each department's application, one timeline, one
-result). Others import `cases.child_finished` (an application of a bundle reached its end).
+result). A part's end reaches its bundle through the worker (`cases.advance_due`), never through the request
+that ended it.
 """

@@ -8,9 +8,9 @@ Submit, in an order that leaves a recoverable state (no transactions):
 3. `advance` starts each part whose needed parts are approved, as an ordinary application of that service (its
    own number, process, inbox rows and timeline), with the Idempotency-Key `bundle:<case>:<part>`, so a repeated
    or concurrent advance finds the application already started and never starts a second one.
-`advance` runs again whenever a part's application ends (`child_finished`): it starts the parts that waited for
-it, skips those that needed a part that failed, cancels the running ones when a part whose rejection fails the
-bundle is rejected, and gives the case its result when every part is over. It derives everything from the
+`advance` runs again whenever a part's application ends (the worker's `advance_due`, from the `bundle_due_at` the
+ending write set): it starts the parts that waited for it, skips those that needed a part that failed, cancels the
+running ones when a part whose rejection fails the bundle is rejected, and gives the case its result when every part is over. It derives everything from the
 parts' applications (the source of truth) and writes the case conditionally on its version, retrying.
 A crash between 2 and 3 (or between a part's end and the bundle's reaction) leaves a case that waits;
 `zhangban bundles-resume` (resume_open) advances every open case, and does nothing to those that are fine.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime
 
 from mongoengine.errors import NotUniqueError
 
@@ -32,11 +33,17 @@ from core.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
 from forms import service as forms
 from forms import validation as form_validation
 from storage import service as storage
+from workflows import instances
 from workflows.applications import cases as app_cases
+from workflows.applications import service as applications
 from workflows.applications.models import Application, Event
 from workflows.bundles import service as bundles
 from workflows.bundles.models import CASE_FINAL, BundleCase, CaseEvent, PartState
 from workflows.catalog import service as catalog
+from workflows.models import Instance
+from workflows.notify import service as notify
+from workflows.tasks import projection
+from workflows.tasks.models import HumanTask
 
 FAILED = ("rejected", "withdrawn", "cancelled", "skipped")
 _ADVANCING = threading.local()     # case ids this thread is advancing (a part decided at once re-enters)
@@ -160,8 +167,6 @@ def _withdrawable(parts) -> bool:
 def _withdraw_part(case: BundleCase, app: Application, actor: Actor) -> bool:
     """A running part of a withdrawn bundle, withdrawn as its applicant would; False when its department acted
     first (that part goes on: its approver's action came first)."""
-    from workflows.applications import service as applications
-
     for _ in range(3):
         try:
             applications.withdraw(actor, str(app.id), app.version, reason=f"{case.bundle_name} 整体撤回")
@@ -179,8 +184,6 @@ def _applicant(case: BundleCase) -> Actor:
 
 def _start(case: BundleCase, part: PartState, results: dict, actor: Actor, profile, services: dict) -> Application:
     """The part's application, submitted now (or the one a previous advance started)."""
-    from workflows.applications import service as applications
-
     sv = services.get(part.key) or catalog.get_version(part.service_code, part.service_version)
     context = {"bundle": {"number": case.number, "code": case.bundle_code, "results": results}}
     app, _ = applications.create(actor, service_code=part.service_code, data=json.loads(part.data_json),
@@ -188,8 +191,6 @@ def _start(case: BundleCase, part: PartState, results: dict, actor: Actor, profi
                                  service_version=sv, bundle=(case.id, part.key), context=context)
     if not app.applicant_name and case.applicant_name:
         # started after the resident's request (no profile here): the masked name approvers' lists show
-        from workflows.tasks.models import HumanTask
-
         Application.objects(id=app.id, applicant_name="").update_one(set__applicant_name=case.applicant_name)
         HumanTask.objects(application_id=app.id, applicant_name="").update(set__applicant_name=case.applicant_name)
     return app
@@ -197,10 +198,6 @@ def _start(case: BundleCase, part: PartState, results: dict, actor: Actor, profi
 
 def _cancel(app: Application, reason: str) -> None:
     """A running part of a failed bundle: its process is cancelled and its inbox rows closed."""
-    from workflows import instances
-    from workflows.models import Instance
-    from workflows.tasks import projection
-
     now = clock.now()
     if not Application.objects(id=app.id, status__in=("submitted", "returned")).update_one(
             set__status="cancelled", set__current_steps=[], set__updated_at=now, inc__version=1,
@@ -302,7 +299,6 @@ def _advance_once(case: BundleCase, actor: Actor, profile, services: dict) -> bo
                                                                                                 **changes):
         return False
     if outcome:
-        from workflows.notify import service as notify
         audit.record(actor, "bundle.finish", "bundle_case", case.id, number=case.number, outcome=outcome)
         if outcome == "withdrawn":           # the applicant's own doing: nothing to tell them
             return True
@@ -327,10 +323,26 @@ def _outcome(case: BundleCase, status) -> str | None:
     return "partly_approved" if "approved" in states else "rejected"
 
 
-def child_finished(app) -> None:
-    """An application of a bundle reached its end (decided, withdrawn): move the bundle on."""
-    if getattr(app, "bundle_id", None):
-        advance(app.bundle_id)
+def advance_due(now: datetime | None = None, limit: int = 200) -> int:
+    """The worker's job: the bundles whose parts ended (the write that ended a part set its `bundle_due_at`) move
+    on; each part's mark is cleared once its bundle has advanced (conditional on the mark read, so a part that ends
+    again meanwhile stays due). No approval runs another department's submission in its own request. Returns how
+    many bundles were advanced."""
+    now = now or clock.now()
+    due = list(Application._get_collection().find(
+        {"bundle_due_at": {"$type": "date", "$lte": now}}, {"bundle_id": 1, "bundle_due_at": 1},
+        sort=[("bundle_due_at", 1)], limit=limit))
+    advanced = set()
+    for part in due:
+        if part["bundle_id"] not in advanced:
+            try:
+                advance(part["bundle_id"])
+            except (NotFound, Conflict):     # gone, or busy with another advance: the mark stays, tried again
+                continue
+            advanced.add(part["bundle_id"])
+        Application._get_collection().update_one({"_id": part["_id"], "bundle_due_at": part["bundle_due_at"]},
+                                                 {"$set": {"bundle_due_at": None}})
+    return len(advanced)
 
 
 def resume_open(batch: int = 500) -> dict:

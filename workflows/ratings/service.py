@@ -115,3 +115,10 @@ def for_staff(actor: Actor, *, department: str | None = None, bad_only: bool = F
     if bad_only:
         query = query.filter(score__lte=BAD)
     return query
+
+
+# a bad rating's follow-up is a task of its own kind: the inbox asks this room what completing and showing it mean
+tasks.register_kind("rating_followup", tasks.TaskKind(
+    complete=lambda actor, task, expected_version, *, decision, comment: complete_follow_up(
+        actor, task, expected_version, comment=comment),
+    detail=lambda task, app: {"rating": Rating.objects(application_id=app.id).first()}))

@@ -15,15 +15,17 @@ from mongoengine.errors import NotUniqueError
 from mongoengine.queryset.visitor import Q
 
 from core import audit, clock, db
+from core import deferred as deferred_records
 from core.actor import Actor
 from core.errors import Conflict, DomainError, Invalid, NotFound, TooManyRequests
 from workflows import instances
-from workflows.applications import cases
+from workflows.applications import case_state, cases
 from workflows.applications.models import Application, Event
+from workflows.clock import reminders
 from workflows.models import Instance
 from workflows.notify import service as notify
 from workflows.tasks.models import CarbonCopy, HumanTask
-from workflows.tasks.service import (check_may_act, event_for, follow_engine, mark_acted, put_back, take,
+from workflows.tasks.service import (check_may_act, event_for, mark_acted, put_back, take,
                                      unmark_acted, visible_task)
 from workflows.tasks.service import complete as complete_task
 
@@ -116,13 +118,16 @@ def return_to_step(actor: Actor, task_id: str, expected_version: int, *, element
     try:
         app = mark_acted(task)
         instance = Instance.objects(id=task.instance_id).first()
-        instance = instances.return_to(actor, instance, element_id)
+        if instance is None:
+            raise NotFound()
+        record = audit.build(actor, "task.return_to_step", "task", task.id, to=element_id)
+        instance = instances.return_to(actor, instance, element_id, owed=case_state.owed_by(
+            app, instance.id, [record], keep={task.task_id}, comment=comment))
     except BaseException:
         unmark_acted(app)
         put_back(task)
         raise
-    follow_engine(app, task, instance, event_for(actor, task, "sent_back", comment), "sent_back", comment, [])
-    audit.record(actor, "task.return_to_step", "task", task.id, to=element_id)
+    case_state.follow(app, instance, took=task, event=event_for(actor, task, "sent_back", comment), comment=comment)
     return task.reload()
 
 
@@ -181,22 +186,33 @@ def batch_complete(actor: Actor, items: list[dict], *, decision: str, comment: s
 
 
 def urge(actor: Actor, app_id: str) -> Application:
-    """催办: the applicant nudges the current handlers, at most once a day."""
+    """催办: the applicant nudges the current handlers, at most once a day: a claimed task's assignee, a picked
+    signer, and for a task nobody has claimed yet its department's approvers. Their messages and the audit record
+    go in with the application's write (core/deferred.py)."""
     app = cases.owned(actor, app_id)
     if app.status != "submitted":
         raise Conflict("application.not_in_progress")
     now = clock.now()
+    handlers = _handlers(HumanTask.objects(application_id=app.id, status="open").only(
+        "assignee", "candidate_users", "candidate_departments"))
+    owed = [audit.build(actor, "application.urge", "application", app.id, handlers=len(handlers)),
+            *notify.messages("urged", handlers, application=app, title=f"催办：{app.service_name}",
+                             body=app.number or "", dedupe=f"urge:{app.id}:{now:%Y%m%d%H%M}")]
     changed = Application.objects(Q(last_urged_at=None) | Q(last_urged_at__lte=now - URGE_INTERVAL),
                                   id=app.id, status="submitted").update_one(
         set__last_urged_at=now, push__timeline=Event(at=now, action="urged", actor_id=actor.user_id,
-                                                     actor_name=actor.username), inc__version=1)
+                                                     actor_name=actor.username), inc__version=1,
+        **deferred_records.carry(owed, now))
     if not changed:
         raise TooManyRequests("application.urge_too_often", retry_after=int(URGE_INTERVAL.total_seconds()))
-    rows = HumanTask.objects(application_id=app.id, status="open").only("assignee", "candidate_users", "id")
-    handlers = [r.assignee for r in rows if r.assignee] + [u for r in rows for u in r.candidate_users]
-    notify.enqueue("urged", handlers, application=app, title=f"催办：{app.service_name}", body=app.number or "",
-                   dedupe=f"urge:{app.id}:{now:%Y%m%d%H%M}")
-    audit.record(actor, "application.urge", "application", app.id, handlers=len(set(handlers)))
     return app.reload()
+
+
+def _handlers(rows) -> list[str]:
+    """Who can act on these open rows now: the holder or picked signer, else every approver of the department."""
+    named = [u for r in rows for u in ([r.assignee] if r.assignee else r.candidate_users)]
+    pool = {d for r in rows if not r.assignee and not r.candidate_users for d in r.candidate_departments}
+    approvers = [u for users in reminders.people(pool, "approver").values() for u in users] if pool else []
+    return list(dict.fromkeys(named + approvers))
 
 

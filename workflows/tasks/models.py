@@ -42,6 +42,9 @@ class HumanTask(me.Document):
     completed_by = me.StringField(null=True)
     outcome = me.StringField(null=True)                 # approved, rejected, returned
     version = me.IntField(default=1)
+    # the instance revision the row was last written from (workflows/tasks/projection.py `sync`): an older step's
+    # write never reopens or changes a row a newer step wrote
+    instance_revision = me.IntField(null=True)
 
     meta = {"collection": "human_tasks", "indexes": [
         {"fields": ["instance_id", "task_id"], "unique": True},

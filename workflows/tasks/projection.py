@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from pymongo import UpdateMany, UpdateOne
+from pymongo.errors import BulkWriteError
 
 from core import clock
 from workflows.tasks.models import HumanTask
+
+DUPLICATE_KEY = 11000
 
 # Lanes name department codes (or role names). Department codes live in the identity room: the delivery room
 # registers how to turn codes into department ids (`register_lane_resolver`), as storage's reader checks do.
@@ -95,27 +98,39 @@ FRESH = ("status", "assignee", "audience", "candidate_users", "due_at", "created
          "outcome", "hand_back_to", "hand_kind")
 
 
-def sync(case: CaseInfo, ready: list[dict], previous_task_ids, *, keep=()) -> list[dict]:
-    """Make the instance's open rows match `ready` with one bulk write; returns the new rows.
-    Rows of `previous_task_ids` no longer waiting are cancelled, except `keep` (the one just completed)."""
-    new_rows = rows(case, ready)
+def sync(case: CaseInfo, ready: list[dict], previous_task_ids=(), *, keep=(), made: list[dict] | None = None,
+         revision: int | None = None, ended: bool = False) -> list[dict]:
+    """Make the instance's open rows match `ready` with one bulk write; returns the new rows (`made`, if the caller
+    made them already). Open rows no longer waiting are cancelled, except `keep` (the one just completed); once the
+    process has `ended`, all of them. With `revision` (the instance's, as the step left it) a row that a newer step
+    wrote is left alone: an older step's write arrives late and changes nothing. `previous_task_ids`: the rows
+    that waited before, kept as they are (claim and version) when they still wait."""
+    new_rows = [] if ended else (made if made is not None else rows(case, ready))
     waiting = {r["task_id"] for r in new_rows}
+    fence = {"$or": [{"instance_revision": None}, {"instance_revision": {"$lte": revision}}]} \
+        if revision is not None else {}
+    stamp = {"instance_revision": revision} if revision is not None else {}
     ops = []
     for row in new_rows:
-        key = {"instance_id": case.instance_id, "task_id": row["task_id"]}
+        key = {"instance_id": case.instance_id, "task_id": row["task_id"], **fence}
         if row["task_id"] in previous_task_ids:      # still waiting: leave its claim and version alone
-            ops.append(UpdateOne(key, {"$setOnInsert": {**row, "version": 1}}, upsert=True))
+            ops.append(UpdateOne(key, {"$setOnInsert": {**row, "version": 1}, **({"$set": stamp} if stamp else {})},
+                                 upsert=True))
         else:   # new, or waiting again after a return (退回): open, unclaimed, with a version no one holds
-            ops.append(UpdateOne(key, {"$set": {k: row[k] for k in FRESH},
+            ops.append(UpdateOne(key, {"$set": {**{k: row[k] for k in FRESH}, **stamp},
                                        "$setOnInsert": {k: v for k, v in row.items() if k not in FRESH},
                                        "$inc": {"version": 1}}, upsert=True))
-    gone = [t for t in previous_task_ids if t not in waiting and t not in keep]
-    if gone:
-        ops.append(UpdateMany({"instance_id": case.instance_id, "task_id": {"$in": gone},
-                               "status": {"$in": ["open", "returned"]}},
-                              {"$set": {"status": "cancelled", "completed_at": clock.now()}, "$inc": {"version": 1}}))
-    if ops:
+    ops.append(UpdateMany({"instance_id": case.instance_id, "task_id": {"$nin": [*waiting, *keep]},
+                           "status": {"$in": ["open", "returned"]}, **fence},
+                          {"$set": {"status": "cancelled", "completed_at": clock.now(), **stamp},
+                           "$inc": {"version": 1}}))
+    try:
         HumanTask._get_collection().bulk_write(ops, ordered=False)
+    except BulkWriteError as exc:
+        # a fenced upsert whose row a newer step wrote tries an insert and meets the unique index: that row is
+        # the newer step's, as it should be
+        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+            raise
     return new_rows
 
 

@@ -4,8 +4,9 @@ The instance state is the source of truth. A crash between the writes of one act
 no application (a submit that died before its application was written), open tasks with no row, rows for tasks
 that no longer wait, a row taken as done whose task still waits (an approval that died before the engine ran),
 an application whose steps or status lag behind its instance, or a decision the engine took that the timeline
-lacks (an approval that died after the instance's write, before the application's). Each is found here and
-repaired.
+lacks (an approval that died after the instance's write, before the application's), or open rows of a case
+that has ended. Each is found here and repaired; an application behind its instance is brought along by the one
+case-state writer (workflows/applications/case_state.py), as any step is.
 """
 from __future__ import annotations
 
@@ -15,12 +16,16 @@ from dataclasses import asdict, dataclass
 from core import audit, clock
 from core.actor import Actor
 from workflows import instances, service as processes
-from workflows.applications import cases
-from workflows.applications.models import OPEN, Application, Event, Result
+from workflows.applications import case_state, cases
+from workflows.applications.models import OPEN, Application, Event
 from workflows.engine import DEFAULT_ENGINE
 from workflows.models import Instance
 from workflows.tasks import projection
 from workflows.tasks.models import HumanTask
+
+
+# a process's rows (written by the projection without a kind); a bad rating's follow-up outlives its case
+PROCESS_ROWS = {"kind": {"$in": [None, "process"]}}
 
 
 @dataclass
@@ -29,6 +34,7 @@ class Report:
     rows_added: int = 0
     rows_cancelled: int = 0
     rows_reopened: int = 0
+    rows_of_closed_cases: int = 0
     decisions_added: int = 0
     steps_fixed: int = 0
     finished: int = 0
@@ -45,6 +51,7 @@ def rebuild(*, dry_run: bool = False) -> Report:
     for app in Application.objects(status__in=OPEN, instance_id__ne=None):
         report.applications += 1
         _one(app, report, dry_run)
+    _close_rows_of_closed_cases(report, dry_run)
     linked = set(Application.objects(instance_id__ne=None).distinct("instance_id"))
     for instance in Instance.objects(application_id__ne=None, status__in=("running", "incident")).only("id"):
         if instance.id not in linked:
@@ -101,14 +108,22 @@ def _one(app: Application, report: Report, dry_run: bool) -> None:
         if not dry_run:
             Application.objects(id=app.id).update_one(set__current_steps=steps, inc__version=1)
     if instance.status == "completed":
-        last = HumanTask.objects(instance_id=instance.id, status="done").order_by("-completed_at").first()
-        decision = last.outcome if last and last.outcome in ("approved", "rejected") else "approved"
         report.finished += 1
+        if not dry_run:      # the result is the end the process reached, as the writer says for every step
+            instance.ready = []
+            case_state.follow(app.reload(), instance, carry_messages=True)
+
+
+def _close_rows_of_closed_cases(report: Report, dry_run: bool) -> None:
+    """Open rows whose case has ended (a crash between the case's write and the rows'): cancelled. Read from the
+    open rows, so the cost follows the open work, not every case ever decided."""
+    open_apps = HumanTask.objects(status__in=("open", "returned"), __raw__=PROCESS_ROWS).distinct("application_id")
+    closed = Application.objects(id__in=open_apps, status__nin=OPEN).scalar("id") if open_apps else []
+    for app_id in closed:
+        found = HumanTask.objects(application_id=app_id, status__in=("open", "returned"), __raw__=PROCESS_ROWS)
+        report.rows_of_closed_cases += found.count()
         if not dry_run:
-            due = {"set__stats_due_at": clock.now(),
-                   **({"set__documents_due_at": clock.now()} if decision == "approved" else {})}
-            Application.objects(id=app.id, status__in=OPEN).update_one(
-                set__status=decision, set__result=Result(decision=decision, at=clock.now()), inc__version=1, **due)
+            found.update(set__status="cancelled", set__completed_at=clock.now(), inc__version=1)
 
 
 def _decisions_into_timeline(app: Application, rows: list, waiting: set, report: Report, dry_run: bool) -> None:

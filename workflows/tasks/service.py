@@ -6,13 +6,20 @@ claimed by the caller (403 otherwise: they can see it, not act on it), and the t
 
 Complete, in order: the task row is taken conditionally (open, that version → done), which is the lock — of 20
 approvers racing, one wins; the application is marked as acted on (a resident's withdrawal can no longer win);
-then the engine runs (a failure puts the row back and the caller gets the error); then the application's timeline
-and steps and the projection's new rows are written.
+then the engine runs and writes the instance with the decision's audit record and messages (a failure puts the row
+back and the caller gets the error); then the one case-state writer (workflows/applications/case_state.py) writes
+the application's status, result, timeline and steps and the projection's new rows. 不同意 ends the case unless
+the task routes rejections (workflows/engine/outcome.py); the case's result is the end its process reached.
+
+Task kinds other than a process's user task (a bad rating's follow-up) register what complete and detail mean for
+them (`register_kind`); the rooms that own them register at start-up.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
+from typing import Callable
 
 from core import audit, clock
 from core import deferred as deferred_records
@@ -22,15 +29,30 @@ from forms import service as forms
 from forms import validation as form_validation
 from storage import service as storage
 from workflows import instances, task_data
-from workflows.applications import cases
-from workflows.applications.models import Application, Event, Result, ReturnRequest
+from workflows.applications import case_state, cases
+from workflows.applications.models import OPEN, Application, Event, ReturnRequest
 from workflows.models import Instance
 from workflows.notify import service as notify
-from workflows.tasks import projection
 from workflows.tasks.models import CarbonCopy, HumanTask
+from workflows.tasks.signers import picked
 
 DECISIONS = {"approve": "approved", "reject": "rejected"}
 ENGINE_ATTEMPTS = 3     # an approval whose instance another task moved meanwhile runs again on the new state
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """What a kind of task with no process step behind it means: `complete(actor, task, expected_version,
+    decision=…, comment=…)` acts on it, `detail(task, app)` adds to what its detail shows."""
+    complete: Callable
+    detail: Callable | None = None
+
+
+KINDS: dict[str, TaskKind] = {}
+
+
+def register_kind(name: str, kind: TaskKind) -> None:
+    KINDS[name] = kind
 
 # -- who sees what ---------------------------------------------------------------------------------------------
 
@@ -153,10 +175,9 @@ def detail(actor: Actor, task_id: str) -> dict:
     form_version = cases.form_of(app)
     shown = {"task": task, "application": app, "data": cases.masked_data(form_version, app.data),
              "attachments": list(app.attachments)}
-    if task.kind == "rating_followup":
-        from workflows.ratings.models import Rating
-
-        shown["rating"] = Rating.objects(application_id=app.id).first()
+    kind = KINDS.get(task.kind)
+    if kind is not None and kind.detail is not None:
+        shown.update(kind.detail(task, app))
     return shown
 
 
@@ -176,6 +197,8 @@ def unclaim(actor: Actor, task_id: str, expected_version: int) -> HumanTask:
     task = visible_task(actor, task_id)
     if task.assignee != actor.user_id:
         raise Forbidden("task.not_your_task")
+    if actor.user_id in task.candidate_users:
+        raise Forbidden("task.picked_signer")    # a picked countersigner's slot is theirs: it has no pool to go to
     check_may_act(actor, task, expected_version)
     audience = [f"dept:{d}" for d in task.candidate_departments] + [f"user:{u}" for u in task.candidate_users]
     if not HumanTask.objects(id=task.id, version=expected_version, assignee=actor.user_id).update_one(
@@ -202,8 +225,16 @@ def take(actor: Actor, task: HumanTask, expected_version: int, outcome: str, sta
 
 
 def put_back(task: HumanTask) -> None:
-    HumanTask.objects(id=task.id).update_one(set__status="open", set__outcome=None, set__completed_by=None,
-                                             set__completed_at=None, inc__version=1)
+    """An action that took the row failed: the row waits again — only if it is still as that action left it, and
+    its case still open (a withdrawal that landed meanwhile closed it: it is cancelled instead, so no open row
+    outlives its case)."""
+    taken = {"id": task.id, "version": task.version, "status": task.status}
+    if HumanTask.objects(**taken).update_one(set__status="open", set__outcome=None, set__completed_by=None,
+                                             set__completed_at=None, inc__version=1) \
+            and not Application.objects(id=task.application_id, status__in=OPEN).only("id").first():
+        # checked after reopening: a withdrawal's own close either saw the row open or is seen here
+        HumanTask.objects(id=task.id, version=task.version + 1, status="open").update_one(
+            set__status="cancelled", set__completed_at=clock.now(), inc__version=1)
 
 
 _NOT_READ_BACK = ("data_json", "timeline", "deferred", "stats_counted", "return_request")
@@ -245,20 +276,18 @@ def _task_data(task: HumanTask, data: dict | None) -> dict:
 def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str, comment: str = "",
              signature: str | None = None, data: dict | None = None, documents: list | None = None,
              signers: list | None = None) -> HumanTask:
-    """Approve or reject (a comment is required to reject); the process moves on to its next wait.
-    `documents` (the approver's own attachments, e.g. a licence) become the result's documents if the process
-    ends here. `signers`: the people an approval hands a countersign to, where the process asks this task to pick
-    them (workflows/tasks/countersign.py)."""
-    from workflows.tasks.countersign import picked   # late: countersign builds on this module
-
+    """Approve or reject (a comment is required to reject). 不同意 ends the case `rejected` unless the task routes
+    rejections; otherwise the process moves on, and the case ends with the outcome of the end it reaches.
+    `documents` (the approver's own attachments, e.g. a licence) become the result's documents if the case ends
+    approved here. `signers`: the people an approval hands a countersign to, where the process asks this task to
+    pick them (workflows/tasks/signers.py)."""
     task, instance = visible_task_and_instance(actor, task_id)
     check_may_act(actor, task, expected_version)
-    if task.kind == "rating_followup":      # no process behind it: the department reports what it did
-        from workflows.ratings import service as ratings
-
-        return ratings.complete_follow_up(actor, task, expected_version, comment=comment)
-    if task.hand_back_to and task.assignee == actor.user_id:
+    if task.hand_back_to and task.assignee == actor.user_id:   # a delegate's work comes back, whatever the kind
         return _hand_back(actor, task, expected_version, decision=decision, comment=comment)
+    kind = KINDS.get(task.kind)
+    if kind is not None:       # no process behind it (a bad rating's follow-up): its room says what it means
+        return kind.complete(actor, task, expected_version, decision=decision, comment=comment)
     if decision == "reject" and not comment.strip():
         raise Invalid("task.comment_required", errors=[{"path": "/comment", "code": "required",
                                                          "message": "task.comment_required"}])
@@ -272,8 +301,8 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
         app = mark_acted(task)
         if instance is None:
             raise NotFound()
-        # the action's variables; a task form's own field of the same name (e.g. its `decision`) wins
-        process_data = {"decision": decision, "approved": decision == "approve", "comment": comment, **form_data}
+        # the action's variables win over a task form's field of the same name: the decision is the button's
+        process_data = {**form_data, "decision": decision, "approved": decision == "approve", "comment": comment}
         home = task.candidate_departments[0] if task.candidate_departments else ""
 
         def prepare(engine_task, given):
@@ -281,11 +310,14 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
                 return given                 # a rejection picks nobody (unless it names people anyway)
             return {**given, **picked(engine_task, signers, home)}
 
+        # the decision's audit record and the messages of its step go in with the instance's write
+        record = audit.build(actor, f"task.{decision}", "task", task.id, application=str(app.id),
+                             number=app.number, instance=str(instance.id), task_id=task.task_id)
+        owed = case_state.owed_by(app, instance.id, [record], keep={task.task_id}, comment=comment)
         for attempt in range(ENGINE_ATTEMPTS):
             try:
-                # the task's audit record below names the instance: the engine need not write one of its own
                 instance = instances.complete_task(actor, instance, task.task_id, process_data, prepare=prepare,
-                                                   audited_by_caller=True)
+                                                   audited_by_caller=True, reject=decision == "reject", owed=owed)
                 break
             except Conflict as e:
                 # Another task of this instance moved it first (a countersign's other signer, at the same
@@ -303,61 +335,9 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
     event = Event(at=clock.now(), action=outcome, step=task.name, element_id=task.element_id,
                   department=task.candidate_departments[0] if task.candidate_departments else "",
                   actor_id=actor.user_id, actor_name=actor.username, comment=comment, signature=signature or "")
-    record = audit.build(actor, f"task.{decision}", "task", task.id, application=str(app.id), number=app.number,
-                         instance=str(instance.id), task_id=task.task_id)
-    follow_engine(app, task, instance, event, outcome, comment, documents or [], owed=[record])
+    case_state.follow(app, instance, took=task, event=event, comment=comment, decision=outcome,
+                      documents=documents or [])
     return task      # as take() wrote it
-
-
-def follow_engine(app: Application, task: HumanTask | None, instance: Instance, event: Event | None, outcome: str,
-                  comment: str, documents: list, owed: list = ()):
-    """Write what the engine step means for the resident and the inbox, in one update of the application that
-    also carries the messages it sends and the `owed` records (the caller's audit record: core/deferred.py)."""
-    case = cases.case_info(app, instance.process_version_id)
-    previous = [s.task_id for s in app.current_steps]
-    keep = {task.task_id} if task else set()
-    waiting = {t["id"] for t in instance.ready}
-    gone = [t for t in previous if t not in waiting and t not in keep]
-    # whose tasks the engine just took away (a countersign decided, an interrupting timer): they are told
-    holders = list(HumanTask.objects(instance_id=instance.id, task_id__in=gone, status="open").only(
-        "id", "assignee", "candidate_users", "name")) if gone else []
-    new_rows = projection.sync(case, instance.ready, previous, keep=keep)
-    now = clock.now()
-    changes = {"set__current_steps": cases.steps_from(new_rows), "set__updated_at": now}
-    if event is not None:
-        changes["push__timeline"] = event
-    if instance.status == "completed":
-        # the process has ended: the decision of its last step is the application's result; an approval's
-        # documents (the 电子证照) are the worker's to make, from now (workflows/materials/results.py)
-        changes.update(set__status=outcome, set__result=Result(decision=outcome, reason=comment,
-                                                               documents=documents, at=now))
-        changes["set__stats_due_at"] = now       # the statistics count it (the worker)
-        if outcome == "approved":
-            changes["set__documents_due_at"] = now
-    messages = []
-    for row in holders:
-        messages += notify.messages("task_cancelled", [row.assignee, *row.candidate_users], application=app,
-                                    task_id=str(row.id), title=f"{row.name}：{app.service_name}",
-                                    body="该环节已有结果，无需再办理", dedupe=f"task_cancelled:{row.id}")
-    if instance.status == "completed":
-        messages += notify.messages(outcome, [app.applicant_id], application=app,
-                                    title=f"{app.service_name} {'已办结' if outcome == 'approved' else '未通过'}",
-                                    body=comment, dedupe=f"{outcome}:{app.id}")
-    changes.update(deferred_records.carry([*owed, *messages], now))
-    Application.objects(id=app.id).update_one(inc__version=1, **changes)
-    if instance.status == "completed":
-        from workflows.applications.service import bundle_part_ended   # (it reads tasks: not at import time)
-
-        bundle_part_ended(app)
-
-
-def follow_instance(instance: Instance) -> None:
-    """The engine moved without a person (a timer fired, a message arrived): bring the application's steps,
-    result and inbox rows along. A process that ends this way ends as approved."""
-    app = Application.objects(instance_id=instance.id, status__in=("submitted", "returned")).first()
-    if app is not None:
-        last = next((e.action for e in reversed(app.timeline) if e.action in DECISIONS.values()), "approved")
-        follow_engine(app, None, instance, None, last, "", [])
 
 
 def event_for(actor: Actor, task: HumanTask, action: str, comment: str = "") -> Event:
