@@ -75,6 +75,7 @@ def wire_rooms() -> None:
     from storage import service as storage
     from workflows.clock import reminders
     from workflows.ratings import service as ratings  # noqa: F401 — registers the follow-up task kind
+    from workflows.tasks import incidents  # noqa: F401 — registers the incident task kind
     from workflows.tasks import projection, service as tasks
 
     storage.register_reader(tasks.handles)

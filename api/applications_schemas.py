@@ -134,7 +134,9 @@ class InboxArgs(Schema):
 
 class TaskOut(Schema):
     id = fields.String()
-    kind = fields.String(metadata={"description": "process, or rating_followup (a bad rating to follow up)"})
+    kind = fields.String(metadata={"description": "process, rating_followup (a bad rating to follow up) or incident "
+                                                  "(a step failed in the worker: approve retries it, reject ends "
+                                                  "the case with the comment as reason)"})
     name = fields.String()
     element_id = fields.String()
     application_id = fields.String()
@@ -198,8 +200,18 @@ class FollowedRatingOut(Schema):
     created_at = fields.DateTime()
 
 
+class TaskIncidentOut(Schema):
+    """What failed, for an incident task: the element and the kind, never the case's data."""
+    element_id = fields.String()
+    kind = fields.String(metadata={"description": "error, sandbox, timeout, memory, data_limit, exit"})
+    during = fields.String(metadata={"description": "the action that failed: timers, message …"})
+    at = fields.DateTime()
+    process = fields.String(metadata={"description": "the process key and version"})
+
+
 class TaskDetailOut(Schema):
     task = fields.Nested(TaskOut)
+    incident = fields.Nested(TaskIncidentOut, allow_none=True, metadata={"description": "for an incident task"})
     rating = fields.Nested(FollowedRatingOut, allow_none=True,
                            metadata={"description": "for a rating_followup task: the rating it follows up"})
     application = fields.Nested(HandledApplicationOut)

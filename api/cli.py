@@ -303,10 +303,11 @@ def workflows_tick(limit):
     from core import audit
     from workflows import test_runs
     from workflows.applications import case_state
+    from workflows.tasks import incidents
 
     runtime()
     audit.seal()
-    run = case_state.fire_due_timers(limit=limit)
+    run = case_state.fire_due_timers(limit=limit, on_incident=incidents.opened)
     purged = test_runs.purge_test_runs()
     click.echo(f"fired timers on {run.fired} instances ({run.failed} failed, now incidents; {run.skipped} changed "
                f"meanwhile, skipped); purged {purged} test runs")

@@ -21,6 +21,7 @@ i18n.register({
     "task.changed": ("任务已被他人处理或已变化，请刷新", "Someone acted on this task first; reload"),
     "task.claimed_by_other": ("该任务已被他人签收", "Someone else has claimed this task"),
     "task.not_your_task": ("你不能办理该任务", "You may not act on this task"),
+    "task.incident_resolved": ("该异常已被他人处理", "Someone retried or ended this incident first"),
     "task.picked_signer": ("你是被指定的会签人，不能退回公共待办", "You were picked to countersign: the task cannot go back to the pool"),
     "task.comment_required": ("不同意时必须填写意见", "A comment is required to reject"),
     "task.no_form": ("该任务没有表单，不能提交表单数据", "This task has no form; send no form data"),

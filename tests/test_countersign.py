@@ -205,7 +205,9 @@ def test_removing_so_that_the_rule_is_decided_moves_the_case_at_once(joint):
     [h2_task] = joint.todo(joint.h2)
     joint.act(joint.h4, h2_task, action="remove-signer")   # now 1 refusal of 2: two approvals cannot be had
     final = joint.application(submitted["id"])
-    assert final["status"] != "submitted" and joint.todo(joint.h3) == []
+    # the countersign is decided (not agreed) and its gateway goes to the end that declares the case rejected
+    assert (final["status"], final["result"]["decision"]) == ("rejected", "rejected")
+    assert joint.todo(joint.h3) == []
 
 
 def test_what_cannot_be_removed(joint):

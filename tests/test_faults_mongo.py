@@ -122,6 +122,18 @@ def test_mongodb_stopped_at_each_write_of_an_approval(flaky, case, app):
         approvals = [e for e in application["timeline"] if e["action"] == "approved"]
         assert len(approvals) <= 1, application["timeline"]
         assert [s["name"] for s in application["current_steps"]] == ["住建复核"], application
+    # what each approval owes rode in its first durable write: once the worker has moved them in, every approved
+    # case has exactly one approval record, and 住建 was told once that its step waits
+    assert "audit log intact" in zhangban(flaky.settings, "audit", "verify")
+    with app.app_context():
+        from core.audit import AuditRecord
+        from workflows.notify.models import Notification
+        cases = {t["application_id"] for t in rechecks}
+        records = Counter(r.details["application"] for r in AuditRecord.objects(action="task.approve"))
+        assert records == Counter({a: 1 for a in cases}), (records, first_tries)
+        housing_1 = case.client.get("/api/v1/me", headers=case.housing_1).json["id"]
+        opened = Counter(n.application_id for n in Notification.objects(kind="task_assigned", user_id=housing_1))
+        assert opened == Counter({a: 1 for a in cases}), (opened, first_tries)
 
 
 def test_mongodb_stopped_at_each_write_of_a_publish(flaky, app, client, make_staff, make_department):

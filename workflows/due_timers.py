@@ -73,9 +73,10 @@ CLAIM_CHUNK = 20         # instances leased together: a chunk is fired well with
 
 def fire_due_timers(actor: Actor | None = None, now: datetime | None = None, limit: int = 100, *,
                     lease: timedelta = timedelta(minutes=5), stop=None, spread: bool = False,
-                    on_step: Callable | None = None) -> TimerRun:
+                    on_step: Callable | None = None, on_incident: Callable | None = None) -> TimerRun:
     """One pass over the instances whose timers are due: read their ids once, lease them a chunk at a time
-    (`claim_many`) and fire each; `on_step(instance)` gets each step that fired. `stop()` ends the pass between
+    (`claim_many`) and fire each; `on_step(instance)` gets each step that fired, `on_incident(instance id)` each
+    that failed. `stop()` ends the pass between
     instances (what is leased and not fired is released); `spread` shuffles the page, so several workers reading the
     same page start at different places."""
     actor = actor or Actor.system()
@@ -98,11 +99,12 @@ def fire_due_timers(actor: Actor | None = None, now: datetime | None = None, lim
                 claimed_at, instance = now or clock.now(), claim(instance.id, now or clock.now(), lease)
                 if instance is None:
                     continue
-            _fire_claimed(actor, instance, now, claimed_at, lease, run, on_step)
+            _fire_claimed(actor, instance, now, claimed_at, lease, run, on_step, on_incident)
     return run
 
 
-def _fire_claimed(actor: Actor, instance: Instance, now, claimed_at, lease, run: TimerRun, on_step) -> None:
+def _fire_claimed(actor: Actor, instance: Instance, now, claimed_at, lease, run: TimerRun, on_step,
+                  on_incident=None) -> None:
     if instance.status not in ("running", "incident") or instance.next_timer_at is None \
             or clock.as_utc(instance.next_timer_at) > claimed_at:
         return       # read after another worker fired it (it took the instance once our lease had run out)
@@ -110,6 +112,8 @@ def _fire_claimed(actor: Actor, instance: Instance, now, claimed_at, lease, run:
         instance = fire_timers(actor, instance, now)   # fire what the claim saw as due (now: the same clock)
     except IncidentRecorded:
         run.failed += 1
+        if on_incident is not None:
+            on_incident(instance.id)
     except Conflict:
         run.skipped += 1
     else:

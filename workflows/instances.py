@@ -304,6 +304,24 @@ def cancel(actor: Actor, instance: Instance) -> bool:
     return bool(changed)
 
 
+def end_rejected_by_person(actor: Actor, instance: Instance, *, element_id: str) -> Instance | None:
+    """A person ends a process stopped at an incident: `rejected`, at the element that failed (the case follows
+    through its writer). None when it is no longer at an incident (retried or ended meanwhile)."""
+    now = clock.now()
+    fields = {"status": "completed", "outcome": "rejected", "end_event": element_id, "next_timer_at": None,
+              "waiting_messages": [], "updated_at": now, "lease_until": None}
+    if not Instance._get_collection().update_one({"_id": instance.id, "version": instance.revision,
+                                                  "status": "incident"},
+                                                 {"$set": fields, "$inc": {"version": 1}}).modified_count:
+        return None
+    audit.record(actor, "process.instance.end", "process_instance", instance.id, element_id=element_id)
+    for name, value in fields.items():
+        setattr(instance, name, value)
+    instance.revision += 1
+    instance.ready = []
+    return instance
+
+
 def deliver_message(actor: Actor, instance: Instance, name: str, payload: dict | None = None) -> Instance:
     def step(workflow):
         if name not in ENGINE.waiting_messages(workflow):

@@ -23,6 +23,7 @@ from core.actor import Actor
 from workflows import test_runs
 from workflows.applications import case_state
 from workflows.bundles import cases as bundle_cases
+from workflows.tasks import incidents
 from workflows.clock import reminders
 from workflows.notify import delivery
 
@@ -77,7 +78,7 @@ class Worker:
     def fire_timers(self, now: datetime | None = None) -> int:
         """Up to `batch` due instances, each taken with a lease and fired; returns how many were taken."""
         run = case_state.fire_due_timers(self.actor, now, self.batch, lease=self.policy.lease,
-                                         stop=lambda: self.stopping, spread=True)
+                                         stop=lambda: self.stopping, spread=True, on_incident=incidents.opened)
         return run.fired + run.failed + run.skipped
 
     def run_round(self, now: datetime | None = None) -> Round:

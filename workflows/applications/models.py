@@ -98,6 +98,8 @@ class Application(me.Document):
     reminded_at = me.DateTimeField(null=True)
     escalated_at = me.DateTimeField(null=True)
     paused_at = me.DateTimeField(null=True)         # returned to the applicant at; cleared on supplement
+    # a step of its process failed in the worker (workflows/tasks/incidents.py): the department has a task for it
+    attention_at = me.DateTimeField(null=True)
     # approved, its result documents still to be made (by the worker: workflows/materials/results.py) from then;
     # None once made. Set in the same write that approves it, so no approval is left without its documents.
     documents_due_at = me.DateTimeField(null=True)

@@ -27,7 +27,7 @@ from storage import service as storage
 from workflows import instances, quotas, service as processes, task_data
 from workflows.applications import auto_approval, case_state, cases
 from workflows.applications.models import FINAL, Application, Event
-from workflows.clock import deadlines
+from workflows.clock import deadlines, reminders
 from workflows.models import Instance
 from workflows.notify import service as notify
 from workflows.tasks import projection
@@ -137,6 +137,7 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
                                                     application_id=app.id, audited_by_caller=True)
     if instance is not None and instance.status == "incident":
         Instance.objects(id=instance.id).delete()
+        _tell_designers(process_version, instance.incidents[-1])
         raise Unavailable("application.service_failing", params={"service": sv.code})
 
     now = clock.now()
@@ -292,6 +293,15 @@ def supplement(actor: Actor, app_id: str, expected_version: int, data: dict,
             set__due_at=moved.due_at)
     storage.grant_read(new_attachments, str(app.id))
     return app.reload()
+
+
+def _tell_designers(process_version, incident) -> None:
+    """A submission whose process fails at its first steps keeps nothing (the resident gets a 503); the designers
+    of the process's department hear which element failed — once a day per element, not once per resident."""
+    designers = reminders.people({process_version.department}, "designer").get(process_version.department, [])
+    what = f"{incident.element_id or '流程'}（{incident.kind}）"
+    notify.enqueue("escalated", designers, title=f"流程 {process_version.key} v{process_version.version} 启动出错",
+                   body=what, dedupe=f"start-incident:{process_version.id}:{incident.element_id}:{clock.now():%Y%m%d}")
 
 
 def _amend(actor: Actor, instance: Instance, task_id: str, changes: dict) -> None:
