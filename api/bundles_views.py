@@ -11,7 +11,7 @@ from api.attachments_schemas import IdempotencyHeaders
 from api.errors import ErrorSchema
 from api.http import BEARER, PageArgs, current_actor, page_schema, paginate
 from api.identity.service import profile
-from workflows.bundles import cases, service
+from workflows.bundles import cases, reading, service
 
 blp = Blueprint("bundles", __name__, url_prefix="/api/v1", description="Residents: 一件事 bundles")
 
@@ -59,7 +59,7 @@ class BundleCases(MethodView):
     @blp.doc(security=[BEARER])
     def get(self, **page):
         """My bundle submissions, newest first"""
-        return paginate(cases.list_mine(current_actor()), page)
+        return paginate(reading.list_mine(current_actor()), page)
 
     @blp.arguments(schemas.BundleCaseIn)
     @blp.arguments(IdempotencyHeaders, location="headers")
@@ -73,7 +73,7 @@ class BundleCases(MethodView):
         case, created = cases.submit(actor, bundle_code=body["bundle_code"], shared=body["shared"],
                                      parts=body["parts"], profile=profile(actor),
                                      idempotency_key=headers.get("idempotency_key"))
-        return cases.view(actor, str(case.id)), 201 if created else 200
+        return reading.view(actor, str(case.id)), 201 if created else 200
 
 
 @blp.route("/bundle-cases/<case_id>")
@@ -82,7 +82,7 @@ class BundleCase(MethodView):
     @blp.doc(security=[BEARER])
     def get(self, case_id):
         """One of my bundle cases: each department's part, one timeline, one result"""
-        return cases.view(current_actor(), case_id)
+        return reading.view(current_actor(), case_id)
 
 
 @blp.route("/bundle-cases/<case_id>/withdraw")
