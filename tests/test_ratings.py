@@ -85,3 +85,23 @@ def test_a_good_rating_opens_no_task(case):
     approve(case, submitted)
     rate(case, submitted["id"], 3)
     assert [t for t in case.todo(case.civil_1) if t["kind"] == "rating_followup"] == []
+
+
+def test_a_delegated_follow_up_comes_back_to_the_one_who_delegated_it(case):
+    """A 差评回访 is a task like any other for 委派: the delegate's work is recorded and it comes back to decide."""
+    submitted = case.submit()
+    reject(case, submitted)
+    rate(case, submitted["id"], 1, comment="态度差")
+    [task] = [t for t in case.todo(case.civil_1) if t["kind"] == "rating_followup"]
+    task = case.act(case.civil_1, task, action="claim")
+    civil_2 = case.client.get("/api/v1/me", headers=case.civil_2).json["id"]
+    delegated = case.act(case.civil_1, task, action="delegate", user_id=civil_2, comment="请先回访")
+    [theirs] = [t for t in case.todo(case.civil_2) if t["kind"] == "rating_followup"]
+    assert theirs["id"] == delegated["id"]
+    back = case.act(case.civil_2, theirs, comment="已电话回访")
+    assert back["status"] == "open" and back["assignee"] != civil_2          # back with me, not closed
+    shown = case.client.get(f"/api/v1/applications/{submitted['id']}/rating", headers=case.resident).json
+    assert shown["reply"] is None                                           # nobody has replied yet
+    [mine] = [t for t in case.todo(case.civil_1) if t["kind"] == "rating_followup"]
+    done = case.act(case.civil_1, mine, comment="核实后致歉")
+    assert (done["status"], done["outcome"]) == ("done", "resolved")

@@ -100,11 +100,11 @@ FRESH = ("status", "assignee", "audience", "candidate_users", "due_at", "created
 
 def sync(case: CaseInfo, ready: list[dict], previous_task_ids=(), *, keep=(), made: list[dict] | None = None,
          revision: int | None = None, ended: bool = False) -> list[dict]:
-    """Make the instance's open rows match `ready` with one bulk write; returns the new rows (`made`, if the caller
-    made them already). Open rows no longer waiting are cancelled, except `keep` (the one just completed); once the
-    process has `ended`, all of them. With `revision` (the instance's, as the step left it) a row that a newer step
-    wrote is left alone: an older step's write arrives late and changes nothing. `previous_task_ids`: the rows
-    that waited before, kept as they are (claim and version) when they still wait."""
+    """Make the instance's open rows match `ready` with one bulk write (none when nothing changes); returns the new
+    rows (`made`, if the caller made them already). `previous_task_ids`: the rows that waited before, kept as they
+    are (claim and version) while they still wait, cancelled once they do not (except `keep`, the one just
+    completed; once the process has `ended`, all of them). With `revision` (the instance's, as the step left it) a
+    row that a newer step wrote is left alone: an older step's write arrives late and changes nothing."""
     new_rows = [] if ended else (made if made is not None else rows(case, ready))
     waiting = {r["task_id"] for r in new_rows}
     fence = {"$or": [{"instance_revision": None}, {"instance_revision": {"$lte": revision}}]} \
@@ -120,10 +120,16 @@ def sync(case: CaseInfo, ready: list[dict], previous_task_ids=(), *, keep=(), ma
             ops.append(UpdateOne(key, {"$set": {**{k: row[k] for k in FRESH}, **stamp},
                                        "$setOnInsert": {k: v for k, v in row.items() if k not in FRESH},
                                        "$inc": {"version": 1}}, upsert=True))
-    ops.append(UpdateMany({"instance_id": case.instance_id, "task_id": {"$nin": [*waiting, *keep]},
-                           "status": {"$in": ["open", "returned"]}, **fence},
-                          {"$set": {"status": "cancelled", "completed_at": clock.now(), **stamp},
-                           "$inc": {"version": 1}}))
+    # the rows that waited before and wait no longer (by their ids: an indexed look-up whose cost does not grow
+    # with the inbox); rows a crash left behind are rebuild's
+    gone = [t for t in previous_task_ids if t not in waiting and t not in keep]
+    if gone:
+        ops.append(UpdateMany({"instance_id": case.instance_id, "task_id": {"$in": gone},
+                               "status": {"$in": ["open", "returned"]}, **fence},
+                              {"$set": {"status": "cancelled", "completed_at": clock.now(), **stamp},
+                               "$inc": {"version": 1}}))
+    if not ops:
+        return new_rows
     try:
         HumanTask._get_collection().bulk_write(ops, ordered=False)
     except BulkWriteError as exc:
