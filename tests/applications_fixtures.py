@@ -139,8 +139,8 @@ class Case:
         return r.json["id"]
 
 
-@pytest.fixture
-def case(app, client, make_staff, make_department, resident_headers):
+def staffed(client, make_staff, make_department, resident_headers) -> Case:
+    """The two departments, their people and the published forms, before any process or service."""
     civil = make_department("civil", "民政局")
     housing = make_department("housing", "住建局")
     _, designer = make_staff("designer", [{"role": "designer", "department_id": civil["id"]}])
@@ -149,7 +149,13 @@ def case(app, client, make_staff, make_department, resident_headers):
     _, housing_1 = make_staff("housing-1", [{"role": "approver", "department_id": housing["id"]}])
     publish_form(client, designer, civil["id"], "residence_apply", APPLY_FORM)
     publish_form(client, designer, civil["id"], "review", REVIEW_FORM)
-    publish_process(client, designer, civil["id"], "residence_permit", TWO_DEPARTMENTS)
-    publish_service(client, designer, "residence", civil["id"], "residence_apply", "residence_permit")
     return Case(client, civil=civil, housing=housing, designer=designer, civil_1=civil_1, civil_2=civil_2,
                 housing_1=housing_1, resident=resident_headers)
+
+
+@pytest.fixture
+def case(app, client, make_staff, make_department, resident_headers):
+    staff = staffed(client, make_staff, make_department, resident_headers)
+    publish_process(client, staff.designer, staff.civil["id"], "residence_permit", TWO_DEPARTMENTS)
+    publish_service(client, staff.designer, "residence", staff.civil["id"], "residence_apply", "residence_permit")
+    return staff

@@ -6,8 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.applications_fixtures import (APPLY_FORM, REVIEW_FORM, Case, good_data, publish_form, publish_process,
-                                         publish_service)
+from tests.applications_fixtures import good_data, publish_form, publish_process, publish_service, staffed
 
 NS = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
       'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="http://z.example"')
@@ -91,15 +90,7 @@ TIMED_ESCALATION = process("timed_escalation", {"civil": ["start", "review", "ti
 
 @pytest.fixture
 def people(app, client, make_staff, make_department, resident_headers):
-    civil = make_department("civil", "民政局")
-    housing = make_department("housing", "住建局")
-    _, designer = make_staff("designer", [{"role": "designer", "department_id": civil["id"]}])
-    _, civil_1 = make_staff("civil-1", [{"role": "approver", "department_id": civil["id"]}])
-    _, housing_1 = make_staff("housing-1", [{"role": "approver", "department_id": housing["id"]}])
-    publish_form(client, designer, civil["id"], "residence_apply", APPLY_FORM)
-    publish_form(client, designer, civil["id"], "review", REVIEW_FORM)
-    return Case(client, civil=civil, housing=housing, designer=designer, civil_1=civil_1, housing_1=housing_1,
-                resident=resident_headers)
+    return staffed(client, make_staff, make_department, resident_headers)
 
 
 def serve(people, key, bpmn):
@@ -332,15 +323,16 @@ def test_a_task_that_opens_tells_those_who_can_act_on_it_once(people, app):
 
     case = serve(people, "in_a_row", TWO_IN_A_ROW)
     me = {name: case.client.get("/api/v1/me", headers=getattr(case, name)).json["id"]
-          for name in ("civil_1", "housing_1")}
+          for name in ("civil_1", "civil_2", "housing_1")}
     submitted = case.submit()
     deferred.deliver()
-    assert [(n.user_id, n.title) for n in Notification.objects(kind="task_assigned")] == [
-        (me["civil_1"], "受理审核：居住证申领")]                   # the department's approvers, not housing's
+    assert sorted((n.user_id, n.title) for n in Notification.objects(kind="task_assigned")) == sorted([
+        (me["civil_1"], "受理审核：居住证申领"), (me["civil_2"], "受理审核：居住证申领")])   # not housing's
     [task] = case.todo(case.civil_1)
     case.act(case.civil_1, task)
     deferred.deliver()
     deferred.deliver()
-    opened = [(n.user_id, n.title, n.application_id) for n in Notification.objects(kind="task_assigned")]
-    assert opened == [(me["civil_1"], "受理审核：居住证申领", submitted["id"]),
-                      (me["housing_1"], "住建复核：居住证申领", submitted["id"])]
+    opened = sorted((n.user_id, n.title, n.application_id) for n in Notification.objects(kind="task_assigned"))
+    assert opened == sorted([(me["civil_1"], "受理审核：居住证申领", submitted["id"]),
+                             (me["civil_2"], "受理审核：居住证申领", submitted["id"]),
+                             (me["housing_1"], "住建复核：居住证申领", submitted["id"])])
