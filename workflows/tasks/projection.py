@@ -107,8 +107,7 @@ def sync(case: CaseInfo, ready: list[dict], previous_task_ids=(), *, keep=(), ma
     row that a newer step wrote is left alone: an older step's write arrives late and changes nothing."""
     new_rows = [] if ended else (made if made is not None else rows(case, ready))
     waiting = {r["task_id"] for r in new_rows}
-    fence = {"$or": [{"instance_revision": None}, {"instance_revision": {"$lte": revision}}]} \
-        if revision is not None else {}
+    fence = {"instance_revision": {"$not": {"$gt": revision}}} if revision is not None else {}
     stamp = {"instance_revision": revision} if revision is not None else {}
     ops = []
     for row in new_rows:
