@@ -123,3 +123,18 @@ def test_removing_the_last_open_signer_completes_the_countersign_over_those_who_
     assert workflow.is_completed() and _open(workflow) == {}
     restored = DEFAULT_ENGINE.restore(_spec_json("countersign_all"), DEFAULT_ENGINE.dump(workflow))
     assert restored.is_completed()
+
+
+def test_what_returning_and_correcting_rely_on_around_a_boundary_timer():
+    """Engine.return_to prunes the event manager's list of the timers a reset dropped (`event_manager.tasks`,
+    `remove_task`); Engine.amend puts a correction where a waiting boundary event takes its data from (the task's
+    parent, a BoundaryEventSplit) and on the event itself."""
+    workflow = DEFAULT_ENGINE.new(_spec_json("boundary_timers"), {})
+    DEFAULT_ENGINE.run(workflow)
+    [review] = workflow.get_tasks(state=TaskState.READY, manual=True)
+    assert type(review.parent.task_spec).__name__ == "BoundaryEventSplit"
+    waiting = [t for t in review.parent.children if t is not review and not t.has_state(TaskState.FINISHED_MASK)]
+    assert {t.task_spec.bpmn_id for t in waiting} == {"remind", "timeout"}
+    assert {t.id for t in waiting} <= set(workflow.event_manager.tasks)
+    workflow.event_manager.remove_task(waiting[0])
+    assert waiting[0].id not in workflow.event_manager.tasks

@@ -139,14 +139,26 @@ class Engine:
         if not found:
             return False
         workflow.reset_from_task_id(UUID(found[0]["task_id"]))
+        # the reset drops the later steps, but not the timers waiting on them from the event manager's list (a
+        # boundary timer of the step sent back from): the next engine step would update a task that is gone
+        for waiting in list(workflow.event_manager.tasks.values()):
+            if waiting.parent is None or waiting.id not in waiting.workflow.tasks:
+                workflow.event_manager.remove_task(waiting)
         self.steps(workflow)
         return True
 
     def amend(self, task, data: dict):
-        """Change the data of a waiting task (nothing runs)."""
+        """Change the data of a waiting task (nothing runs). A boundary event waiting beside it (a timer that may
+        take the task away) carries the data of before: its branch sees the correction too."""
         check_data(data, self.limits, what="the task data")
         task.set_data(**data)
         check_data(task.data, self.limits, what="the task data")
+        waiting = [t for t in (task.parent.children if task.parent is not None else [])
+                   if t is not task and not t.has_state(TaskState.FINISHED_MASK)]
+        if waiting:
+            task.parent.set_data(**data)          # a boundary event takes its data from here when it fires
+            for sibling in waiting:
+                sibling.set_data(**data)
 
     def message(self, workflow: BpmnWorkflow, name: str, payload: dict | None = None):
         payload = payload or {}
