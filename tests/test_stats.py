@@ -219,3 +219,32 @@ def test_the_csv_opens_in_excel(case, admin_headers):
     en = case.client.get("/api/v1/stats/export.csv", query_string=query,
                          headers={**admin_headers, "Accept-Language": "en"})
     assert en.data.decode("utf-8-sig").splitlines()[0].startswith("Department,Service code,Service,Applications")
+
+
+def test_a_flush_paused_past_its_lease_adds_nothing_that_the_next_flush_adds(case, app, monkeypatch):
+    """Two workers: the first reads the due cases, pauses past its lease; the second takes the lock and flushes.
+    The first must not add the same cases again when it wakes."""
+    from workflows.stats import rollups
+    from workflows.stats.models import Rollup
+
+    submitted = case.submit()
+    reject(case, submitted)
+    locks = Rollup._get_db()["stats_flush_lock"]
+    real = rollups.contribution
+
+    def pause_and_lose_the_lock(app_doc):
+        # meanwhile the lease ran out and another worker took the lock (a token of its own)
+        locks.update_one({"_id": "flush"}, {"$set": {"token": "the-other-worker"}})
+        return real(app_doc)
+
+    monkeypatch.setattr(rollups, "contribution", pause_and_lose_the_lock)
+    with app.app_context():
+        assert rollups.flush_due() == 0                       # fenced: it writes nothing
+    monkeypatch.undo()
+    with app.app_context():
+        assert Rollup.objects.count() == 0
+        locks.update_one({"_id": "flush"}, {"$set": {"until": rollups.clock.now() - rollups.FLUSH_LOCK}})
+        assert rollups.flush_all() == 1                       # the other worker's flush, once
+        [everything] = [r for r in Rollup.objects if r.scope == "all" and len(r.period) == 4]
+        assert (everything.submitted, everything.rejected) == (1, 1)
+        assert rollups.flush_all() == 0

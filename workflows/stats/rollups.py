@@ -138,6 +138,8 @@ def flush_due(now: datetime | None = None, limit: int = FLUSH_BATCH) -> int:
             marks += [UpdateOne({"_id": app.id}, {"$set": {"stats_counted": dict(now_adds)}}),
                       # a write that made it due again meanwhile set another time: it stays due
                       UpdateOne({"_id": app.id, "stats_due_at": app.stats_due_at}, {"$unset": {"stats_due_at": ""}})]
+        if not _still_ours(token, now):
+            return 0     # paused past the lease: another flusher took these cases; adding them here would count twice
         _write([op for (department, code, day), inc in totals.items()
                 for op in _ops(department, code, names[(department, code, day)], day,
                                {k: v for k, v in inc.items() if v})])
@@ -170,6 +172,14 @@ def _lock(now: datetime) -> str | None:
         except DuplicateKeyError:
             return None
     return None
+
+
+def _still_ours(token: str, now: datetime) -> bool:
+    """The fence before the writes: the lock still carries this flush's token (no one took it after the lease ran
+    out), and its lease starts again from now, so the writes that follow are the only ones."""
+    return Rollup._get_db()["stats_flush_lock"].update_one(
+        {"_id": "flush", "token": token},
+        {"$set": {"until": max(now, clock.now()) + FLUSH_LOCK}}).modified_count == 1
 
 
 def _unlock(token: str) -> None:
