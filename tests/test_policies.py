@@ -183,3 +183,22 @@ def test_the_command_and_the_worker_run_the_policies(client, app, make_staff, ma
         round_ = Worker(None, scheduled=scheduled_jobs(app.extensions["zhangban"].store)).run_round()
     assert round_.scheduled["policies"]["granted"] == 1
     assert len(client.get("/api/v1/me/grants", headers=second).json) == 1
+
+
+def test_a_publish_a_crash_cut_leaves_one_policy_deciding_and_the_next_publish_goes_on(
+        client, make_staff, make_department, admin_headers, app):
+    """The crash: the new version stored (current), the one before not yet demoted, the draft's count not raised."""
+    from workflows.policies.models import PolicyVersion
+
+    civil = make_department("civil", "民政局")
+    _, designer = make_staff("designer", [{"role": "designer", "department_id": civil["id"]}])
+    _policy(client, designer, civil["id"])
+    assert client.post(f"{POLICIES}/elderly/publish", headers=designer).status_code == 201
+    first = PolicyVersion.objects(code="elderly").get()
+    PolicyVersion(code="elderly", number=2, body=first.body, published_by="designer").save(force_insert=True)
+    assert PolicyVersion.objects(code="elderly", current=True).count() == 2
+    assert _evaluate(client, admin_headers)["policies"] == 1          # the newest decides, once
+    r = client.post(f"{POLICIES}/elderly/publish", headers=designer)
+    assert r.status_code == 201, r.json                               # not a collision with the stored 2, for ever
+    assert [(v.number, v.current) for v in PolicyVersion.objects(code="elderly").order_by("number")] == [
+        (1, False), (2, False), (3, True)]

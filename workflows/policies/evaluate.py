@@ -59,6 +59,17 @@ def inputs_of(profile: dict, licences: list[str], day: date) -> dict:
             "hukou": profile.get("hukou") or "", "licences": sorted(set(licences))}
 
 
+def newest_per_code(versions) -> list:
+    """One current version per policy: a publish a crash cut between its two writes can leave the one before it
+    marked current too, and the newest is the one published."""
+    seen, chosen = set(), []
+    for version in versions:          # ordered by code, newest number first
+        if version.code not in seen:
+            seen.add(version.code)
+            chosen.append(version)
+    return chosen
+
+
 def evaluate(actor: Actor | None = None, *, now: datetime | None = None, batch: int = 200,
              policy_code: str | None = None, stop=lambda: False) -> Report:
     actor = actor or Actor.system()
@@ -66,7 +77,7 @@ def evaluate(actor: Actor | None = None, *, now: datetime | None = None, batch: 
     day = now.astimezone(CHINA).date()
     report = Report()
     query = PolicyVersion.objects(current=True, **({"code": policy_code} if policy_code else {}))
-    for version in query.order_by("code"):
+    for version in newest_per_code(query.order_by("code", "-number")):
         if stop():
             break
         report.policies += 1

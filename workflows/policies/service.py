@@ -75,14 +75,18 @@ def publish(actor: Actor, code: str) -> PolicyVersion:
     """Freeze the draft as the next version and make it current (residents are decided by it from now on)."""
     policy = _policy(actor, code)
     _check(actor, policy.body.to_mongo().to_dict())
-    number = policy.published + 1
+    # after the newest stored version, not the draft's count: a crash between the writes below leaves the draft a
+    # number behind, and every later publish would then collide with the stored version
+    newest = PolicyVersion.objects(code=code).only("number").order_by("-number").first()
+    number = max(policy.published, newest.number if newest else 0) + 1
     try:
         version = PolicyVersion(code=code, number=number, body=policy.body, published_by=actor.user_id)
         version.save(force_insert=True)
     except NotUniqueError:
         raise Conflict("policy.changed") from None
-    PolicyVersion.objects(code=code, number__ne=number, current=True).update(set__current=False)
-    PolicyDraft.objects(id=policy.id).update_one(set__published=number, inc__version=1)
+    # a crash here leaves the one before marked current too: the newest current one decides (evaluate.py)
+    PolicyVersion.objects(code=code, number__lt=number, current=True).update(set__current=False)
+    PolicyDraft.objects(id=policy.id, published__lt=number).update_one(set__published=number, inc__version=1)
     audit.record(actor, "policy.publish", "policy", code, version=number)
     return version
 
