@@ -222,3 +222,46 @@ def test_a_result_that_could_not_be_made_is_made_after_its_lease_once(materials_
         store = app.extensions["zhangban"].store
         assert results.issue(store, first["id"]).number == "DZ" + first["number"][2:]     # idempotent
     assert len(case.application(first["id"])["result"]["documents"]) == 1
+
+
+def test_a_result_filed_by_a_try_that_died_before_attaching_it_is_attached_once(materials_case, app, monkeypatch):
+    """The worker filed the licence and died before its write to the application: the next try attaches it."""
+    from workflows.applications.models import Application
+
+    case = materials_case
+    first = case.submit()
+    _approve_all(case, first["id"], worker=False)
+    real_objects = Application.objects
+
+    class DiesOnTheAttach:
+        """Application.objects, whose update that attaches the licence never arrives (the worker died)."""
+        def __call__(self, *args, **kwargs):
+            query = real_objects(*args, **kwargs)
+            if "id" in kwargs and len(kwargs) == 1:
+                class Lost:
+                    def update_one(self, **changes):
+                        if "add_to_set__result__documents" in changes:
+                            raise SystemExit("the worker died")
+                        return query.update_one(**changes)
+                return Lost()
+            return query
+    monkeypatch.setattr(results, "Application", type("A", (), {"objects": DiesOnTheAttach()}))
+    try:
+        _worker_round(case)
+    except SystemExit:
+        pass
+    monkeypatch.undo()
+    assert case.application(first["id"])["result"]["documents"] == []        # filed, not attached
+    with app.app_context():
+        Application.objects(id=first["id"]).update_one(set__documents_due_at=Application.objects(
+            id=first["id"]).get().submitted_at)      # its lease ran out: due again
+    assert _worker_round(case) == 1
+    with app.app_context():                                                  # nothing new is made …
+        from workflows.materials.models import PersonalMaterial
+        assert PersonalMaterial.objects(application_id=first["id"], source="licence").count() == 1
+    [attached] = case.application(first["id"])["result"]["documents"]       # … the one filed is attached
+    assert attached == _licence(case)["attachment_id"]
+    with app.app_context():
+        store = app.extensions["zhangban"].store
+        results.issue(store, first["id"])
+    assert len(case.application(first["id"])["result"]["documents"]) == 1    # once

@@ -61,10 +61,14 @@ def issue(store, application_id: str) -> PersonalMaterial | None:
 
 def _issue(store, app: Application) -> PersonalMaterial | None:
     existing = PersonalMaterial.objects(application_id=str(app.id), source="licence").first()
-    if app.status != "approved" or existing:
-        # nothing (more) to make; an existing one was made by a try whose worker died before it cleared the field
-        Application.objects(id=app.id, documents_due_at__exists=True).update_one(unset__documents_due_at=True)
+    if app.status == "approved" and existing:
+        # made by a try whose worker died before it attached it: attached now (once: a set), no longer due
+        Application.objects(id=app.id).update_one(add_to_set__result__documents=existing.attachment_id,
+                                                  unset__documents_due_at=True, inc__version=1)
         return existing
+    if app.status != "approved":
+        Application.objects(id=app.id, documents_due_at__exists=True).update_one(unset__documents_due_at=True)
+        return None
     issued_at = clock.now()
     issuer = _department_names[0]({app.department}).get(app.department, "")
     signature_id = next((e.signature for e in reversed(app.timeline) if e.action == "approved" and e.signature), "")
@@ -93,7 +97,7 @@ def _issue(store, app: Application) -> PersonalMaterial | None:
     except NotUniqueError:      # another worker issued it a moment ago: theirs stands (ours is a locked orphan)
         Application.objects(id=app.id).update_one(unset__documents_due_at=True)
         return PersonalMaterial.objects(application_id=str(app.id), source="licence").first()
-    Application.objects(id=app.id).update_one(push__result__documents=str(attachment.id),
+    Application.objects(id=app.id).update_one(add_to_set__result__documents=str(attachment.id),
                                               unset__documents_due_at=True, inc__version=1)
     audit.record(None, "licence.issue", "application", app.id, number=facts.number, hash=content_hash,
                  attachment=str(attachment.id), seal=bool(seal_bytes), signature=bool(signature_bytes))
