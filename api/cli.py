@@ -351,9 +351,11 @@ def scheduled_jobs(store) -> list:
 
     from workflows.materials import results
     from workflows.policies import evaluate
+    from workflows.ratings import service as ratings
     from workflows.stats import rollups
 
     return [("results", lambda now: results.issue_due(store, now=now), timedelta(0)),
+            ("rating_follow_ups", lambda now: ratings.follow_ups_due(now), timedelta(minutes=1)),
             ("stats", lambda now: rollups.flush_due(now), timedelta(0)),
             ("policies", lambda now: vars(evaluate.evaluate(now=now)), evaluate.EVERY)]
 

@@ -105,3 +105,29 @@ def test_a_delegated_follow_up_comes_back_to_the_one_who_delegated_it(case):
     [mine] = [t for t in case.todo(case.civil_1) if t["kind"] == "rating_followup"]
     done = case.act(case.civil_1, mine, comment="核实后致歉")
     assert (done["status"], done["outcome"]) == ("done", "resolved")
+
+
+def test_a_bad_ratings_follow_up_lost_to_a_crash_is_written_by_the_worker(case, app, monkeypatch):
+    """The rating was stored, its request died before the follow-up task: the worker's job writes it, once."""
+    from datetime import timedelta
+
+    from core import clock
+    from workflows.ratings import service as ratings
+    from workflows.tasks.models import HumanTask
+
+    submitted = case.submit()
+    reject(case, submitted)
+    monkeypatch.setattr(ratings, "task_for", lambda rating, app: (_ for _ in ()).throw(SystemExit("died")))
+    try:
+        rate(case, submitted["id"], 1, comment="没人管")
+    except SystemExit:
+        pass
+    monkeypatch.undo()
+    assert [t for t in case.todo(case.civil_1) if t["kind"] == "rating_followup"] == []
+    with app.app_context():
+        assert ratings.follow_ups_due() == 0                    # within the grace a living request has
+        assert ratings.follow_ups_due(clock.now() + timedelta(minutes=2)) == 1
+        assert ratings.follow_ups_due(clock.now() + timedelta(minutes=4)) == 0
+        assert HumanTask.objects(kind="rating_followup").count() == 1
+    [task] = [t for t in case.todo(case.civil_1) if t["kind"] == "rating_followup"]
+    assert task["name"] == "差评回访"

@@ -28,10 +28,14 @@ class Rating(me.Document):
     comment = me.StringField(default="", max_length=500)
     follow_up = me.EmbeddedDocumentField(Note, null=True)       # the resident's 追评: once, append-only
     follow_up_task = me.ObjectIdField(null=True)                 # the department's task, for a bad rating
+    # a bad rating whose follow-up task is not written yet: from then the worker writes it (a request that died
+    # between the rating and its task), cleared once it is there
+    follow_up_due_at = me.DateTimeField()
     reply = me.EmbeddedDocumentField(Note, null=True)           # what the department did about a bad rating
     created_at = me.DateTimeField(default=clock.now)
     version = me.IntField(default=1)
 
     meta = {"collection": "ratings", "indexes": [
         {"fields": ["application_id"], "unique": True},           # once per application
-        ("department", "-created_at"), ("department", "score", "-created_at")]}
+        ("department", "-created_at"), ("department", "score", "-created_at"),
+        {"fields": ["follow_up_due_at"], "partialFilterExpression": {"follow_up_due_at": {"$type": "date"}}}]}

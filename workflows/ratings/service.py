@@ -7,6 +7,8 @@ missing; `task_for()` recreates it (the task id and its unique key are derived f
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from bson import ObjectId
 from mongoengine.errors import NotUniqueError
 
@@ -24,6 +26,7 @@ from workflows.tasks.models import HumanTask
 
 FINISHED = ("approved", "rejected")
 FOLLOW_UP_DAYS = 15        # working days the department has to follow a bad rating up
+FOLLOW_UP_GRACE = timedelta(minutes=1)   # the rating's own request writes its task within this
 KIND = "rating_followup"
 
 
@@ -34,13 +37,15 @@ def rate(actor: Actor, app_id: str, *, score: int, tags: list[str], comment: str
     rating = Rating(application_id=app.id, application_number=app.number or "", applicant_id=actor.user_id,
                     department=app.department, service_code=app.service_code, service_name=app.service_name,
                     score=score, tags=list(dict.fromkeys(tags)), comment=comment,
-                    follow_up_task=ObjectId() if score <= BAD else None)
+                    follow_up_task=ObjectId() if score <= BAD else None,
+                    follow_up_due_at=clock.now() + FOLLOW_UP_GRACE if score <= BAD else None)
     try:
         rating.save(force_insert=True)
     except NotUniqueError:
         raise Conflict("rating.already_rated") from None
     if rating.follow_up_task:
         task_for(rating, app)
+        Rating.objects(id=rating.id).update_one(unset__follow_up_due_at=True)
     audit.record(actor, "application.rate", "application", app.id, score=score, tags=rating.tags)
     stats.rated(app, score)
     return rating
@@ -65,6 +70,20 @@ def task_for(rating: Rating, app: Application) -> HumanTask:
                    title=f"差评回访：{app.service_name}", body=f"{rating.score} 分：{rating.comment}"[:2000],
                    dedupe=f"rating:{rating.id}")
     return task
+
+
+def follow_ups_due(now: datetime | None = None, limit: int = 100) -> int:
+    """The worker's job: the follow-up tasks of bad ratings whose request died before writing them (their due
+    time passed the grace a living request needs); `task_for` is idempotent. Returns how many were written."""
+    written = 0
+    for rating in Rating.objects(follow_up_due_at__type="date",
+                                 follow_up_due_at__lte=now or clock.now()).limit(limit):
+        app = Application.objects(id=rating.application_id).exclude("data_json", "deferred").first()
+        if app is not None:
+            task_for(rating, app)
+            written += 1
+        Rating.objects(id=rating.id).update_one(unset__follow_up_due_at=True)
+    return written
 
 
 def mine(actor: Actor, app_id: str) -> Rating:
