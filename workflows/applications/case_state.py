@@ -13,8 +13,8 @@ timeline, and the inbox rows, in this order:
 The result is the outcome of the end the process reached (workflows/engine/outcome.py), never the last button.
 What a person's step owes (its audit record, the messages it causes) rides in the instance's own write, before
 this (`owed_by`); a step nobody acted on (a timer) carries its messages in the application's write here.
-A crash between the instance's write and 1 leaves a case behind its process: `rebuild-projections` follows
-every open case's instance again through here.
+A crash between the instance's write and 1 leaves a case behind its process: `rebuild-projections` brings it
+along through here.
 """
 from __future__ import annotations
 
