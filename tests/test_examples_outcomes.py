@@ -9,21 +9,19 @@ from datetime import timedelta
 import pytest
 
 from api.demo import FORMS as DEMO_FORMS
-from tests.applications_fixtures import APPLY_FORM, Case, good_data, publish_form, publish_process, publish_service
+from tests.applications_fixtures import good_data, publish_form, publish_process, publish_service, staffed
 from tests.workflows_fixtures import example
 
 
 @pytest.fixture
 def city(app, client, make_staff, make_department, resident_headers):
-    civil = make_department("civil", "民政局")
-    housing = make_department("housing", "住建局")
-    _, designer = make_staff("designer", [{"role": "designer", "department_id": civil["id"]}])
-    _, c1 = make_staff("civil-1", [{"role": "approver", "department_id": civil["id"]}])
-    _, h1 = make_staff("housing-1", [{"role": "approver", "department_id": housing["id"]}])
-    publish_form(client, designer, civil["id"], "residence_apply", APPLY_FORM)
+    """The residence-permit case's people and forms, and the demo's forms the examples name (its `review` stands in
+    for the demo's)."""
+    staff = staffed(client, make_staff, make_department, resident_headers)
     for key, title, _, _, schema in DEMO_FORMS:
-        publish_form(client, designer, civil["id"], key, {**schema, "title": title})
-    return Case(client, civil=civil, designer=designer, c1=c1, h1=h1, resident=resident_headers)
+        if key != "review":
+            publish_form(client, staff.designer, staff.civil["id"], key, {**schema, "title": title})
+    return staff
 
 
 def walk(city, key, steps):
@@ -47,24 +45,24 @@ def walk(city, key, steps):
 
 
 PATHS = {
-    "user_task_form approved": ("user_task_form", [("c1", "review", "approve", {})], "approved", "end"),
-    "user_task_form 不同意": ("user_task_form", [("c1", "review", "reject", {})], "rejected", "review"),
+    "user_task_form approved": ("user_task_form", [("civil_1", "review", "approve", {})], "approved", "end"),
+    "user_task_form 不同意": ("user_task_form", [("civil_1", "review", "reject", {})], "rejected", "review"),
     "exclusive_gateway to the leader": ("exclusive_gateway", [
-        ("c1", "review", "approve", {"amount": "20000"}), ("c1", "leader_review", "approve", {})],
+        ("civil_1", "review", "approve", {"amount": "20000"}), ("civil_1", "leader_review", "approve", {})],
         "approved", "end_leader"),
-    "exclusive_gateway fast": ("exclusive_gateway", [("c1", "review", "approve", {"amount": "500"})],
+    "exclusive_gateway fast": ("exclusive_gateway", [("civil_1", "review", "approve", {"amount": "500"})],
                                "approved", "end_fast"),
-    "exclusive_gateway default": ("exclusive_gateway", [("c1", "review", "approve", {"amount": "5000"})],
+    "exclusive_gateway default": ("exclusive_gateway", [("civil_1", "review", "approve", {"amount": "5000"})],
                                   "approved", "end_normal"),
-    "parallel_lanes both agree": ("parallel_lanes", [("h1", "housing_check", "approve", {}),
-                                                     ("c1", "civil_check", "approve", {})], "approved", "end"),
-    "parallel_lanes one 不同意": ("parallel_lanes", [("h1", "housing_check", "reject", {})],
+    "parallel_lanes both agree": ("parallel_lanes", [("housing_1", "housing_check", "approve", {}),
+                                                     ("civil_1", "civil_check", "approve", {})], "approved", "end"),
+    "parallel_lanes one 不同意": ("parallel_lanes", [("housing_1", "housing_check", "reject", {})],
                                 "rejected", "housing_check"),
     "return_loop back and forth": ("return_loop", [
-        ("c1", "review", "reject", {"reason": "缺户口本"}), ("c1", "supplement", "approve", {"note": "已补交"}),
-        ("c1", "review", "approve", {})], "approved", "end"),
-    "boundary_timers in time": ("boundary_timers", [("c1", "review", "approve", {})], "approved", "done"),
-    "boundary_timers escalated": ("boundary_timers", [("timers", 8), ("c1", "escalated_review", "approve", {})],
+        ("civil_1", "review", "reject", {"reason": "缺户口本"}), ("civil_1", "supplement", "approve", {"note": "已补交"}),
+        ("civil_1", "review", "approve", {})], "approved", "end"),
+    "boundary_timers in time": ("boundary_timers", [("civil_1", "review", "approve", {})], "approved", "done"),
+    "boundary_timers escalated": ("boundary_timers", [("timers", 8), ("civil_1", "escalated_review", "approve", {})],
                                   "approved", "escalated_done"),
 }
 
@@ -79,4 +77,4 @@ def test_each_example_ends_the_case_as_its_end_declares(city, path):
     shown = city.application(app_id)
     instance = Instance.objects(id=Application.objects(id=app_id).get().instance_id).get()
     assert (shown["status"], shown["result"]["decision"], instance.end_event) == (status, status, end)
-    assert shown["current_steps"] == [] and city.todo(city.c1) == [] and city.todo(city.h1) == []
+    assert shown["current_steps"] == [] and city.todo(city.civil_1) == [] and city.todo(city.housing_1) == []
