@@ -249,7 +249,7 @@ def test_the_engine_refuses_to_act_on_a_cancelled_instance(people, app):
     with pytest.raises(Conflict):
         instances.complete_task(Actor.system(), instance, engine_task, {})
     assert type(instance).objects(id=instance.id).get().status == "cancelled"
-    assert task["id"]
+    assert [t["id"] for t in case.todo(case.civil_1)] == [task["id"]]     # nothing moved the case's row
 
 
 def test_a_row_taken_by_an_action_that_fails_after_a_withdrawal_is_not_left_open(people, app):

@@ -107,7 +107,8 @@ def test_a_case_completed_after_its_deadline_is_overdue(case, admin_headers, app
 
     late, on_time = case.submit(), case.submit()
     with app.app_context():
-        Application.objects(id=late["id"]).update(set__due_at=datetime.now() - timedelta(hours=1))
+        from core import clock      # (a naive datetime.now() is the server's local time, not UTC: TZ=Asia/Shanghai)
+        Application.objects(id=late["id"]).update(set__due_at=clock.now() - timedelta(hours=1))
     approve(case, late)
     approve(case, on_time)
     row = stats(case, admin_headers, china_day(late["submitted_at"]))["rows"][0]

@@ -6,10 +6,20 @@ from __future__ import annotations
 import operator
 import re
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from workflows.guards import Run
+from workflows.limits import Limits
+
+
+class Run(Protocol):
+    """What the checks use of an evaluation's run (workflows/guards.py `Run`, which imports this module)."""
+    limits: Limits
+    hashables: object
+
+    def refuse(self, message: str, kind: str): ...
+    def check_size(self, *args, **kwargs): ...
+    def text_size(self, *args, **kwargs): ...
+    def weigh(self, *args, **kwargs): ...
 
 MAX_FORMAT_NUMBER = 1000        # widths and precisions in %-formats, f-string specs
 PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")

@@ -27,7 +27,7 @@ from storage import service as storage
 from workflows import instances, quotas, service as processes, task_data
 from workflows.applications import auto_approval, case_state, cases
 from workflows.applications.models import FINAL, Application, Event
-from workflows.clock import deadlines, reminders
+from workflows.clock import calendar, deadlines, reminders
 from workflows.models import Instance
 from workflows.notify import service as notify
 from workflows.tasks import projection
@@ -301,7 +301,8 @@ def _tell_designers(process_version, incident) -> None:
     designers = reminders.people({process_version.department}, "designer").get(process_version.department, [])
     what = f"{incident.element_id or '流程'}（{incident.kind}）"
     notify.enqueue("escalated", designers, title=f"流程 {process_version.key} v{process_version.version} 启动出错",
-                   body=what, dedupe=f"start-incident:{process_version.id}:{incident.element_id}:{clock.now():%Y%m%d}")
+                   body=what, dedupe=f"start-incident:{process_version.id}:{incident.element_id}:"
+                                     f"{calendar.local(clock.now()):%Y%m%d}")     # the China day
 
 
 def _amend(actor: Actor, instance: Instance, task_id: str, changes: dict) -> None:
