@@ -14,7 +14,7 @@ from api import errors, json_guard, logs, materials_views, metrics, spa
 from api.runtime import Runtime
 from core import audit, db, pii
 from core.settings import Settings, ensure_keys, from_env
-from workflows import quotas
+from workflows.bpmn import quotas
 
 SWAGGER_ASSETS = Path(flask_swagger_ui.__file__).parent / "dist"
 
@@ -73,10 +73,10 @@ def wire_rooms() -> None:
     """Hooks through which domain rooms learn what only the delivery rooms know (identity stays here)."""
     from api.identity.models import Department
     from storage import service as storage
-    from workflows.clock import reminders
-    from workflows.ratings import service as ratings  # noqa: F401 — registers the follow-up task kind
-    from workflows.tasks import incidents  # noqa: F401 — registers the incident task kind
-    from workflows.tasks import projection, service as tasks
+    from workflows.cases.clock import reminders
+    from workflows.cases.ratings import service as ratings  # noqa: F401 — registers the follow-up task kind
+    from workflows.cases.tasks import incidents  # noqa: F401 — registers the incident task kind
+    from workflows.cases.tasks import projection, service as tasks
 
     storage.register_reader(tasks.handles)
     projection.register_lane_resolver(

@@ -10,8 +10,8 @@ from api.applications_schemas import (ApplicationDraftIn, ApplicationIn, Applica
 from api.attachments_schemas import IdempotencyHeaders
 from api.errors import ErrorSchema
 from api.http import BEARER, PageArgs, current_actor, current_profile, page_schema, paginate
-from workflows.applications import service
-from workflows.tasks import actions
+from workflows.cases.applications import service
+from workflows.cases.tasks import actions
 
 blp = Blueprint("applications", __name__, url_prefix="/api/v1/applications",
                 description="Residents: applications (办件)")

@@ -11,7 +11,7 @@ from api.attachments_schemas import IdempotencyHeaders
 from api.errors import ErrorSchema
 from api.http import BEARER, PageArgs, current_actor, page_schema, paginate
 from api.identity.service import profile
-from workflows.bundles import cases, reading, service
+from workflows.cases.bundles import cases, reading, service
 
 blp = Blueprint("bundles", __name__, url_prefix="/api/v1", description="Residents: 一件事 bundles")
 

@@ -139,7 +139,7 @@ def create_admin(username, password):
 @click.option("--dry-run", is_flag=True, help="report the differences without repairing them")
 def rebuild_projections(dry_run):
     """Rebuild the approver inbox (human_tasks) and applications' steps from the instances; report differences."""
-    from workflows.tasks.rebuild import rebuild
+    from workflows.cases.tasks.rebuild import rebuild
 
     report = rebuild(dry_run=dry_run)
     for name, value in vars(report).items():
@@ -149,14 +149,14 @@ def rebuild_projections(dry_run):
 
 @cli.group("stats")
 def stats_group():
-    """The statistics' rollups (workflows/stats)."""
+    """The statistics' rollups (workflows/cases/stats)."""
 
 
 @stats_group.command("check")
 def stats_check():
     """Recount the rollups from the applications and name those that differ (exit 1 if any). Cases not yet
     added (the worker adds them each round) are added first."""
-    from workflows.stats import rollups
+    from workflows.cases.stats import rollups
 
     rollups.flush_all()
     found = rollups.differences()
@@ -170,7 +170,7 @@ def stats_check():
 @stats_group.command("rebuild")
 def stats_rebuild():
     """Replace the rollups with a recount of every application (run it while nobody submits)."""
-    from workflows.stats import rollups
+    from workflows.cases.stats import rollups
 
     click.echo(f"wrote {rollups.rebuild()} rollup document(s)")
 
@@ -179,7 +179,7 @@ def stats_rebuild():
 @click.option("--batch", default=500, show_default=True, help="at most this many open cases")
 def bundles_resume(batch):
     """Advance open 一件事 bundle cases a crash left waiting (safe to run any time)."""
-    from workflows.bundles.cases import resume_open
+    from workflows.cases.bundles.cases import resume_open
 
     result = resume_open(batch)
     click.echo(f"open: {result['open']}, advanced: {result['advanced']}")
@@ -259,7 +259,7 @@ def calendar_import(file):
     from api.runtime import runtime
     from core.actor import Actor
     from core.errors import Invalid
-    from workflows.clock import calendar
+    from workflows.cases.clock import calendar
 
     runtime()
     try:
@@ -281,7 +281,7 @@ def calendar_import(file):
 def calendar_show(year):
     """Where a year's calendar comes from (database, shipped file or weekends only) and its days."""
     from api.runtime import runtime
-    from workflows.clock import calendar
+    from workflows.cases.clock import calendar
 
     runtime()
     cal = calendar.year_of(year)
@@ -301,9 +301,9 @@ def workflows_tick(limit):
     """Fire due timers (claimed with a lease, so several can run) and purge test runs older than a day."""
     from api.runtime import runtime
     from core import audit
-    from workflows import test_runs
-    from workflows.applications import case_state
-    from workflows.tasks import incidents
+    from workflows.bpmn import test_runs
+    from workflows.cases.applications import case_state
+    from workflows.cases.tasks import incidents
 
     runtime()
     audit.seal()
@@ -320,8 +320,8 @@ def worker(once):
     deliver notifications (WeChat subscription messages), purge old test runs. Run as many as you like."""
     from api.identity.wechat import SubscribeSender
     from api.runtime import runtime
-    from workflows.notify import delivery
-    from workflows.worker import Worker
+    from workflows.cases.notify import delivery
+    from workflows.cases.worker import Worker
 
     rt = runtime()
     settings = rt.settings
@@ -349,10 +349,10 @@ def scheduled_jobs(store) -> list:
     round), and 免申即享 policy runs."""
     from datetime import timedelta
 
-    from workflows.materials import results
-    from workflows.policies import evaluate
-    from workflows.ratings import service as ratings
-    from workflows.stats import rollups
+    from workflows.cases.materials import results
+    from workflows.cases.policies import evaluate
+    from workflows.cases.ratings import service as ratings
+    from workflows.cases.stats import rollups
 
     return [("results", lambda now: results.issue_due(store, now=now), timedelta(0)),
             ("rating_follow_ups", lambda now: ratings.follow_ups_due(now), timedelta(minutes=1)),
@@ -370,7 +370,7 @@ def policies_group():
 @click.option("--batch", default=200, show_default=True, help="residents per batch")
 def policies_evaluate(policy, batch):
     """Decide every resident by the current policies; grant the eligible once per period and notify them."""
-    from workflows.policies import evaluate
+    from workflows.cases.policies import evaluate
 
     report = evaluate.evaluate(batch=batch, policy_code=policy)
     for code, counts in report.by_policy.items():

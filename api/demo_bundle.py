@@ -16,12 +16,12 @@ from api.runtime import settings
 from core.actor import ROLES, Actor
 from forms import service as forms
 from forms.models import FormDraft
-from workflows import service as processes
-from workflows.bundles import service as bundles
-from workflows.bundles.models import BundleDraft
-from workflows.catalog import service as services
-from workflows.catalog.models import ServiceDraft
-from workflows.models import ProcessDraft
+from workflows.bpmn import service as processes
+from workflows.cases.bundles import service as bundles
+from workflows.cases.bundles.models import BundleDraft
+from workflows.cases.catalog import service as services
+from workflows.cases.catalog.models import ServiceDraft
+from workflows.bpmn.models import ProcessDraft
 
 REVIEW_FORM = "residence_permit_review"     # api/demo_service.py's
 HEALTH = ("health", "东城区卫生健康委员会", "East District Health Commission")

@@ -14,8 +14,8 @@ from datetime import date
 from api.identity.models import Department, RoleGrant, User
 from core import audit
 from core.actor import Actor
-from workflows.policies import evaluate, service as policies
-from workflows.policies.models import PolicyDraft, ResidentProfile
+from workflows.cases.policies import evaluate, service as policies
+from workflows.cases.policies.models import PolicyDraft, ResidentProfile
 
 ELDER = ("demo-openid-elder", "卢桂兰", date(1942, 5, 12))
 

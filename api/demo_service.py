@@ -15,10 +15,10 @@ from api.identity.models import Department, User
 from core.actor import ROLES, Actor
 from forms import service as forms
 from forms.models import FormDraft
-from workflows import service as processes
-from workflows.catalog import service as services
-from workflows.catalog.models import ServiceDraft
-from workflows.models import ProcessDraft
+from workflows.bpmn import service as processes
+from workflows.cases.catalog import service as services
+from workflows.cases.catalog.models import ServiceDraft
+from workflows.bpmn.models import ProcessDraft
 
 SERVICE_CODE = "residence-permit"
 APPLY_FORM, REVIEW_FORM, PROCESS = "residence_permit_apply", "residence_permit_review", "residence_permit"

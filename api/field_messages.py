@@ -1,7 +1,7 @@
 """Field-level messages in zh-CN and en: marshmallow's texts and designers' problem texts.
 
 marshmallow, webargs and our schemas' `error=` texts speak English; designers' problems (forms/language.py,
-workflows/validation.py) carry an English detail and a stable code. `localize(item)` gives an error item its
+workflows/bpmn/validation.py) carry an English detail and a stable code. `localize(item)` gives an error item its
 `message` in the request's language (the English detail of a designer's problem is the en text; zh-CN gets
 the text of its code).
 """
@@ -74,7 +74,7 @@ def _compile(template: str):
 
 _COMPILED = [(_compile(en), code, zh) for en, code, zh in FIELD_TEMPLATES]
 
-# designers' problems (forms/language.py, workflows/validation.py): code → zh text; the English detail stays
+# designers' problems (forms/language.py, workflows/bpmn/validation.py): code → zh text; the English detail stays
 PROBLEMS = {
     # forms
     "not_an_object": "表单应为 {\"type\": \"object\", \"properties\": {…}} 的 JSON 对象",
@@ -131,7 +131,7 @@ PROBLEMS = {
     "not_waiting": "流程当前没有在等待该消息",
 }
 PROBLEM_PREFIXES = {"bad_": "表达式无法编译", "empty_": "表达式为空"}
-# a process step's incident (workflows/instances.py): the zh text leads, the engine's own detail (an expression's
+# a process step's incident (workflows/bpmn/instances.py): the zh text leads, the engine's own detail (an expression's
 # error, code-like) follows, since a designer needs it to fix the process
 INCIDENTS = {"error": "流程步骤出错", "sandbox": "脚本违反了沙箱规则", "timeout": "脚本运行超时",
              "memory": "脚本占用内存超出限制", "data_limit": "数据超出限制（大小、层级或类型）",

@@ -1,6 +1,6 @@
 """帮办代办: /api/v1/me/authorisations (a resident authorises a helper, lists and revokes) and /api/v1/helper/…
 (a helper records an on-site authorisation, lists whom they may act for, submits, supplements and reads for them).
-Identity is looked up here and handed to workflows/proxy as plain Actor values."""
+Identity is looked up here and handed to workflows/cases/proxy as plain Actor values."""
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -16,8 +16,8 @@ from api.identity.models import User
 from api.identity.service import actor_of, profile
 from core import clock, pii
 from core.errors import Invalid
-from workflows.proxy import service
-from workflows.proxy.models import ACTIONS
+from workflows.cases.proxy import service
+from workflows.cases.proxy.models import ACTIONS
 
 blp = Blueprint("helpers", __name__, url_prefix="/api/v1", description="帮办代办: helpers acting for residents")
 

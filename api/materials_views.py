@@ -10,8 +10,8 @@ from api.errors import ErrorSchema
 from api.http import BEARER, current_actor
 from api.runtime import runtime
 from core.errors import NotFound
-from workflows.materials import results, service
-from workflows.materials.service import status_of
+from workflows.cases.materials import results, service
+from workflows.cases.materials.service import status_of
 
 blp = Blueprint("materials", __name__, url_prefix="/api/v1",
                 description="一人一档: materials kept once; 电子证照: issued results, verified by number and hash")

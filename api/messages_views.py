@@ -7,7 +7,7 @@ from marshmallow import Schema, fields
 
 from api.errors import ErrorSchema
 from api.http import BEARER, PageArgs, current_actor, paginate
-from workflows.notify import inbox
+from workflows.cases.notify import inbox
 
 blp = Blueprint("messages", __name__, url_prefix="/api/v1/me/messages", description="In-app messages")
 

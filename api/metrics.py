@@ -28,7 +28,7 @@ class Backlog:
     """Timer lag and outbox depth, read when scraped."""
 
     def collect(self):
-        from workflows import worker
+        from workflows.cases import worker
 
         try:
             found = worker.backlog()

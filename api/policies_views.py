@@ -9,8 +9,8 @@ from api import i18n
 from api.errors import ErrorSchema
 from api.http import BEARER, current_actor
 from core.errors import Forbidden
-from workflows.policies import evaluate, service
-from workflows.policies.models import GRANT_STATUSES, PERIODS
+from workflows.cases.policies import evaluate, service
+from workflows.cases.policies.models import GRANT_STATUSES, PERIODS
 
 blp = Blueprint("policies", __name__, url_prefix="/api/v1",
                 description="免申即享: benefits granted without an application, decided by a published DMN decision")

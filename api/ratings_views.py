@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 from api import i18n
 from api.errors import ErrorSchema
 from api.http import BEARER, CursorArgs, current_actor, cursor_schema, keyset_page
-from workflows.ratings import service
+from workflows.cases.ratings import service
 
 blp = Blueprint("ratings", __name__, url_prefix="/api/v1", description="好差评: ratings of completed applications")
 

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from api import services_schemas as schemas
 from api.http import BEARER, PageArgs, current_actor, page_schema
 from api.identity.models import Department
-from workflows.catalog import service
+from workflows.cases.catalog import service
 
 blp = Blueprint("services", __name__, url_prefix="/api/v1/services", description="The service catalogue (事项)")
 

@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from api import i18n
 from api.errors import ErrorSchema
 from api.http import BEARER, current_actor
-from workflows.stats import service
+from workflows.cases.stats import service
 
 blp = Blueprint("stats", __name__, url_prefix="/api/v1/stats",
                 description="Admins and department leads: statistics by department, service and period")

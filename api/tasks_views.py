@@ -12,7 +12,7 @@ from api.applications_schemas import (AddSignerIn, BatchIn, BatchOut, CarbonCopy
 from api.errors import ErrorSchema
 from api.http import BEARER, PageArgs, current_actor, page_schema, paginate
 from api.identity.service import department_approvers, staff_actor
-from workflows.tasks import actions, countersign, service, signers
+from workflows.cases.tasks import actions, countersign, service, signers
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Approvers: inbox and actions")
 

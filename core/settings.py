@@ -136,7 +136,7 @@ def _parse_seconds(name, raw, minimum, maximum):
 def _parse_templates(raw) -> dict:
     """ZHANGBAN_WECHAT_TEMPLATES: JSON, kind → template id, or kind → {"template_id", "page", "data"} where `data`
     maps each of the template's keywords to one of the message's fields. The shape is checked here; the kind and
-    field names by the worker at its start (workflows.notify.delivery.check_templates: core knows no kinds)."""
+    field names by the worker at its start (workflows.cases.notify.delivery.check_templates: core knows no kinds)."""
     name = "WECHAT_TEMPLATES"
     try:
         value = json.loads(raw)

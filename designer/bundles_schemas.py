@@ -5,7 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api.errors import ErrorItem
 from designer.services_schemas import SERVICE_CODE
-from workflows.bundles.models import ON_REJECT
+from workflows.cases.bundles.models import ON_REJECT
 
 KEY = validate.Regexp(r"^[a-z][a-z0-9_]{0,31}$", error="1–32 of a-z, 0-9 and _, starting with a letter")
 

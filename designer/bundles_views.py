@@ -11,7 +11,7 @@ from api.errors import ErrorSchema
 from api.http import BEARER, PageArgs, current_actor, etag, if_match_version, page_schema, paginate
 from designer import bundles_schemas as schemas
 from designer.services_views import NUMBER, localized
-from workflows.bundles import service
+from workflows.cases.bundles import service
 
 blp = Blueprint("designer_bundles", __name__, url_prefix="/api/v1/designer/bundles",
                 description="Designer: 一件事 bundles — several departments' services in one submission")

@@ -12,7 +12,7 @@ from api.http import BEARER, PageArgs, current_actor, etag, if_match_version, pa
 from api.identity.models import Department
 from core.actor import ROLES
 from designer import process_schemas as schemas
-from workflows import quotas, service, test_runs
+from workflows.bpmn import quotas, service, test_runs
 
 blp = Blueprint("designer_processes", __name__, url_prefix="/api/v1/designer/processes",
                 description="Designer: BPMN processes and test runs")

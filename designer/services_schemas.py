@@ -6,8 +6,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from api.errors import ErrorItem
 from designer.forms_schemas import FORM_KEY
 from designer.process_schemas import PROCESS_KEY
-from workflows.catalog import checks
-from workflows.catalog.models import HANDLING
+from workflows.cases.catalog import checks
+from workflows.cases.catalog.models import HANDLING
 
 SERVICE_CODE = [validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$",
                                 error="2–64 of A-Z, a-z, 0-9, _ and -, starting with a letter or digit"),

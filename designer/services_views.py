@@ -10,7 +10,7 @@ from api import i18n
 from api.errors import ErrorSchema
 from api.http import BEARER, PageArgs, current_actor, etag, if_match_version, page_schema, paginate
 from designer import services_schemas as schemas
-from workflows.catalog import service
+from workflows.cases.catalog import service
 
 blp = Blueprint("designer_services", __name__, url_prefix="/api/v1/designer/services",
                 description="Designer: services (事项) — drafts, validation, versions, archiving")

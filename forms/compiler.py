@@ -3,7 +3,7 @@
 Why not jsonschema at run time: on the benchmark form (100 fields, 10 conditionals, 20 rows) jsonschema 4.26's
 compiled `Draft202012Validator` takes about 1.5 ms per validation on our machines, three times the budget,
 most of it in per-keyword dispatch and `evolve()` on every descent. The form language is a fixed subset of
-JSON Schema (forms.language.KEYWORDS), so each field's effective schema becomes one specialised closure here.
+JSON Schema (forms.vocabulary.KEYWORDS), so each field's effective schema becomes one specialised closure here.
 tests/test_forms_compiler.py checks that these closures accept and refuse exactly what jsonschema does on the
 form's standard JSON Schema, field kind by field kind. jsonschema still checks every schema against the
 2020-12 meta-schema at design time.
@@ -17,7 +17,7 @@ import re
 
 from forms import conditions, formats
 from forms.checks import _is_number, check
-from forms.language import Field, Form
+from forms.vocabulary import Field, Form
 
 DROP = object()          # "leave this out of the normalized data"
 MAX_ERRORS = 100

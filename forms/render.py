@@ -16,7 +16,7 @@ import json
 
 from core.cache import MiB, WeightedLRU
 from forms import conditions
-from forms.language import Field, text_of
+from forms.vocabulary import Field, text_of
 from forms.validation import compiled
 
 RULE_KEYS = ("minLength", "maxLength", "pattern", "format", "minimum", "maximum", "exclusiveMinimum",

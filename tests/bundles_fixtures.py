@@ -101,7 +101,7 @@ class Newborn:
 
     def worker(self) -> int:
         """The worker's bundles job, as its round runs it: the bundles whose parts ended move on."""
-        from workflows.bundles import cases
+        from workflows.cases.bundles import cases
 
         return cases.advance_due()
 

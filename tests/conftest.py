@@ -93,7 +93,7 @@ def _clean_database(request):
     from core import cache
     from core.db import database
 
-    from workflows.tasks import projection
+    from workflows.cases.tasks import projection
 
     projection.clear_lane_cache()   # department ids differ from test to test
     cache.clear_all()               # "form x version 1" is another form in the next test

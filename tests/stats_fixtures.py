@@ -8,7 +8,7 @@ from tests.applications_fixtures import case, good_data  # noqa: F401 (fixture)
 
 def flush(case) -> int:
     """What the worker does for the statistics each round (until nothing is due), on the case's app."""
-    from workflows.stats import rollups
+    from workflows.cases.stats import rollups
 
     with case.client.application.app_context():
         return rollups.flush_all()

@@ -60,8 +60,8 @@ def test_bad_form_data_is_refused_with_pointers_and_nothing_is_written(case, app
     assert r.status_code == 422
     assert {e["path"] for e in r.json["errors"]} >= {"/id_card", "/months"}
     with app.app_context():
-        from workflows.applications.models import Application
-        from workflows.models import Instance
+        from workflows.cases.applications.models import Application
+        from workflows.bpmn.models import Instance
         assert Application.objects.count() == 0 and Instance.objects(is_test=False).count() == 0
 
 
@@ -176,7 +176,7 @@ def test_idempotency_key_returns_the_same_application(case, app):
     again = case.submit(key="k-1", expect=200)
     assert again["id"] == first["id"] and again["number"] == first["number"]
     with app.app_context():
-        from workflows.models import Instance
+        from workflows.bpmn.models import Instance
         assert Instance.objects(is_test=False).count() == 1
 
 
@@ -237,7 +237,7 @@ def test_the_applicant_is_notified_once_per_event(case, app):
     case.act(case.civil_1, again, decision="reject", comment="不满六个月")
     with app.app_context():
         from core import deferred
-        from workflows.notify.models import Notification
+        from workflows.cases.notify.models import Notification
         deferred.deliver()    # submit's and the decision's messages ride in the application until the worker
         sent = list(Notification.objects(user_id__ne=None, kind__ne="task_assigned").order_by("created_at"))
         assert [n.kind for n in sent] == ["submitted", "returned", "rejected"]
@@ -264,7 +264,7 @@ def test_a_timer_moves_the_case_and_the_inbox_follows(case, app, make_staff):
     assert r.status_code == 201, r.json
     [review] = case.todo(case.civil_1)
     with app.app_context():
-        from workflows.applications import case_state
+        from workflows.cases.applications import case_state
         assert case_state.fire_due_timers(now=clock.now() + timedelta(days=6)).fired >= 1
     [escalated] = case.todo(case.civil_1)
     assert escalated["name"] == "超时转领导审核" and escalated["id"] != review["id"]
@@ -277,8 +277,8 @@ def test_a_timer_moves_the_case_and_the_inbox_follows(case, app, make_staff):
 def test_a_submit_and_an_approval_are_one_audit_record_each_naming_the_instance(case, app):
     from core import deferred
     from core.audit import AuditRecord
-    from workflows.applications.models import Application
-    from workflows.tasks.models import HumanTask
+    from workflows.cases.applications.models import Application
+    from workflows.cases.tasks.models import HumanTask
 
     AuditRecord.objects.delete()     # the fixture's set-up (drafts, publishing) is not what this counts
     submitted = case.submit()

@@ -37,8 +37,8 @@ def test_twenty_approvers_racing_on_one_task_one_wins(case, app):
     assert [e["action"] for e in final["timeline"]] == ["submitted", "approved"]
     assert len(case.todo(case.housing_1)) == 1        # the process moved on exactly once
     with app.app_context():
-        from workflows.applications.models import Application
-        from workflows.models import Instance
+        from workflows.cases.applications.models import Application
+        from workflows.bpmn.models import Instance
         instance = Instance.objects.get(id=Application.objects.get(number=final["number"]).instance_id)
         assert [p["element_id"] for p in instance.path].count("review") == 1
 
@@ -57,9 +57,9 @@ def test_two_hundred_submits_with_one_hundred_keys_make_one_hundred_applications
             by_key.setdefault(f"key-{i % 100}", set()).add(r.json["id"])
     assert all(len(ids) == 1 for ids in by_key.values())
     with app.app_context():
-        from workflows.applications.models import Application
-        from workflows.models import Instance
-        from workflows.tasks.models import HumanTask
+        from workflows.cases.applications.models import Application
+        from workflows.bpmn.models import Instance
+        from workflows.cases.tasks.models import HumanTask
         assert Application.objects.count() == 100
         assert Instance.objects(is_test=False).count() == 100
         assert HumanTask.objects(status="open").count() == 100
@@ -86,8 +86,8 @@ def test_withdraw_racing_an_approval_one_wins(case, app, attempt):
 
 
 def test_a_crash_between_the_instance_and_the_projection_is_repaired(case, app, monkeypatch):
-    from workflows.tasks import projection
-    from workflows.tasks.rebuild import rebuild
+    from workflows.cases.tasks import projection
+    from workflows.cases.tasks.rebuild import rebuild
 
     submitted = case.submit()
     [task] = case.todo(case.civil_1)
@@ -117,8 +117,8 @@ def test_a_crash_between_the_instance_and_the_projection_is_repaired(case, app, 
 
 
 def test_an_approval_that_died_before_the_engine_is_reopened(case, app, monkeypatch):
-    from workflows import instances
-    from workflows.tasks.rebuild import rebuild
+    from workflows.bpmn import instances
+    from workflows.cases.tasks.rebuild import rebuild
 
     case.submit()
     [task] = case.todo(case.civil_1)
@@ -130,7 +130,7 @@ def test_an_approval_that_died_before_the_engine_is_reopened(case, app, monkeypa
     # the row was put back on the way out; if the process had been killed instead, rebuild reopens it
     assert len(case.todo(case.civil_1)) == 1
     with app.app_context():
-        from workflows.tasks.models import HumanTask
+        from workflows.cases.tasks.models import HumanTask
         row = HumanTask.objects.get(status="open")
         HumanTask.objects(id=row.id).update_one(set__status="done", set__completed_by="x", inc__version=1)
         assert case.todo(case.civil_1) == []
@@ -143,7 +143,7 @@ def test_the_first_numbers_of_a_day_racing_to_create_its_counter_are_all_distinc
     """Eight processes (each its own block) take their first number of a day at once: eight distinct blocks."""
     from datetime import datetime
 
-    from workflows.applications import cases
+    from workflows.cases.applications import cases
     day = datetime(2031, 5, 6, 9, 0).strftime("%Y%m%d")
     barrier = threading.Barrier(8)
 
@@ -161,7 +161,7 @@ def test_numbers_within_a_process_are_unique_under_threads_and_one_write_serves_
     from datetime import datetime
 
     from tests.perf.measure import counted_connection
-    from workflows.applications import cases
+    from workflows.cases.applications import cases
     day = datetime(2031, 5, 7, 9, 0)
     with app.app_context(), counted_connection(settings) as counter:
         with ThreadPoolExecutor(8) as pool:

@@ -77,7 +77,7 @@ def test_two_years_residence_is_approved_at_once_by_the_named_rule(fast):
     assert done["withdrawable"] is False
     assert fast.todo(fast.civil_1) == [] and fast.todo(fast.housing_1) == []   # nobody was asked
     assert fast.application(done["id"])["status"] == "approved"                # and it is stored so
-    from workflows.applications.models import Application
+    from workflows.cases.applications.models import Application
     with fast.client.application.app_context():      # in the same write: its result documents are due
         stored = Application.objects(id=done["id"]).get()
         assert stored.documents_due_at is not None
@@ -90,7 +90,7 @@ def test_two_years_residence_is_approved_at_once_by_the_named_rule(fast):
 def test_a_rule_can_refuse_at_once(fast):
     done = fast.submit(good_data(months=0))
     assert done["status"] == "rejected" and done["result"]["reason"] == "居住不足一个月"
-    from workflows.applications.models import Application
+    from workflows.cases.applications.models import Application
     with fast.client.application.app_context():      # a refusal has no result documents to make
         assert Application.objects(id=done["id"]).get().documents_due_at is None
     assert done["timeline"][-1]["rule"] == "rule_short" and done["timeline"][-1]["automatic"] is True

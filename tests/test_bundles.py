@@ -120,8 +120,8 @@ def test_bad_data_names_the_merged_form_fields_and_writes_nothing(newborn, app):
     assert {e["path"] for e in r.json["errors"]} == {"/shared/parent_id", "/parts/hukou/address",
                                                      "/parts/hukou/parent_id_card", "/parts/stranger"}
     with app.app_context():
-        from workflows.applications.models import Application
-        from workflows.bundles.models import BundleCase
+        from workflows.cases.applications.models import Application
+        from workflows.cases.bundles.models import BundleCase
         assert BundleCase.objects.count() == 0 and Application.objects.count() == 0
     r = newborn.client.post("/api/v1/bundle-cases", json={**good(), "bundle_code": "nope"}, headers=newborn.resident)
     assert r.status_code == 422 and r.json["errors"][0]["path"] == "/bundle_code"
@@ -133,7 +133,7 @@ def test_a_retry_with_the_same_key_gets_the_same_case_and_no_second_applications
     again = newborn.submit(key="k-1", expect=200)
     assert again["id"] == first["id"]
     with app.app_context():
-        from workflows.applications.models import Application
+        from workflows.cases.applications.models import Application
         assert Application.objects.count() == 2          # birth and insurance; hukou waits
     r = newborn.client.get(f"/api/v1/bundle-cases/{first['id']}", headers=newborn.approvers["health"])
     assert r.status_code == 404
@@ -165,8 +165,8 @@ def test_the_part_that_needs_two_starts_once_when_both_end_together_and_sees_the
     assert [(e["part"], e["action"]) for e in after["timeline"]].count(("hukou", "started")) == 1
     numbers = {p["key"]: p["number"] for p in after["parts"]}
     with app.app_context():
-        from workflows.applications.models import Application
-        from workflows.models import Instance
+        from workflows.cases.applications.models import Application
+        from workflows.bpmn.models import Instance
         assert Application.objects(bundle_part="hukou").count() == 1
         hukou = Application.objects.get(bundle_part="hukou")
         state = Instance.objects.get(id=hukou.instance_id).state_json
@@ -177,7 +177,7 @@ def test_the_part_that_needs_two_starts_once_when_both_end_together_and_sees_the
 
 def test_a_case_a_crash_left_before_its_parts_started_is_resumed_by_the_command(newborn, app, monkeypatch):
     from api.cli import cli
-    from workflows.bundles import cases
+    from workflows.cases.bundles import cases
 
     newborn.publish_bundle()
     monkeypatch.setattr(cases, "advance", lambda case_id, **kw: cases.BundleCase.objects(id=case_id).first())
@@ -236,7 +236,7 @@ def test_a_bundle_a_department_has_acted_on_is_not_withdrawn_and_nothing_changes
 
 def test_a_withdrawal_a_crash_interrupted_is_finished_by_the_resume_command(newborn, app, monkeypatch):
     from api.cli import cli
-    from workflows.bundles import cases
+    from workflows.cases.bundles import cases
 
     newborn.publish_bundle()
     case = newborn.submit()
@@ -270,7 +270,7 @@ def test_withdrawing_a_part_that_fails_the_bundle_ends_it_withdrawn_not_rejected
 
 
 def test_a_part_its_department_acted_on_in_the_same_moment_is_not_withdrawn_and_goes_on(newborn, app, monkeypatch):
-    from workflows.bundles import cases
+    from workflows.cases.bundles import cases
 
     newborn.publish_bundle(parts=[{"key": "birth", "service_code": "birth_cert", "on_reject": "part_only"},
                                   {"key": "insurance", "service_code": "baby_insurance", "on_reject": "part_only"}],

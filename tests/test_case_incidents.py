@@ -1,5 +1,5 @@
 """A step that fails in the worker is a state of the case: the resident sees it is being handled, the department
-gets a task, and an approver retries the step or ends the case with a reason (workflows/tasks/incidents.py)."""
+gets a task, and an approver retries the step or ends the case with a reason (workflows/cases/tasks/incidents.py)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -22,8 +22,8 @@ FAILING_TIMER = process("failing_timer", {"civil": ["start", "review", "timeout"
 
 def fire(days=8):
     from core import clock
-    from workflows.applications import case_state
-    from workflows.tasks import incidents
+    from workflows.cases.applications import case_state
+    from workflows.cases.tasks import incidents
 
     return case_state.fire_due_timers(now=clock.now() + timedelta(days=days), on_incident=incidents.opened)
 
@@ -34,7 +34,7 @@ def incident_tasks(case, headers):
 
 def test_a_failed_timer_step_shows_on_the_case_and_opens_a_task_for_the_department(people, app):
     from core import deferred
-    from workflows.notify.models import Notification
+    from workflows.cases.notify.models import Notification
 
     case = serve(people, "failing_timer", FAILING_TIMER)
     submitted = case.submit()
@@ -51,7 +51,7 @@ def test_a_failed_timer_step_shows_on_the_case_and_opens_a_task_for_the_departme
     designer_id = case.client.get("/api/v1/me", headers=case.designer).json["id"]
     assert Notification.objects(kind="escalated", user_id=designer_id).count() == 1   # which element failed
     # the same failure handed over twice (two workers, a retried round) opens one task
-    from workflows.tasks import incidents
+    from workflows.cases.tasks import incidents
     _, instance = stored(submitted["id"])
     assert incidents.opened(instance.id) is False
     assert len(incident_tasks(case, case.civil_1)) == 1
@@ -97,9 +97,9 @@ FAILING_START = process("failing_start", {"civil": ["start", "count", "review", 
 
 
 def test_a_submission_whose_first_step_fails_keeps_nothing_and_tells_the_designers_which_element(people, app):
-    from workflows.applications.models import Application
-    from workflows.models import Instance
-    from workflows.notify.models import Notification
+    from workflows.cases.applications.models import Application
+    from workflows.bpmn.models import Instance
+    from workflows.cases.notify.models import Notification
 
     case = serve(people, "failing_start", FAILING_START)
     for _ in range(2):

@@ -110,7 +110,7 @@ def world(app, client, make_staff, make_department, resident_login):
 # -- reading the database --------------------------------------------------------------------------------------
 
 def _rows(app_id, *statuses):
-    from workflows.tasks.models import HumanTask
+    from workflows.cases.tasks.models import HumanTask
 
     query = HumanTask.objects(application_id=app_id)
     if statuses:
@@ -123,7 +123,7 @@ def _audit_records(app_ids: list[str]) -> tuple[dict[str, Counter], set]:
     and the (object id, action) pairs they are about."""
     from core import clock, deferred
     from core.audit import AuditRecord
-    from workflows.tasks.models import HumanTask
+    from workflows.cases.tasks.models import HumanTask
 
     rows = [str(t["_id"]) for t in HumanTask._get_collection().find(
         {"application_id": {"$in": [clock.parse_id(a) for a in app_ids]}}, {"_id": 1})]
@@ -153,8 +153,8 @@ def _audit_records(app_ids: list[str]) -> tuple[dict[str, Counter], set]:
 
 
 def check_cases(app_ids: list[str]) -> None:
-    from workflows.applications.models import Application
-    from workflows.models import Instance
+    from workflows.cases.applications.models import Application
+    from workflows.bpmn.models import Instance
 
     apps = {str(a.id): a for a in Application.objects(id__in=app_ids)}
     instances = {i.id: i for i in Instance.objects(id__in=[a.instance_id for a in apps.values()]).exclude(
@@ -242,18 +242,18 @@ class CaseMachine(RuleBasedStateMachine):
 
     def choose(self, which, wanted=("submitted", "returned")):
         """One of this example's cases: one in a wanted status when there is one (that is where things happen)."""
-        from workflows.applications.models import Application
+        from workflows.cases.applications.models import Application
 
         status = {str(a.id): a.status for a in Application.objects(id__in=self.mine).only("status")}
         found = [c for c in self.mine if status[c] in wanted] or self.mine
         return found[which % len(found)]
 
     def some(self, *statuses) -> bool:
-        from workflows.applications.models import Application
+        from workflows.cases.applications.models import Application
         return bool(self.mine) and Application.objects(id__in=self.mine, status__in=statuses).count() > 0
 
     def open_cases(self) -> int:
-        from workflows.applications.models import Application
+        from workflows.cases.applications.models import Application
         return Application.objects(id__in=self.mine, status__in=("submitted", "returned")).count()
 
     def may_act(self, row) -> list[str]:
@@ -267,7 +267,7 @@ class CaseMachine(RuleBasedStateMachine):
 
     @staticmethod
     def application(case):
-        from workflows.applications.models import Application
+        from workflows.cases.applications.models import Application
         return Application.objects(id=case).get()
 
     # the resident --------------------------------------------------------------------------------------------
@@ -412,14 +412,14 @@ class CaseMachine(RuleBasedStateMachine):
             self.fire_timers(days)
             return
         from core import deferred
-        from workflows.bundles import cases as bundle_cases
+        from workflows.cases.bundles import cases as bundle_cases
 
         event(f"worker delivered {min(deferred.deliver(), 1)}+")
         bundle_cases.advance_due()
 
     def fire_timers(self, days):
         from core import clock
-        from workflows.applications import case_state
+        from workflows.cases.applications import case_state
 
         fired = case_state.fire_due_timers(now=clock.now() + timedelta(days=days)).fired
         event(f"timers +{days}d fired {min(fired, 1)}+")
@@ -436,7 +436,7 @@ class CaseMachine(RuleBasedStateMachine):
         if not self.mine:
             return
         from core import deferred
-        from workflows.applications.models import Application
+        from workflows.cases.applications.models import Application
 
         deferred.deliver()
         check_cases(self.mine)
@@ -472,8 +472,8 @@ def test_sending_a_case_back_from_a_step_with_a_waiting_boundary_timer_reopens_t
     """退回 from 住建复核 (whose 10-day timer waits) to 受理审核: the timer goes with the step left behind. It used to
     fail inside the engine ('NoneType' object has no attribute 'data': the dropped timer was still listed as
     waiting) and leave the instance an incident under an application that still shows 住建复核."""
-    from workflows.applications.models import Application
-    from workflows.models import Instance
+    from workflows.cases.applications.models import Application
+    from workflows.bpmn.models import Instance
 
     c = world.client
     case = c.post("/api/v1/applications", json={"service_code": "guarded", "data": good_data(), "submit": True},
@@ -499,9 +499,9 @@ def test_a_correction_reaches_the_process_when_a_timer_then_takes_the_corrected_
     It decided on the 12 months of before the correction: the correction was written into the waiting task only,
     and the timer's branch carries the data from before it."""
     from core import clock
-    from workflows.applications import case_state
-    from workflows.applications.models import Application
-    from workflows.models import Instance
+    from workflows.cases.applications import case_state
+    from workflows.cases.applications.models import Application
+    from workflows.bpmn.models import Instance
 
     c = world.client
 

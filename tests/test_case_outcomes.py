@@ -1,5 +1,5 @@
 """A case's result is the end its process reached, and every step reaches the case through one writer
-(docs/bpmn.md "办结结果", workflows/engine/outcome.py, workflows/applications/case_state.py)."""
+(docs/bpmn.md "办结结果", workflows/bpmn/engine/outcome.py, workflows/cases/applications/case_state.py)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -101,8 +101,8 @@ def serve(people, key, bpmn):
 
 
 def stored(app_id):
-    from workflows.applications.models import Application
-    from workflows.models import Instance
+    from workflows.cases.applications.models import Application
+    from workflows.bpmn.models import Instance
 
     application = Application.objects(id=app_id).get()
     return application, Instance.objects(id=application.instance_id).get()
@@ -134,8 +134,8 @@ def test_the_same_process_approves_when_the_gateway_reaches_the_approved_end(peo
 
 
 def test_a_rejection_at_the_first_of_two_steps_ends_the_case_and_the_second_never_opens(people):
-    from workflows.notify.models import Notification
-    from workflows.tasks.models import HumanTask
+    from workflows.cases.notify.models import Notification
+    from workflows.cases.tasks.models import HumanTask
 
     case = serve(people, "in_a_row", TWO_IN_A_ROW)
     submitted = case.submit()
@@ -167,7 +167,7 @@ def test_a_task_that_routes_rejections_lets_the_process_decide(people):
 
 def test_a_process_ended_by_a_timer_takes_its_ends_outcome(people, app):
     from core import clock
-    from workflows.applications import case_state
+    from workflows.cases.applications import case_state
 
     case = serve(people, "timed_out", TIMED_OUT)
     submitted = case.submit()
@@ -180,7 +180,7 @@ def test_a_process_ended_by_a_timer_takes_its_ends_outcome(people, app):
 
 def test_a_timer_that_takes_away_the_step_waiting_for_a_correction_moves_the_case_on(people, app):
     from core import clock
-    from workflows.applications import case_state
+    from workflows.cases.applications import case_state
 
     case = serve(people, "timed_escalation", TIMED_ESCALATION)
     submitted = case.submit()
@@ -204,8 +204,8 @@ def test_a_timer_that_takes_away_the_step_waiting_for_a_correction_moves_the_cas
 
 def test_a_step_older_than_the_one_written_changes_nothing(people, app):
     """Two requests racing: the slower one carries an older revision of the instance and must not undo the newer."""
-    from workflows.applications import case_state
-    from workflows.models import Instance
+    from workflows.cases.applications import case_state
+    from workflows.bpmn.models import Instance
 
     case = serve(people, "in_a_row", TWO_IN_A_ROW)
     submitted = case.submit()
@@ -220,7 +220,7 @@ def test_a_step_older_than_the_one_written_changes_nothing(people, app):
     application, _ = stored(submitted["id"])
     assert application.status == "submitted" and [s.element_id for s in application.current_steps] == ["recheck"]
     # a person's line of an older step still reaches the timeline: what they did happened
-    from workflows.applications.models import Event
+    from workflows.cases.applications.models import Event
     from core import clock
     late = Event(at=clock.now(), action="approved", step="会签", actor_name="h2")
     assert case_state.follow(application, before, event=late) is False
@@ -233,7 +233,7 @@ def test_a_step_older_than_the_one_written_changes_nothing(people, app):
 def test_the_engine_refuses_to_act_on_a_cancelled_instance(people, app):
     from core.actor import Actor
     from core.errors import Conflict
-    from workflows import instances
+    from workflows.bpmn import instances
 
     case = serve(people, "in_a_row", TWO_IN_A_ROW)
     submitted = case.submit()
@@ -255,9 +255,9 @@ def test_the_engine_refuses_to_act_on_a_cancelled_instance(people, app):
 def test_a_row_taken_by_an_action_that_fails_after_a_withdrawal_is_not_left_open(people, app):
     """The ghost task: a withdrawal lands between an approver's take and the failure that puts the row back."""
     from core.actor import Actor
-    from workflows.applications.models import Application
-    from workflows.tasks import projection, service as tasks
-    from workflows.tasks.models import HumanTask
+    from workflows.cases.applications.models import Application
+    from workflows.cases.tasks import projection, service as tasks
+    from workflows.cases.tasks.models import HumanTask
 
     case = serve(people, "in_a_row", TWO_IN_A_ROW)
     submitted = case.submit()
@@ -319,7 +319,7 @@ def test_the_buttons_decision_reaches_the_process_whatever_the_form_sends(people
 
 def test_a_task_that_opens_tells_those_who_can_act_on_it_once(people, app):
     from core import deferred
-    from workflows.notify.models import Notification
+    from workflows.cases.notify.models import Notification
 
     case = serve(people, "in_a_row", TWO_IN_A_ROW)
     me = {name: case.client.get("/api/v1/me", headers=getattr(case, name)).json["id"]

@@ -16,7 +16,7 @@ def test_the_deadline_counts_working_days_from_submission_by_the_calendar(case, 
 
     from api.cli import cli
     from core import clock
-    from workflows.clock import calendar
+    from workflows.cases.clock import calendar
 
     today = calendar.local(clock.now()).date()
     days_off = [today + timedelta(days=n) for n in range(1, 15)
@@ -45,8 +45,8 @@ def _back_date_pause(app_id, working_days_ago: int):
     pause would leave). Today counts only when it is a working day: run on a Saturday (China time), the three days
     are Wednesday to Friday."""
     from core import clock
-    from workflows.applications.models import Application
-    from workflows.clock import calendar
+    from workflows.cases.applications.models import Application
+    from workflows.cases.clock import calendar
 
     at, counted = calendar.local(clock.now()), 0
     while counted < working_days_ago:
@@ -57,9 +57,9 @@ def _back_date_pause(app_id, working_days_ago: int):
 
 
 def test_the_clock_stops_while_the_applicant_corrects_and_the_deadline_moves_on(case, app):
-    from workflows.applications.models import Application
-    from workflows.clock import calendar
-    from workflows.tasks.models import HumanTask
+    from workflows.cases.applications.models import Application
+    from workflows.cases.clock import calendar
+    from workflows.cases.tasks.models import HumanTask
 
     submitted = case.submit(good_data(months=5))
     [task] = case.todo(case.civil_1)
@@ -107,5 +107,5 @@ def test_a_service_without_a_limit_has_no_deadline(case, app):
     r = case.client.post("/api/v1/applications", json={"service_code": "instant", "submit": True,
                                                        "data": good_data()}, headers=case.resident)
     assert r.status_code == 201 and r.json["due_at"] is None
-    from workflows.applications.models import Application
+    from workflows.cases.applications.models import Application
     assert Application.objects(id=r.json["id"]).first().remind_at is None

@@ -15,7 +15,7 @@ def parse(text: str) -> datetime:
 
 @pytest.fixture
 def scan(app):
-    from workflows.clock import reminders
+    from workflows.cases.clock import reminders
 
     def run(now, **kw):
         with app.app_context():
@@ -34,7 +34,7 @@ def lead(case, make_staff, admin_headers):
 
 
 def sent(kind):
-    from workflows.notify.models import Notification
+    from workflows.cases.notify.models import Notification
 
     return sorted((n.user_id, n.application_number) for n in Notification.objects(kind=kind))
 
@@ -46,8 +46,8 @@ def user_id(case, name):
 
 
 def test_a_reminder_at_75_percent_reaches_the_handlers_once(case, scan):
-    from workflows.applications.models import Application
-    from workflows.clock import calendar
+    from workflows.cases.applications.models import Application
+    from workflows.cases.clock import calendar
 
     submitted = case.submit()
     stored = Application.objects(id=submitted["id"]).first()
@@ -74,8 +74,8 @@ def test_a_claimed_task_reminds_only_its_assignee(case, scan):
 
 def test_overdue_escalates_once_to_the_lead_and_flags_the_inbox(case, scan, lead, app):
     from core.audit import AuditRecord
-    from workflows.applications.models import Application
-    from workflows.tasks.models import HumanTask
+    from workflows.cases.applications.models import Application
+    from workflows.cases.tasks.models import HumanTask
 
     submitted = case.submit()
     other = case.submit(good_data(address="另一户"))
@@ -109,7 +109,7 @@ def test_overdue_escalates_once_to_the_lead_and_flags_the_inbox(case, scan, lead
 
 
 def test_the_service_may_escalate_to_another_role(case, scan, lead, app):
-    from workflows.catalog.models import ServiceVersion
+    from workflows.cases.catalog.models import ServiceVersion
 
     ServiceVersion.objects(code="residence").update_one(set__body__escalate_to_role="approver")
     submitted = case.submit()
@@ -148,7 +148,7 @@ def test_work_per_call_is_bounded(case, scan, lead):
 def test_a_lost_mark_sends_nothing_twice(case, scan, lead):
     """A worker that crashed after writing the messages but before marking the application: the next round
     finds it again and the outbox's dedupe keys keep the messages single."""
-    from workflows.applications.models import Application
+    from workflows.cases.applications.models import Application
 
     submitted = case.submit()
     later = parse(submitted["due_at"]) + timedelta(days=1)

@@ -104,7 +104,7 @@ def _sign(joint, name, opinion, expect=200):
 def _messages(app, user_id, kind):
     with app.app_context():
         from core import deferred
-        from workflows.notify.models import Notification
+        from workflows.cases.notify.models import Notification
         deferred.deliver()      # the worker's round: messages ride in the application's write until then
         return Notification.objects(user_id=user_id, kind=kind).count()
 

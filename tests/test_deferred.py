@@ -73,8 +73,8 @@ def test_a_delivery_that_stopped_halfway_is_repeated_without_writing_anything_tw
 
 
 def test_a_record_added_while_a_delivery_runs_waits_for_the_next(case, app):
-    from workflows.applications.models import Application
-    from workflows.notify import service as notify
+    from workflows.cases.applications.models import Application
+    from workflows.cases.notify import service as notify
 
     submitted = case.submit(good_data(months=7))
     with app.app_context():
@@ -92,7 +92,7 @@ def test_a_record_added_while_a_delivery_runs_waits_for_the_next(case, app):
 
 
 def test_the_worker_moves_them_in_its_round_and_metrics_show_what_waits(case, app):
-    from workflows import worker
+    from workflows.cases import worker
 
     submitted = case.submit(good_data(months=7))
     with app.app_context():

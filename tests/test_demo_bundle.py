@@ -41,7 +41,7 @@ def test_the_newborn_bundle_from_one_post_to_its_result(app, client):
     _approve(client, health, task, comment="出生医学证明已签发")
     assert _todo(client, police) == []                       # not in the health approver's request …
     with app.app_context():
-        from workflows.bundles import cases
+        from workflows.cases.bundles import cases
         assert cases.advance_due() == 1                      # … but in the worker's next round
     [task] = _todo(client, police)                           # 户口 starts once the certificate is issued
     assert task["applicant_name"] == "陈*"                   # as for the parts started with the resident's request

@@ -49,7 +49,7 @@ def test_the_demo_policies_grant_the_elder_and_the_new_citizen_once_her_permit_i
     _approve(client, civil, _todo(client, civil)[0], comment="准予办理")
     # a worker round as `zhangban worker` runs it makes the 居住证 (its policy run is the admin's call below)
     from api.cli import scheduled_jobs
-    from workflows.worker import Worker
+    from workflows.cases.worker import Worker
 
     with app.app_context():
         jobs = [job for job in scheduled_jobs(app.extensions["zhangban"].store) if job[0] == "results"]

@@ -8,8 +8,8 @@ import pytest
 
 from core.actor import Actor
 from core.errors import Conflict, NotFound
-from workflows import due_timers, engine, instances, service, test_runs
-from workflows.models import Instance
+from workflows.bpmn import due_timers, engine, instances, service, test_runs
+from workflows.bpmn.models import Instance
 from tests.workflows_fixtures import example
 
 SYSTEM = Actor.system()

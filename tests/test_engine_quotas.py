@@ -8,10 +8,10 @@ import pytest
 
 from core import clock
 from core.db import database
-from workflows import instances, quotas
-from workflows.engine import Engine
-from workflows.limits import Limits
-from workflows.sandbox import Sandbox
+from workflows.bpmn import instances, quotas
+from workflows.bpmn.engine import Engine
+from workflows.bpmn.limits import Limits
+from workflows.bpmn.sandbox import Sandbox
 from tests.applications_fixtures import APPLY_FORM, good_data, publish_form, publish_process, publish_service
 from tests.workflows_fixtures import BASE
 

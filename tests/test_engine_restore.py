@@ -14,10 +14,10 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from core.actor import Actor
-from workflows import instances
-from workflows.engine import DEFAULT_ENGINE, FULL_SERIALIZER, SERIALIZER, compile_spec, parse_xml
-from workflows.models import Instance, ProcessVersion
-from workflows.sandbox import is_sandboxed
+from workflows.bpmn import instances
+from workflows.bpmn.engine import DEFAULT_ENGINE, FULL_SERIALIZER, SERIALIZER, compile_spec, parse_xml
+from workflows.bpmn.models import Instance, ProcessVersion
+from workflows.bpmn.sandbox import is_sandboxed
 
 XML = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="http://x">

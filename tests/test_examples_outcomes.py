@@ -27,7 +27,7 @@ def city(app, client, make_staff, make_department, resident_headers):
 def walk(city, key, steps):
     """Submit to the example's service and take `steps`: (who, element, decision, data) or ("timers", days)."""
     from core import clock
-    from workflows.applications import case_state
+    from workflows.cases.applications import case_state
 
     publish_process(city.client, city.designer, city.civil["id"], key, example(f"{key}.bpmn"))
     publish_service(city.client, city.designer, key, city.civil["id"], "residence_apply", key, name=key)
@@ -69,8 +69,8 @@ PATHS = {
 
 @pytest.mark.parametrize("path", sorted(PATHS))
 def test_each_example_ends_the_case_as_its_end_declares(city, path):
-    from workflows.applications.models import Application
-    from workflows.models import Instance
+    from workflows.cases.applications.models import Application
+    from workflows.bpmn.models import Instance
 
     key, steps, status, end = PATHS[path]
     app_id = walk(city, key, steps)

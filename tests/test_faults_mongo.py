@@ -49,8 +49,8 @@ def submit(case, key):
 
 
 def test_mongodb_stopped_at_each_write_of_a_submit(flaky, case, app):
-    from workflows.applications.models import Application
-    from workflows.models import Instance
+    from workflows.cases.applications.models import Application
+    from workflows.bpmn.models import Instance
 
     case.submit(key="first")                 # the day's first number creates its counter: one write more
     writes = flaky.writes_of(lambda: case.submit(key="probe"))
@@ -127,7 +127,7 @@ def test_mongodb_stopped_at_each_write_of_an_approval(flaky, case, app):
     assert "audit log intact" in zhangban(flaky.settings, "audit", "verify")
     with app.app_context():
         from core.audit import AuditRecord
-        from workflows.notify.models import Notification
+        from workflows.cases.notify.models import Notification
         cases = {t["application_id"] for t in rechecks}
         records = Counter(r.details["application"] for r in AuditRecord.objects(action="task.approve"))
         assert records == Counter({a: 1 for a in cases}), (records, first_tries)

@@ -97,7 +97,7 @@ KILLS = 4
 
 def test_gunicorn_workers_sigkilled_mid_request_lose_and_double_nothing(case, app, settings):
     from tests.perf.measure import Gunicorn
-    from workflows.applications.models import Application
+    from workflows.cases.applications.models import Application
 
     server = Gunicorn(settings, workers=2)
     failures, lock, tickets = Counter(), threading.Lock(), itertools.count()

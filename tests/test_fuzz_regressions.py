@@ -72,7 +72,7 @@ def test_a_twenty_digit_if_match_is_a_stale_etag(client, designer, published_pro
     assert_error_shape(client.put(f"{PROCESSES}/user_task_form", json={"name": "x"},
                                   headers={**designer, **big}), 412)
     from forms.models import FormDraft
-    from workflows.models import ProcessDraft
+    from workflows.bpmn.models import ProcessDraft
     assert FormDraft.objects(key="review").get().status != "archived"     # nothing was written
     assert ProcessDraft.objects(key="user_task_form").get().name != "x"
 

@@ -8,10 +8,10 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from workflows import instances, structure
-from workflows.engine import Engine, PathRecorder
-from workflows.limits import Limits
-from workflows.sandbox import Sandbox, SandboxCompileError
+from workflows.bpmn import instances, structure
+from workflows.bpmn.engine import Engine, PathRecorder
+from workflows.bpmn.limits import Limits
+from workflows.bpmn.sandbox import Sandbox, SandboxCompileError
 from tests.workflows_fixtures import BASE, DesignerRun, example, publish_example, upload
 from tests.workflows_fixtures import civil_designer, forms, housing, housing_designer  # noqa: F401 (fixtures)
 

@@ -107,3 +107,20 @@ def test_domain_rooms_import_no_delivery_room():
     leaks = {name: sorted(t for t in targets if t.split(".")[0] in ("api", "designer"))
              for name, targets in graph().items() if name.split(".")[0] in DOMAIN}
     assert {name: found for name, found in leaks.items() if found} == {}
+
+
+def test_the_engine_room_imports_nothing_from_the_cases_room():
+    edges = graph()
+    engine = [name for name in edges if name.startswith("workflows.bpmn")]
+    assert len(engine) > 15      # the room is where this test thinks it is
+    leaks = {name: sorted(t for t in edges[name] if t.startswith("workflows.cases")) for name in engine}
+    assert {name: found for name, found in leaks.items() if found} == {}
+
+
+def test_no_source_file_over_400_lines():
+    long = {}
+    for room in ROOMS:
+        for path in (ROOT / room).rglob("*.py"):
+            if "node_modules" not in path.parts and (lines := len(path.read_text(encoding="utf-8").splitlines())) > 400:
+                long[str(path.relative_to(ROOT))] = lines
+    assert long == {}

@@ -41,20 +41,20 @@ def fake(fake_wechat):
 
 
 def enqueue(kind, user_id, title, **kw):
-    from workflows.notify import service
+    from workflows.cases.notify import service
     assert service.enqueue(kind, [user_id], title=title, **kw) == 1
 
 
 def deliver(settings, now=None, **policy):
     from api.identity.wechat import SubscribeSender, WeChatClient
-    from workflows.notify.delivery import Policy, deliver_due
+    from workflows.cases.notify.delivery import Policy, deliver_due
 
     options = {"templates": TEMPLATES, "backoff": timedelta(seconds=30), **policy}
     return deliver_due(SubscribeSender(WeChatClient(settings)), Policy(**options), now)
 
 
 def stored(title):
-    from workflows.notify.models import Notification
+    from workflows.cases.notify.models import Notification
     return Notification.objects(title=title).first()
 
 
@@ -202,7 +202,7 @@ def test_after_the_last_attempt_a_message_is_failed(app, settings, people, fake)
 
 
 def test_a_message_a_dead_worker_was_sending_is_never_sent_again(app, settings, people, fake):
-    from workflows.notify.models import Notification
+    from workflows.cases.notify.models import Notification
 
     with app.app_context():
         enqueue("approved", people["amy"][0], "in flight")
@@ -224,7 +224,7 @@ def test_two_worker_processes_send_each_message_once(app, settings, people, fake
     env = worker_env(settings, fake, WECHAT_TEMPLATES=TEMPLATES, WORKER_BATCH=5)
     workers = [start_worker(env), start_worker(env)]
     try:
-        from workflows.notify.models import Notification
+        from workflows.cases.notify.models import Notification
         with app.app_context():
             deadline = time.monotonic() + 120
             while Notification.objects(wechat_status__in=("pending", "sending")).count() and time.monotonic() < deadline:
@@ -249,7 +249,7 @@ def test_bad_template_settings_are_refused_naming_the_variable(raw):
 
 
 def test_template_and_worker_settings_are_parsed():
-    from workflows.notify.delivery import check_templates
+    from workflows.cases.notify.delivery import check_templates
 
     settings = from_env({"ZHANGBAN_WECHAT_TEMPLATES": '{"approved": "tpl-1"}', "ZHANGBAN_WORKER_IDLE_SECONDS": "0.5",
                          "ZHANGBAN_WORKER_LEASE_SECONDS": "60", "ZHANGBAN_NOTIFY_MAX_ATTEMPTS": "4",

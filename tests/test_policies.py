@@ -123,7 +123,7 @@ def test_a_licence_held_makes_a_resident_eligible_and_a_declined_grant_stays_dec
     _profile(client, admin_headers, user_id, birth_date="1930-01-01", hukou="320102")
     assert _evaluate(client, admin_headers)["granted"] == 0
     with app.app_context():      # a 居住证 issued to them (what an approved residence application files)
-        from workflows.materials.models import PersonalMaterial
+        from workflows.cases.materials.models import PersonalMaterial
         PersonalMaterial(owner_id=user_id, kind="residence", source="licence", attachment_id="x", number="DZ1",
                  application_id="a1").save()
     assert _evaluate(client, admin_headers)["granted"] == 1
@@ -166,7 +166,7 @@ def test_bad_dmn_is_refused_by_element_id_and_only_designers_of_the_department_d
 def test_the_command_and_the_worker_run_the_policies(client, app, make_staff, make_department, admin_headers,
                                                      resident_login):
     from api.cli import cli, scheduled_jobs
-    from workflows.worker import Worker
+    from workflows.cases.worker import Worker
 
     civil = make_department("civil", "民政局")
     _, designer = make_staff("designer", [{"role": "designer", "department_id": civil["id"]}])
@@ -188,7 +188,7 @@ def test_the_command_and_the_worker_run_the_policies(client, app, make_staff, ma
 def test_a_publish_a_crash_cut_leaves_one_policy_deciding_and_the_next_publish_goes_on(
         client, make_staff, make_department, admin_headers, app):
     """The crash: the new version stored (current), the one before not yet demoted, the draft's count not raised."""
-    from workflows.policies.models import PolicyVersion
+    from workflows.cases.policies.models import PolicyVersion
 
     civil = make_department("civil", "民政局")
     _, designer = make_staff("designer", [{"role": "designer", "department_id": civil["id"]}])

@@ -133,7 +133,7 @@ def test_a_draft_with_problems_is_not_published(client, civil_designer, draft):
     assert r.status_code == 422 and r.json["code"] == "invalid"
     assert r.json["errors"][0]["path"] == "flow_2"
     assert client.get(f"{BASE}/user_task_form/versions", headers=civil_designer).json["items"] == []
-    from workflows.models import ProcessDraft, ProcessVersion
+    from workflows.bpmn.models import ProcessDraft, ProcessVersion
     assert ProcessVersion.objects(key="user_task_form").count() == 0      # nothing was written
     stored = ProcessDraft.objects(key="user_task_form").get()
     assert stored.bpmn_xml == BROKEN_FLOW and stored.version == 2 and not stored.published_version

@@ -46,7 +46,7 @@ def test_bad_input_names_the_field(case):
 
 
 def test_a_bad_rating_is_followed_up_by_the_department(case, civil_lead):
-    from workflows.notify.models import Notification
+    from workflows.cases.notify.models import Notification
 
     submitted = case.submit()
     reject(case, submitted)
@@ -112,8 +112,8 @@ def test_a_bad_ratings_follow_up_lost_to_a_crash_is_written_by_the_worker(case, 
     from datetime import timedelta
 
     from core import clock
-    from workflows.ratings import service as ratings
-    from workflows.tasks.models import HumanTask
+    from workflows.cases.ratings import service as ratings
+    from workflows.cases.tasks.models import HumanTask
 
     submitted = case.submit()
     reject(case, submitted)

@@ -6,7 +6,7 @@ import io
 import pypdf
 
 from tests.applications_fixtures import case  # noqa: F401 (fixture)
-from workflows.materials import results
+from workflows.cases.materials import results
 from tests.materials_fixtures import different_photo, materials_case  # noqa: F401 (fixture)
 
 
@@ -199,7 +199,7 @@ def test_a_result_that_could_not_be_made_is_made_after_its_lease_once(materials_
 
     from core import clock
     from core.errors import Unavailable
-    from workflows.applications.models import Application
+    from workflows.cases.applications.models import Application
 
     case = materials_case
     first = case.submit()
@@ -226,7 +226,7 @@ def test_a_result_that_could_not_be_made_is_made_after_its_lease_once(materials_
 
 def test_a_result_filed_by_a_try_that_died_before_attaching_it_is_attached_once(materials_case, app, monkeypatch):
     """The worker filed the licence and died before its write to the application: the next try attaches it."""
-    from workflows.applications.models import Application
+    from workflows.cases.applications.models import Application
 
     case = materials_case
     first = case.submit()
@@ -257,7 +257,7 @@ def test_a_result_filed_by_a_try_that_died_before_attaching_it_is_attached_once(
             id=first["id"]).get().submitted_at)      # its lease ran out: due again
     assert _worker_round(case) == 1
     with app.app_context():                                                  # nothing new is made …
-        from workflows.materials.models import PersonalMaterial
+        from workflows.cases.materials.models import PersonalMaterial
         assert PersonalMaterial.objects(application_id=first["id"], source="licence").count() == 1
     [attached] = case.application(first["id"])["result"]["documents"]       # … the one filed is attached
     assert attached == _licence(case)["attachment_id"]

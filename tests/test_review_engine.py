@@ -7,8 +7,8 @@ import pytest
 
 from core.actor import Actor
 from core.errors import Invalid
-from workflows import due_timers, instances, service
-from workflows.models import Instance, ProcessDraft, ProcessVersion
+from workflows.bpmn import due_timers, instances, service
+from workflows.bpmn.models import Instance, ProcessDraft, ProcessVersion
 from tests.workflows_fixtures import example
 from tests.workflows_fixtures import civil_designer, forms, housing, housing_designer  # noqa: F401 (fixtures)
 
@@ -106,9 +106,9 @@ def test_start_data_the_state_cannot_hold_is_refused(engine_only):
 
 def test_the_state_size_limit_counts_bytes_not_characters():
     """MongoDB stores UTF-8: 4,000 Chinese characters are 12,000 bytes, over a 10,000-byte limit."""
-    from workflows.engine import Engine, compile_spec, parse_xml
-    from workflows.limits import DataLimitExceeded, Limits
-    from workflows.sandbox import Sandbox
+    from workflows.bpmn.engine import Engine, compile_spec, parse_xml
+    from workflows.bpmn.limits import DataLimitExceeded, Limits
+    from workflows.bpmn.sandbox import Sandbox
     engine = Engine(Sandbox(Limits(max_state_bytes=10_000)))
     xml = example("user_task_form.bpmn")
     spec = compile_spec([parse_xml(xml)], [], "user_task_form").to_json()
@@ -353,7 +353,7 @@ ATTACK = 'open(marker, "w").write("pwned")'
 
 def _unvalidated(key: str, xml: str) -> ProcessVersion:
     """A version stored without upload validation, as if a script had slipped past it."""
-    from workflows.engine import compile_spec, parse_xml
+    from workflows.bpmn.engine import compile_spec, parse_xml
     return ProcessVersion(key=key, version=1, name=key, department="d1", process_id=key, bpmn_xml=xml,
                           spec_json=compile_spec([parse_xml(xml)], [], key).to_json()).save()
 
@@ -387,8 +387,8 @@ def test_messages_and_timers_run_on_the_sandbox_after_a_restore(app, tmp_path, w
 
 
 def test_a_call_activitys_subprocess_runs_on_the_sandbox_after_a_restore(engine_only):
-    from workflows.engine import DEFAULT_ENGINE
-    from workflows.sandbox import SandboxScriptEngine
+    from workflows.bpmn.engine import DEFAULT_ENGINE
+    from workflows.bpmn.sandbox import SandboxScriptEngine
     _publish("housing_check", example("housing_check.bpmn"))
     version = _publish("call_activity", example("call_activity.bpmn"))
     instance = instances.start(SYSTEM, version, {"id_number": "11010519491231002X"})

@@ -49,7 +49,7 @@ def test_validation_looks_up_forms_and_called_processes_in_one_batch(client, set
 
 def test_a_test_run_action_restores_the_workflow_once(client, civil_designer, forms, department, monkeypatch):
     from tests.workflows_fixtures import DesignerRun, publish_example
-    from workflows import instances
+    from workflows.bpmn import instances
 
     publish_example(client, civil_designer, department["id"], "user_task_form")
     restores = []
@@ -66,8 +66,8 @@ def test_a_timer_claim_does_not_make_a_persons_action_a_conflict(client, civil_d
     from datetime import timedelta
 
     from tests.workflows_fixtures import DesignerRun, publish_example
-    from workflows import due_timers
-    from workflows.models import Instance
+    from workflows.bpmn import due_timers
+    from workflows.bpmn.models import Instance
 
     publish_example(client, civil_designer, department["id"], "boundary_timers")
     run = DesignerRun(client, civil_designer, "boundary_timers")

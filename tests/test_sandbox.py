@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from workflows.limits import Limits, SandboxViolation
-from workflows.sandbox import Sandbox, SandboxCompileError, SandboxScriptEngine
+from workflows.bpmn.limits import Limits, SandboxViolation
+from workflows.bpmn.sandbox import Sandbox, SandboxCompileError, SandboxScriptEngine
 
 SB = Sandbox()
 
@@ -75,7 +75,7 @@ def test_spiffworkflow_reports_a_refused_script_with_its_line_instead_of_failing
     from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
     from tests.test_sandbox_escapes import _xml
-    from workflows.engine import compile_spec, parse_xml
+    from workflows.bpmn.engine import compile_spec, parse_xml
 
     compiled = compile_spec([parse_xml(_xml("x = 1\nimport os", ""))], [], "escape")   # no lint: straight in
     workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs, script_engine=SandboxScriptEngine())

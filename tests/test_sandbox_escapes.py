@@ -13,10 +13,10 @@ import threading
 import pytest
 
 from core.actor import Actor
-from workflows import instances, service, validation
-from workflows.models import Instance
-from workflows.sandbox import Sandbox
-from workflows.limits import SandboxViolation
+from workflows.bpmn import instances, service, validation
+from workflows.bpmn.models import Instance
+from workflows.bpmn.sandbox import Sandbox
+from workflows.bpmn.limits import SandboxViolation
 
 CANARY_VAR = "ZB_ESCAPE_CANARY"
 CANARY = "canary-7f3a9c-do-not-leak"

@@ -15,10 +15,10 @@ from xml.sax.saxutils import escape
 import pytest
 
 from core.actor import Actor
-from workflows import instances, service, validation
-from workflows.limits import SandboxViolation
-from workflows.models import Instance, ProcessVersion
-from workflows.sandbox import Sandbox
+from workflows.bpmn import instances, service, validation
+from workflows.bpmn.limits import SandboxViolation
+from workflows.bpmn.models import Instance, ProcessVersion
+from workflows.bpmn.sandbox import Sandbox
 from tests.test_sandbox_escapes import CANARY, canary  # noqa: F401 — the autouse env canary fixture
 
 SYSTEM = Actor.system()

@@ -49,8 +49,8 @@ def test_two_instances_and_two_workers_share_one_database(app, client, settings,
                                                           resident_headers):
     from core import audit
     from tests.perf.measure import Gunicorn
-    from workflows.applications.models import Application
-    from workflows.models import Instance
+    from workflows.cases.applications.models import Application
+    from workflows.bpmn.models import Instance
 
     department = make_department("scale", "扩容局")
     _, designer = make_staff("designer", [{"role": "designer", "department_id": department["id"]}])

@@ -6,7 +6,7 @@ import pytest
 
 from tests.services_fixtures import BASE, CATALOGUE, bound, create, publish, service_body  # noqa: F401
 from tests.workflows_fixtures import civil_designer, forms, housing  # noqa: F401 (fixtures)
-from workflows.catalog.models import ServiceVersion
+from workflows.cases.catalog.models import ServiceVersion
 
 
 @pytest.fixture
@@ -101,7 +101,7 @@ def test_an_archived_service_leaves_the_catalogue(client, app, resident_headers,
     assert publish(client, civil_designer, "jzz-001", expect=409).json["code"] == "conflict"
     assert client.get(f"{BASE}/jzz-001/versions/1", headers=civil_designer).json["current"] is False
     with app.app_context():
-        from workflows.catalog import service
+        from workflows.cases.catalog import service
         assert service.get_version("jzz-001", 1).body.form_key == "residence"
         assert ServiceVersion.objects(code="jzz-001", current=True).count() == 0
     assert client.post(f"{BASE}/jzz-001/archive", headers=civil_designer).status_code == 200   # idempotent

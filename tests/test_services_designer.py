@@ -5,8 +5,8 @@ from __future__ import annotations
 from core import audit
 from tests.services_fixtures import BASE, CATALOGUE, bound, create, publish, service_body  # noqa: F401
 from tests.workflows_fixtures import civil_designer, forms, housing, housing_designer  # noqa: F401 (fixtures)
-from workflows.catalog.models import ServiceDraft, ServiceVersion
-from workflows.catalog.search import index_fields
+from workflows.cases.catalog.models import ServiceDraft, ServiceVersion
+from workflows.cases.catalog.search import index_fields
 
 
 def test_create_get_update_with_if_match(client, civil_designer, department, bound):
@@ -50,7 +50,7 @@ def test_validate_publish_and_the_version_is_current(client, app, civil_designer
     old = client.get(f"{BASE}/jzz-001/versions/1", headers=civil_designer).json
     assert old["name"] == "居住证申领" and old["current"] is False
     with app.app_context():
-        from workflows.catalog import service
+        from workflows.cases.catalog import service
         assert service.get_current("jzz-001").version == 2 and service.get_version("jzz-001", 1).version == 1
         actions = [r.action for r in audit.query(object_type="service", object_id="jzz-001")]
     assert actions == ["service.publish", "service.draft.update", "service.publish", "service.draft.create"]

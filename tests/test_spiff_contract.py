@@ -1,5 +1,5 @@
 """What we rely on in SpiffWorkflow, said as tests: an upgrade that breaks one of these fails here, by name,
-before it fails a case in production (workflows/engine/spiff.py explains each hook).
+before it fails a case in production (workflows/bpmn/engine/spiff.py explains each hook).
 
 No database: specs and workflows only."""
 from __future__ import annotations
@@ -18,10 +18,10 @@ from SpiffWorkflow.spiff.specs.defaults import ParallelMultiInstanceTask
 from SpiffWorkflow.util.task import TaskState
 
 from tests.workflows_fixtures import example
-from workflows.engine import DEFAULT_ENGINE, SERIALIZER, StepLimitExceeded, compile_spec, parse_xml, spiff
-from workflows.engine.specs import ENCODER
-from workflows.limits import DEFAULT_LIMITS
-from workflows.sandbox import Sandbox
+from workflows.bpmn.engine import DEFAULT_ENGINE, SERIALIZER, StepLimitExceeded, compile_spec, parse_xml, spiff
+from workflows.bpmn.engine.specs import ENCODER
+from workflows.bpmn.limits import DEFAULT_LIMITS
+from workflows.bpmn.sandbox import Sandbox
 
 
 def _spec_json(name: str) -> str:

@@ -10,7 +10,7 @@ from tests.stats_fixtures import (approve, case, civil_lead, flush, rate, reject
 
 
 def china_day(iso: str) -> date:
-    from workflows.clock import calendar
+    from workflows.cases.clock import calendar
 
     return calendar.local(datetime.fromisoformat(iso.replace("Z", "+00:00"))).date()
 
@@ -38,7 +38,7 @@ def five_cases(case):
 
 
 def test_the_figures_follow_the_cases_and_equal_a_recount(case, admin_headers, app):
-    from workflows.stats import rollups
+    from workflows.cases.stats import rollups
 
     day = five_cases(case)
     found = stats(case, admin_headers, day)
@@ -75,7 +75,7 @@ def test_a_year_reads_one_document_per_department(case, admin_headers, app):
     year = case.client.get("/api/v1/stats", headers=admin_headers,
                            query_string={"from": f"{day.year}-01-01", "to": f"{day.year}-12-31"}).json
     assert year["rows"][0]["applications"] == 6
-    from workflows.stats.service import periods
+    from workflows.cases.stats.service import periods
 
     assert periods(date(day.year, 1, 1), date(day.year, 12, 31)) == [str(day.year)]
     assert periods(date(2026, 1, 30), date(2026, 3, 2)) == ["2026-01-30", "2026-01-31", "2026-02", "2026-03-01",
@@ -83,8 +83,8 @@ def test_a_year_reads_one_document_per_department(case, admin_headers, app):
 
 
 def test_staff_entered_applications_count_as_offline(case, admin_headers, app):
-    from workflows.applications.models import Application
-    from workflows.stats import rollups
+    from workflows.cases.applications.models import Application
+    from workflows.cases.stats import rollups
 
     day = five_cases(case)
     from api.cli import cli
@@ -102,8 +102,8 @@ def test_staff_entered_applications_count_as_offline(case, admin_headers, app):
 
 
 def test_a_case_completed_after_its_deadline_is_overdue(case, admin_headers, app):
-    from workflows.applications.models import Application
-    from workflows.stats import rollups
+    from workflows.cases.applications.models import Application
+    from workflows.cases.stats import rollups
 
     late, on_time = case.submit(), case.submit()
     with app.app_context():
@@ -121,9 +121,9 @@ def test_requests_write_no_statistics_and_one_flush_adds_each_movement_once(case
     import threading
 
     from tests.perf.measure import counted_connection
-    from workflows.applications.models import Application
-    from workflows.stats import rollups
-    from workflows.stats.models import Rollup
+    from workflows.cases.applications.models import Application
+    from workflows.cases.stats import rollups
+    from workflows.cases.stats.models import Rollup
 
     first, second = case.submit(), case.submit()
     approve(case, first)
@@ -157,9 +157,9 @@ def test_requests_write_no_statistics_and_one_flush_adds_each_movement_once(case
 
 
 def test_handling_days_count_working_days_less_the_pause():
-    from workflows.applications.models import Application, Event, Result
-    from workflows.stats import rollups
-    from workflows.stats.service import metrics
+    from workflows.cases.applications.models import Application, Event, Result
+    from workflows.cases.stats import rollups
+    from workflows.cases.stats.service import metrics
 
     china = lambda *a: datetime(*a) - timedelta(hours=8)    # noqa: E731 — a China time as naive UTC
     app = Application(status="approved", submitted_at=china(2026, 11, 2, 10), due_at=china(2026, 11, 9, 10),
@@ -226,8 +226,8 @@ def test_the_csv_opens_in_excel(case, admin_headers):
 def test_a_flush_paused_past_its_lease_adds_nothing_that_the_next_flush_adds(case, app, monkeypatch):
     """Two workers: the first reads the due cases, pauses past its lease; the second takes the lock and flushes.
     The first must not add the same cases again when it wakes."""
-    from workflows.stats import rollups
-    from workflows.stats.models import Rollup
+    from workflows.cases.stats import rollups
+    from workflows.cases.stats.models import Rollup
 
     submitted = case.submit()
     reject(case, submitted)

@@ -41,7 +41,7 @@ def test_delegate_works_on_it_and_it_comes_back_to_decide(case, app):
     assert [e["action"] for e in timeline] == ["submitted", "delegated", "delegate_done", "approved"]
     assert timeline[2]["comment"] == "同意：核对无误"
     with app.app_context():
-        from workflows.notify.models import Notification
+        from workflows.cases.notify.models import Notification
         assert {n.kind for n in Notification.objects(user_id=_user_id(case, case.civil_2))} == {"delegated"}
 
 
@@ -127,7 +127,7 @@ def test_urge_once_a_day(case, app):
     assert again.status_code == 429 and int(again.headers["Retry-After"]) > 0
     with app.app_context():
         from core import deferred
-        from workflows.notify.models import Notification
+        from workflows.cases.notify.models import Notification
         deferred.deliver()        # the worker's round: the message rode in the application's write
         assert [n.user_id for n in Notification.objects(kind="urged")] == [_user_id(case, case.civil_1)]
 
@@ -140,7 +140,7 @@ def test_urging_a_task_nobody_has_claimed_reaches_the_departments_approvers(case
     with app.app_context():
         from core import deferred
         from core.audit import AuditRecord
-        from workflows.notify.models import Notification
+        from workflows.cases.notify.models import Notification
         deferred.deliver()
         told = sorted(n.user_id for n in Notification.objects(kind="urged"))
         assert told == sorted([_user_id(case, case.civil_1), _user_id(case, case.civil_2)])   # not housing's
@@ -150,7 +150,7 @@ def test_urging_a_task_nobody_has_claimed_reaches_the_departments_approvers(case
 def test_the_task_list_reads_every_stored_field_its_rows_show():
     """The 待办 page reads plain rows with LIST_FIELDS: a field added to TaskOut must be read too."""
     from api.applications_schemas import TaskOut
-    from workflows.tasks.service import LIST_FIELDS
+    from workflows.cases.tasks.service import LIST_FIELDS
 
     computed = {"id", "overdue", "render_url"}
     assert set(TaskOut().fields) - computed <= set(LIST_FIELDS)

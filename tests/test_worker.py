@@ -12,8 +12,8 @@ import pytest
 
 from core import audit
 from core.actor import Actor
-from workflows import due_timers, instances, service
-from workflows.models import Instance
+from workflows.bpmn import due_timers, instances, service
+from workflows.bpmn.models import Instance
 from tests.worker_processes import start_worker, stop_all, worker_env
 
 SYSTEM = Actor.system()
@@ -133,8 +133,8 @@ def test_a_dead_workers_claim_runs_out_and_another_worker_fires_the_timer(app, s
 
 
 def test_a_round_fires_due_timers_runs_the_reminders_scan_and_delivers(app, monkeypatch):
-    from workflows.clock import reminders
-    from workflows.worker import Worker
+    from workflows.cases.clock import reminders
+    from workflows.cases.worker import Worker
 
     calls = []
     monkeypatch.setattr(reminders, "scan", lambda now=None: calls.append(now) or {"reminded": 0, "escalated": 0})
@@ -150,8 +150,8 @@ def test_a_round_fires_due_timers_runs_the_reminders_scan_and_delivers(app, monk
 
 
 def test_a_failing_reminders_scan_does_not_stop_the_round(app, monkeypatch):
-    from workflows.clock import reminders
-    from workflows.worker import Worker
+    from workflows.cases.clock import reminders
+    from workflows.cases.worker import Worker
 
     def broken(now=None):
         raise RuntimeError("clock broke")

@@ -150,7 +150,7 @@ class SubscribeSender:
 
     def send(self, message: dict):
         from core.errors import DomainError
-        from workflows.notify.delivery import Outcome
+        from workflows.cases.notify.delivery import Outcome
 
         try:
             payload = self.client.subscribe_send(message)

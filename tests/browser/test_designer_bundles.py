@@ -21,7 +21,7 @@ def _part(page, n, service, key, *, needs=(), on_reject=None):
 
 
 def test_an_official_composes_a_bundle_maps_its_shared_fields_and_publishes_it(live_server, desktop, newborn, shot):
-    from workflows.bundles.models import BundleVersion
+    from workflows.cases.bundles.models import BundleVersion
     require_built("designer/web")
     page = desktop
     sign_in(page, live_server, "health-designer")

@@ -197,7 +197,7 @@ UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, bu
 def test_every_field_kind_is_built_previewed_and_labelled(live_server, desktop, official, client, make_staff,
                                                          department, shot):
     require_built("designer/web")
-    from forms.language import WIDGETS
+    from forms.vocabulary import WIDGETS
 
     page = desktop
     sign_in(page, live_server, official)

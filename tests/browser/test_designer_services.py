@@ -6,7 +6,7 @@ from tests.browser.conftest import require_built
 from tests.browser.test_designer_forms import UNLABELLED, sign_in
 from tests.services_fixtures import publish_form
 from tests.workflows_fixtures import civil_designer, forms, publish_example  # noqa: F401 (fixtures)
-from workflows.catalog.models import ServiceVersion
+from workflows.cases.catalog.models import ServiceVersion
 
 
 def test_an_official_edits_and_publishes_a_service(live_server, desktop, civil_designer, forms, department, client,

@@ -127,7 +127,7 @@ def test_a_resident_applies_on_a_phone_and_approvers_clear_it_from_their_inbox(a
     assert phone.get_by_test_id("status").inner_text() == "已办结"
     shot(phone, "completed")
 
-    from workflows.applications.models import Application
+    from workflows.cases.applications.models import Application
     with app.app_context():
         done = Application.objects(number=number).get()
     assert done.status == "approved" and [e.action for e in done.timeline][0] == "submitted"
@@ -142,7 +142,7 @@ def test_a_resident_applies_on_a_phone_and_approvers_clear_it_from_their_inbox(a
     phone.get_by_role("button", name="提交评价").click()
     phone.get_by_text("我的评价").wait_for()
     assert phone.get_by_role("button", name="提交评价").count() == 0
-    from workflows.ratings.models import Rating
+    from workflows.cases.ratings.models import Rating
     with app.app_context():
         rating = Rating.objects(application_id=done.id).get()
     assert (rating.score, list(rating.tags), rating.comment) == (5, ["办事高效"], "很快就办好了")
@@ -157,7 +157,7 @@ def test_a_resident_applies_on_a_phone_and_approvers_clear_it_from_their_inbox(a
     phone.get_by_text("居住证申领 已办结").click()
     phone.get_by_test_id("status").wait_for()
     assert phone.url.endswith(f"#/apps/{done.id}")
-    from workflows.notify.models import Notification
+    from workflows.cases.notify.models import Notification
     with app.app_context():
         [told] = Notification.objects(application_id=str(done.id), kind="approved")
     assert told.read_at is not None                               # opening it marked it read
@@ -165,7 +165,7 @@ def test_a_resident_applies_on_a_phone_and_approvers_clear_it_from_their_inbox(a
 
 def test_a_wrong_id_card_is_caught_on_the_phone_a_draft_comes_back_and_a_returned_case_is_corrected(
         app, live_server, phone, shot):
-    from workflows.applications.models import Application
+    from workflows.cases.applications.models import Application
     require_built("api/web")
     _seed(app)
 
@@ -218,8 +218,8 @@ def test_a_wrong_id_card_is_caught_on_the_phone_a_draft_comes_back_and_a_returne
 
 def test_a_resident_applies_for_a_bundle_in_one_form_and_withdraws_it_whole(app, live_server, phone, shot):
     from api import demo, demo_bundle
-    from workflows.applications.models import Application
-    from workflows.bundles.models import BundleCase
+    from workflows.cases.applications.models import Application
+    from workflows.cases.bundles.models import BundleCase
     require_built("api/web")
     _seed(app)
     with app.app_context():
@@ -268,7 +268,7 @@ def test_a_resident_applies_for_a_bundle_in_one_form_and_withdraws_it_whole(app,
 
 def test_a_bad_rating_reaches_the_department_on_a_phone_and_its_reply_reaches_the_resident(app, live_server, phone,
                                                                                           shot):
-    from workflows.ratings.models import Rating
+    from workflows.cases.ratings.models import Rating
     require_built("api/web")
     _seed(app)
     with app.app_context():           # a case 民政局 rejected at its first step
@@ -310,7 +310,7 @@ def test_a_bad_rating_reaches_the_department_on_a_phone_and_its_reply_reaches_th
 
 def test_a_colleague_copied_on_a_case_opens_it_on_a_phone(app, live_server, phone, shot):
     from api.identity.models import User
-    from workflows.tasks.models import CarbonCopy
+    from workflows.cases.tasks.models import CarbonCopy
     require_built("api/web")
     _seed(app)
     with app.app_context():           # 民政局's approver copies the case to 住建局's
@@ -337,7 +337,7 @@ def test_a_colleague_copied_on_a_case_opens_it_on_a_phone(app, live_server, phon
 
 
 def test_an_approver_approves_several_cases_at_once_and_is_told_which_could_not_be(app, live_server, phone, shot):
-    from workflows.tasks.models import HumanTask
+    from workflows.cases.tasks.models import HumanTask
     require_built("api/web")
     _seed(app)
     with app.app_context():

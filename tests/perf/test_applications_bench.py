@@ -143,7 +143,7 @@ def _pair_over_http(http, base, resident, approver, code):
 
 def test_start_approve_pairs(app, client, settings, make_staff, make_department, resident_login):
     from tests.conftest import bearer
-    from workflows.applications.models import Application
+    from workflows.cases.applications.models import Application
 
     departments = [make_department(f"bench{i}", f"基准部门{i}") for i in range(CLIENTS)]
     _publish(app, client, make_staff, departments[0], SMALL_FORM,
@@ -246,9 +246,9 @@ def _worker_share(app, settings) -> dict:
     messages they carry (core/deferred.py), add them to the statistics (both in batches of up to 500) and make the
     result documents of a sample of them (PDF, write-once object, licence)."""
     from core import deferred
-    from workflows.applications.models import Application
-    from workflows.materials import results
-    from workflows.stats import rollups
+    from workflows.cases.applications.models import Application
+    from workflows.cases.materials import results
+    from workflows.cases.stats import rollups
 
     out = {}
     with app.app_context(), counted_connection(settings) as counter:
@@ -281,7 +281,7 @@ def _worker_share(app, settings) -> dict:
 def _driver_overhead(n=300):
     """The request thread's CPU for one read by _id, by the API that sends it (the database wait excluded):
     most of a pair's CPU is spent around its ~40 commands."""
-    from workflows.tasks.models import HumanTask
+    from workflows.cases.tasks.models import HumanTask
 
     oid = HumanTask.objects.only("id").first().id
     collection = HumanTask._get_collection()
@@ -328,8 +328,8 @@ def _rows(count, mine, departments, user_id, now, rnd):
 def _inbox_rounds(client, settings, approver, mine):
     from api.http import paginate
     from api.identity.service import authenticate
-    from workflows.tasks import service as tasks
-    from workflows.tasks.models import HumanTask
+    from workflows.cases.tasks import service as tasks
+    from workflows.cases.tasks.models import HumanTask
 
     actor = authenticate(settings, approver["Authorization"].split()[1])
     page = "/api/v1/tasks?page_size=20&sort=due"
@@ -352,7 +352,7 @@ def _inbox_rounds(client, settings, approver, mine):
 
 
 def test_inbox_first_page(app, client, settings, make_staff, make_department):
-    from workflows.tasks.models import HumanTask
+    from workflows.cases.tasks.models import HumanTask
 
     a, b = make_department("inboxa", "甲局"), make_department("inboxb", "乙局")
     user, approver = make_staff("inbox-approver", [{"role": "approver", "department_id": a["id"]},
@@ -398,7 +398,7 @@ def test_inbox_first_page(app, client, settings, make_staff, make_department):
         "service_page": tally.summary("service_page"),
         "http_page_in_process": tally.summary("http_page"),
         "raw_pymongo_find_and_count": tally.summary("raw_pymongo"),
-        "note": "service_page = paginate(workflows.tasks.service.inbox(...)) as the view runs it: the 20 rows "
+        "note": "service_page = paginate(workflows.cases.tasks.service.inbox(...)) as the view runs it: the 20 rows "
                 "and the count; app_cpu is the thread's CPU (the database wait excluded); wall on the test "
                 "SecantusDB",
     })

@@ -24,8 +24,8 @@ def _per_request(counter, fn, repeat):
 
 @pytest.mark.timeout(0)
 def test_auto_approval(case, app, settings):
-    from workflows import decisions
-    from workflows.models import ProcessVersion
+    from workflows.bpmn import decisions
+    from workflows.bpmn.models import ProcessVersion
 
     publish_rules(case)
     set_rule(case, {"process_key": "residence_rules", "process_version": 1, "decision_id": "residence_fast"})

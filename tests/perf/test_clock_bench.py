@@ -21,9 +21,9 @@ APPS = int(os.environ.get("ZB_BENCH_CLOCK_APPS", "500"))
 
 
 def test_scan_many_due_applications(app, make_staff, make_department):
-    from workflows.applications.models import Application
-    from workflows.clock import calendar, reminders
-    from workflows.tasks.models import HumanTask
+    from workflows.cases.applications.models import Application
+    from workflows.cases.clock import calendar, reminders
+    from workflows.cases.tasks.models import HumanTask
 
     dept = make_department("civil", "民政局")["id"]
     make_staff("a1", [{"role": "approver", "department_id": dept}])

@@ -57,8 +57,8 @@ def _ok(response, status=200):
 
 def test_an_hour_on_the_embedded_default(embedded_default, app, client, settings, make_staff, make_department,
                                          resident_login):
-    from workflows.applications.models import Application
-    from workflows.worker import Worker
+    from workflows.cases.applications.models import Application
+    from workflows.cases.worker import Worker
 
     server, command = embedded_default
     department = make_department("hour", "一小时局")

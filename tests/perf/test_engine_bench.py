@@ -2,7 +2,7 @@
 
 raw:     restore (state-only JSON + the cached spec) + complete one user task + engine steps + serialize the
          state, with SpiffWorkflow's default (unrestricted) script engine — what the engine does at minimum.
-service: load the instance document, then workflows.instances.complete_task: restore with the sandbox
+service: load the instance document, then workflows.bpmn.instances.complete_task: restore with the sandbox
          re-attached, the data checks, the sandboxed conditions and scripts, the path record, the conditional
          write and the audit record. Its database time (loading the instance with mongoengine, and the wall time
          of every command inside the MongoDB driver: the conditional write, the audit append) is measured
@@ -21,9 +21,9 @@ from SpiffWorkflow.util.task import TaskState
 
 from core.actor import Actor
 from tests.perf.report import percentiles, write_result
-from workflows import instances, service, validation
-from workflows.engine import DEFAULT_ENGINE, FULL_SERIALIZER
-from workflows.models import Instance
+from workflows.bpmn import instances, service, validation
+from workflows.bpmn.engine import DEFAULT_ENGINE, FULL_SERIALIZER
+from workflows.bpmn.models import Instance
 
 ROUNDS = int(os.environ.get("ZB_BENCH_ROUNDS", "300"))
 SEGMENTS = 9      # start + 9 × (user task, script, gateway) + 2 end events = 30 nodes

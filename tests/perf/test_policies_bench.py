@@ -24,9 +24,9 @@ RESIDENTS = int(os.environ.get("ZB_BENCH_RESIDENTS", "5000"))
 def test_a_policy_run_over_many_residents_and_the_cost_of_a_result_pdf(app, settings):
     from core.actor import Actor
     from storage.signatures import process_signature
-    from workflows.materials import pdf
-    from workflows.policies import evaluate, service
-    from workflows.policies.models import PolicyGrant, ResidentProfile
+    from workflows.cases.materials import pdf
+    from workflows.cases.policies import evaluate, service
+    from workflows.cases.policies.models import PolicyGrant, ResidentProfile
 
     with app.app_context():
         admin = Actor(user_id="bench", roles=frozenset({"admin"}), username="bench")

@@ -48,8 +48,8 @@ def _draw(rng: random.Random) -> Counter:
 
 def seed_year(app) -> dict:
     from api.identity.models import Department
-    from workflows.stats.models import COUNTERS, Rollup
-    from workflows.stats.rollups import targets
+    from workflows.cases.stats.models import COUNTERS, Rollup
+    from workflows.cases.stats.rollups import targets
 
     rng = random.Random(12)
     departments = [Department(code=f"bench{n:02d}", name=f"第{n + 1}局", path=[]) for n in range(DEPARTMENTS)]
@@ -85,7 +85,7 @@ def seed_year(app) -> dict:
 
 
 def test_stats_over_a_year_of_200000_applications(app, case, make_staff, admin_headers):
-    from workflows.stats import rollups
+    from workflows.cases.stats import rollups
 
     # the real write path: a sample of cases this year, then the kept rollups against a recount
     started = time.perf_counter()
@@ -154,7 +154,7 @@ def test_stats_over_a_year_of_200000_applications(app, case, make_staff, admin_h
     # what a case movement costs the rollups: one bulk write of nine upserts into the seeded collection
     with app.app_context():
         from core import clock
-        from workflows.applications.models import Application
+        from workflows.cases.applications.models import Application
 
         moving = Application(department="bench-bump", service_code="x", submitted_at=clock.now())
         movement = rollups._ops(moving.department, moving.service_code, "", rollups.submit_day(moving),
@@ -162,7 +162,7 @@ def test_stats_over_a_year_of_200000_applications(app, case, make_staff, admin_h
         bump = percentiles(timed(lambda: rollups._write(movement), 50, warmup=3))
 
     with app.app_context():     # dropped here: deleting ~70,000 documents one by one outlasts the harness's timeout
-        from workflows.stats.models import Rollup
+        from workflows.cases.stats.models import Rollup
 
         Rollup._get_collection().drop()
         Rollup.ensure_indexes()
@@ -176,8 +176,8 @@ def _documents_read(app, query, as_lead, lead_department) -> tuple[int, list]:
     from core.actor import Actor
     from core.db import database
     from tests.perf.measure import explain
-    from workflows.stats import service
-    from workflows.stats.models import Rollup
+    from workflows.cases.stats import service
+    from workflows.cases.stats.models import Rollup
 
     with app.app_context():
         q = service.Query(start=date.fromisoformat(query["from"]), end=date.fromisoformat(query["to"]),

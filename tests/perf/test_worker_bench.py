@@ -21,8 +21,8 @@ from core.actor import Actor
 from tests.perf.report import write_result
 from tests.test_worker import publish_waiting
 from tests.worker_processes import start_worker, stop_all, worker_env
-from workflows import instances
-from workflows.models import Instance
+from workflows.bpmn import instances
+from workflows.bpmn.models import Instance
 
 TIMERS = int(os.environ.get("ZB_BENCH_TIMERS", "10000"))
 LIMIT = 3600        # seconds: the benchmark stops here and reports what it reached
@@ -86,7 +86,7 @@ def test_database_commands_per_fired_timer(app, settings):
     notifications) over COUNTED due timers, per timer and by command and collection. Writes
     tests/perf/results/worker_commands.json."""
     from tests.perf.measure import counted_connection, per
-    from workflows.worker import Worker
+    from workflows.cases.worker import Worker
 
     with app.app_context():
         version = publish_waiting("PT1S")

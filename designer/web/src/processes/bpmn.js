@@ -5,7 +5,7 @@ import { layout, hasDiagram } from './layout.js'
 
 export const SPIFF = 'http://spiffworkflow.org/bpmn/schema/1.0/core'
 export const ROLES = ['resident', 'approver', 'designer', 'admin']
-// the sandbox's helpers (workflows/sandbox.py, docs/bpmn.md "Scripts and expressions")
+// the sandbox's helpers (workflows/bpmn/sandbox.py, docs/bpmn.md "Scripts and expressions")
 export const HELPERS = ['today()', 'now()', 'date(y, m, d)', 'parse_date(s)', 'days(n)', 'hours(n)', 'add_days(d, n)',
   'add_months(d, n)', 'days_between(a, b)', 'is_working_day(d)', 'working_days(a, b)', 'add_working_days(d, n)',
   'Decimal(x)', 'to_decimal(x)', 'round_money(x, 2)', 'to_int(x, default)', 'valid_id_number(s)',

@@ -1,0 +1,347 @@
+"""Engine CPU as a budget (issue 14, item 1): per account for designers' test runs, per published process
+version for everyone else (a breaker).
+
+The account budget lives in MongoDB, so it holds across gunicorn workers and app instances: one `engine_quotas`
+document per account keeps the leases of its running actions (token → until, epoch seconds) and the CPU time its
+actions spent per 10-second bucket. An action takes a lease with one findAndModify, whose answer says how many
+actions run and what the last minute cost; it gives the lease back with one update that adds its CPU time. A
+lease a killed worker never gave back runs out after `lease_seconds`. The budget is checked when an action
+starts, so an account overshoots by at most the actions it runs at once, each bounded by the per-action limit.
+
+The breaker: every live (not test) action that stops at a CPU or step limit pushes a hit onto its version's
+`process_breakers` document (one findAndModify); `breaker_hits` hits within `breaker_window_seconds` open it.
+While it is open, submissions to services running that version are refused before the engine runs (503 naming
+the service); the version's designers see the hits, and an admin closes it again. Open breakers are read once
+every few seconds per process (one indexed query), not once per submission.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import secrets
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import mongoengine as me
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from core import audit, clock, metrics
+from core.actor import Actor
+from core.errors import DomainError, Forbidden, TooManyRequests, Unavailable
+
+log = logging.getLogger(__name__)
+
+BUCKET = 10            # seconds per CPU bucket
+WINDOW = 60            # the account budget is per minute
+LIMIT_KINDS = ("timeout", "memory")   # incidents at a CPU, step or size limit (not a script's own error)
+MAX_HITS = 50          # hits kept per version
+OPEN_CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Policy:
+    cpu_ms_per_minute: int = 10_000      # engine CPU one account's test-run actions may spend per minute
+    concurrent_actions: int = 2          # one account's test-run actions at once (across workers and instances)
+    lease_seconds: int = 120             # a lease not given back (a killed worker) counts no longer than this
+    breaker_hits: int = 5                # limit hits of one published version …
+    breaker_window_seconds: int = 600    # … within this window open its breaker
+
+    @classmethod
+    def from_settings(cls, settings) -> "Policy":
+        return cls(cpu_ms_per_minute=settings.engine_cpu_ms_per_minute,
+                   concurrent_actions=settings.engine_concurrent_actions,
+                   breaker_hits=settings.breaker_hits, breaker_window_seconds=settings.breaker_window_seconds)
+
+
+_policy = Policy()
+
+
+def configure(policy: Policy) -> None:
+    global _policy
+    _policy = policy
+
+
+def policy() -> Policy:
+    return _policy
+
+
+class EngineQuota(me.Document):
+    """One account's running engine actions and recent CPU time (written with raw operators only)."""
+    id = me.StringField(primary_key=True)            # "account:<user id>"
+    leases = me.DictField()                          # token → until (epoch seconds)
+    cpu = me.DictField()                             # bucket start (epoch seconds, as text) → CPU ms
+    updated_at = me.DateTimeField()
+
+    meta = {"collection": "engine_quotas",
+            "indexes": [{"fields": ["updated_at"], "expireAfterSeconds": 86400}]}
+
+
+class Breaker(me.Document):
+    """A published process version's recent limit hits, and whether new submissions to it are refused."""
+    id = me.ObjectIdField(primary_key=True)          # the ProcessVersion's id
+    key = me.StringField()
+    number = me.IntField()
+    department = me.StringField()
+    hits = me.ListField(me.DictField())              # at, kind, element_id, message, action
+    open = me.BooleanField(default=False)
+    opened_at = me.DateTimeField(null=True)
+    closed_at = me.DateTimeField(null=True)          # hits before this no longer count
+    closed_by = me.StringField(default="")
+
+    meta = {"collection": "process_breakers", "indexes": ["open", "department"]}
+
+
+# -- the account budget ----------------------------------------------------------------------------------------
+
+def _take_lease(key: str, token: str, now: float, until: float) -> dict:
+    collection = EngineQuota._get_collection()
+    update = {"$set": {f"leases.{token}": until, "updated_at": clock.now()}}
+    for _ in range(3):
+        try:
+            found = collection.find_one_and_update({"_id": key}, update, upsert=True,
+                                                   return_document=ReturnDocument.AFTER)
+        except DuplicateKeyError:       # MongoDB: the loser of a racing first upsert; ask again
+            continue
+        # SecantusDB applies a racing upsert's loser yet answers no document (core.db.upsert_and_read)
+        found = found or collection.find_one({"_id": key})
+        if found is not None:
+            return found
+    return {"leases": {token: until}, "cpu": {}}
+
+
+def _spent(cpu: dict, now: float) -> tuple[int, list[tuple[float, int]], list[str]]:
+    """CPU ms of the last minute, its buckets oldest first, and the buckets that no longer count."""
+    recent, old = [], []
+    for start, ms in cpu.items():
+        try:
+            at = float(start)
+        except ValueError:
+            old.append(start)
+            continue
+        if at + BUCKET > now - WINDOW:
+            recent.append((at, ms))
+        else:
+            old.append(start)
+    recent.sort()
+    return sum(ms for _, ms in recent), recent, old
+
+
+def _retry_after(spent: int, recent: list, budget: int, now: float) -> int:
+    """Seconds until enough of the oldest buckets leave the minute for the account to be under budget."""
+    for start, ms in recent:
+        spent -= ms
+        if spent < budget:
+            return max(1, math.ceil(start + BUCKET + WINDOW - now))
+    return WINDOW
+
+
+# account → (until, spent, limit): a spent budget cannot come back before its oldest spending leaves the minute,
+# so until then this process refuses the account without asking MongoDB (a client hammering past its 429s
+# costs no writes)
+_spent_until: dict[str, tuple[float, int, int]] = {}
+
+
+def _refuse_spent(key: str, until: float, spent: int, limit: int, now: float):
+    if len(_spent_until) > 10_000:
+        for other, held in list(_spent_until.items()):
+            if held[0] <= now:
+                _spent_until.pop(other, None)
+    _spent_until[key] = (until, spent, limit)
+    metrics.ENGINE_REFUSALS.labels("cpu_budget").inc()
+    return TooManyRequests("engine.cpu_budget", retry_after=max(1, math.ceil(until - now)),
+                           params={"limit": limit, "spent": spent})
+
+
+@contextmanager
+def account_action(actor: Actor):
+    """Run one engine action (a designer's test run) within the account's budget: 429 with Retry-After when the
+    account already runs `concurrent_actions` actions or spent `cpu_ms_per_minute` in the last minute."""
+    p = _policy
+    key = f"account:{actor.user_id}"
+    token = secrets.token_hex(8)
+    now = clock.now().timestamp()
+    held = _spent_until.get(key)
+    if held is not None and held[0] > now and held[2] == p.cpu_ms_per_minute:
+        raise _refuse_spent(key, held[0], held[1], held[2], now)
+    found = _take_lease(key, token, now, now + p.lease_seconds)
+    leases = found.get("leases") or {}
+    running = sum(1 for t, until in leases.items() if t == token or until > now)
+    stale = [t for t, until in leases.items() if t != token and until <= now]
+    spent, recent, old = _spent(found.get("cpu") or {}, now)
+    tidy = {**{f"leases.{t}": "" for t in stale}, **{f"cpu.{b}": "" for b in old}}
+    if running > p.concurrent_actions or spent >= p.cpu_ms_per_minute:
+        EngineQuota._get_collection().update_one({"_id": key}, {"$unset": {f"leases.{token}": "", **tidy}})
+        if spent >= p.cpu_ms_per_minute:
+            until = now + _retry_after(spent, recent, p.cpu_ms_per_minute, now)
+            raise _refuse_spent(key, until, spent, p.cpu_ms_per_minute, now)
+        metrics.ENGINE_REFUSALS.labels("concurrent").inc()
+        raise TooManyRequests("engine.too_many_actions", retry_after=1, params={"limit": p.concurrent_actions})
+    started = time.thread_time()
+    try:
+        yield
+    finally:
+        used = math.ceil((time.thread_time() - started) * 1000)
+        bucket = str(int(now // BUCKET * BUCKET))
+        EngineQuota._get_collection().update_one({"_id": key}, {
+            "$unset": {f"leases.{token}": "", **tidy}, "$inc": {f"cpu.{bucket}": used},
+            "$set": {"updated_at": clock.now()}})
+
+
+def account_budget(func):
+    """Decorates a designer's test-run action (`func(actor, …)`): it runs within the account's budget."""
+    @functools.wraps(func)
+    def wrapper(actor: Actor, *args, **kwargs):
+        with account_action(actor):
+            return func(actor, *args, **kwargs)
+    return wrapper
+
+
+# -- every engine action: metrics, and limit hits toward the breaker -------------------------------------------
+
+@dataclass(frozen=True)
+class _Hit:
+    kind: str
+    element_id: str = ""
+    message: str = ""
+    action: str = ""
+
+
+def observed(func):
+    """Decorates workflows.bpmn.instances.start (`start(actor, version, …, is_test=…)`) and `_act(actor, instance,
+    action, …)`: CPU time and incidents by process version go to the metrics, and a live action that stopped at
+    a CPU or step limit counts toward its version's breaker."""
+    is_start = func.__name__ == "start"
+
+    @functools.wraps(func)
+    def wrapper(actor, subject, *args, **kwargs):
+        if is_start:
+            ids = (subject.id, subject.key, subject.version, subject.department)
+            action, is_test = "start", kwargs.get("is_test", False)
+        else:
+            ids = (subject.process_version_id, subject.key, subject.process_version_number, subject.department)
+            action, is_test = (args[0] if args else kwargs.get("action", "")), subject.is_test
+        started, hit = time.thread_time(), None
+        try:
+            result = func(actor, subject, *args, **kwargs)
+            if is_start and result.status == "incident" and result.incidents:
+                last = result.incidents[-1]
+                hit = _Hit(last.kind, last.element_id, last.message, "start")
+            return result
+        except DomainError as exc:
+            if exc.code == "workflow_incident" and exc.errors:
+                item = exc.errors[0]
+                hit = _Hit(item.get("code", ""), item.get("element_id", ""), item.get("message", ""), action)
+            raise
+        finally:
+            process = f"{ids[1]}@{ids[2]}"
+            metrics.ENGINE_CPU_SECONDS.labels(process, action).observe(time.thread_time() - started)
+            if hit is not None:
+                metrics.ENGINE_INCIDENTS.labels(process, hit.kind).inc()
+                if hit.kind in LIMIT_KINDS and not is_test:
+                    try:
+                        if limit_hit(*ids, hit):
+                            metrics.BREAKERS_OPENED.labels(process).inc()
+                    except PyMongoError:   # the incident itself is recorded; the count misses one hit
+                        log.exception("breaker: could not count a limit hit of %s", process)
+    return wrapper
+
+
+# -- the per-version breaker -----------------------------------------------------------------------------------
+
+class _OpenVersions:
+    """The ids of versions whose breaker is open, read at most every few seconds per process."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.ids: frozenset = frozenset()
+        self.read_at = -math.inf
+
+    def get(self) -> frozenset:
+        if time.monotonic() - self.read_at > OPEN_CACHE_SECONDS:
+            ids = frozenset(d["_id"] for d in Breaker._get_collection().find({"open": True}, {"_id": 1}))
+            with self.lock:
+                self.ids, self.read_at = ids, time.monotonic()
+        return self.ids
+
+    def forget(self) -> None:
+        with self.lock:
+            self.read_at = -math.inf
+
+
+OPEN = _OpenVersions()
+
+
+def refuse_if_open(version, service_code: str, service_name: str) -> None:
+    """503 before the engine runs, naming the service, while the version's breaker is open."""
+    if version.id in OPEN.get():
+        metrics.ENGINE_REFUSALS.labels("suspended").inc()
+        raise Unavailable("application.service_suspended", params={"service": service_name or service_code},
+                          errors=[{"path": "/service_code", "code": "service_suspended",
+                                   "message": f"{service_code}: process {version.key} v{version.version} is "
+                                              f"suspended after repeated CPU or step limit hits"}])
+
+
+def limit_hit(version_id, key: str, number: int, department: str, incident) -> bool:
+    """Count one live action that stopped at a limit; open the breaker at the threshold. True when this hit
+    opened it."""
+    p = _policy
+    now = clock.now()
+    hit = {"at": now, "kind": incident.kind, "element_id": incident.element_id or "",
+           "message": (incident.message or "")[:300], "action": incident.action or ""}
+    collection = Breaker._get_collection()
+    found = collection.find_one_and_update(
+        {"_id": version_id},
+        {"$push": {"hits": {"$each": [hit], "$slice": -MAX_HITS}},
+         "$set": {"key": key, "number": number, "department": department}},
+        upsert=True, return_document=ReturnDocument.AFTER) or collection.find_one({"_id": version_id})
+    if found is None or found.get("open"):
+        return False
+    since = now.timestamp() - p.breaker_window_seconds
+    closed = clock.as_utc(found["closed_at"]).timestamp() if found.get("closed_at") else -math.inf
+    counted = [h for h in found.get("hits", []) if clock.as_utc(h["at"]).timestamp() > max(since, closed)]
+    if len(counted) < p.breaker_hits:
+        return False
+    if not collection.update_one({"_id": version_id, "open": {"$ne": True}},
+                                 {"$set": {"open": True, "opened_at": now}}).modified_count:
+        return False            # another worker opened it
+    OPEN.forget()
+    audit.record(None, "process.version.suspend", "process_version", version_id, key=key, version=number,
+                 hits=len(counted), kind=incident.kind, element_id=incident.element_id or "")
+    return True
+
+
+def breaker(actor: Actor, key: str, number: int) -> dict:
+    """What the version's designers (and admins) see: its limit hits and whether submissions are refused."""
+    from workflows.bpmn import service   # late: instances (which service serves) imports this module
+
+    return breaker_view(service.get_version(actor, key, number))
+
+
+def breaker_view(version) -> dict:
+    found = Breaker.objects(id=version.id).first()
+    hits = list(found.hits) if found else []
+    return {"key": version.key, "version": version.version, "open": bool(found and found.open),
+            "opened_at": found.opened_at if found else None, "closed_at": found.closed_at if found else None,
+            "closed_by": found.closed_by if found else "", "hits": hits[::-1],
+            "threshold": {"hits": _policy.breaker_hits, "window_seconds": _policy.breaker_window_seconds}}
+
+
+def close(actor: Actor, key: str, number: int) -> dict:
+    """An admin re-enables submissions to the version; earlier hits no longer count."""
+    from workflows.bpmn import service
+
+    if not actor.is_admin:
+        raise Forbidden()
+    version = service.get_version(actor, key, number)
+    now = clock.now()
+    changed = Breaker.objects(id=version.id, open=True).update_one(
+        set__open=False, set__closed_at=now, set__closed_by=actor.user_id)
+    OPEN.forget()
+    if changed:
+        audit.record(actor, "process.version.resume", "process_version", version.id, key=version.key,
+                     version=version.version)
+    return breaker_view(version)

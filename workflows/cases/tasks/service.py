@@ -1,0 +1,397 @@
+"""The approver's side: inbox lists and counts, task detail, claim, approve or reject, return for 补正.
+
+Who may do what: a task is visible to admins, to approvers of its candidate departments, to its candidate users,
+its assignee and whoever completed it — anyone else gets 404. Acting needs an open task that is unclaimed or
+claimed by the caller (403 otherwise: they can see it, not act on it), and the task's `version` (409 if stale).
+
+Complete, in order: the task row is taken conditionally (open, that version → done), which is the lock — of 20
+approvers racing, one wins; the application is marked as acted on (a resident's withdrawal can no longer win);
+then the engine runs and writes the instance with the decision's audit record and messages (a failure puts the row
+back and the caller gets the error); then the one case-state writer (workflows/cases/applications/case_state.py) writes
+the application's status, result, timeline and steps and the projection's new rows. 不同意 ends the case unless
+the task routes rejections (workflows/bpmn/engine/outcome.py); the case's result is the end its process reached.
+
+Task kinds other than a process's user task (a bad rating's follow-up) register what complete and detail mean for
+them (`register_kind`); the rooms that own them register at start-up.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Callable
+
+from core import audit, clock
+from core import deferred as deferred_records
+from core.actor import Actor
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from forms import service as forms
+from forms import validation as form_validation
+from storage import service as storage
+from workflows.bpmn import instances, task_data
+from workflows.cases.applications import case_state, cases
+from workflows.cases.applications.models import OPEN, Application, Event, ReturnRequest
+from workflows.bpmn.models import Instance
+from workflows.cases.notify import service as notify
+from workflows.cases.tasks.models import CarbonCopy, HumanTask
+from workflows.cases.tasks.signers import picked
+
+DECISIONS = {"approve": "approved", "reject": "rejected"}
+ENGINE_ATTEMPTS = 3     # an approval whose instance another task moved meanwhile runs again on the new state
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """What a kind of task with no process step behind it means: `complete(actor, task, expected_version,
+    decision=…, comment=…)` acts on it, `detail(task, app)` adds to what its detail shows."""
+    complete: Callable
+    detail: Callable | None = None
+
+
+KINDS: dict[str, TaskKind] = {}
+
+
+def register_kind(name: str, kind: TaskKind) -> None:
+    KINDS[name] = kind
+
+# -- who sees what ---------------------------------------------------------------------------------------------
+
+def _audience(actor: Actor) -> list[str]:
+    return [f"user:{actor.user_id}"] + [f"dept:{d}" for d in sorted(actor.department_ids("approver"))]
+
+
+def _visible(actor: Actor, task: HumanTask) -> bool:
+    if actor.is_admin or actor.user_id in (task.assignee, task.completed_by) or actor.user_id in task.candidate_users:
+        return True
+    # a department's lead sees its tasks (an overdue case escalates to them) but acts only if also an approver
+    return bool(set(task.candidate_departments) & (actor.department_ids("approver") | actor.department_ids("lead")))
+
+
+def visible_task(actor: Actor, task_id: str) -> HumanTask:
+    oid = clock.parse_id(task_id)
+    task = HumanTask.objects(id=oid).first() if oid else None
+    if task is None or not _visible(actor, task):
+        raise NotFound()
+    return task
+
+
+def visible_task_and_instance(actor: Actor, task_id: str) -> tuple[HumanTask, Instance | None]:
+    """`visible_task`, with the task's process instance read in the same round trip (a `$lookup`)."""
+    oid = clock.parse_id(task_id)
+    found = list(HumanTask._get_collection().aggregate([
+        {"$match": {"_id": oid}},
+        {"$lookup": {"from": Instance._get_collection_name(), "localField": "instance_id", "foreignField": "_id",
+                     "as": "instance"}}])) if oid else []
+    if not found:
+        raise NotFound()
+    instance = found[0].pop("instance")
+    task = HumanTask._from_son(found[0])
+    if not _visible(actor, task):
+        raise NotFound()
+    return task, Instance._from_son(instance[0]) if instance else None
+
+
+def check_may_act(actor: Actor, task: HumanTask, expected_version: int) -> None:
+    if task.status != "open":
+        raise Conflict("task.not_open")
+    if task.assignee and task.assignee != actor.user_id:
+        raise Forbidden("task.claimed_by_other")
+    may = actor.user_id in task.candidate_users or bool(
+        set(task.candidate_departments) & actor.department_ids("approver"))
+    if not may and task.assignee != actor.user_id:
+        raise Forbidden("task.not_your_task")
+    if task.version != expected_version:
+        raise Conflict("task.changed")
+
+
+def handles(actor: Actor, application_ids: list) -> bool:
+    """For storage's reader checks: the actor has an open task of one of these applications, was copied on it
+    (抄送), or is its applicant (result documents are the approver's files, read by the resident)."""
+    oids = [o for o in map(clock.parse_id, application_ids) if o]
+    if not oids:
+        return False
+    if Application.objects(id__in=oids, applicant_id=actor.user_id).only("id").first():
+        return True
+    if CarbonCopy.objects(application_id__in=oids, user_id=actor.user_id).only("id").first():
+        return True
+    audience = _audience(actor)
+    return HumanTask.objects(application_id__in=oids, status="open", audience__in=audience).only("id").first() \
+        is not None
+
+
+# -- lists -----------------------------------------------------------------------------------------------------
+
+def inbox(actor: Actor, box: str, *, service: str | None = None, overdue: bool = False, sort: str = "due",
+          now: datetime | None = None):
+    """待办 (`todo`: mine and my groups' unclaimed) or 已办 (`done`: completed by me)."""
+    if box == "done":
+        query = HumanTask.objects(completed_by=actor.user_id).order_by("-completed_at")
+    else:
+        query = HumanTask.objects(status="open", audience__in=_audience(actor))
+        query = query.order_by("due_at", "created_at") if sort == "due" else query.order_by("-created_at")
+    if service:
+        query = query.filter(service_code=service)
+    if overdue:
+        query = query.filter(due_at__lt=now or clock.now())
+    return query
+
+
+# What a task list shows (api TaskOut): read as plain rows, since building a Document per row was most of a
+# page's CPU (tests/perf/test_applications_bench.py, inbox).
+LIST_FIELDS = ("kind", "name", "element_id", "application_id", "application_number", "applicant_name", "service_code",
+               "service_name", "candidate_departments", "assignee", "status", "outcome", "due_at", "escalated",
+               "created_at", "completed_at", "form_key", "form_version", "version")
+
+
+def list_rows(queryset) -> list[SimpleNamespace]:
+    """A page of tasks as light records with the list's fields (missing ones as the model's defaults)."""
+    rows = []
+    for doc in queryset.only(*LIST_FIELDS).as_pymongo():
+        row = SimpleNamespace(**_LIST_DEFAULTS, candidate_departments=[])
+        row.__dict__.update(doc)
+        row.id = str(doc["_id"])
+        rows.append(row)
+    return rows
+
+
+_LIST_DEFAULTS = {name: HumanTask._fields[name].default for name in LIST_FIELDS
+                  if not callable(HumanTask._fields[name].default)}   # (the list and created_at: always set)
+
+
+def counts(actor: Actor, now: datetime | None = None) -> dict:
+    """Badge numbers for the lists."""
+    todo = HumanTask.objects(status="open", audience__in=_audience(actor))
+    return {"todo": todo.count(), "overdue": todo.filter(due_at__lt=now or clock.now()).count(),
+            "done": HumanTask.objects(completed_by=actor.user_id).count()}
+
+
+def detail(actor: Actor, task_id: str) -> dict:
+    """The task, its application (身份证号 and phones masked), timeline and the task's form; for a bad rating's
+    follow-up (差评回访) also the rating it follows up."""
+    task = visible_task(actor, task_id)
+    app = Application.objects(id=task.application_id).first()
+    if app is None:
+        raise NotFound()
+    form_version = cases.form_of(app)
+    shown = {"task": task, "application": app, "data": cases.masked_data(form_version, app.data),
+             "attachments": list(app.attachments)}
+    kind = KINDS.get(task.kind)
+    if kind is not None and kind.detail is not None:
+        shown.update(kind.detail(task, app))
+    return shown
+
+
+# -- actions ---------------------------------------------------------------------------------------------------
+
+def claim(actor: Actor, task_id: str, expected_version: int) -> HumanTask:
+    task = visible_task(actor, task_id)
+    check_may_act(actor, task, expected_version)
+    if not HumanTask.objects(id=task.id, version=expected_version, status="open", assignee=None).update_one(
+            set__assignee=actor.user_id, set__audience=[f"user:{actor.user_id}"], inc__version=1):
+        raise Conflict("task.changed")
+    audit.record(actor, "task.claim", "task", task.id, application=str(task.application_id))
+    return task.reload()
+
+
+def unclaim(actor: Actor, task_id: str, expected_version: int) -> HumanTask:
+    task = visible_task(actor, task_id)
+    if task.assignee != actor.user_id:
+        raise Forbidden("task.not_your_task")
+    if actor.user_id in task.candidate_users:
+        raise Forbidden("task.picked_signer")    # a picked countersigner's slot is theirs: it has no pool to go to
+    check_may_act(actor, task, expected_version)
+    audience = [f"dept:{d}" for d in task.candidate_departments] + [f"user:{u}" for u in task.candidate_users]
+    if not HumanTask.objects(id=task.id, version=expected_version, assignee=actor.user_id).update_one(
+            set__assignee=None, set__audience=audience, inc__version=1):
+        raise Conflict("task.changed")
+    audit.record(actor, "task.unclaim", "task", task.id)
+    return task.reload()
+
+
+def take(actor: Actor, task: HumanTask, expected_version: int, outcome: str, status: str) -> None:
+    """The lock: exactly one caller moves an open task of this version on (and `task` shows what was written)."""
+    now = clock.now()
+    # pymongo's own update: every action takes a task, and mongoengine's query and update building cost more
+    # CPU than the command itself
+    taken = HumanTask._get_collection().update_one(
+        {"_id": task.id, "version": expected_version, "status": "open",
+         "$or": [{"assignee": None}, {"assignee": actor.user_id}]},
+        {"$set": {"status": status, "outcome": outcome, "completed_by": actor.user_id, "completed_at": now},
+         "$inc": {"version": 1}})
+    if not taken.modified_count:
+        raise Conflict("task.changed")
+    task.status, task.outcome, task.completed_by, task.completed_at = status, outcome, actor.user_id, now
+    task.version = expected_version + 1
+
+
+def put_back(task: HumanTask) -> None:
+    """An action that took the row failed: the row waits again — only if it is still as that action left it, and
+    its case still open (a withdrawal that landed meanwhile closed it: it is cancelled instead, so no open row
+    outlives its case)."""
+    taken = {"id": task.id, "version": task.version, "status": task.status}
+    if HumanTask.objects(**taken).update_one(set__status="open", set__outcome=None, set__completed_by=None,
+                                             set__completed_at=None, inc__version=1) \
+            and not Application.objects(id=task.application_id, status__in=OPEN).only("id").first():
+        # checked after reopening: a withdrawal's own close either saw the row open or is seen here
+        HumanTask.objects(id=task.id, version=task.version + 1, status="open").update_one(
+            set__status="cancelled", set__completed_at=clock.now(), inc__version=1)
+
+
+_NOT_READ_BACK = ("data_json", "timeline", "deferred", "stats_counted", "return_request")
+
+
+def mark_acted(task: HumanTask) -> Application:
+    """The application is being handled: from now on the resident cannot withdraw it. Returns the application
+    as the write left it; `first_act` says whether this write is the one that ended withdrawing (see
+    `unmark_acted`)."""
+    # the document before (was this the first act?), without what no action reads back from it
+    app = Application.objects(id=task.application_id, status="submitted").exclude(*_NOT_READ_BACK).modify(
+        set__staff_acted=True, inc__version=1, new=False)
+    if app is None:
+        raise Conflict("application.not_in_progress")   # withdrawn (or returned) a moment ago
+    app.first_act = not app.staff_acted
+    app.staff_acted, app.version = True, app.version + 1
+    return app
+
+
+def unmark_acted(app: Application | None) -> None:
+    """The action that marked the application failed (the engine refused it, a write lost a race): nothing was
+    done, so an application this action first marked may be withdrawn again. Conditional on the version the mark
+    left, so a colleague's action that marked it in the meantime keeps it marked."""
+    if app is not None and getattr(app, "first_act", False):
+        Application.objects(id=app.id, version=app.version, staff_acted=True).update_one(
+            set__staff_acted=False, inc__version=1)
+
+
+def _task_data(task: HumanTask, data: dict | None) -> dict:
+    """Task-form data, validated against the task's form version and typed for conditions (workflows/bpmn/task_data.py);
+    only the form's fields go on."""
+    if not task.form_key:
+        if data:
+            raise Invalid("task.no_form", errors=[{"path": "/data", "code": "no_form", "message": "task.no_form"}])
+        return {}
+    return task_data.convert(forms.get_published(task.form_key, task.form_version), data or {})
+
+
+def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str, comment: str = "",
+             signature: str | None = None, data: dict | None = None, documents: list | None = None,
+             signers: list | None = None) -> HumanTask:
+    """Approve or reject (a comment is required to reject). 不同意 ends the case `rejected` unless the task routes
+    rejections; otherwise the process moves on, and the case ends with the outcome of the end it reaches.
+    `documents` (the approver's own attachments, e.g. a licence) become the result's documents if the case ends
+    approved here. `signers`: the people an approval hands a countersign to, where the process asks this task to
+    pick them (workflows/cases/tasks/signers.py)."""
+    task, instance = visible_task_and_instance(actor, task_id)
+    check_may_act(actor, task, expected_version)
+    if task.hand_back_to and task.assignee == actor.user_id:   # a delegate's work comes back, whatever the kind
+        return _hand_back(actor, task, expected_version, decision=decision, comment=comment)
+    kind = KINDS.get(task.kind)
+    if kind is not None:       # no process behind it (a bad rating's follow-up): its room says what it means
+        return kind.complete(actor, task, expected_version, decision=decision, comment=comment)
+    if decision == "reject" and not comment.strip():
+        raise Invalid("task.comment_required", errors=[{"path": "/comment", "code": "required",
+                                                         "message": "task.comment_required"}])
+    form_data = _task_data(task, data)
+    own_files = ([signature] if signature else []) + list(documents or [])
+    storage.assert_owned(actor.user_id, own_files)
+    outcome = DECISIONS[decision]
+    take(actor, task, expected_version, outcome, "done")
+    app = None
+    try:
+        app = mark_acted(task)
+        if instance is None:
+            raise NotFound()
+        # the action's variables win over a task form's field of the same name: the decision is the button's
+        process_data = {**form_data, "decision": decision, "approved": decision == "approve", "comment": comment}
+        home = task.candidate_departments[0] if task.candidate_departments else ""
+
+        def prepare(engine_task, given):
+            if decision != "approve" and not signers:
+                return given                 # a rejection picks nobody (unless it names people anyway)
+            return {**given, **picked(engine_task, signers, home)}
+
+        # the decision's audit record and the messages of its step go in with the instance's write
+        record = audit.build(actor, f"task.{decision}", "task", task.id, application=str(app.id),
+                             number=app.number, instance=str(instance.id), task_id=task.task_id)
+        owed = case_state.owed_by(app, instance.id, [record], keep={task.task_id}, comment=comment)
+        for attempt in range(ENGINE_ATTEMPTS):
+            try:
+                instance = instances.complete_task(actor, instance, task.task_id, process_data, prepare=prepare,
+                                                   audited_by_caller=True, reject=decision == "reject", owed=owed)
+                break
+            except Conflict as e:
+                # Another task of this instance moved it first (a countersign's other signer, at the same
+                # moment). This task is still ours (taken above): run it again on the instance as it is now.
+                if e.message_key != "workflow.instance_changed" or attempt == ENGINE_ATTEMPTS - 1:
+                    raise
+                instance = Instance.objects(id=task.instance_id).first()
+                if instance is None:
+                    raise NotFound() from None
+    except BaseException:
+        unmark_acted(app)
+        put_back(task)
+        raise
+    storage.grant_read(own_files, str(app.id))
+    event = Event(at=clock.now(), action=outcome, step=task.name, element_id=task.element_id,
+                  department=task.candidate_departments[0] if task.candidate_departments else "",
+                  actor_id=actor.user_id, actor_name=actor.username, comment=comment, signature=signature or "")
+    case_state.follow(app, instance, took=task, event=event, comment=comment, decision=outcome,
+                      documents=documents or [])
+    return task      # as take() wrote it
+
+
+def event_for(actor: Actor, task: HumanTask, action: str, comment: str = "") -> Event:
+    return Event(at=clock.now(), action=action, step=task.name, element_id=task.element_id,
+                 department=task.candidate_departments[0] if task.candidate_departments else "",
+                 actor_id=actor.user_id, actor_name=actor.username, comment=comment)
+
+
+def _hand_back(actor: Actor, task: HumanTask, expected_version: int, *, decision: str, comment: str) -> HumanTask:
+    """A delegate or an added signer (before) is done: their opinion is recorded, the task goes back."""
+    owner = task.hand_back_to
+    if not HumanTask.objects(id=task.id, version=expected_version, status="open", assignee=actor.user_id).update_one(
+            set__assignee=owner, set__audience=[f"user:{owner}"], set__hand_back_to=None, set__hand_kind=None,
+            inc__version=1):
+        raise Conflict("task.changed")
+    action = "delegate_done" if task.hand_kind == "delegated" else "signed"
+    opinion = f"{'同意' if decision == 'approve' else '不同意'}{'：' + comment if comment else ''}"
+    Application.objects(id=task.application_id).update_one(push__timeline=event_for(actor, task, action, opinion),
+                                                           set__updated_at=clock.now(), inc__version=1)
+    audit.record(actor, f"task.{action}", "task", task.id, decision=decision, back_to=owner)
+    notify.enqueue("task_assigned", [owner], task_id=str(task.id), title=f"{task.name}：{task.service_name}",
+                   body=opinion, dedupe=f"hand_back:{task.id}:{expected_version}")
+    return task.reload()
+
+
+def return_to_applicant(actor: Actor, task_id: str, expected_version: int, *, reason: str,
+                        fields: list | None = None, materials: list | None = None) -> HumanTask:
+    """退回补正: the applicant corrects the named fields and materials; the same task waits for them."""
+    task = visible_task(actor, task_id)
+    check_may_act(actor, task, expected_version)
+    if not (fields or materials):
+        raise Invalid("task.return_needs_items", errors=[{"path": "/fields", "code": "required",
+                                                           "message": "task.return_needs_items"}])
+    app = Application.objects(id=task.application_id).only(
+        "form_key", "form_version", "number", "applicant_id", "service_name").first()
+    names = {f.name for f in form_validation.compiled(cases.form_of(app)).form.fields} if app else set()
+    unknown = [i for i, item in enumerate(fields or []) if item["path"][1:] not in names]
+    if unknown:
+        raise Invalid("task.unknown_field", errors=[{"path": f"/fields/{i}/path", "code": "unknown_field",
+                                                     "message": "task.unknown_field"} for i in unknown])
+    take(actor, task, expected_version, "returned", "returned")
+    now = clock.now()
+    request = ReturnRequest(fields=fields or [], materials=materials or [], reason=reason, task_id=task.task_id, at=now)
+    event = Event(at=now, action="returned", step=task.name, element_id=task.element_id,
+                  department=task.candidate_departments[0] if task.candidate_departments else "",
+                  actor_id=actor.user_id, actor_name=actor.username, comment=reason)
+    owed = [audit.build(actor, "task.return", "task", task.id, application=str(task.application_id),
+                        fields=[f.get("path") for f in fields or []]),
+            *notify.messages("returned", [app.applicant_id], application=app, title=f"{app.service_name} 需要补正",
+                             body=reason, dedupe=f"returned:{task.id}:{task.version + 1}")] if app else []
+    if app is None or not Application.objects(id=task.application_id, status="submitted").update_one(
+            set__status="returned", set__return_request=request, set__staff_acted=True, set__updated_at=now,
+            set__paused_at=now, push__timeline=event, inc__version=1,   # the clock stops until supplemented
+            **deferred_records.carry(owed, now)):
+        put_back(task)
+        raise Conflict("application.not_in_progress")
+    return task.reload()
