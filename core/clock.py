@@ -1,10 +1,17 @@
-"""Time and ids: UTC everywhere, ObjectIds rendered as strings."""
+"""Time and ids: UTC everywhere it is stored, China time wherever a day or an hour means something to a person
+(a case number's date, a working day, a message's time); ObjectIds rendered as strings.
+
+The rule: a China date or hour comes from `china()` / `china_today()` here, never from `datetime.now()`, `date.today()`
+or the server's zone (grep: `astimezone(` and `today(` outside this module)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from bson import ObjectId
 from bson.errors import InvalidId
+
+
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")   # no daylight saving since 1991: a fixed offset is exact
 
 
 def now() -> datetime:
@@ -16,6 +23,16 @@ def now() -> datetime:
 def as_utc(value: datetime) -> datetime:
     """MongoDB returns naive datetimes that are UTC; make them aware."""
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def china(at: datetime | None = None) -> datetime:
+    """`at` (default: now) in China time."""
+    return as_utc(at if at is not None else now()).astimezone(CHINA)
+
+
+def china_today() -> date:
+    """Today's date in China, whatever the server's zone."""
+    return china().date()
 
 
 def parse_id(value) -> ObjectId | None:

@@ -5,12 +5,11 @@ Only functions are handed to scripts (never modules or classes), and each bounds
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation, ROUND_HALF_UP
 
 from core import clock
 
-CHINA = timezone(timedelta(hours=8))
 MAX_WORKING_DAYS = 3660          # ten years of working days: add_working_days() walks day by day
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -28,7 +27,7 @@ def _text(value, limit: int = 40) -> str:
 
 def _as_date(value) -> date:
     if type(value) is datetime:
-        return value.astimezone(CHINA).date() if value.tzinfo else value.date()
+        return clock.china(value).date() if value.tzinfo else value.date()
     if type(value) is date:
         return value
     if type(value) is str:
@@ -38,7 +37,7 @@ def _as_date(value) -> date:
 
 def today() -> date:
     """Today in China (UTC+8), where the offices are."""
-    return clock.now().astimezone(CHINA).date()
+    return clock.china_today()
 
 
 def now() -> datetime:

@@ -28,7 +28,6 @@ from workflows.cases.clock.models import CalendarYear
 
 log = logging.getLogger(__name__)
 
-CHINA = timezone(timedelta(hours=8), "CST")
 CACHE_SECONDS = 60
 
 _DAY = {"type": "object", "required": ["date"], "additionalProperties": False, "properties": {
@@ -166,7 +165,7 @@ def is_working_day(day: date) -> bool:
 
 def local(at: datetime) -> datetime:
     """A time (naive ones are UTC, as MongoDB returns them) in China Standard Time."""
-    return clock.as_utc(at).astimezone(CHINA)
+    return clock.china(at)
 
 
 def add_working_days(start: datetime, days: float) -> datetime:

@@ -27,7 +27,6 @@ from storage import service as storage
 from workflows.cases.applications.models import Application
 from workflows.cases.materials import pdf
 from workflows.cases.materials.models import PersonalMaterial, Seal
-from workflows.cases.materials.service import CHINA
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ def _issue(store, app: Application) -> PersonalMaterial | None:
     facts = pdf.Facts(title="准予许可决定书", service=app.service_name, decision="准予办理",
                       applicant=data.get("name") if isinstance(data.get("name"), str) else app.applicant_name,
                       application_number=app.number or "", number=licence_number(app),
-                      date=issued_at.astimezone(CHINA).date().isoformat(), issuer=issuer, valid_until="长期")
+                      date=clock.china(issued_at).date().isoformat(), issuer=issuer, valid_until="长期")
     canonical = json.dumps(facts.canonical(seal_sha, signature_sha), ensure_ascii=False, sort_keys=True,
                            separators=(",", ":"))
     content_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -90,7 +89,7 @@ def _issue(store, app: Application) -> PersonalMaterial | None:
                         attachment_id=str(attachment.id), application_id=str(app.id),
                         application_number=app.number or "", number=facts.number, issuer_id=app.department,
                         issuer_name=issuer, holder_name=facts.applicant,
-                        valid_from=issued_at.astimezone(CHINA).date(),
+                        valid_from=clock.china(issued_at).date(),
                         content_hash=content_hash, file_sha256=attachment.sha256, created_at=issued_at)
     try:
         material.save(force_insert=True)

@@ -9,7 +9,7 @@ results.py. Usable = status valid and not past `valid_until` (China date); only 
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta, timezone
+from datetime import date
 
 from mongoengine.errors import NotUniqueError
 
@@ -20,12 +20,11 @@ from storage import service as storage
 from workflows.cases.applications.models import Application
 from workflows.cases.materials.models import PersonalMaterial
 
-CHINA = timezone(timedelta(hours=8))
 MAX_OFFERED = 20
 
 
 def today() -> date:
-    return clock.now().astimezone(CHINA).date()
+    return clock.china_today()
 
 
 def status_of(material: PersonalMaterial, on: date | None = None) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from core import clock
@@ -35,7 +35,6 @@ KIND_NAMES = {"submitted": "已提交", "task_assigned": "待办", "returned": "
 VALUE_LIMITS = {"thing": 20, "character_string": 32, "phrase": 5, "name": 10, "number": 32, "letter": 32,
                 "symbol": 5, "phone_number": 17, "car_number": 8, "amount": 10}
 MAX_BACKOFF = timedelta(hours=1)
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")   # what a resident reads on the message
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def check_templates(templates: dict) -> None:
 
 def _value(doc: dict, source: str) -> str:
     if source == "created_at":
-        return clock.as_utc(doc["created_at"]).astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+        return clock.china(doc["created_at"]).strftime("%Y-%m-%d %H:%M")
     if source == "kind":
         return KIND_NAMES.get(doc["kind"], doc["kind"])
     if source == "from":

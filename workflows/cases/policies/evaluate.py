@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from bson import ObjectId
 from pymongo.errors import BulkWriteError
@@ -24,7 +24,6 @@ from workflows.cases.notify import service as notify
 from workflows.cases.policies.models import PolicyGrant, PolicyVersion, ResidentProfile
 
 log = logging.getLogger(__name__)
-CHINA = timezone(timedelta(hours=8))
 EVERY = timedelta(hours=1)      # how often the worker runs the policies (grants are once per period anyway)
 
 
@@ -74,7 +73,7 @@ def evaluate(actor: Actor | None = None, *, now: datetime | None = None, batch: 
              policy_code: str | None = None, stop=lambda: False) -> Report:
     actor = actor or Actor.system()
     now = now or clock.now()
-    day = now.astimezone(CHINA).date()
+    day = clock.china(now).date()
     report = Report()
     query = PolicyVersion.objects(current=True, **({"code": policy_code} if policy_code else {}))
     for version in newest_per_code(query.order_by("code", "-number")):

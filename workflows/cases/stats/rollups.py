@@ -194,9 +194,9 @@ def _day_bounds(start: date | None, end: date | None) -> dict:
 
     query = {}
     if start:
-        query["submitted_at__gte"] = datetime.combine(start, time(), calendar.CHINA)
+        query["submitted_at__gte"] = datetime.combine(start, time(), clock.CHINA)
     if end:
-        query["submitted_at__lt"] = datetime.combine(end + timedelta(days=1), time(), calendar.CHINA)
+        query["submitted_at__lt"] = datetime.combine(end + timedelta(days=1), time(), clock.CHINA)
     return query
 
 
