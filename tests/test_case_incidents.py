@@ -110,3 +110,58 @@ def test_a_submission_whose_first_step_fails_keeps_nothing_and_tells_the_designe
     designer_id = case.client.get("/api/v1/me", headers=case.designer).json["id"]
     told = Notification.objects(kind="escalated", user_id=designer_id)
     assert [n.body for n in told] == ["count（error）"]          # once for the element, not once per resident
+
+
+def _publish_again(case, key, bpmn_xml):
+    """A designer's fix: the draft changed and published as the next version."""
+    from tests.applications_fixtures import PROCESSES
+
+    draft = case.client.get(f"{PROCESSES}/{key}", headers=case.designer)
+    assert draft.status_code == 200, draft.json
+    r = case.client.put(f"{PROCESSES}/{key}", json={"bpmn_xml": bpmn_xml}, headers={
+        **case.designer, "If-Match": draft.headers["ETag"]})
+    assert r.status_code == 200, r.json
+    r = case.client.post(f"{PROCESSES}/{key}/publish", headers=case.designer)
+    assert r.status_code == 201, r.json
+    return r.json["version"]
+
+
+def test_a_retry_after_the_designer_publishes_a_fix_runs_the_step_on_the_fixed_version(people, app):
+    case = serve(people, "failing_timer", FAILING_TIMER)
+    submitted = case.submit()
+    fire()
+    assert _publish_again(case, "failing_timer", FAILING_TIMER.replace("5 // (months - months)", "5")) == 2
+    [task] = incident_tasks(case, case.civil_1)
+    case.act(case.civil_1, task, decision="approve", comment="流程已修正")
+    _, instance = stored(submitted["id"])
+    assert (instance.status, instance.process_version_number) == ("running", 2)
+    assert "按流程第 2 版重试（原第 1 版）" in case.application(submitted["id"])["timeline"][-1]["comment"]
+    assert fire().failed == 0                                 # the fixed script runs; the case reaches its end
+    shown = case.application(submitted["id"])
+    assert (shown["status"], shown["result"]["decision"]) == ("rejected", "rejected")
+    application, instance = stored(submitted["id"])
+    assert (instance.end_event, instance.outcome) == ("late", "rejected")
+    assert case.todo(case.civil_1) == []
+
+
+# the same process with the failing script taken out: the timeout goes straight to its end
+WITHOUT_THE_SCRIPT = process("failing_timer", {"civil": ["start", "review", "timeout", "done", "late"]}, (
+    user_task("review", "受理审核", "f1", "f2")
+    + '<bpmn:boundaryEvent id="timeout" attachedToRef="review" cancelActivity="true"><bpmn:outgoing>f3</bpmn:outgoing>'
+      '<bpmn:timerEventDefinition id="t"><bpmn:timeDuration>"P5D"</bpmn:timeDuration></bpmn:timerEventDefinition>'
+      '</bpmn:boundaryEvent>'
+    + end("done", "f2", "approved") + end("late", "f3", "rejected")
+    + flow("f1", "start", "review") + flow("f2", "review", "done") + flow("f3", "timeout", "late")))
+
+
+def test_a_fix_that_drops_an_element_the_case_used_keeps_the_retry_on_its_own_version(people, app):
+    case = serve(people, "failing_timer", FAILING_TIMER)
+    submitted = case.submit()
+    fire()
+    _publish_again(case, "failing_timer", WITHOUT_THE_SCRIPT)
+    [task] = incident_tasks(case, case.civil_1)
+    case.act(case.civil_1, task, decision="approve")
+    _, instance = stored(submitted["id"])
+    assert (instance.status, instance.process_version_number) == ("running", 1)
+    assert "新版流程缺少环节 count" in case.application(submitted["id"])["timeline"][-1]["comment"]
+    assert fire().failed == 1                                 # still the old, failing definition

@@ -452,6 +452,7 @@ class CaseMachine(RuleBasedStateMachine):
 EXAMPLES = int(os.environ.get("ZB_INVARIANT_EXAMPLES") or 0)
 
 
+@pytest.mark.timeout(900)     # 40 runs of 20 steps: ~2 min alone, longer on a busy machine
 def test_cases_agree_with_their_processes_whatever_people_and_the_worker_do(world):
     CaseMachine.world = world
     try:

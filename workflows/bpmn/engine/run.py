@@ -13,6 +13,7 @@ import time
 from datetime import datetime
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.util.diff import diff_workflow
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import TaskNotFoundException
@@ -146,6 +147,31 @@ class Engine:
                 workflow.event_manager.remove_task(waiting)
         self.steps(workflow)
         return True
+
+    def migrate(self, workflow: BpmnWorkflow, spec_json: str) -> list[str]:
+        """Move a restored workflow onto another published version of its process (a designer's fix): every task
+        keeps its state and data under the element of the same id in the new version, and what follows a waiting
+        task is planned from the new version when it completes. Returns the ids of elements the workflow has
+        used or planned that the new version lacks; it is moved only when there are none (SpiffWorkflow's
+        `diff_workflow`; no task is reset, so a waiting timer keeps its due time)."""
+        specs = json.loads(spec_json)
+        spec = SERIALIZER.from_dict(specs["spec"])
+        called = {k: SERIALIZER.from_dict(v) for k, v in specs["subprocess_specs"].items()}
+        top, below = diff_workflow(SERIALIZER.registry, workflow, spec, called)
+        missing = {task.task_spec.name for task in top.removed}
+        for sub_id, diff in below.items():
+            sub = workflow.subprocesses[sub_id]
+            missing |= {sub.spec.name} if diff is None else {task.task_spec.name for task in diff.removed}
+        if missing:
+            return sorted(missing)
+        for sub_id, diff in [(None, top), *below.items()]:
+            moving = workflow if sub_id is None else workflow.subprocesses[sub_id]
+            moving.spec = spec if sub_id is None else called[moving.spec.name]
+            for task in moving.tasks.values():
+                if diff.alignment.get(task) is not None:
+                    task.task_spec = diff.alignment[task]
+        workflow.subprocess_specs = called
+        return []
 
     def amend(self, task, data: dict):
         """Change the data of a waiting task (nothing runs). A boundary event waiting beside it (a timer that may

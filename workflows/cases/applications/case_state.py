@@ -1,7 +1,7 @@
 """The one case-state writer: what a step of the engine means for the resident's application and the inbox.
 
 Every path that moves a case's process — approve, reject, return to an earlier step, 减签, a timer, a message,
-`rebuild-projections` — hands the step (the instance as the engine left it: its revision, the tasks now waiting,
+an incident ended by a person, `rebuild-projections` — hands the step (the instance as the engine left it: its revision, the tasks now waiting,
 whether and how it ended) to `follow`. It turns it into the application's status, current steps, result and
 timeline, and the inbox rows, in this order:
 
@@ -15,12 +15,19 @@ What a person's step owes (its audit record, the messages it causes) rides in th
 this (`owed_by`); a step nobody acted on (a timer) carries its messages in the application's write here.
 A crash between the instance's write and 1 leaves a case behind its process: `rebuild-projections` brings it
 along through here.
+
+A case closed by a person or its bundle rather than by its process (撤回, a 一件事 part cancelled) goes through
+`close`: the application first (the lock), what the act owes in that write, then its process is cancelled and its
+inbox rows closed (`stop_behind`). A crash between the two leaves a process running behind a closed case; the
+worker's next step of it, or `rebuild-projections`, stops it here too.
 """
 from __future__ import annotations
 
 from core import clock
 from core import deferred as deferred_records
-from workflows.bpmn import due_timers
+from core.actor import Actor
+from storage import service as storage
+from workflows.bpmn import due_timers, instances
 from workflows.cases.applications import cases
 from workflows.cases.applications.models import OPEN, Application, Event, Result
 from workflows.cases.clock import deadlines, reminders
@@ -132,14 +139,48 @@ def follow(app: Application, instance: Instance, *, took=None, event: Event | No
     return True
 
 
+CLOSED_BY_PERSON = ("withdrawn", "cancelled")
+
+
+def close(app: Application, actor: Actor, *, status: str, event: Event, owed=(), only_if=None) -> bool:
+    """Close a case its process did not end (`status` withdrawn or cancelled): False, and nothing written, unless
+    it is still open and matches `only_if` (the fields a caller's check read: version, staff_acted, status__in)."""
+    now = clock.now()
+    conditions = {"status__in": OPEN, **(only_if or {})}
+    changes = {"set__status": status, "set__current_steps": [], "set__return_request": None, "set__updated_at": now,
+               "set__stats_due_at": now, "push__timeline": event, "inc__version": 1,
+               **deferred_records.carry(list(owed), now)}
+    if app.bundle_id:
+        changes["set__bundle_due_at"] = now          # its bundle moves on in the worker (bundles/cases.py)
+    if not Application.objects(id=app.id, **conditions).update_one(**changes):
+        return False
+    stop_behind(app.id, app.instance_id, actor)
+    return True
+
+
+def stop_behind(app_id, instance_id, actor: Actor | None = None) -> None:
+    """What runs behind a closed case stops: its process is cancelled (an action in flight on it then fails its
+    conditional write), its inbox rows are closed, its files' read grants go. Each step is idempotent."""
+    if instance_id:
+        instance = Instance.objects(id=instance_id).only("id").first()
+        if instance is not None:
+            instances.cancel(actor or Actor.system(), instance)
+        projection.cancel_all(instance_id)
+    storage.release(str(app_id))
+
+
 def follow_instance(instance: Instance) -> bool:
     """A step nobody acted on (a timer fired, a message arrived): the case follows it, the step's messages with
-    it. The worker hands every timer step here."""
+    it. The worker hands every timer step here. A process still running behind a case a person closed (a crash
+    between `close`'s two writes) is stopped instead."""
     if not instance.application_id:
         return False                          # a designer's test run
-    app = Application.objects(id=instance.application_id, status__in=OPEN).exclude(
-        "data_json", "deferred", "stats_counted").first()
-    return app is not None and follow(app, instance, carry_messages=True)
+    app = Application.objects(id=instance.application_id).exclude(
+        "data_json", "deferred", "stats_counted", "timeline").first()
+    if app is not None and app.status in CLOSED_BY_PERSON:
+        stop_behind(app.id, instance.id)
+        return False
+    return app is not None and app.status in OPEN and follow(app, instance, carry_messages=True)
 
 
 def fire_due_timers(actor=None, now=None, limit: int = 100, **options):

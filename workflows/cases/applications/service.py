@@ -27,7 +27,7 @@ from storage import service as storage
 from workflows.bpmn import instances, quotas, service as processes, task_data
 from workflows.cases.applications import auto_approval, case_state, cases
 from workflows.cases.applications.models import FINAL, Application, Event
-from workflows.cases.clock import calendar, deadlines, reminders
+from workflows.cases.clock import deadlines, reminders
 from workflows.bpmn.models import Instance
 from workflows.cases.notify import service as notify
 from workflows.cases.tasks import projection
@@ -220,22 +220,13 @@ def withdraw(actor: Actor, app_id: str, expected_version: int, *, reason: str = 
     app = cases.owned(actor, app_id)
     if app.status not in WITHDRAWABLE or app.staff_acted:
         raise Conflict("application.not_withdrawable")
-    now = clock.now()
-    event = Event(at=now, action="withdrawn", actor_id=actor.user_id, actor_name=actor.username, comment=reason)
+    event = Event(at=clock.now(), action="withdrawn", actor_id=actor.user_id, actor_name=actor.username,
+                  comment=reason)
     record = audit.build(actor, "application.withdraw", "application", app.id, reason=reason)
-    changed = Application.objects(id=app.id, version=expected_version, staff_acted=False,
-                                  status__in=WITHDRAWABLE).update_one(
-        set__status="withdrawn", set__current_steps=[], set__updated_at=now, set__stats_due_at=now,
-        push__timeline=event, inc__version=1, **deferred_records.carry([record], now),
-        **({"set__bundle_due_at": now} if app.bundle_id else {}))   # its bundle moves on in the worker
-    if not changed:
-        raise Conflict("application.changed")   # an approver acted first, or the client's copy is stale
-    if app.instance_id:
-        instance = Instance.objects(id=app.instance_id).only("id").first()
-        if instance:
-            instances.cancel(actor, instance)
-        projection.cancel_all(app.instance_id)
-        storage.release(str(app.id))
+    # an approver who acted first, or a stale copy, wins: nothing is written then
+    if not case_state.close(app, actor, status="withdrawn", event=event, owed=[record], only_if={
+            "version": expected_version, "staff_acted": False, "status__in": WITHDRAWABLE}):
+        raise Conflict("application.changed")
     return app.reload()
 
 
@@ -302,7 +293,7 @@ def _tell_designers(process_version, incident) -> None:
     what = f"{incident.element_id or '流程'}（{incident.kind}）"
     notify.enqueue("escalated", designers, title=f"流程 {process_version.key} v{process_version.version} 启动出错",
                    body=what, dedupe=f"start-incident:{process_version.id}:{incident.element_id}:"
-                                     f"{calendar.local(clock.now()):%Y%m%d}")     # the China day
+                                     f"{clock.china_today():%Y%m%d}")     # the China day
 
 
 def _amend(actor: Actor, instance: Instance, task_id: str, changes: dict) -> None:

@@ -33,16 +33,13 @@ from core.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
 from forms import service as forms
 from forms import validation as form_validation
 from storage import service as storage
-from workflows.bpmn import instances
-from workflows.cases.applications import cases as app_cases
+from workflows.cases.applications import case_state, cases as app_cases
 from workflows.cases.applications import service as applications
 from workflows.cases.applications.models import Application, Event
 from workflows.cases.bundles import reading, service as bundles
 from workflows.cases.bundles.models import CASE_FINAL, BundleCase, CaseEvent, PartState
 from workflows.cases.catalog import service as catalog
-from workflows.bpmn.models import Instance
 from workflows.cases.notify import service as notify
-from workflows.cases.tasks import projection
 from workflows.cases.tasks.models import HumanTask
 
 FAILED = ("rejected", "withdrawn", "cancelled", "skipped")
@@ -194,18 +191,11 @@ def _start(case: BundleCase, part: PartState, results: dict, actor: Actor, profi
 
 
 def _cancel(app: Application, reason: str) -> None:
-    """A running part of a failed bundle: its process is cancelled and its inbox rows closed."""
-    now = clock.now()
-    if not Application.objects(id=app.id, status__in=("submitted", "returned")).update_one(
-            set__status="cancelled", set__current_steps=[], set__updated_at=now, inc__version=1,
-            push__timeline=Event(at=now, action="cancelled", actor_name="一件事", comment=reason)):
-        return
-    instance = Instance.objects(id=app.instance_id).only("id").first() if app.instance_id else None
-    if instance:
-        instances.cancel(Actor.system(), instance)
-    if app.instance_id:
-        projection.cancel_all(app.instance_id)
-    audit.record(Actor.system(), "application.cancel", "application", app.id, reason=reason)
+    """A running part of a failed bundle: closed through the one case-state writer (its process cancelled, its inbox
+    rows closed, the audit record in the application's write)."""
+    record = audit.build(Actor.system(), "application.cancel", "application", app.id, reason=reason)
+    case_state.close(app, Actor.system(), status="cancelled", owed=[record],
+                     event=Event(at=clock.now(), action="cancelled", actor_name="一件事", comment=reason))
 
 
 def advance(case_id, *, actor: Actor | None = None, profile: dict | None = None,

@@ -5,9 +5,10 @@ the case shows it and someone can act on it.
   personal data for the resident; its status stays in progress.
 - The department's approvers get a task of kind `incident` (the element and the kind of failure, nothing of the
   case's data in it); the designers of the process's department are told which element failed.
-- Completing it: 同意 (approve) retries the step — the instance runs again at once (after, say, a designer fixed
-  what it calls); 不同意 (reject, with the reason) ends the case `rejected` with that reason, through the one
-  case-state writer. A retry that fails again opens a new task.
+- Completing it: 同意 (approve) retries the step — the instance runs again at once, on the newest published
+  version of its process when a designer has published a fix since and the instance fits it
+  (workflows/bpmn/retry.py), else on its own; 不同意 (reject, with the reason) ends the case `rejected` with that
+  reason, through the one case-state writer. A retry that fails again opens a new task.
 Each is idempotent: a worker that fires the same incident twice opens one task (its id names the incident).
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ from core import audit, clock
 from core import deferred as deferred_records
 from core.actor import Actor
 from core.errors import Conflict, Invalid, NotFound
-from workflows.bpmn import instances
+from workflows.bpmn import instances, retry
 from workflows.cases.applications import case_state
 from workflows.cases.applications.models import OPEN, Application, Event
 from workflows.cases.clock import reminders
@@ -81,14 +82,17 @@ def complete(actor: Actor, task: HumanTask, expected_version: int, *, decision: 
         raise Conflict("task.incident_resolved")       # someone retried or ended it first
     now = clock.now()
     if decision == "approve":
-        if not Instance.objects(id=instance.id, status="incident", revision=instance.revision).update_one(
-                set__status="running", set__next_timer_at=now, set__lease_until=None, inc__revision=1):
+        retried = retry.retry(instance)
+        if retried is None:
             tasks.put_back(task)
             raise Conflict("task.incident_resolved")
+        said = _retried_on(retried)
         Application.objects(id=app.id).update_one(
-            set__attention_at=None, push__timeline=tasks.event_for(actor, task, "incident_retried", comment),
-            inc__version=1, **deferred_records.carry([audit.build(actor, "application.incident_retry",
-                                                                  "application", app.id)], now))
+            set__attention_at=None, inc__version=1,
+            push__timeline=tasks.event_for(actor, task, "incident_retried", "；".join(filter(None, [comment, said]))),
+            **deferred_records.carry([audit.build(
+                actor, "application.incident_retry", "application", app.id, on_version=retried.version,
+                moved_from=retried.moved_from, missing=list(retried.missing))], now))
         return task
     ended = instances.end_rejected_by_person(actor, instance, element_id=task.element_id)
     if ended is None:
@@ -99,6 +103,15 @@ def complete(actor: Actor, task: HumanTask, expected_version: int, *, decision: 
                           actor, "application.incident_end", "application", app.id, reason=comment)])
     Application.objects(id=app.id).update_one(set__attention_at=None)
     return task
+
+
+def _retried_on(retried) -> str:
+    """What the timeline says of the version a retry ran on (the approver's and the designers' view)."""
+    if retried.moved_from is not None:
+        return f"按流程第 {retried.version} 版重试（原第 {retried.moved_from} 版）"
+    if retried.missing:
+        return f"新版流程缺少环节 {'、'.join(retried.missing[:5])}，仍按第 {retried.version} 版重试"
+    return ""
 
 
 def detail(task: HumanTask, app) -> dict:

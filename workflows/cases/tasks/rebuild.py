@@ -5,8 +5,9 @@ no application (a submit that died before its application was written), open tas
 that no longer wait, a row taken as done whose task still waits (an approval that died before the engine ran),
 an application whose steps or status lag behind its instance, or a decision the engine took that the timeline
 lacks (an approval that died after the instance's write, before the application's), or open rows of a case
-that has ended. Each is found here and repaired; an application behind its instance is brought along by the one
-case-state writer (workflows/cases/applications/case_state.py), as any step is.
+that has ended, or a process still running behind a withdrawn or cancelled case. Each is found here and
+repaired; an application behind its instance is brought along by the one case-state writer
+(workflows/cases/applications/case_state.py), as any step is.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ class Report:
     steps_fixed: int = 0
     finished: int = 0
     orphan_instances: int = 0
+    stopped_behind_closed: int = 0     # processes running behind a withdrawn or cancelled case
     unrestorable: int = 0
 
     @property
@@ -54,11 +56,19 @@ def rebuild(*, dry_run: bool = False) -> Report:
         _one(app, report, dry_run)
     _close_rows_of_closed_cases(report, dry_run)
     linked = set(Application.objects(instance_id__ne=None).distinct("instance_id"))
-    for instance in Instance.objects(application_id__ne=None, status__in=("running", "incident")).only("id"):
+    running = list(Instance.objects(application_id__ne=None, status__in=("running", "incident")).only("id"))
+    for instance in running:
         if instance.id not in linked:
             report.orphan_instances += 1
             if not dry_run:
                 instances.cancel(Actor.system(), instance)
+    # a process still running behind a case a person closed (a crash inside case_state.close)
+    behind = Application.objects(instance_id__in=[i.id for i in running if i.id in linked],
+                                 status__in=case_state.CLOSED_BY_PERSON).only("id", "instance_id")
+    for app in behind:
+        report.stopped_behind_closed += 1
+        if not dry_run:
+            case_state.stop_behind(app.id, app.instance_id)
     if report.differences and not dry_run:
         audit.record(None, "tasks.rebuild_projections", "human_tasks", "", **asdict(report))
     return report
