@@ -253,7 +253,8 @@ def calendar_group():
 @calendar_group.command("import")
 @click.argument("file", type=click.File("rb"))
 def calendar_import(file):
-    """Store (or replace) a year from FILE (format: README, "The clock"); nothing is stored if a date is wrong."""
+    """Store (or replace) a year from FILE (format: README, "The clock"); nothing is stored if a date is wrong.
+    Then moves the open cases' deadlines and unsent reminders that the new year changes, and says how many."""
     import json
 
     from api.runtime import runtime
@@ -268,24 +269,29 @@ def calendar_import(file):
         click.echo(f"{file.name}: not a JSON file ({exc})", err=True)
         sys.exit(1)
     try:
-        stored = calendar.import_year(Actor.system(), doc)
+        done = calendar.import_year(Actor.system(), doc)
     except Invalid as exc:
         for item in exc.errors:
             click.echo(f"{file.name}{item['path']}: {item['message_en']} / {item['message_zh']}", err=True)
         sys.exit(1)
-    click.echo(f"calendar {stored.id}: {len(stored.holidays)} holidays, {len(stored.workdays)} working weekend days")
+    stored = done.year
+    kind = "provisional" if stored.provisional else "official"
+    click.echo(f"calendar {stored.id}: {len(stored.holidays)} holidays, {len(stored.workdays)} working weekend days "
+               f"({kind}); moved the deadline or reminder of {done.moved} open cases")
 
 
 @calendar_group.command("show")
 @click.argument("year", type=click.IntRange(2000, 2200))
 def calendar_show(year):
-    """Where a year's calendar comes from (database, shipped file or weekends only) and its days."""
+    """Where a year's calendar comes from (database, shipped file or weekends only), whether it is official, and
+    its days."""
     from api.runtime import runtime
     from workflows.cases.clock import calendar
 
     runtime()
     cal = calendar.year_of(year)
-    click.echo(f"calendar {year}: {cal.origin}")
+    click.echo(f"calendar {year}: {cal.origin}, {'official' if cal.official else 'not official'}"
+               + (f" ({cal.source})" if cal.source else ""))
     click.echo("holidays: " + " ".join(d.isoformat() for d in sorted(cal.holidays)))
     click.echo("working weekend days: " + " ".join(d.isoformat() for d in sorted(cal.workdays)))
 

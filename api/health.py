@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 
 from api.errors import ErrorSchema, error_response
 from api.runtime import runtime
+from core import workdays
 from core.db import database
 from core.errors import Unavailable
 
@@ -25,7 +26,8 @@ class Readyz(MethodView):
     @blp.response(200)
     @blp.alt_response(503, schema=ErrorSchema, description="A backing service is down; `errors` names it")
     def get(self):
-        """MongoDB answers a ping and the object store is usable"""
+        """MongoDB answers a ping and the object store is usable. `calendar` tells the working-day years known
+        (imported or shipped) and whether next year's is official; an unofficial one does not fail readiness."""
         failed = []
         try:
             database().client.admin.command("ping")
@@ -37,4 +39,6 @@ class Readyz(MethodView):
             failed.append({"path": "object_store", "code": "unavailable", "message": exc.detail or ""})
         if failed:
             return error_response(503, "unavailable", errors=failed)
-        return {"status": "ready", "mongodb": "ok", "object_store": runtime().store.name}
+        workdays.refresh(quiet=True)
+        return {"status": "ready", "mongodb": "ok", "object_store": runtime().store.name,
+                "calendar": workdays.status(load=False)}

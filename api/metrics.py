@@ -5,7 +5,8 @@ Requests are counted by the URL rule that matched (`/api/v1/applications/<app_id
 and status, with a latency histogram; the engine, uploads and images record their own (core/metrics.py). Under
 `zhangban serve` the values of every gunicorn worker add up (PROMETHEUS_MULTIPROC_DIR). What waits for the timer
 and notification workers is read from MongoDB at scrape time, so it is right whichever process or machine runs
-the workers.
+the workers. The working-day calendar's years (`zhangban_calendar_year_official`, `…_next_year_official`) come from
+the process's copy of `calendar_years`, read at most once a minute (core/workdays.py), not on every scrape.
 """
 from __future__ import annotations
 
@@ -49,6 +50,26 @@ class Backlog:
             yield GaugeMetricFamily(f"zhangban_{name}", help_text, value=found[name])
 
 
+class Calendar:
+    """The working-day years known (imported or shipped): 1 official, 0 provisional; a year not listed is counted
+    Monday to Friday. deploy/prometheus/alerts.yml fires from 1 November while next year's is not official."""
+
+    def collect(self):
+        from core import workdays
+
+        workdays.refresh(quiet=True)
+        found = workdays.status(load=False)
+        years = GaugeMetricFamily("zhangban_calendar_year_official", "A working-day calendar year known to the "
+                                  "app: 1 official, 0 provisional (absent: counted Monday to Friday)", labels=["year"])
+        for year in found["years"]:
+            years.add_metric([str(year["year"])], 1 if year["official"] else 0)
+        yield years
+        yield GaugeMetricFamily("zhangban_calendar_this_year_official", "1 when this year's working-day calendar "
+                                "(China time) is official, else 0", value=1 if found["this_year_official"] else 0)
+        yield GaugeMetricFamily("zhangban_calendar_next_year_official", "1 when next year's working-day calendar "
+                                "(China time) is official, else 0", value=1 if found["next_year_official"] else 0)
+
+
 def _allowed(networks) -> bool:
     try:
         address = ipaddress.ip_address(client_address())
@@ -61,6 +82,7 @@ def install(app, settings) -> None:
     networks = [ipaddress.ip_network(n) for n in settings.metrics_allow]
     backlog = CollectorRegistry(auto_describe=True)
     backlog.register(Backlog())
+    backlog.register(Calendar())
 
     @app.after_request
     def count_request(response):

@@ -19,6 +19,23 @@ from tests.servers import MINIO_PASSWORD, MINIO_USER, TestServers
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
+# The tests whose outcome depends on the day or the hour in China (numbers, licences, statistics days, ID-number
+# birth dates, policy periods, working days, deadlines and reminders, dates in conditions and scripts). They carry
+# the `dates` marker: CI runs them a second time under TZ=Asia/Shanghai (`pytest -m dates`; the README's Tests).
+DATE_TESTS = frozenset({
+    "test_china_time.py", "test_china_time_rule.py", "test_forms_formats.py", "test_forms_compiler.py",
+    "test_applications_races.py", "test_results.py", "test_materials.py", "test_stats.py", "test_policies.py",
+    "test_demo_policy.py", "test_clock_calendar.py", "test_clock_calendar_years.py", "test_clock_deadlines.py",
+    "test_clock_reminders.py", "test_sandbox.py", "test_task_data.py",
+})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in DATE_TESTS:
+            item.add_marker(pytest.mark.dates)
+
+
 def _is_worker(config) -> bool:
     return hasattr(config, "workerinput")
 
@@ -90,13 +107,14 @@ def _clean_database(request):
     yield
     if "app" not in request.fixturenames:
         return
-    from core import cache
+    from core import cache, workdays
     from core.db import database
 
     from workflows.cases.tasks import projection
 
     projection.clear_lane_cache()   # department ids differ from test to test
     cache.clear_all()               # "form x version 1" is another form in the next test
+    workdays.clear_cache()          # a calendar year a test imported is gone with the collections
     db = database()
     for name in db.list_collection_names():
         if not name.startswith("system."):

@@ -13,6 +13,13 @@ def parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def overdue(submitted) -> datetime:
+    """When the case is escalated: its deadline, or the first working hour after it."""
+    from workflows.cases.clock import deadlines
+
+    return deadlines.escalate_at(parse(submitted["due_at"]))
+
+
 @pytest.fixture
 def scan(app):
     from workflows.cases.clock import reminders
@@ -46,17 +53,21 @@ def user_id(case, name):
 
 
 def test_a_reminder_at_75_percent_reaches_the_handlers_once(case, scan):
+    from core import clock
     from workflows.cases.applications.models import Application
-    from workflows.cases.clock import calendar
+    from workflows.cases.clock import calendar, deadlines
 
     submitted = case.submit()
     stored = Application.objects(id=submitted["id"]).first()
     start = parse(submitted["submitted_at"])
-    assert calendar.local(stored.remind_at) == calendar.add_working_days(start, 3.75)   # 75 % of 5 working days
-    assert scan(calendar.add_working_days(start, 3.75) - timedelta(seconds=1)) == {"reminded": 0, "escalated": 0}
+    at = clock.as_utc(stored.remind_at)
+    raw = calendar.add_working_days(start, 3.75)                      # 75 % of 5 working days …
+    assert at == deadlines.in_working_hours(raw) and at >= raw         # … moved into working hours
+    local = clock.china(at)
+    assert calendar.is_working_day(local.date()) and "09:00" <= local.strftime("%H:%M") <= "17:00"
+    assert scan(at - timedelta(seconds=1)) == {"reminded": 0, "escalated": 0}
     assert sent("reminder") == []
 
-    at = calendar.add_working_days(start, 3.75)
     assert scan(at) == {"reminded": 1, "escalated": 0}
     civil = sorted([user_id(case, "civil-1"), user_id(case, "civil-2")])    # unclaimed: the department's approvers
     assert sent("reminder") == [(u, submitted["number"]) for u in civil]
@@ -82,10 +93,10 @@ def test_overdue_escalates_once_to_the_lead_and_flags_the_inbox(case, scan, lead
     [task, _] = case.todo(case.civil_1)
     due = parse(submitted["due_at"])
     assert scan(due - timedelta(seconds=1)) == {"reminded": 2, "escalated": 0}
-    # both are overdue at `due + 1 day`; each is escalated once
-    assert scan(due + timedelta(days=1)) == {"reminded": 0, "escalated": 2}
+    # both are overdue at `due + 1 day` (in working hours); each is escalated once
+    assert scan(overdue(submitted) + timedelta(days=1)) == {"reminded": 0, "escalated": 2}
     assert sent("escalated") == sorted([(lead[0], submitted["number"]), (lead[0], other["number"])])
-    assert scan(due + timedelta(days=2)) == {"reminded": 0, "escalated": 0}
+    assert scan(overdue(submitted) + timedelta(days=2)) == {"reminded": 0, "escalated": 0}
     assert len(sent("escalated")) == 2 and len(sent("reminder")) == 4
     assert AuditRecord.objects(action="application.escalate").count() == 2
     assert HumanTask.objects(escalated=True).count() == 2
@@ -113,7 +124,7 @@ def test_the_service_may_escalate_to_another_role(case, scan, lead, app):
 
     ServiceVersion.objects(code="residence").update_one(set__body__escalate_to_role="approver")
     submitted = case.submit()
-    assert scan(parse(submitted["due_at"]) + timedelta(minutes=1))["escalated"] == 1
+    assert scan(overdue(submitted) + timedelta(minutes=1))["escalated"] == 1
     assert sent("escalated") == sorted((user_id(case, n), submitted["number"]) for n in ("civil-1", "civil-2"))
 
 
@@ -123,7 +134,7 @@ def test_the_handling_department_is_the_one_escalated(case, scan, lead, make_sta
     submitted = case.submit()
     [task] = case.todo(case.civil_1)
     case.act(case.civil_1, task)
-    assert scan(parse(submitted["due_at"]) + timedelta(minutes=1))["escalated"] == 1
+    assert scan(overdue(submitted) + timedelta(minutes=1))["escalated"] == 1
     assert sent("escalated") == [(str(user.id), submitted["number"])]
     assert sent("reminder") == [(user_id(case, "housing-1"), submitted["number"])]
 
@@ -139,7 +150,7 @@ def test_a_paused_application_is_neither_reminded_nor_escalated(case, scan, lead
 def test_work_per_call_is_bounded(case, scan, lead):
     first = case.submit()
     case.submit(good_data(address="x"))
-    later = parse(first["due_at"]) + timedelta(days=1)
+    later = overdue(first) + timedelta(days=1)
     assert scan(later, limit=1) == {"reminded": 1, "escalated": 1}
     assert scan(later, limit=1) == {"reminded": 1, "escalated": 1}
     assert scan(later, limit=1) == {"reminded": 0, "escalated": 0}
@@ -151,7 +162,7 @@ def test_a_lost_mark_sends_nothing_twice(case, scan, lead):
     from workflows.cases.applications.models import Application
 
     submitted = case.submit()
-    later = parse(submitted["due_at"]) + timedelta(days=1)
+    later = overdue(submitted) + timedelta(days=1)
     scan(later)
     Application.objects(id=submitted["id"]).update_one(unset__reminded_at=True, unset__escalated_at=True)
     scan(later)

@@ -81,8 +81,9 @@ def test_form_values_reach_the_documented_expressions_with_their_types(typed):
                             "appointment": "2026-05-04T09:30:00+08:00", "agree": True, "kind": "rural",
                             "difficulties": ["illness"], "family": [{"born": "1990-03-07"}]})
     data = typed.task("hold")["data"]
+    # deadline: 劳动节 is 1–5 May 2026 and 9 May a 调休 working day (the official calendar, as the case's clock)
     assert {k: data[k] for k in DOCUMENTED} == {
-        "big": True, "fee": "200.00", "more": 4, "double": 1.0, "waited": 31, "deadline": "2026-05-08",
+        "big": True, "fee": "200.00", "more": 4, "double": 1.0, "waited": 31, "deadline": "2026-05-11",
         "hour_utc": 1, "agreed": True, "rural": True, "ill": True, "first_born_year": 1990}
     assert data["amount"] == "20000.00" and data["count"] == 3 and data["apply_date"] == "2026-05-01"
 

@@ -1,6 +1,9 @@
 """Helper functions scripts and conditions may call: dates, money, 身份证号, working days.
 
-Only functions are handed to scripts (never modules or classes), and each bounds its own work.
+Only functions are handed to scripts (never modules or classes), and each bounds its own work. Working days are
+China's official calendar (core/workdays.py, the one the legal clock of a case counts by): read from what this
+process loaded last, never from the database inside a script (the engine refreshes it before an action's CPU
+budget starts, workflows/bpmn/sandbox.py `action_budget`).
 """
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import calendar
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation, ROUND_HALF_UP
 
-from core import clock
+from core import clock, workdays
 
 MAX_WORKING_DAYS = 3660          # ten years of working days: add_working_days() walks day by day
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -81,35 +84,21 @@ def days_between(start, end) -> int:
 
 
 def is_working_day(value) -> bool:
-    """Monday to Friday. (Public holidays and 调休 need a calendar this helper does not have.)"""
-    return _as_date(value).weekday() < 5
+    """A working day in China: not a public holiday, and Monday to Friday or a 调休 working weekend day."""
+    return workdays.is_working_day(_as_date(value), load=False)
 
 
 def working_days(start, end) -> int:
     """Working days after `start` up to and including `end` (negative when end is earlier)."""
-    a, b = _as_date(start), _as_date(end)
-    sign = 1
-    if b < a:
-        a, b, sign = b, a, -1
-    total = (b - a).days
-    weeks, rest = divmod(total, 7)
-    count = weeks * 5
-    for i in range(1, rest + 1):
-        if (a + timedelta(days=i)).weekday() < 5:
-            count += 1
-    return sign * count
+    return workdays.count(_as_date(start), _as_date(end), load=False)
 
 
 def add_working_days(value, n: int) -> date:
+    """The n-th working day after the date (before it, for a negative n)."""
     n = int(n)
     if abs(n) > MAX_WORKING_DAYS:
         raise ValueError(f"at most {MAX_WORKING_DAYS} working days")
-    current, step = _as_date(value), (1 if n >= 0 else -1)
-    while n:
-        current += timedelta(days=step)
-        if current.weekday() < 5:
-            n -= step
-    return current
+    return workdays.add_days(_as_date(value), n, load=False)
 
 
 def to_decimal(value, default=None):

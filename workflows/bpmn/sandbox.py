@@ -26,6 +26,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (CycleTimerEventDef
                                                                DurationTimerEventDefinition,
                                                                TimeDateEventDefinition)
 
+from core import workdays
 from workflows.bpmn import guards
 from workflows.bpmn.helpers import HELPERS
 from workflows.bpmn.limits import DEFAULT_LIMITS, Limits, SandboxViolation, check_data
@@ -39,10 +40,12 @@ def action_budget(limits: Limits):
     """One CPU budget for everything an engine action evaluates (start, complete, message, timers). Every
     evaluation draws on it where it is spent: one business rule task with hundreds of costly DMN cells, or one
     gateway with hundreds of costly conditions, ran 11-18 s when only the steps between tasks were checked.
-    Nested use keeps the outermost budget."""
+    Nested use keeps the outermost budget. The working-day calendar the helpers read is refreshed first (at most
+    once a minute, one query), outside the budget: a script never reads the database."""
     if getattr(_ACTION, "deadline", None) is not None:
         yield _ACTION.deadline
         return
+    workdays.refresh(quiet=True)
     _ACTION.deadline = time.thread_time() + limits.action_cpu_ms / 1000
     try:
         yield _ACTION.deadline

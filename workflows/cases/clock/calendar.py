@@ -1,34 +1,23 @@
-"""The working-day calendar: weekends, China's official public holidays and the weekend days that become working
-days (调休), one year at a time.
+"""The working-day calendar's admin side: checking a year's file and importing it (`zhangban calendar import FILE`),
+which moves the open deadlines and reminder points the new year changes (`deadlines.recompute`).
 
-A year comes from the database (`zhangban calendar import FILE`, stored by `import_year`), else from the file
-shipped in `workflows/cases/clock/data/<year>.json`, else it is counted as Monday to Friday — and a warning says so in
-the log, once per process and year per cache period. Years are cached per process for `CACHE_SECONDS`, so an
-import reaches every web process and worker within a minute.
-
-Days are China's calendar days: a UTC time is read in China Standard Time (UTC+8, no daylight saving) to find its
-date. Deadlines keep the time of day: 5 working days after Friday 10:00 is the fifth working day's 10:00.
+The calendar itself — which China date is a working day, counting working days both ways, the years shipped in
+`core/workdays_data/` and those imported into `calendar_years` — is `core/workdays.py`, shared with the BPMN
+helpers so a process and the legal clock count alike; its names are re-exported here for the clock's users.
 """
 from __future__ import annotations
 
-import json
-import logging
-import threading
-import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from importlib import resources
+from datetime import date
 
 from jsonschema import Draft202012Validator
 
 from core import audit, clock
 from core.actor import Actor
 from core.errors import Invalid
-from workflows.cases.clock.models import CalendarYear
-
-log = logging.getLogger(__name__)
-
-CACHE_SECONDS = 60
+from core.workdays import (CalendarYear, Year, add_working_days, clear_cache, count, is_working_day,  # noqa: F401
+                           known_years, local, shipped, status, working_days_between, year_of)
+from workflows.cases.clock import deadlines
 
 _DAY = {"type": "object", "required": ["date"], "additionalProperties": False, "properties": {
     "date": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
@@ -36,18 +25,11 @@ _DAY = {"type": "object", "required": ["date"], "additionalProperties": False, "
 SCHEMA = {"type": "object", "required": ["year", "holidays", "workdays"], "properties": {
     "year": {"type": "integer", "minimum": 2000, "maximum": 2200},
     "source": {"type": "string", "maxLength": 500},
+    "provisional": {"type": "boolean"},
     "comment": {"type": "string", "maxLength": 5000},
     "holidays": {"type": "array", "maxItems": 366, "items": _DAY},
     "workdays": {"type": "array", "maxItems": 366, "items": _DAY}}}
 _VALIDATOR = Draft202012Validator(SCHEMA)
-
-
-@dataclass(frozen=True)
-class Year:
-    year: int
-    holidays: frozenset
-    workdays: frozenset
-    origin: str                   # "database", "shipped" or "weekends-only"
 
 
 # -- reading and checking a year's file ------------------------------------------------------------------------
@@ -90,105 +72,29 @@ def check(doc) -> Year:
             days[kind].add(day)
     if errors:
         raise Invalid("calendar.invalid", errors=errors)
-    return Year(year, frozenset(days["holidays"]), frozenset(days["workdays"]), "file")
+    return Year(year, frozenset(days["holidays"]), frozenset(days["workdays"]), "file",
+                bool(doc.get("provisional", False)), doc.get("source", ""))
 
 
-def import_year(actor: Actor, doc) -> CalendarYear:
-    """Store (or replace) a year from its JSON document, after `check`."""
+@dataclass
+class Imported:
+    year: CalendarYear
+    moved: int                    # open cases whose deadline or reminder point the import moved
+
+
+def import_year(actor: Actor, doc) -> Imported:
+    """Store (or replace) a year from its JSON document, after `check`; then move the open cases' deadlines and
+    unsent reminder points that fall in or after that year to what the new arrangement says."""
     year = check(doc)
     entries = {kind: sorted(({"date": e["date"], "name": e.get("name", "")} for e in doc[kind]),
                             key=lambda e: e["date"]) for kind in ("holidays", "workdays")}
     CalendarYear._get_collection().update_one(
         {"_id": year.year},
-        {"$set": {**entries, "source": doc.get("source", ""), "imported_by": actor.user_id,
-                  "imported_at": clock.now()}, "$inc": {"version": 1}}, upsert=True)
-    audit.record(actor, "calendar.import", "calendar", year.year, holidays=len(year.holidays),
-                 workdays=len(year.workdays), source=doc.get("source", ""))
+        {"$set": {**entries, "source": doc.get("source", ""), "provisional": year.provisional,
+                  "imported_by": actor.user_id, "imported_at": clock.now()}, "$inc": {"version": 1}}, upsert=True)
     clear_cache()
-    return CalendarYear.objects(id=year.year).first()
-
-
-def shipped(year: int) -> dict | None:
-    """The JSON document of a year shipped with the code, if there is one."""
-    try:
-        text = resources.files("workflows.cases.clock.data").joinpath(f"{year}.json").read_text("utf-8")
-    except (FileNotFoundError, OSError):
-        return None
-    return json.loads(text)
-
-
-# -- the cache -------------------------------------------------------------------------------------------------
-
-_cache: dict[int, tuple[float, Year]] = {}
-_lock = threading.Lock()
-
-
-def clear_cache() -> None:
-    with _lock:
-        _cache.clear()
-
-
-def _load(year: int) -> Year:
-    stored = CalendarYear.objects(id=year).first()
-    if stored is not None:
-        return Year(year, frozenset(date.fromisoformat(e["date"]) for e in stored.holidays),
-                    frozenset(date.fromisoformat(e["date"]) for e in stored.workdays), "database")
-    doc = shipped(year)
-    if doc is not None:
-        found = check(doc)
-        return Year(year, found.holidays, found.workdays, "shipped")
-    log.warning("working-day calendar: no calendar for %s (none imported, none shipped); counting Monday to "
-                "Friday as working days — import one with `zhangban calendar import FILE`", year)
-    return Year(year, frozenset(), frozenset(), "weekends-only")
-
-
-def year_of(year: int) -> Year:
-    now = time.monotonic()
-    with _lock:
-        hit = _cache.get(year)
-    if hit and hit[0] > now:
-        return hit[1]
-    found = _load(year)
-    with _lock:
-        _cache[year] = (now + CACHE_SECONDS, found)
-    return found
-
-
-# -- counting --------------------------------------------------------------------------------------------------
-
-def is_working_day(day: date) -> bool:
-    cal = year_of(day.year)
-    if day in cal.holidays:
-        return False
-    return day in cal.workdays or day.weekday() < 5
-
-
-def local(at: datetime) -> datetime:
-    """A time (naive ones are UTC, as MongoDB returns them) in China Standard Time."""
-    return clock.china(at)
-
-
-def add_working_days(start: datetime, days: float) -> datetime:
-    """The time `days` working days after `start` (UTC, aware): the same time of day on the `days`-th working
-    day after start's date; a fraction adds that part of 24 hours (0.75 of a day is 18 hours)."""
-    if days < 0:
-        raise ValueError(f"negative working days: {days}")
-    whole = int(days)
-    at = local(start)
-    day, left = at.date(), whole
-    while left:
-        day += timedelta(days=1)
-        if is_working_day(day):
-            left -= 1
-    moved = datetime.combine(day, at.timetz())
-    return (moved + timedelta(days=days - whole)).astimezone(timezone.utc)
-
-
-def working_days_between(start: datetime, end: datetime) -> int:
-    """How many working days lie after start's date, up to and including end's date (China time); 0 when end
-    is not later. The inverse of `add_working_days`: an application returned on Monday and supplemented on
-    Wednesday lost Tuesday and Wednesday, 2 working days."""
-    first, last = local(start).date(), local(end).date()
-    if last <= first:
-        return 0
-    return sum(1 for n in range(1, (last - first).days + 1) if is_working_day(first + timedelta(days=n)))
+    moved = deadlines.recompute(date(year.year, 1, 1))
+    audit.record(actor, "calendar.import", "calendar", year.year, holidays=len(year.holidays),
+                 workdays=len(year.workdays), source=doc.get("source", ""), provisional=year.provisional,
+                 moved=moved)
+    return Imported(CalendarYear.objects(id=year.year).first(), moved)

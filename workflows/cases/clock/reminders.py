@@ -8,6 +8,9 @@
   department when no row is open), and its open inbox rows get the red flag `escalated`.
 - An application waiting for its applicant (returned, 补正) is paused: neither happens until it is supplemented
   (which moves the deadline on, see deadlines.py).
+- Both fall in working hours (deadlines.py `in_working_hours`): a reminder point is stored there already (one
+  stored before that rule moves there when scanned); an escalation waits for the first working hour at or after
+  the deadline. The points only move later and in order, so the cases a round defers are the latest it found.
 
 Idempotent without transactions: the messages go to the outbox first, under the dedupe keys
 `reminder:<application id>` and `escalated:<application id>`, then the application is marked (`reminded_at`,
@@ -28,7 +31,7 @@ from core import audit, clock
 from core.actor import Actor
 from workflows.cases.applications.models import Application
 from workflows.cases.catalog.models import ServiceVersion
-from workflows.cases.clock import calendar
+from workflows.cases.clock import deadlines
 from workflows.cases.notify import service as notify
 from workflows.cases.tasks.models import HumanTask
 
@@ -66,8 +69,9 @@ def scan(now: datetime | None = None, limit: int = DEFAULT_LIMIT) -> dict:
 
 
 def _due(marked: str, at: str, now: datetime, limit: int) -> list[Application]:
-    return list(Application.objects(status="submitted", **{marked: None, f"{at}__lte": now})
-                .order_by(at).limit(limit).only(*_APP_FIELDS))
+    found = Application.objects(status="submitted", **{marked: None, f"{at}__lte": now}).order_by(at).limit(limit)
+    fields = dict.fromkeys((*_APP_FIELDS, at))
+    return [a for a in found.only(*fields) if deadlines.in_working_hours(getattr(a, at)) <= now]
 
 
 def _open_rows(apps) -> dict:
@@ -78,7 +82,7 @@ def _open_rows(apps) -> dict:
 
 
 def _when(at) -> str:
-    return calendar.local(at).strftime("%Y-%m-%d %H:%M") if at else ""
+    return clock.china(at).strftime("%Y-%m-%d %H:%M") if at else ""
 
 
 def _remind(now: datetime, limit: int) -> int:

@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from bson import ObjectId
 from mongoengine.errors import NotUniqueError
 
-from core import audit, clock
+from core import audit, clock, workdays
 from core.actor import Actor
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows.cases.applications import cases
 from workflows.cases.applications.models import Application
-from workflows.cases.clock import calendar, reminders
+from workflows.cases.clock import reminders
 from workflows.cases.notify import service as notify
 from workflows.cases.ratings.models import BAD, Note, Rating
 from workflows.cases.stats import rollups as stats
@@ -59,7 +59,7 @@ def task_for(rating: Rating, app: Application) -> HumanTask:
                      application_id=app.id, application_number=app.number or "", applicant_name=app.applicant_name,
                      service_code=app.service_code, service_name=app.service_name, name="差评回访",
                      candidate_departments=[app.department], audience=[f"dept:{app.department}"],
-                     due_at=calendar.add_working_days(now, FOLLOW_UP_DAYS), created_at=now)
+                     due_at=workdays.add_working_days(now, FOLLOW_UP_DAYS), created_at=now)
     try:
         task.save(force_insert=True)
     except NotUniqueError:
