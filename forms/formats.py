@@ -12,6 +12,8 @@ from decimal import Decimal, InvalidOperation
 
 from jsonschema import FormatChecker
 
+from core import clock
+
 # -- 身份证号 (GB 11643-1999): 6-digit region, 8-digit birth date, 3-digit sequence, 1 check character ----------
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -30,7 +32,8 @@ def id_card_check_char(first17: str) -> str:
 
 
 def is_cn_id_card(value: str) -> bool:
-    """18 characters, a real province, a real birth date (1900 … today), and the GB 11643 check character."""
+    """18 characters, a real province, a real birth date (1900 … today in China: a newborn's number from 00:00
+    Beijing time on its birthday), and the GB 11643 check character."""
     if len(value) != 18 or not _ID_SHAPE.match(value.upper()):
         return False
     value = value.upper()
@@ -40,7 +43,7 @@ def is_cn_id_card(value: str) -> bool:
         born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
         return False
-    if born.year < 1900 or born > date.today():
+    if born.year < 1900 or born > clock.china_today():
         return False
     return id_card_check_char(value[:17]) == value[17]
 

@@ -4,21 +4,25 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from tests.applications_fixtures import case, good_data  # noqa: F401 (fixture)
+from tests.time_fixtures import frozen_clock  # noqa: F401 (fixture)
 
 
 def parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def test_the_deadline_counts_working_days_from_submission_by_the_calendar(case, app, tmp_path):
-    """A calendar imported for this year makes the next weekdays holidays: the deadline steps over them."""
+def test_the_deadline_counts_working_days_from_submission_by_the_calendar(case, app, tmp_path, frozen_clock):
+    """A calendar imported for this year makes the next weekdays holidays: the deadline steps over them. The clock
+    is set to a Wednesday in June: read from the real time, the count by hand crossed into a year whose holidays it
+    does not know from late December on."""
     import json
 
     from api.cli import cli
     from core import clock
     from workflows.cases.clock import calendar
 
-    today = calendar.local(clock.now()).date()
+    frozen_clock.china("2026-06-10 10:00")
+    today = clock.china_today()
     days_off = [today + timedelta(days=n) for n in range(1, 15)
                 if (today + timedelta(days=n)).weekday() < 5 and (today + timedelta(days=n)).year == today.year][:3]
     doc = {"year": today.year, "holidays": [{"date": d.isoformat(), "name": "测试"} for d in days_off],

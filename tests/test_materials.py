@@ -47,7 +47,7 @@ def test_an_upload_attached_for_a_kind_is_filed_and_offered_to_the_next_form(mat
 def test_expired_and_revoked_materials_are_listed_but_not_offered(materials_case):
     case = materials_case
     old, fresh = case.upload(data=different_photo(2)), case.upload(data=different_photo(3))
-    yesterday = (clock.now() - timedelta(days=2)).date().isoformat()
+    yesterday = (clock.china_today() - timedelta(days=1)).isoformat()      # expired: valid until yesterday in China
     r = case.client.post("/api/v1/materials", json={"attachment_id": old, "kind": "hukou", "name": "户口簿",
                                                     "valid_until": yesterday}, headers=case.resident)
     assert r.status_code == 201, r.json

@@ -1,9 +1,8 @@
 """免申即享: a published DMN decision grants eligible residents once per period; they confirm or decline."""
 from __future__ import annotations
 
-from datetime import date
-
 from tests.conftest import bearer
+from tests.time_fixtures import frozen_clock  # noqa: F401 (fixture)
 
 POLICIES = "/api/v1/designer/policies"
 
@@ -64,7 +63,7 @@ def _user_id(client, headers):
 
 
 def test_eligible_residents_are_granted_once_notified_and_answer_in_the_app(
-        client, make_staff, make_department, admin_headers, resident_login):
+        client, make_staff, make_department, admin_headers, resident_login, frozen_clock):
     civil = make_department("civil", "民政局")
     _, designer = make_staff("designer", [{"role": "designer", "department_id": civil["id"]}])
     _policy(client, designer, civil["id"])
@@ -80,12 +79,14 @@ def test_eligible_residents_are_granted_once_notified_and_answer_in_the_app(
     _profile(client, admin_headers, ids["old_elsewhere"], birth_date="1941-03-01", district="110101", hukou="320102")
     _profile(client, admin_headers, ids["young"], birth_date="1990-03-01", district="110101", hukou="110101")
 
+    # the period is the year in China: at 00:30 on New Year's Day in Beijing it is still 2025 in UTC
+    frozen_clock.china("2026-01-01 00:30")
     run = _evaluate(client, admin_headers, batch=2)                   # two batches
     assert (run["residents"], run["eligible"], run["granted"]) == (3, 1, 1)
     [grant] = client.get("/api/v1/me/grants", headers=old_local).json
     assert grant["status"] == "offered" and grant["outputs"] == {"eligible": True, "amount": 300}
     assert grant["inputs"]["age"] >= 80 and grant["inputs"]["hukou"] == "110101"
-    assert grant["period"] == str(date.today().year)
+    assert grant["period"] == "2026"
     assert client.get("/api/v1/me/grants", headers=young).json == []
     messages = client.get("/api/v1/me/messages", headers=old_local).json["items"]
     assert [m["kind"] for m in messages] == ["grant_offered"] and "高龄津贴" in messages[0]["title"]

@@ -10,9 +10,9 @@ from tests.stats_fixtures import (approve, case, civil_lead, flush, rate, reject
 
 
 def china_day(iso: str) -> date:
-    from workflows.cases.clock import calendar
+    from core import clock
 
-    return calendar.local(datetime.fromisoformat(iso.replace("Z", "+00:00"))).date()
+    return clock.china(datetime.fromisoformat(iso.replace("Z", "+00:00"))).date()
 
 
 def stats(case, headers, day, expect=200, **query):

@@ -54,10 +54,10 @@ _numbers = cache.register(_NumberBlock())
 
 
 def next_number(at: datetime | None = None) -> str:
-    """ZB + the day + a 5-digit count: one a resident can read aloud (ZB2026112700001). Taken from a block this
-    process reserved with one atomic $inc (see `_NumberBlock`); a submit that fails afterwards leaves a gap, never
-    a repeat."""
-    day = (at or clock.now()).strftime("%Y%m%d")
+    """ZB + the China day + a 5-digit count: one a resident can read aloud (ZB2026112700001; a case submitted at
+    07:30 Beijing time carries that day, not the UTC day before). Taken from a block this process reserved with one
+    atomic $inc (see `_NumberBlock`); a submit that fails afterwards leaves a gap, never a repeat."""
+    day = clock.china(at).strftime("%Y%m%d")
     return f"ZB{day}{_numbers.take(day):05d}"
 
 

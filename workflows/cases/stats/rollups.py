@@ -32,7 +32,7 @@ _CASE_FIELDS = ("id", "department", "service_code", "service_name", "status", "c
 # -- what a case adds ------------------------------------------------------------------------------------------
 
 def submit_day(app) -> date:
-    return calendar.local(app.submitted_at).date()
+    return clock.china(app.submitted_at).date()       # the China day, whatever the server's zone
 
 
 def handling_days(app) -> int:
