@@ -37,6 +37,7 @@ web:
 	done
 
 run: install web
+	$(BIN)/zhangban migrate
 	$(BIN)/zhangban seed-demo
 	$(BIN)/zhangban serve --host $(HOST) --port $(PORT)
 

@@ -8,9 +8,8 @@ import flask_swagger_ui
 from flask import Flask, send_from_directory
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
-from pymongo.errors import PyMongoError
 
-from api import errors, json_guard, logs, materials_views, metrics, spa
+from api import errors, json_guard, logs, materials_views, metrics, migrations, spa
 from api.runtime import Runtime
 from core import audit, db, pii
 from core.settings import Settings, ensure_keys, from_env
@@ -26,10 +25,8 @@ def create_app(config: Settings | None = None) -> Flask:
     pii.configure(settings.pii_key)
     db.connect(settings)
     audit.configure(settings.data_dir / "audit-spool")
-    try:
-        audit.migrate()
-    except PyMongoError:   # the database is down at start-up: readyz says so; the next start migrates
-        pass
+    # production: no lazy index builds, and a database behind this code refuses it (`zhangban migrate` first)
+    migrations.prepare_process(settings)
     wire_rooms()
     quotas.configure(quotas.Policy.from_settings(settings))
     store = _build_store(settings)

@@ -10,6 +10,7 @@ import sys
 import click
 from flask.cli import FlaskGroup
 
+from api.migrate_command import migrate, migrate_command
 from core.embedded import EmbeddedServerError
 from core.settings import ConfigError
 
@@ -35,6 +36,8 @@ def main():
 def cli():
     """Zhangban (掌办): an open backend for government services in your pocket."""
 
+
+cli.add_command(migrate_command)       # api/migrations.py: once per deploy, before the code serves
 
 WORKER_GRACE_SECONDS = 10     # what `serve` gives its worker to finish the item in hand (gunicorn's graceful time)
 
@@ -63,6 +66,7 @@ def serve(host, port, workers, threads, with_worker):
             # Borrowing another process's server would break the moment that process stops.
             raise EmbeddedServerError(f"another process runs the embedded database of {settings.data_dir}; stop "
                                       f"it first, or give this server its own ZHANGBAN_DATA_DIR")
+        migrate(settings, echo=lambda line: None)   # its own database: migrated before its processes start
     # the workers' metrics add up in /metrics (core/metrics.py); a directory of this server's own
     own_metrics = not env.get("PROMETHEUS_MULTIPROC_DIR")
     if own_metrics:

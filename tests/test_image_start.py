@@ -1,4 +1,5 @@
-"""The production image starts: its API reaches readiness and serves the browser apps, and its worker runs.
+"""The production image starts: its migration runs, its API reaches readiness and serves the browser apps, and its
+worker runs.
 
 No Docker daemon runs here, so the image is started as its files say, by hand: the Dockerfile's final stage gives
 the working dir (a read-only copy of what it copies, the browser apps' dist/ included), the user (its uid, when
@@ -202,6 +203,13 @@ def test_the_api_and_the_workers_share_the_data_dir_on_a_named_volume():
 
 @pytest.mark.timeout(300)
 def test_the_images_api_and_worker_start_as_the_image_and_compose_file_say(image):
+    # the compose file's one-shot migration first (the api and the worker wait for it to complete)
+    migrate_cmd = compose_service("migrate")["command"]
+    for service in ("api", "worker"):
+        assert compose_service(service)["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    migrate = start(image, [image["python"], "-c", "from api.cli import main; main()", *migrate_cmd[1:]],
+                    "migrate", "migrate.log")
+    assert migrate.wait(timeout=120) == 0, (image["logs"] / "migrate.log").read_text(errors="replace")[-3000:]
     port = free_port()
     cmd = [part.replace("0.0.0.0:8000", f"127.0.0.1:{port}") for part in image["stage"]["cmd"]]
     assert cmd[0] == "gunicorn"
