@@ -11,6 +11,7 @@ import click
 from flask.cli import FlaskGroup
 
 from api.migrate_command import migrate, migrate_command
+from api.repair_commands import rebuild_projections, stats_group
 from core.embedded import EmbeddedServerError
 from core.settings import ConfigError
 
@@ -38,6 +39,8 @@ def cli():
 
 
 cli.add_command(migrate_command)       # api/migrations.py: once per deploy, before the code serves
+cli.add_command(rebuild_projections)   # repair tools, safe on a live system: api/repair_commands.py
+cli.add_command(stats_group)
 
 WORKER_GRACE_SECONDS = 10     # what `serve` gives its worker to finish the item in hand (gunicorn's graceful time)
 
@@ -137,46 +140,6 @@ def create_admin(username, password):
     except DomainError as exc:
         raise click.ClickException(exc.message_key) from None
     click.echo(f"created admin {user.username} ({user.id})")
-
-
-@cli.command("rebuild-projections")
-@click.option("--dry-run", is_flag=True, help="report the differences without repairing them")
-def rebuild_projections(dry_run):
-    """Rebuild the approver inbox (human_tasks) and applications' steps from the instances; report differences."""
-    from workflows.cases.tasks.rebuild import rebuild
-
-    report = rebuild(dry_run=dry_run)
-    for name, value in vars(report).items():
-        click.echo(f"{name}: {value}")
-    click.echo(f"{'found' if dry_run else 'repaired'} {report.differences} difference(s)")
-
-
-@cli.group("stats")
-def stats_group():
-    """The statistics' rollups (workflows/cases/stats)."""
-
-
-@stats_group.command("check")
-def stats_check():
-    """Recount the rollups from the applications and name those that differ (exit 1 if any). Cases not yet
-    added (the worker adds them each round) are added first."""
-    from workflows.cases.stats import rollups
-
-    rollups.flush_all()
-    found = rollups.differences()
-    for item in found[:20]:
-        click.echo(f"{item['id']}: kept {item['kept']} recount {item['recount']}")
-    click.echo(f"{len(found)} rollup(s) differ from a recount")
-    if found:
-        raise SystemExit(1)
-
-
-@stats_group.command("rebuild")
-def stats_rebuild():
-    """Replace the rollups with a recount of every application (run it while nobody submits)."""
-    from workflows.cases.stats import rollups
-
-    click.echo(f"wrote {rollups.rebuild()} rollup document(s)")
 
 
 @cli.command("bundles-resume")

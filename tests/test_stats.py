@@ -94,7 +94,11 @@ def test_staff_entered_applications_count_as_offline(case, admin_headers, app):
         assert [d["id"] for d in rollups.differences()][:1]       # the kept rollups no longer match …
     checked = app.test_cli_runner().invoke(cli, ["stats", "check"])
     assert checked.exit_code == 1 and "9 rollup(s) differ" in checked.output
-    rebuilt = app.test_cli_runner().invoke(cli, ["stats", "rebuild"])     # … until recounted
+    busy = app.test_cli_runner().invoke(cli, ["stats", "rebuild"])        # cases changed a moment ago: refused
+    assert busy.exit_code == 1 and "stop the API and the workers first" in busy.output
+    assert [d["id"] for d in rollups.differences()][:1]
+    # … until recounted with the service stopped
+    rebuilt = app.test_cli_runner().invoke(cli, ["stats", "rebuild", "--quiet-seconds", "0"])
     assert rebuilt.exit_code == 0 and "wrote 9 rollup" in rebuilt.output, rebuilt.output
     assert app.test_cli_runner().invoke(cli, ["stats", "check"]).exit_code == 0
     row = stats(case, admin_headers, day)["rows"][0]

@@ -255,6 +255,20 @@ def differences(start: date | None = None, end: date | None = None) -> list[dict
     return out
 
 
+def recent_activity(quiet: timedelta) -> str | None:
+    """What changed within `quiet` (a case, a rating, a change not yet flushed), or None: `stats rebuild` runs only
+    on a still service."""
+    from workflows.cases.applications.models import Application
+    from workflows.cases.ratings.models import Rating
+
+    since = clock.now() - quiet
+    if Application.objects(updated_at__gte=since).only("id").first() is not None:
+        return f"a case changed in the last {int(quiet.total_seconds())} s"
+    if Rating.objects(created_at__gte=since).only("id").first() is not None:
+        return f"a case was rated in the last {int(quiet.total_seconds())} s"
+    return None
+
+
 def rebuild() -> int:
     """Replace every rollup with a recount of all applications and mark every case counted as it is; returns the
     number of documents written. Run it while nobody submits (a case moving during the rebuild may be counted

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 
 from core import audit, clock
 from core.actor import Actor
@@ -27,6 +28,7 @@ from workflows.cases.tasks.models import HumanTask
 
 # a process's rows (written by the projection without a kind); a bad rating's follow-up outlives its case
 PROCESS_ROWS = {"kind": {"$in": [None, "process"]}}
+SETTLED = timedelta(minutes=5)     # older than this, no request or worker round is still acting on it
 
 
 @dataclass
@@ -43,22 +45,31 @@ class Report:
     orphan_instances: int = 0
     stopped_behind_closed: int = 0     # processes running behind a withdrawn or cancelled case
     unrestorable: int = 0
+    left_in_flight: int = 0            # younger than min_age: maybe an action still running, left alone
 
     @property
     def differences(self) -> int:
-        return sum(v for k, v in asdict(self).items() if k != "applications")
+        return sum(v for k, v in asdict(self).items() if k not in ("applications", "left_in_flight"))
 
 
-def rebuild(*, dry_run: bool = False) -> Report:
+def rebuild(*, dry_run: bool = False, min_age: timedelta = SETTLED) -> Report:
+    """Repair what a crash left (see the module's docstring). Safe while traffic runs: what is younger than
+    `min_age` may be an action still in flight (a submit whose application is not written yet, an approval that
+    took its row and has not moved the engine yet) and is left alone; the case-state writer's own fences cover the
+    rest. `min_age=0` repairs everything (with the API and workers stopped)."""
     report = Report()
+    settled = clock.now() - min_age
     for app in Application.objects(status__in=OPEN, instance_id__ne=None):
         report.applications += 1
-        _one(app, report, dry_run)
+        _one(app, report, dry_run, settled)
     _close_rows_of_closed_cases(report, dry_run)
     linked = set(Application.objects(instance_id__ne=None).distinct("instance_id"))
-    running = list(Instance.objects(application_id__ne=None, status__in=("running", "incident")).only("id"))
+    running = list(Instance.objects(application_id__ne=None, status__in=("running", "incident")).only(
+        "id", "created_at"))
     for instance in running:
-        if instance.id not in linked:
+        if instance.id not in linked and clock.as_utc(instance.created_at) > settled:
+            report.left_in_flight += 1      # a submit may still be writing its application
+        elif instance.id not in linked:
             report.orphan_instances += 1
             if not dry_run:
                 instances.cancel(Actor.system(), instance)
@@ -74,7 +85,7 @@ def rebuild(*, dry_run: bool = False) -> Report:
     return report
 
 
-def _one(app: Application, report: Report, dry_run: bool) -> None:
+def _one(app: Application, report: Report, dry_run: bool, settled) -> None:
     instance = Instance.objects(id=app.instance_id).first()
     if instance is None:
         report.unrestorable += 1
@@ -108,6 +119,9 @@ def _one(app: Application, report: Report, dry_run: bool) -> None:
     stale = [r for r in rows.values() if r.status in ("open", "returned") and r.task_id not in waiting]
     # taken (done) while the engine never moved: the approval died in between; the task must be open again
     reopen = [r for r in rows.values() if r.status == "done" and r.task_id in waiting]
+    in_flight = [r for r in reopen if r.completed_at is not None and clock.as_utc(r.completed_at) > settled]
+    report.left_in_flight += len(in_flight)          # an approval that has just taken its row may still be running
+    reopen = [r for r in reopen if r not in in_flight]
     report.rows_added += len(missing)
     report.rows_cancelled += len(stale)
     report.rows_reopened += len(reopen)
