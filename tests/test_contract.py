@@ -72,11 +72,13 @@ def contract_failures(app, headers) -> list[str]:
     return failures
 
 
+@pytest.mark.timeout(600)     # every operation of the API, twice: ~1 min alone, more on a busy machine
 def test_the_api_keeps_its_contract_for_an_admin(app, client, admin_headers):
     failures = contract_failures(app, admin_headers)
     assert not failures, "\n".join(failures)
 
 
+@pytest.mark.timeout(600)     # every operation of the API, twice: ~1 min alone, more on a busy machine
 def test_the_api_keeps_its_contract_for_a_resident(app, client, resident_headers):
     failures = contract_failures(app, resident_headers)
     assert not failures, "\n".join(failures)
