@@ -26,19 +26,21 @@ class Readyz(MethodView):
     @blp.response(200)
     @blp.alt_response(503, schema=ErrorSchema, description="A backing service is down; `errors` names it")
     def get(self):
-        """MongoDB answers a ping and the object store is usable. `calendar` tells the working-day years known
-        (imported or shipped) and whether next year's is official; an unofficial one does not fail readiness."""
-        failed = []
+        """MongoDB answers a ping (else 503). The object store's state is reported but does not fail readiness:
+        most endpoints do not need it, and those that do answer 503 themselves while it is down (`status`
+        "degraded"). `calendar` tells the working-day years known (imported or shipped) and whether next year's is
+        official; an unofficial one does not fail readiness either."""
         try:
             database().client.admin.command("ping")
         except Exception as exc:   # any failure of the ping is "not ready", named below
-            failed.append({"path": "mongodb", "code": "unavailable", "message": type(exc).__name__})
+            return error_response(503, "unavailable", errors=[
+                {"path": "mongodb", "code": "unavailable", "message": type(exc).__name__}])
+        store = runtime().store.name
         try:
             runtime().store.check()
         except Unavailable as exc:
-            failed.append({"path": "object_store", "code": "unavailable", "message": exc.detail or ""})
-        if failed:
-            return error_response(503, "unavailable", errors=failed)
+            store = f"unavailable: {exc.detail or ''}".strip()
         workdays.refresh(quiet=True)
-        return {"status": "ready", "mongodb": "ok", "object_store": runtime().store.name,
+        return {"status": "ready" if store == runtime().store.name else "degraded", "mongodb": "ok",
+                "object_store": store,
                 "calendar": workdays.status(load=False)}

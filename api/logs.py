@@ -7,6 +7,7 @@ import re
 import sys
 import time
 import uuid
+from datetime import datetime, timezone
 
 from flask import g, request
 
@@ -16,7 +17,9 @@ access_log = logging.getLogger("zhangban.access")
 
 class JsonFormatter(logging.Formatter):
     def format(self, record):
-        entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname,
+        # UTC with its zone and milliseconds (the server's zone and a whole second said nothing certain)
+        at = datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
+        entry = {"time": at, "level": record.levelname,
                  "logger": record.name, "message": record.getMessage()}
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:

@@ -118,3 +118,10 @@ def test_every_request_writes_one_json_log_line(client, caplog):
     fields = lines[0].fields
     assert fields["method"] == "GET" and fields["path"] == "/healthz" and fields["status"] == 200
     assert fields["request_id"] == "log-me" and fields["duration_ms"] >= 0 and "user_id" in fields
+    import json
+    import re
+
+    from api.logs import JsonFormatter
+
+    line = json.loads(JsonFormatter().format(lines[0]))     # what the log shows: UTC, its zone, milliseconds
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", line["time"]), line["time"]

@@ -6,10 +6,16 @@ from dataclasses import asdict
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from api import i18n
 from api.errors import ErrorSchema
 from api.http import BEARER, client_address, current_actor
 from api.identity import schemas, service
 from api.runtime import runtime, settings
+
+i18n.register({
+    "dev_login.no_such_demo_resident": ("没有该演示居民（请先运行 zhangban seed-demo）",
+                                        "No such demo resident (run `zhangban seed-demo` first)"),
+})
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Logging in and out; the caller's profile")
 
