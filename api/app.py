@@ -9,11 +9,12 @@ from flask import Flask, send_from_directory
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 
-from api import errors, json_guard, logs, materials_views, metrics, migrations, spa
+from api import errors, json_guard, logs, materials_views, metrics, migrations, request_guard, spa
 from api.runtime import Runtime
 from core import audit, db, pii
 from core.settings import Settings, ensure_keys, from_env
 from workflows.bpmn import quotas
+from workflows.cases.tasks.copies import configure as copies_configure
 
 SWAGGER_ASSETS = Path(flask_swagger_ui.__file__).parent / "dist"
 
@@ -29,6 +30,7 @@ def create_app(config: Settings | None = None) -> Flask:
     migrations.prepare_process(settings)
     wire_rooms()
     quotas.configure(quotas.Policy.from_settings(settings))
+    copies_configure(settings.cc_days)
     store = _build_store(settings)
     materials_views.wire()
 
@@ -61,6 +63,7 @@ def create_app(config: Settings | None = None) -> Flask:
 
     spa.register(app)
     logs.install(app)
+    request_guard.install(app, settings)   # after logs: 401 and size limits before any body is read
     metrics.install(app, settings)
     errors.register(app)
     return app
@@ -73,12 +76,24 @@ def wire_rooms() -> None:
     from workflows.cases.clock import reminders
     from workflows.cases.ratings import service as ratings  # noqa: F401 — registers the follow-up task kind
     from workflows.cases.tasks import incidents  # noqa: F401 — registers the incident task kind
-    from workflows.cases.tasks import projection, service as tasks
+    from workflows.cases.tasks import copies, names, projection, service as tasks
 
     storage.register_reader(tasks.handles)
+    storage.register_reader(copies.reads, limited=True)      # 抄送: thumbnails; a full file with a reason
     projection.register_lane_resolver(
         lambda codes: {d.code: str(d.id) for d in Department.objects(code__in=list(codes)).only("code", "id")})
     reminders.register_people_resolver(role_holders)
+    names.register_department_names(lambda ids: {str(d.id): d.name for d in _departments(ids, "name")})
+    copies.register_department_ancestors(
+        lambda ids: {str(d.id): [str(a) for a in d.path] for d in _departments(ids, "path")})
+
+
+def _departments(ids, field: str) -> list:
+    from api.identity.models import Department
+    from core.clock import parse_id
+
+    oids = [o for o in map(parse_id, ids) if o]
+    return list(Department.objects(id__in=oids).only("id", field)) if oids else []
 
 
 def role_holders(department_ids: set, role: str) -> dict:

@@ -36,6 +36,8 @@ class IdempotencyHeaders(Schema):
 
 class ContentArgs(Schema):
     variant = fields.String(load_default="full", validate=validate.OneOf(("full", "thumbnail", "original")))
+    reason = fields.String(load_default="", validate=validate.Length(max=200), metadata={
+        "description": "why you open it: required for a copy's (抄送) full file, and recorded with the read"})
 
 
 class LinkOut(Schema):

@@ -59,6 +59,8 @@ i18n.register({
     "attachment.in_use": ("附件已被提交的申请引用，不能删除",
                           "A submitted application uses this attachment; it cannot be deleted"),
     "attachment.no_such_variant": ("该附件没有此版本", "This attachment has no such rendition"),
+    "attachment.reason_required": ("查看抄送办件的原图须说明理由（会留痕）",
+                                   "A copy shows the full file only with a stated reason (recorded)"),
     "attachment.not_yours": ("附件不存在或不属于申请人", "The attachment does not exist or is not the applicant's"),
     "attachment.link_invalid": ("文件链接无效", "The file link is not valid"),
     "attachment.link_expired": ("文件链接已过期，请重新获取", "The file link has expired; fetch a new one"),
@@ -116,7 +118,8 @@ class AttachmentContent(MethodView):
     @blp.doc(security=[BEARER])
     def get(self, args, attachment_id):
         """The file itself: a redirect to a short-lived presigned (or app-signed) URL"""
-        url = service.content_url(current_actor(), runtime().store, settings(), attachment_id, args["variant"])
+        url = service.content_url(current_actor(), runtime().store, settings(), attachment_id, args["variant"],
+                                  reason=args["reason"])
         response = redirect(url, 302)
         response.headers["Cache-Control"] = "no-store"
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -130,7 +133,8 @@ class AttachmentLink(MethodView):
     @blp.doc(security=[BEARER])
     def get(self, args, attachment_id):
         """The same short-lived link as `/content`, as JSON: for an `<img>`, which cannot carry the bearer token"""
-        url = service.content_url(current_actor(), runtime().store, settings(), attachment_id, args["variant"])
+        url = service.content_url(current_actor(), runtime().store, settings(), attachment_id, args["variant"],
+                                  reason=args["reason"])
         return {"url": url, "expires_in": min(settings().presign_seconds, 300)}
 
 

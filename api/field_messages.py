@@ -95,6 +95,7 @@ PROBLEMS = {
     "limits_crossed": "下限大于上限",
     "limit_too_high": "上限过大",
     "invalid_prefill": "预填来源无效",
+    "invalid_mask": "数据类别（脱敏）无效：身份证号、手机号、地址、银行卡号或姓名，只用于文本或地址字段",
     "invalid_option": "选项无效",
     "invalid_key": "字段名无效（字母开头，仅字母、数字和下划线，最多 64 个字符）",
     "invalid_condition": "条件表达式无效",

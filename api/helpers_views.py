@@ -1,6 +1,7 @@
-"""帮办代办: /api/v1/me/authorisations (a resident authorises a helper, lists and revokes) and /api/v1/helper/…
-(a helper records an on-site authorisation, lists whom they may act for, submits, supplements and reads for them).
-Identity is looked up here and handed to workflows/cases/proxy as plain Actor values."""
+"""帮办代办: /api/v1/me/authorisations (a resident authorises a helper, lists, confirms or refuses an on-site one,
+revokes) and /api/v1/helper/… (a helper records an on-site authorisation — pending until the resident confirms it or
+a lead of the helper's department approves it — lists whom they may act for, submits, supplements and reads for
+them, masked). Identity is looked up here and handed to workflows/cases/proxy as plain Actor values."""
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -11,12 +12,12 @@ from api import i18n
 from api.applications_schemas import ApplicationOut, SupplementIn
 from api.attachments_schemas import IdempotencyHeaders
 from api.errors import ErrorSchema
-from api.http import BEARER, DATETIME_RANGE, PageArgs, current_actor, page_schema, paginate
+from api.http import BEARER, DATETIME_RANGE, PageArgs, current_actor, current_profile, page_schema, paginate
 from api.identity.models import User
 from api.identity.service import actor_of, profile
 from core import clock, pii
-from core.errors import Invalid
-from workflows.cases.proxy import service
+from core.errors import Forbidden, Invalid
+from workflows.cases.proxy import acting, service
 from workflows.cases.proxy.models import ACTIONS
 
 blp = Blueprint("helpers", __name__, url_prefix="/api/v1", description="帮办代办: helpers acting for residents")
@@ -30,7 +31,14 @@ i18n.register({
     "proxy.bad_actions": ("授权范围须为 submit、supplement 之一或两者", "Actions are submit and/or supplement"),
     "proxy.not_a_signature": ("须为居民的签名文件", "The file must be the resident's signature"),
     "proxy.no_such_helper": ("没有这个帮办代办人员", "No such helper"),
-    "proxy.no_such_resident": ("没有找到该居民（须已实名登记）", "No resident with this ID card (verified) was found"),
+    "proxy.pending": ("该授权尚待居民在手机上确认或现场负责人核准，确认前不能代办",
+                      "This authorisation waits for the resident's confirmation on their phone or a lead's approval "
+                      "on site; until then you cannot act under it"),
+    "proxy.not_pending": ("该授权已确认、已拒绝、已撤销或已过期", "This authorisation is no longer waiting"),
+    "proxy.not_helpers_department": ("只能授权帮办员所在部门的事项",
+                                     "Only services of the helper's own departments can be authorised"),
+    "proxy.too_many_lookups": ("登记次数过多，请 {retry_after} 秒后再试",
+                               "Too many on-site records; try again in {retry_after} s"),
 })
 
 SCOPE = {"services": fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list,
@@ -55,6 +63,8 @@ class OnSiteAuthorisationIn(Schema.from_dict({**SCOPE})):
 
 class AuthorisationOut(Schema):
     id = fields.String()
+    status = fields.String(attribute="state", metadata={
+        "description": "pending (an on-site one waiting for the resident's 确认 or a lead's approval), active, refused"})
     resident_id = fields.String()
     resident_name = fields.String()
     helper_id = fields.String()
@@ -65,7 +75,17 @@ class AuthorisationOut(Schema):
     signature = fields.String(allow_none=True)
     expires_at = fields.DateTime()
     revoked_at = fields.DateTime(allow_none=True)
+    confirmed_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
+
+
+class RecordedOut(Schema):
+    """What the helper hears of an on-site record: the same whether an account has that 身份证号 or not."""
+    id = fields.String()
+    status = fields.String(attribute="state")
+    services = fields.List(fields.String())
+    actions = fields.List(fields.String())
+    expires_at = fields.DateTime()
 
 
 class ForResidentIn(Schema):
@@ -90,20 +110,35 @@ def _helper(username: str):
     return actor_of(user)
 
 
-def _resident(*, user_id: str | None = None, id_card: str | None = None):
-    if id_card:
-        user = User.objects(kind="resident", id_card_hash=pii.cipher().lookup_hash(id_card.strip().upper())).first()
-        path = "/resident_id_card"
-    else:
-        oid = clock.parse_id(user_id)
-        user = User.objects(id=oid, kind="resident").first() if oid else None
-        path = "/resident_id"
-    if user is None:
-        raise Invalid("proxy.no_such_resident", errors=[{"path": path, "code": "not_found",
-                                                         "message": "proxy.no_such_resident"}])
+def _as_resident(user):
     actor = actor_of(user)
     return actor.__class__(user_id=actor.user_id, roles=actor.roles, departments=actor.departments,
                            username=user.real_name or actor.username)
+
+
+def _by_id_card(id_card: str):
+    """The verified resident with this 身份证号, or None (the service answers alike either way)."""
+    user = User.objects(kind="resident", disabled__ne=True,
+                        id_card_hash=pii.cipher().lookup_hash(id_card.strip().upper())).first()
+    return _as_resident(user) if user is not None else None
+
+
+def _resident(user_id: str):
+    """The resident a helper names by id; no such resident answers as no authorisation does (403)."""
+    oid = clock.parse_id(user_id)
+    user = User.objects(id=oid, kind="resident").first() if oid else None
+    if user is None:
+        raise Forbidden("proxy.not_authorised")
+    return _as_resident(user)
+
+
+def _own_name(docs):
+    """The resident's own authorisations show them their own name in full (helpers' lists keep it masked)."""
+    name = current_profile().get("name")
+    docs = list(docs)
+    for doc in docs:
+        doc.resident_name = name or doc.resident_name
+    return docs
 
 
 @blp.route("/me/authorisations")
@@ -112,8 +147,8 @@ class MyAuthorisations(MethodView):
     @blp.response(200, Page)
     @blp.doc(security=[BEARER])
     def get(self, **page):
-        """The authorisations I gave, newest first"""
-        return paginate(service.mine(current_actor()), page)
+        """The authorisations I gave or a helper recorded for me (pending ones wait for my 确认), newest first"""
+        return paginate(service.mine(current_actor()), page, rows=_own_name)
 
     @blp.arguments(AuthorisationGrantIn)
     @blp.response(201, AuthorisationOut)
@@ -134,6 +169,47 @@ class Revoke(MethodView):
         return service.revoke(current_actor(), auth_id)
 
 
+@blp.route("/me/authorisations/<auth_id>/confirm")
+class Confirm(MethodView):
+    @blp.response(200, AuthorisationOut)
+    @blp.alt_response(409, schema=ErrorSchema, description="Not pending (already answered, revoked or expired)")
+    @blp.doc(security=[BEARER])
+    def post(self, auth_id):
+        """确认: an on-site authorisation a helper recorded for me becomes active"""
+        return service.confirm(current_actor(), auth_id)
+
+
+@blp.route("/me/authorisations/<auth_id>/refuse")
+class Refuse(MethodView):
+    @blp.response(200, AuthorisationOut)
+    @blp.alt_response(409, schema=ErrorSchema, description="Not pending (already answered, revoked or expired)")
+    @blp.doc(security=[BEARER])
+    def post(self, auth_id):
+        """拒绝: the helper never may act under it"""
+        return service.refuse(current_actor(), auth_id)
+
+
+@blp.route("/helper/authorisations/pending")
+class PendingForLead(MethodView):
+    @blp.arguments(PageArgs, location="query", as_kwargs=True)
+    @blp.response(200, Page)
+    @blp.doc(security=[BEARER])
+    def get(self, **page):
+        """Leads: the on-site authorisations of my departments' helpers that wait for approval"""
+        return paginate(service.pending_for(current_actor()), page)
+
+
+@blp.route("/helper/authorisations/<auth_id>/approve")
+class Approve(MethodView):
+    @blp.response(200, AuthorisationOut)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not a pending authorisation of my departments' helpers")
+    @blp.alt_response(409, schema=ErrorSchema, description="Not pending (already answered, revoked or expired)")
+    @blp.doc(security=[BEARER])
+    def post(self, auth_id):
+        """Leads: approve on site an authorisation another staff member (a helper of my department) recorded"""
+        return service.approve(current_actor(), auth_id)
+
+
 @blp.route("/helper/authorisations")
 class HelperAuthorisations(MethodView):
     @blp.arguments(PageArgs, location="query", as_kwargs=True)
@@ -144,13 +220,16 @@ class HelperAuthorisations(MethodView):
         return paginate(service.given_to_me(current_actor()), page)
 
     @blp.arguments(OnSiteAuthorisationIn)
-    @blp.response(201, AuthorisationOut)
+    @blp.response(202, RecordedOut)
+    @blp.alt_response(429, schema=ErrorSchema, description="Too many records this hour")
     @blp.doc(security=[BEARER])
     def post(self, body):
-        """Helpers: record an on-site authorisation with the resident's signature"""
-        return service.record_on_site(current_actor(), _resident(id_card=body["resident_id_card"]),
+        """Helpers: record an on-site authorisation with the resident's signature. It is pending until the resident
+        confirms it on their phone or a lead of your department approves it; the answer is the same whether an
+        account has that 身份证号 or not"""
+        return service.record_on_site(current_actor(), lambda: _by_id_card(body["resident_id_card"]),
                                       services=body["services"], actions=body["actions"],
-                                      expires_at=body["expires_at"], signature=body["signature"]), 201
+                                      expires_at=body["expires_at"], signature=body["signature"]), 202
 
 
 @blp.route("/helper/applications")
@@ -158,12 +237,14 @@ class ForResident(MethodView):
     @blp.arguments(ForResidentIn)
     @blp.arguments(IdempotencyHeaders, location="headers")
     @blp.response(201, ApplicationOut)
-    @blp.alt_response(403, schema=ErrorSchema, description="Not a helper, or no authorisation in force")
+    @blp.alt_response(403, schema=ErrorSchema, description="Not a helper, no authorisation in force, or "
+                      "(code proxy.pending) one that waits for the resident's 确认")
     @blp.doc(security=[BEARER])
     def post(self, body, headers):
-        """Helpers: submit (or save a draft) for a resident who authorised me; the application is theirs"""
-        resident = _resident(user_id=body["resident_id"])
-        app, created = service.submit_for(current_actor(), resident, service_code=body["service_code"],
+        """Helpers: submit (or save a draft) for a resident who authorised me; the application is theirs (answered
+        masked, like any staff member's view)"""
+        resident = _resident(body["resident_id"])
+        app, created = acting.submit_for(current_actor(), resident, service_code=body["service_code"],
                                           data=body["data"], submit=body["submit"], profile=profile(resident),
                                           idempotency_key=headers.get("idempotency_key"))
         return app, 201 if created else 200
@@ -174,8 +255,9 @@ class ForResidentItem(MethodView):
     @blp.response(200, ApplicationOut)
     @blp.doc(security=[BEARER])
     def get(self, app_id):
-        """Helpers: an application I may act on (or acted on)"""
-        return service.read_for(current_actor(), app_id)
+        """Helpers: an application I may act on now, masked except the fields a 补正 asks me to fill (404 once the
+        authorisation is revoked or expired, the cases I acted on included)"""
+        return acting.read_for(current_actor(), app_id)
 
 
 @blp.route("/helper/applications/<app_id>/supplement")
@@ -185,6 +267,6 @@ class SupplementFor(MethodView):
     @blp.doc(security=[BEARER])
     def post(self, body, app_id):
         """Helpers: 补正 for the resident (only the fields asked for)"""
-        resident = _resident(user_id=body["resident_id"])
-        return service.supplement_for(current_actor(), resident, app_id, body["version"], body["data"],
+        resident = _resident(body["resident_id"])
+        return acting.supplement_for(current_actor(), resident, app_id, body["version"], body["data"],
                                       profile(resident))

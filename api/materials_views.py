@@ -183,7 +183,7 @@ class Verify(MethodView):
 class Revoke(MethodView):
     @blp.arguments(LicenceRevokeIn)
     @blp.response(200, ResidentMaterialOut)
-    @blp.alt_response(403, schema=ErrorSchema, description="Not the issuing department")
+    @blp.alt_response(404, schema=ErrorSchema, description="No such licence, or not the issuing department's")
     @blp.alt_response(409, schema=ErrorSchema, description="Already revoked")
     @blp.doc(security=[BEARER])
     def post(self, body, number):
@@ -198,6 +198,16 @@ def wire() -> None:
 
     prefill.register_source("material", service.offer, service.keep)
     results.register_department_names(_department_names)
+    results.register_verified_names(_verified_name)
+
+
+def _verified_name(user_id: str) -> str | None:
+    from api.identity.models import User
+    from core.clock import parse_id
+
+    oid = parse_id(user_id)
+    user = User.objects(id=oid, kind="resident").only("real_name").first() if oid else None
+    return (user.real_name or None) if user else None
 
 
 def _department_names(ids) -> dict:

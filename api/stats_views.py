@@ -107,11 +107,16 @@ KEYS = {"department": ("department_name",), "service": ("department_name", "serv
         "month": ("period",), "day": ("period",)}
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(key, value):
     if value is None:
         return ""
     if key.endswith("_rate"):
         return f"{value * 100:.1f}%"
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value       # a name a spreadsheet would run as a formula (=, +, -, @, tab, CR) is text
     return value
 
 

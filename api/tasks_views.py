@@ -11,8 +11,8 @@ from api.applications_schemas import (AddSignerIn, BatchIn, BatchOut, CarbonCopy
                                       ReturnTargetOut, ReturnToStepIn, TaskCountsOut, TaskDetailOut, TaskOut, VERSION)
 from api.errors import ErrorSchema
 from api.http import BEARER, PageArgs, current_actor, page_schema, paginate
-from api.identity.service import department_approvers, staff_actor
-from workflows.cases.tasks import actions, countersign, service, signers
+from api.identity.service import staff_actor
+from workflows.cases.tasks import actions, copies, countersign, service, signers
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Approvers: inbox and actions")
 
@@ -34,6 +34,13 @@ i18n.register({
     "workflow.not_an_earlier_step": ("只能退回到已办理过的环节", "Only a step already done can be returned to"),
     "application.urge_too_often": ("每天只能催办一次", "You can urge once a day"),
     "task.nobody_to_copy": ("请指定抄送人或部门", "Name the people or the department to copy"),
+    "task.cc_not_allowed": ("只有当前可办理该任务的审批人可以抄送", "Only an approver who may act on this task now may copy it"),
+    "task.cc_case_closed": ("办件已办结或已撤回，不能再抄送", "The case has ended or was withdrawn: it cannot be copied"),
+    "task.cc_target_not_allowed": ("只能抄送给办件涉及部门及其上级部门的工作人员",
+                                   "Copies go only to staff of the case's departments or their parent departments"),
+    "task.copy_ended": ("抄送的查阅期限已过或办件已办结", "This copy can no longer be read: it expired or the case ended"),
+    "task.recusal": ("你是该办件的申请人或代办人，需回避，不能办理", "You applied for this case or submitted it as a helper: "
+                                                             "recuse yourself, a colleague will handle it"),
     "task.not_a_countersign": ("该任务不是会签中的一人，不能减签", "This task is not one signer of a countersign"),
     "task.last_signer": ("会签至少要保留一人，不能再减签", "A countersign keeps at least one signer"),
     "task.no_signers_to_pick": ("该环节不需要选择会签人", "This step does not pick countersigners"),
@@ -212,13 +219,17 @@ class ReturnToStep(MethodView):
 class Copy(MethodView):
     @blp.arguments(CarbonCopyIn)
     @blp.response(200, description="How many people were newly copied: {copied}")
+    @blp.alt_response(403, schema=ErrorSchema, description="Not yours to act on now (`task.cc_not_allowed`, "
+                                                            "`task.recusal`)")
+    @blp.alt_response(409, schema=ErrorSchema, description="The case has ended or was withdrawn (`task.cc_case_closed`)")
+    @blp.alt_response(422, schema=ErrorSchema, description="A target outside the case's departments and their parents")
     @blp.doc(security=[BEARER])
     def post(self, body, task_id):
-        """抄送: give people (or a department's approvers) read access, listed in their 抄送 list"""
-        targets = [staff_actor(u, f"/user_ids/{i}").user_id for i, u in enumerate(body["user_ids"])]
-        if body["department_id"]:
-            targets += department_approvers(body["department_id"])
-        return {"copied": actions.carbon_copy(current_actor(), task_id, targets, comment=body["comment"])}
+        """抄送: give staff of the case's departments or their parents (or such a department's approvers) read
+        access while the case is open (at most ZHANGBAN_CC_DAYS days), listed in their 抄送 list"""
+        targets = [staff_actor(u, f"/user_ids/{i}") for i, u in enumerate(body["user_ids"])]
+        return {"copied": copies.carbon_copy(current_actor(), task_id, targets, department_id=body["department_id"],
+                                             comment=body["comment"])}
 
 
 @blp.route("/copies")
@@ -229,7 +240,7 @@ class Copies(MethodView):
     @blp.doc(security=[BEARER])
     def get(self, args, **page):
         """抄送我的 (newest first; `unread=true` for the unread ones)"""
-        return paginate(actions.copies(current_actor(), unread=args["unread"]), page)
+        return paginate(copies.copies(current_actor(), unread=args["unread"]), page)
 
 
 @blp.route("/copies/<copy_id>")
@@ -237,8 +248,9 @@ class CopyItem(MethodView):
     @blp.response(200, CopyDetailOut)
     @blp.doc(security=[BEARER])
     def get(self, copy_id):
-        """A copied application (PII masked); marks it read"""
-        found = actions.read_copy(current_actor(), copy_id)
+        """A copied application (PII masked) while the copy may be read (404 `task.copy_ended` after); marks it
+        read. Its files: thumbnails; the full file needs `reason` (audited)."""
+        found = copies.read_copy(current_actor(), copy_id)
         found["attachments"] = _links(found["attachments"])
         return found
 

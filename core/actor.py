@@ -15,6 +15,7 @@ class Actor:
     departments: dict = field(default_factory=dict, hash=False, compare=False)
     username: str = ""
     session_id: str | None = None   # the login session behind the token, for logout
+    display_name: str = ""          # what others read (a timeline's 办理人); never the login name
 
     @property
     def is_admin(self) -> bool:

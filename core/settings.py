@@ -110,6 +110,19 @@ class Settings:
     breaker_hits: int = 5                   # a published version's CPU/step limit hits within the window …
     breaker_window_seconds: int = 600       # … that suspend new submissions to it until an admin resumes it
     metrics_allow: tuple = ("127.0.0.1/32", "::1/128")   # client networks /metrics answers; () → 404 for all
+    breaker_accounts: int = 3               # distinct accounts whose limit hits open a version's breaker
+    breaker_cooldown_seconds: int = 300     # an open breaker lets one action through (half-open) after this
+    # brakes on floods (README, "Limits on floods"): per account, × rate_address_factor per client address → 429
+    submissions_per_day: int = 20           # submitted applications per resident and service per China day
+    drafts_per_day: int = 30                # new application drafts per resident per day …
+    draft_bytes_per_day: int = 32 << 20     # … and the bytes its draft creates and saves write
+    ratings_per_day: int = 20               # ratings per resident per day …
+    bad_ratings_per_day: int = 5            # … of which bad ones (each opens a 差评 follow-up task)
+    urges_per_day: int = 10                 # 催办 per resident per day, across cases
+    rate_address_factor: int = 20           # a client address may do this many times an account's allowance
+    anonymous_body_bytes: int = 16 * 1024   # the body of a request that needs no login (login, refresh) → 413
+    json_max_items: int = 200_000           # containers and members of a JSON body, counted before parsing → 413
+    cc_days: int = 30                       # 抄送: a copy is read for at most this many days (the case's end ends it sooner)
 
     @property
     def is_production(self) -> bool:
@@ -292,7 +305,13 @@ def from_env(environ=None) -> Settings:
             raise ConfigError(f"{PREFIX}WECHAT_MINIPROGRAM_STATE: expected formal, trial or developer, got {state!r}")
         values["wechat_miniprogram_state"] = state
     for name, lo, hi in (("ENGINE_CPU_MS_PER_MINUTE", 100, 3_600_000), ("ENGINE_CONCURRENT_ACTIONS", 1, 1000),
-                         ("BREAKER_HITS", 1, 10_000), ("BREAKER_WINDOW_SECONDS", 10, 7 * 86400)):
+                         ("BREAKER_HITS", 1, 10_000), ("BREAKER_WINDOW_SECONDS", 10, 7 * 86400),
+                         ("BREAKER_ACCOUNTS", 1, 1000), ("BREAKER_COOLDOWN_SECONDS", 1, 7 * 86400),
+                         ("SUBMISSIONS_PER_DAY", 1, 1_000_000), ("DRAFTS_PER_DAY", 1, 1_000_000),
+                         ("DRAFT_BYTES_PER_DAY", 1024, 1 << 40), ("RATINGS_PER_DAY", 1, 1_000_000),
+                         ("BAD_RATINGS_PER_DAY", 1, 1_000_000), ("URGES_PER_DAY", 1, 1_000_000),
+                         ("RATE_ADDRESS_FACTOR", 1, 100_000), ("ANONYMOUS_BODY_BYTES", 1024, 1 << 20),
+                         ("JSON_MAX_ITEMS", 1000, 100_000_000), ("CC_DAYS", 1, 3650)):
         if get(name):
             values[name.lower()] = _parse_int(name, get(name), lo, hi)
     if get("METRICS_ALLOW"):
@@ -316,7 +335,9 @@ _VARIABLES = ("ENV", "DATA_DIR", "MONGODB_URI", "S3_ENDPOINT", "S3_ACCESS_KEY", 
               "WORKER_IDLE_SECONDS", "WORKER_LEASE_SECONDS", "WORKER_BATCH", "NOTIFY_MAX_ATTEMPTS",
               "NOTIFY_BACKOFF_SECONDS", "WECHAT_TEMPLATES", "WECHAT_MINIPROGRAM_STATE",
               "ENGINE_CPU_MS_PER_MINUTE", "ENGINE_CONCURRENT_ACTIONS", "BREAKER_HITS", "BREAKER_WINDOW_SECONDS",
-              "METRICS_ALLOW")
+              "METRICS_ALLOW", "BREAKER_ACCOUNTS", "BREAKER_COOLDOWN_SECONDS", "SUBMISSIONS_PER_DAY",
+              "DRAFTS_PER_DAY", "DRAFT_BYTES_PER_DAY", "RATINGS_PER_DAY", "BAD_RATINGS_PER_DAY", "URGES_PER_DAY",
+              "RATE_ADDRESS_FACTOR", "ANONYMOUS_BODY_BYTES", "JSON_MAX_ITEMS", "CC_DAYS")
 
 
 def ensure_keys(settings: Settings) -> Settings:

@@ -191,8 +191,11 @@ class BreakerHitOut(Schema):
 
 
 class BreakerThresholdOut(Schema):
-    hits = fields.Integer()
+    hits = fields.Integer(metadata={"description": "limit hits within the window that throttle one account …"})
     window_seconds = fields.Integer()
+    accounts = fields.Integer(metadata={"description": "… and, from this many distinct accounts, open the breaker"})
+    cooldown_seconds = fields.Integer(metadata={"description": "throttled accounts wait this long; an open breaker "
+                                                               "then lets one submission through (half-open)"})
 
 
 class BreakerOut(Schema):

@@ -25,6 +25,8 @@ i18n.register({
     "process.not_dmn": ("DMN 文件不是 DMN 1.x 格式", "A DMN file is not a DMN 1.x document"),
     "process.publish_raced": ("另一次发布刚刚完成，请重试", "Another publish just finished; try again"),
     "workflow.incident": ("流程运行出错，已记录为异常", "The process failed at a step; an incident was recorded"),
+    "workflow.incident_hidden": ("流程环节出错，详情已记录并通知流程设计人员",
+                                 "A step of the process failed; the details were recorded for its designers"),
     "workflow.instance_changed": ("流程已被他人推进，请刷新后重试", "Someone moved the process on first; reload"),
     "workflow.instance_ended": ("流程已结束或已取消，不能再办理", "The process has ended or was cancelled; nothing more can be done"),
     "workflow.task_not_ready": ("该任务不是待办状态", "This task is not waiting to be done"),

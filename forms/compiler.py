@@ -242,10 +242,11 @@ class Compiled:
         return out, errs[:MAX_ERRORS]
 
     def prefill(self, data: dict, profile: dict) -> dict:
-        """Fill profile-prefilled fields the data leaves empty; read-only ones always take the profile's value
-        (the verified name or 身份证号 cannot be typed over)."""
+        """Every profile-prefilled field the profile has a value for takes that value, whatever the data says: the
+        verified name, 身份证号 and phone cannot be typed over (read-only or not). A slot the profile lacks (not
+        verified) keeps what was typed."""
         data = dict(data)
-        for path, slot, read_only in self._profile_fields:
+        for path, slot, _read_only in self._profile_fields:
             value = profile.get(slot)
             if not value:
                 continue
@@ -254,6 +255,5 @@ class Compiled:
                 inner = holder.get(part)
                 holder[part] = inner = dict(inner) if isinstance(inner, dict) else {}
                 holder = inner
-            if read_only or holder.get(path[-1]) in (None, ""):
-                holder[path[-1]] = value
+            holder[path[-1]] = value
         return data

@@ -14,7 +14,8 @@ from jsonschema import Draft202012Validator
 from forms import conditions, dependencies, regexes
 from forms.vocabulary import (ATTACHMENT_ID, DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH, EXTENSIONS, FORMAT_OF, KEY,
                               KEYWORDS, MAX_FIELDS, MAX_ITEMS, MAX_NESTING, MAX_PATTERN_TEXT, MAX_STRING,
-                              PREFILL_PROFILE, UI_KEYS, WIDGET_OF_FORMAT, WIDGETS, Field, Form, text_of)
+                              MASK_OF, MASKS, PREFILL_PROFILE, UI_KEYS, WIDGET_OF_FORMAT, WIDGETS, Field, Form,
+                              text_of)
 
 _META = Draft202012Validator(Draft202012Validator.META_SCHEMA)
 
@@ -203,6 +204,11 @@ class _Walker:
                            "photo or file field) material.<kind>")
             else:
                 f.prefill = prefill
+        f.mask = ui.get("mask") or MASK_OF.get(widget) or MASK_OF.get(f.prefill or "")
+        if f.mask not in (None, *MASKS) or ui.get("mask") and kind not in ("string", "address") or \
+                kind == "address" and f.mask not in (None, "address"):
+            self.error(f"{pointer}/x-ui/mask", "invalid_mask", f"mask is one of {', '.join(MASKS)} on a text field "
+                       "(address also on an address field)")
         return f
 
     def effective(self, f: Field, node, pointer, depth) -> dict:

@@ -45,7 +45,8 @@ def validate(form_version, data: dict, *, prefill_profile: dict | None = None) -
     Normalized means: strings trimmed (an empty string is no answer), 手机号 without +86 or spaces, 身份证号 and
     统一社会信用代码 upper-cased, money as a 2-place Decimal, integers as int, fields the form does not declare
     removed, and fields hidden by their `x-visible-if` removed. `prefill_profile` ({"name", "id_card",
-    "phone"}) fills `x-prefill: profile.*` fields the data leaves empty, and always sets the read-only ones.
+    "phone"}) sets every `x-prefill: profile.*` field it has a value for, whatever the data says (the verified
+    identity).
     `message` is the key "form.<code>"; the API turns it into the request's language (forms/messages.py).
     """
     if not isinstance(data, dict):

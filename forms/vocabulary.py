@@ -42,7 +42,11 @@ KEYWORDS = {"type", "enum", "const", "minLength", "maxLength", "pattern", "forma
             "$comment"}
 EXTENSIONS = {"x-ui", "x-visible-if", "x-required-if", "x-prefill"}
 UI_KEYS = {"widget", "label", "placeholder", "help", "order", "section", "options", "levels", "accept",
-           "max_size_mb", "text", "sections", "rows"}
+           "max_size_mb", "text", "sections", "rows", "mask"}
+# a field's data class (`"x-ui": {"mask": …}`): what staff see of it is masked. The id-card and mobile widgets and the
+# profile.id_card / profile.phone prefills carry theirs without saying so; address also fits an address field.
+MASKS = ("id-card", "mobile", "address", "bank-card", "name")
+MASK_OF = {"id-card": "id-card", "mobile": "mobile", "profile.id_card": "id-card", "profile.phone": "mobile"}
 
 
 @dataclass
@@ -58,6 +62,7 @@ class Field:
     visible_if: object = None    # parsed condition trees
     required_if: object = None
     prefill: str | None = None
+    mask: str | None = None      # its data class (MASKS): masked in what staff read
     read_only: bool = False
     children: list = field(default_factory=list)   # group: its fields; repeat: the fields of one row
     rules: dict = field(default_factory=dict)       # the object-level keywords of a group or row

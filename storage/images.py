@@ -74,7 +74,19 @@ def open_image(data: bytes, *, accept: tuple[str, ...], max_pixels: int) -> tupl
         raise too_many_pixels(max_pixels)
     if width < 1 or height < 1:
         raise unreadable()
+    if _transparency_past_palette(img):
+        raise unreadable()
     return img, scans
+
+
+def _transparency_past_palette(img: Image.Image) -> bool:
+    """A palette PNG whose tRNS chunk holds more entries than its palette (PNG 11.3.2.1 forbids it): Pillow reads
+    it, then fails converting the pixels (ValueError) — refused here, before decoding, as the file's fault."""
+    transparency = img.info.get("transparency")
+    if img.mode != "P" or not isinstance(transparency, bytes):
+        return False
+    palette = img.palette.palette if img.palette is not None else b""
+    return len(transparency) > max(1, len(palette) // 3)
 
 
 def process_photo(data: bytes, *, max_pixels: int, max_decode_bytes: int = DEFAULT_DECODE_BYTES,

@@ -23,7 +23,7 @@ from mongoengine.errors import NotUniqueError
 
 from core import audit, clock, db, metrics
 from core.actor import Actor
-from core.errors import DomainError, Conflict, Invalid, NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
+from core.errors import DomainError, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
 from core.settings import Settings
 from storage import sniff as sniffing
 from storage.images import Rendition, process_photo, unreadable
@@ -35,10 +35,15 @@ ReaderCheck = Callable[[Actor, list], bool]
 _readers: list[ReaderCheck] = []
 
 
-def register_reader(check: ReaderCheck) -> None:
-    """Let another room grant reads: `check(actor, application_ids)` is True when the actor may read."""
-    if check not in _readers:
-        _readers.append(check)
+_limited_readers: list[ReaderCheck] = []
+
+
+def register_reader(check: ReaderCheck, *, limited: bool = False) -> None:
+    """Let another room grant reads: `check(actor, application_ids)` is True when the actor may read. A `limited`
+    reader (a copy, 抄送) reads thumbnails; any other rendition needs a stated reason, audited with the read."""
+    chosen = _limited_readers if limited else _readers
+    if check not in chosen:
+        chosen.append(check)
 
 
 # ---- upload -------------------------------------------------------------------------------------------------
@@ -201,15 +206,21 @@ def may_read_application(actor: Actor, application_id: str) -> bool:
 def get(actor: Actor, attachment_id: str) -> Attachment:
     """The attachment's record, for its owner, admins and handlers of an application that references it."""
     attachment = _find(attachment_id)
-    if not _may_read(actor, attachment):
+    if not _may_read(actor, attachment) and not _reads_limited(actor, attachment):
         raise NotFound()
     return attachment
 
 
 def content_url(actor: Actor, store: ObjectStore, settings: Settings, attachment_id: str,
-                variant: str = "full") -> str:
-    """A short-lived URL for one rendition (presigned on MinIO, app-signed on the filesystem store)."""
-    attachment = get(actor, attachment_id)
+                variant: str = "full", reason: str = "") -> str:
+    """A short-lived URL for one rendition (presigned on MinIO, app-signed on the filesystem store). A limited
+    reader (抄送) gets a thumbnail, or another rendition with a `reason` (403 `attachment.reason_required`)."""
+    attachment = _find(attachment_id)
+    if not _may_read(actor, attachment):
+        if not _reads_limited(actor, attachment):
+            raise NotFound()
+        if variant != "thumbnail" and not reason.strip():
+            raise Forbidden("attachment.reason_required")
     # A kept original still carries its metadata (GPS): only its owner may fetch it; handlers see the clean copy.
     chosen = attachment.variant(variant) if variant != "original" or actor.user_id == attachment.owner_id else None
     if chosen is None:
@@ -217,8 +228,9 @@ def content_url(actor: Actor, store: ObjectStore, settings: Settings, attachment
             {"path": "/variant", "location": "query", "code": "invalid", "message": "attachment.no_such_variant"}])
     url = store.link(chosen.key, min(settings.presign_seconds, 300), chosen.version)
     if actor.user_id != attachment.owner_id:
-        # Someone else looked at a resident's file (an ID card, say): keep a trace.
-        audit.record(actor, "attachment.read", "attachment", attachment.id, variant=variant)
+        # Someone else looked at a resident's file (an ID card, say): keep a trace, with why when they said.
+        audit.record(actor, "attachment.read", "attachment", attachment.id, variant=variant,
+                     **({"reason": reason.strip()} if reason.strip() else {}))
     return url
 
 
@@ -229,6 +241,11 @@ def open_link(store: ObjectStore, token: str) -> tuple[bytes, str]:
 
 def _find(attachment_id: str) -> Attachment:
     return db.found(Attachment, attachment_id)
+
+
+def _reads_limited(actor: Actor, attachment: Attachment) -> bool:
+    return bool(attachment.referenced_by) and any(
+        check(actor, list(attachment.referenced_by)) for check in _limited_readers)
 
 
 def _may_read(actor: Actor, attachment: Attachment) -> bool:

@@ -39,18 +39,19 @@ def test_wrong_password_and_unknown_user_look_the_same(client, make_staff):
 
 
 def test_repeated_failures_lock_the_account_with_a_growing_delay(client, make_staff, settings):
-    make_staff("target", [])
+    make_staff("target", [])    # (signs in from 127.0.0.1: a known device there; the guessing comes from elsewhere)
+    elsewhere = {"environ_base": {"REMOTE_ADDR": "198.51.100.20"}}
     for _ in range(settings.login_max_failures):
-        assert _login(client, "target", "guess").status_code == 401
-    locked = _login(client, "target", "correct horse battery")   # even the right password waits
+        assert _login(client, "target", "guess", **elsewhere).status_code == 401
+    locked = _login(client, "target", "correct horse battery", **elsewhere)   # even the right password waits
     assert locked.status_code == 429 and locked.json["code"] == "too_many_requests"
     first_wait = int(locked.headers["Retry-After"])
     assert 1 <= first_wait <= settings.login_lockout_seconds + 1
 
     from api.identity.models import LoginThrottle
-    LoginThrottle.objects(key="user:target").update_one(set__locked_until=None)   # let the first lock pass
-    assert _login(client, "target", "guess-again").status_code == 401
-    longer = _login(client, "target", "guess-again-2")
+    LoginThrottle.objects(key="pair:target|198.51.100.20").update_one(set__locked_until=None)   # the first lock passes
+    assert _login(client, "target", "guess-again", **elsewhere).status_code == 401
+    longer = _login(client, "target", "guess-again-2", **elsewhere)
     assert longer.status_code == 429 and int(longer.headers["Retry-After"]) > first_wait
 
 
@@ -174,7 +175,7 @@ def test_a_long_lockout_is_not_forgotten_the_moment_it_ends(client, make_staff, 
     # Ten failures in, the lock had grown to 32 minutes; it has just ended, so the last failure is older than
     # the 30-minute window. The next failure must lock for longer still, not start a fresh allowance.
     now = clock.now()
-    LoginThrottle(key="user:target", failures=settings.login_max_failures + 5,
+    LoginThrottle(key="pair:target|127.0.0.1", failures=settings.login_max_failures + 5,
                   last_failure_at=now - dt.timedelta(minutes=33), locked_until=now - dt.timedelta(seconds=5)).save()
     assert _login(client, "target", "guess").status_code == 401
     locked = _login(client, "target", "guess")

@@ -140,7 +140,7 @@ def test_another_accounts_spending_does_not_count(client, designer, department, 
 def looping_service(client, make_staff, department, resident_headers, monkeypatch, policy):
     """A published service whose process loops past the step limit (50 here) on every submission."""
     monkeypatch.setattr(instances, "ENGINE", Engine(Sandbox(Limits(max_steps=50))))
-    policy(breaker_hits=2, breaker_window_seconds=600)
+    policy(breaker_hits=2, breaker_window_seconds=600, breaker_accounts=1)   # one account opens it (below: several)
     _, designer = make_staff("designer-svc", [{"role": "designer", "department_id": department["id"]}])
     publish_form(client, designer, department["id"], "residence_apply", APPLY_FORM)
     publish_process(client, designer, department["id"], "looping", _loop("looping", "k < 100000"))

@@ -116,8 +116,11 @@ def test_prefill_from_the_profile():
     out = validation.validate(FORM, with_(name="冒名顶替", id_card=None, phone=None), prefill_profile=profile)
     assert out["name"] == "王五"                                   # read-only: the verified name wins
     assert out["id_card"] == ID_CARD and out["phone"] == "13900139000"   # empty: filled from the profile
-    out = validation.validate(FORM, with_(phone="13700137000"), prefill_profile=profile)
-    assert out["phone"] == "13700137000"                           # editable and given: kept
+    out = validation.validate(FORM, with_(phone="13700137000", id_card="110101199003076632"),
+                              prefill_profile=profile)
+    assert out["phone"] == "13900139000" and out["id_card"] == ID_CARD   # editable but verified: the profile's
+    out = validation.validate(FORM, with_(phone="13700137000"), prefill_profile={"name": "王五"})
+    assert out["phone"] == "13700137000"                           # a slot the profile lacks: what was typed
 
 
 def test_errors_carry_both_languages():

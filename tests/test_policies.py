@@ -106,11 +106,15 @@ def test_eligible_residents_are_granted_once_notified_and_answer_in_the_app(
     r = client.post(f"/api/v1/me/grants/{grant['id']}/confirm", json={"version": 1}, headers=young)
     assert r.status_code == 404
 
-    # each decision is audited with the inputs it used
+    # each decision is audited with a hash of the inputs it used: the population attributes stay with the grant,
+    # never in the immutable audit chain
     records = client.get("/api/v1/audit", query_string={"action": "grant.offer"}, headers=admin_headers).json
     items = records["items"] if isinstance(records, dict) else records
     [offer] = [i for i in items if i["action"] == "grant.offer"]
-    assert offer["details"]["inputs"]["hukou"] == "110101" and offer["details"]["outputs"]["amount"] == 300
+    assert "inputs" not in offer["details"] and offer["details"]["outputs"]["amount"] == 300
+    assert "110101" not in str(offer["details"]) and "1940" not in str(offer["details"])
+    from workflows.cases.policies.evaluate import inputs_hash
+    assert offer["details"]["inputs_hash"] == inputs_hash(grant["inputs"])
 
 
 def test_a_licence_held_makes_a_resident_eligible_and_a_declined_grant_stays_declined(

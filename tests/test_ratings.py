@@ -70,7 +70,7 @@ def test_a_bad_rating_is_followed_up_by_the_department(case, civil_lead):
     assert (done["status"], done["outcome"], done["kind"]) == ("done", "resolved", "rating_followup")
     assert case.todo(case.civil_2) == []
     shown = case.client.get(f"/api/v1/applications/{submitted['id']}/rating", headers=case.resident).json
-    assert shown["reply"]["comment"] == "已电话回访，说明原因并致歉" and shown["reply"]["actor_name"] == "civil-2"
+    assert shown["reply"]["comment"] == "已电话回访，说明原因并致歉" and shown["reply"]["actor_name"] == "民政局"
     assert case.application(submitted["id"])["status"] == "rejected"      # the case itself is untouched
 
     listed = case.client.get("/api/v1/ratings", query_string={"bad": "true"}, headers=civil_lead).json

@@ -113,7 +113,11 @@ def test_a_result_is_offered_to_a_later_form_asking_for_its_kind_and_attached_as
     # revoked by the issuing department: no longer offered, and verification says so
     r = case.client.post(f"/api/v1/licences/{licence['number']}/revoke", json={"reason": "信息有误"},
                          headers=case.housing_1)
-    assert r.status_code == 403
+    unknown = case.client.post("/api/v1/licences/DZ2099010199999/revoke", json={"reason": "信息有误"},
+                               headers=case.housing_1)
+    # another department's licence and no licence at all answer alike: the number tells nothing
+    assert r.status_code == unknown.status_code == 404 and r.json["code"] == unknown.json["code"] == "not_found"
+    assert r.json["message"] == unknown.json["message"]
     r = case.client.post(f"/api/v1/licences/{licence['number']}/revoke", json={"reason": "信息有误"},
                          headers=case.civil_2)
     assert r.status_code == 200 and r.json["status"] == "revoked"

@@ -73,14 +73,17 @@ class LoginSession(me.Document):
 
 
 class LoginThrottle(me.Document):
-    """Failed logins per account ("user:NAME") and per client address ("ip:ADDR")."""
+    """Failed logins per account and address ("pair:NAME|ADDR"), per address ("ip:ADDR") and per account
+    ("user:NAME"); and the addresses that signed in to an account ("known:NAME|ADDR"). See throttle.py."""
     key = me.StringField(required=True, unique=True)
     failures = me.IntField(default=0)
     last_failure_at = me.DateTimeField()
     locked_until = me.DateTimeField()
+    known_until = me.DateTimeField()   # "known:NAME|ADDR": an address that signed in to the account (a known device)
 
     meta = {"collection": "login_throttles",
-            "indexes": [{"fields": ["last_failure_at"], "expireAfterSeconds": 86400}]}
+            "indexes": [{"fields": ["last_failure_at"], "expireAfterSeconds": 86400},
+                        {"fields": ["known_until"], "expireAfterSeconds": 0}]}
 
 
 class WeChatAccessToken(me.Document):

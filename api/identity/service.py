@@ -26,10 +26,10 @@ def hash_password(password: str) -> str:
 
 def actor_of(user: User, session_id: str | None = None) -> Actor:
     return _actor(user.id, user.username or user.display_name or "",
-                  [(grant.role, grant.department_id) for grant in user.grants], session_id)
+                  [(grant.role, grant.department_id) for grant in user.grants], session_id, user.display_name or "")
 
 
-def _actor(user_id, username: str, grants, session_id: str | None) -> Actor:
+def _actor(user_id, username: str, grants, session_id: str | None, display_name: str = "") -> Actor:
     """The Actor of a user id, name and (role, department id or None) grants."""
     roles, departments = set(), {}
     for role, department_id in grants:
@@ -38,11 +38,11 @@ def _actor(user_id, username: str, grants, session_id: str | None) -> Actor:
             departments.setdefault(role, set()).add(str(department_id))
     return Actor(user_id=str(user_id), roles=frozenset(roles),
                  departments={role: frozenset(ids) for role, ids in departments.items()},
-                 username=username, session_id=session_id)
+                 username=username, session_id=session_id, display_name=display_name)
 
 
 def login(settings: Settings, username: str, password: str, address: str) -> tokens.TokenPair:
-    throttle.check(settings, username, address)
+    lock = throttle.check(settings, username, address)   # raises, unless this is a known device of the account
     user = User.objects(username=username.strip(), kind="staff").first()
     try:
         hasher.verify(user.password_hash if user and user.password_hash else _DUMMY_HASH, password)
@@ -53,10 +53,12 @@ def login(settings: Settings, username: str, password: str, address: str) -> tok
         throttle.fail(settings, username, address)
         audit.record(Actor(user_id=str(user.id) if user else "anonymous", username=username[:64]),
                      "auth.login_failed", "user", user.id if user else "", address=address)
+        if lock is not None:
+            raise lock          # locked: only the right password gets through, from a known device
         raise Unauthorized("bad_credentials")
     if user.disabled:
         raise Forbidden("account_disabled")
-    throttle.succeed(username)
+    throttle.succeed(username, address)
     if hasher.check_needs_rehash(user.password_hash):
         User.objects(id=user.id).update_one(set__password_hash=hasher.hash(password))
     pair = tokens.issue(settings, user)
@@ -162,7 +164,7 @@ def authenticate_user(settings: Settings, access_token: str) -> tuple[Actor, dic
         raise Unauthorized("token_invalid")
     grants = [(grant.get("role"), grant.get("department_id")) for grant in stored.get("grants") or []]
     return _actor(stored["_id"], stored.get("username") or stored.get("display_name") or "", grants,
-                  claims["sid"]), stored
+                  claims["sid"], stored.get("display_name") or ""), stored
 
 
 def user_from_stored(stored: dict) -> User:

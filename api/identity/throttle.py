@@ -1,8 +1,15 @@
-"""Growing lockout after repeated failed logins, per account and per client address.
+"""Growing lockout after repeated failed logins, counted per account and address together, per address, and per
+account across addresses — so that nobody can lock somebody else out.
 
-After `login_max_failures` failures in a row an account is locked for `login_lockout_seconds`, doubling with
-each further failure (capped at a day). A client address gets four times the allowance, so one address cannot
-walk through many accounts. Failures older than the window are forgotten.
+- `pair:NAME|ADDR`: this account from this address; `login_max_failures` failures in a row lock it for
+  `login_lockout_seconds`, doubling with each further failure (capped at a day).
+- `ip:ADDR`: four times the allowance, so one address cannot walk through many accounts.
+- `user:NAME`: twenty times the allowance, from any addresses (guessing spread over many addresses).
+- `known:NAME|ADDR`: an address that signed in to this account with its password before (a known device). From
+  there no lock keeps the right password out: a resident failing their approver's login from anywhere — or from
+  the approver's own office address — does not stop the approver. A wrong password from it while a lock holds is
+  still answered 429, so guessing there learns nothing new.
+Failures older than the window are forgotten; known devices after KNOWN_DAYS without a sign-in.
 """
 from __future__ import annotations
 
@@ -17,19 +24,38 @@ from core.settings import Settings
 
 WINDOW = dt.timedelta(minutes=30)
 MAX_LOCK_SECONDS = 86400
+KNOWN_DAYS = 90
+
+
+def _name(username: str) -> str:
+    return username.strip().lower()
 
 
 def keys(username: str, address: str) -> list[tuple[str, int]]:
-    return [(f"user:{username.strip().lower()}", 1), (f"ip:{address}", 4)]
+    name = _name(username)
+    return [(f"pair:{name}|{address}", 1), (f"ip:{address}", 4), (f"user:{name}", 20)]
 
 
-def check(settings: Settings, username: str, address: str) -> None:
-    """Raise 429 with Retry-After while the account or the address is locked."""
+def known_key(username: str, address: str) -> str:
+    return f"known:{_name(username)}|{address}"
+
+
+def check(settings: Settings, username: str, address: str) -> TooManyRequests | None:
+    """Raise 429 with Retry-After while the account from this address, the address or the account is locked —
+    unless the address is a known device of the account: then return the lock, and the caller lets only the right
+    password through."""
     now = clock.now()
-    for throttle in LoginThrottle.objects(key__in=[k for k, _ in keys(username, address)]):
-        if throttle.locked_until and clock.as_utc(throttle.locked_until) > now:
-            wait = int((clock.as_utc(throttle.locked_until) - now).total_seconds()) + 1
-            raise TooManyRequests("account_locked", retry_after=wait)
+    known = known_key(username, address)
+    found = {t.key: t for t in LoginThrottle.objects(key__in=[k for k, _ in keys(username, address)] + [known])}
+    locks = [clock.as_utc(t.locked_until) for key, t in found.items()
+             if key != known and t.locked_until and clock.as_utc(t.locked_until) > now]
+    if not locks:
+        return None
+    error = TooManyRequests("account_locked", retry_after=int((max(locks) - now).total_seconds()) + 1)
+    device = found.get(known)
+    if device is not None and device.known_until and clock.as_utc(device.known_until) > now:
+        return error
+    raise error
 
 
 def fail(settings: Settings, username: str, address: str) -> None:
@@ -48,5 +74,10 @@ def fail(settings: Settings, username: str, address: str) -> None:
             LoginThrottle.objects(key=key).update_one(set__locked_until=now + dt.timedelta(seconds=seconds))
 
 
-def succeed(username: str) -> None:
-    LoginThrottle.objects(key=keys(username, "")[0][0]).delete()
+def succeed(username: str, address: str) -> None:
+    """The right password: this account's failures from this address and across addresses are forgiven, and the
+    address becomes (or stays) a known device of the account."""
+    name = _name(username)
+    LoginThrottle.objects(key__in=[f"pair:{name}|{address}", f"user:{name}"]).delete()
+    db.upsert_and_read(LoginThrottle.objects(key=known_key(username, address)),
+                       set__known_until=clock.now() + dt.timedelta(days=KNOWN_DAYS))

@@ -129,7 +129,8 @@ class Gunicorn:
                     "ZHANGBAN_TOKEN_KEY": base64.urlsafe_b64encode(settings.token_key).decode(),
                     "ZHANGBAN_PII_KEY": base64.urlsafe_b64encode(settings.pii_key).decode(),
                     "ZHANGBAN_LOG_LEVEL": "WARNING"})
-        for name in ("wechat_appid", "wechat_secret", "wechat_api_base"):
+        for name in ("wechat_appid", "wechat_secret", "wechat_api_base", "submissions_per_day", "drafts_per_day",
+                     "draft_bytes_per_day", "ratings_per_day", "bad_ratings_per_day", "urges_per_day"):
             if getattr(settings, name, None):
                 env[f"ZHANGBAN_{name.upper()}"] = str(getattr(settings, name))
         self.process = subprocess.Popen(

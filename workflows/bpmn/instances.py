@@ -17,7 +17,7 @@ from core import audit, clock
 from core import deferred as deferred_records
 from core.actor import Actor
 from core.errors import Conflict, Invalid, NotFound
-from workflows.bpmn import quotas, service
+from workflows.bpmn import quotas, redact, service
 from workflows.bpmn.engine import DEFAULT_ENGINE, Engine, PathRecorder, StepLimitExceeded
 from workflows.bpmn.engine.outcome import Ending, end_reached, end_rejected, routes_rejection
 from workflows.bpmn.limits import DataLimitExceeded, SandboxViolation
@@ -59,14 +59,20 @@ def _incident(error: BaseException, action: str) -> Incident:
     message = str(error).split("\n")[0].strip()
     if cause is not None and str(cause) not in message:
         message = f"{message} ({type(cause).__name__}: {cause})"
-    message = message[:500]
+    # the process data's values never go into a message (workflows/bpmn/redact.py)
+    message = redact.message(message, redact.values_of(error, _chain))[:500]
     return Incident(at=clock.now(), kind=kind, element_id=element_id, message=message, line=line, action=action)
 
 
-def incident_error(incident: Incident) -> IncidentRecorded:
-    return IncidentRecorded("workflow.incident", errors=[{
-        "path": incident.element_id or "", "element_id": incident.element_id, "code": incident.kind,
-        "message": incident.message, **({"line": incident.line} if incident.line else {})}])
+def incident_error(incident: Incident, *, detailed: bool = False) -> IncidentRecorded:
+    """The 422 of a failed step. `detailed` (a designer's test run): the message too, its data values already
+    replaced; otherwise (an approver, a resident) only the element and the kind — no expression text, no names."""
+    item = {"path": incident.element_id or "", "element_id": incident.element_id, "code": incident.kind}
+    if detailed:
+        item.update(message=incident.message, **({"line": incident.line} if incident.line else {}))
+    else:
+        item["message"] = "workflow.incident_hidden"
+    return IncidentRecorded("workflow.incident", errors=[item])
 
 
 # -- the engine, around one action -----------------------------------------------------------------------------
@@ -225,7 +231,7 @@ def _record_incident(actor, instance, incident):
         raise Conflict("workflow.instance_changed")
     audit.record(actor, "process.instance.incident", "process_instance", instance.id, kind=incident.kind,
                  element_id=incident.element_id, during=incident.action)
-    raise incident_error(incident)
+    raise incident_error(incident, detailed=instance.is_test)
 
 
 def complete_task(actor: Actor, instance: Instance, task_id: str, data: dict | None = None, *,

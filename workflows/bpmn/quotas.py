@@ -8,11 +8,8 @@ actions run and what the last minute cost; it gives the lease back with one upda
 lease a killed worker never gave back runs out after `lease_seconds`. The budget is checked when an action
 starts, so an account overshoots by at most the actions it runs at once, each bounded by the per-action limit.
 
-The breaker: every live (not test) action that stops at a CPU or step limit pushes a hit onto its version's
-`process_breakers` document (one findAndModify); `breaker_hits` hits within `breaker_window_seconds` open it.
-While it is open, submissions to services running that version are refused before the engine runs (503 naming
-the service); the version's designers see the hits, and an admin closes it again. Open breakers are read once
-every few seconds per process (one indexed query), not once per submission.
+The breaker per published version, attributed per account and half-open, is workflows/bpmn/breaker.py; this
+module counts every live action's limit hits toward it.
 """
 from __future__ import annotations
 
@@ -20,7 +17,6 @@ import functools
 import logging
 import math
 import secrets
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,17 +25,18 @@ import mongoengine as me
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from core import audit, clock, metrics
+from core import clock, metrics
 from core.actor import Actor
-from core.errors import DomainError, Forbidden, TooManyRequests, Unavailable
+from core.errors import DomainError, TooManyRequests
+from workflows.bpmn import breaker as version_breaker
+from workflows.bpmn.breaker import (OPEN, Breaker, breaker, breaker_view, close,  # noqa: F401 — their old home
+                                    limit_hit, refuse_if_open)
 
 log = logging.getLogger(__name__)
 
 BUCKET = 10            # seconds per CPU bucket
 WINDOW = 60            # the account budget is per minute
 LIMIT_KINDS = ("timeout", "memory")   # incidents at a CPU, step or size limit (not a script's own error)
-MAX_HITS = 50          # hits kept per version
-OPEN_CACHE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -48,13 +45,17 @@ class Policy:
     concurrent_actions: int = 2          # one account's test-run actions at once (across workers and instances)
     lease_seconds: int = 120             # a lease not given back (a killed worker) counts no longer than this
     breaker_hits: int = 5                # limit hits of one published version …
-    breaker_window_seconds: int = 600    # … within this window open its breaker
+    breaker_window_seconds: int = 600    # … within this window throttle the account, and open the breaker …
+    breaker_accounts: int = 3            # … when that many distinct accounts hit it
+    breaker_cooldown_seconds: int = 300  # throttled accounts wait this long; an open breaker then half-opens
 
     @classmethod
     def from_settings(cls, settings) -> "Policy":
         return cls(cpu_ms_per_minute=settings.engine_cpu_ms_per_minute,
                    concurrent_actions=settings.engine_concurrent_actions,
-                   breaker_hits=settings.breaker_hits, breaker_window_seconds=settings.breaker_window_seconds)
+                   breaker_hits=settings.breaker_hits, breaker_window_seconds=settings.breaker_window_seconds,
+                   breaker_accounts=settings.breaker_accounts,
+                   breaker_cooldown_seconds=settings.breaker_cooldown_seconds)
 
 
 _policy = Policy()
@@ -69,6 +70,9 @@ def policy() -> Policy:
     return _policy
 
 
+version_breaker.register_policy(policy)
+
+
 class EngineQuota(me.Document):
     """One account's running engine actions and recent CPU time (written with raw operators only)."""
     id = me.StringField(primary_key=True)            # "account:<user id>"
@@ -78,21 +82,6 @@ class EngineQuota(me.Document):
 
     meta = {"collection": "engine_quotas",
             "indexes": [{"fields": ["updated_at"], "expireAfterSeconds": 86400}]}
-
-
-class Breaker(me.Document):
-    """A published process version's recent limit hits, and whether new submissions to it are refused."""
-    id = me.ObjectIdField(primary_key=True)          # the ProcessVersion's id
-    key = me.StringField()
-    number = me.IntField()
-    department = me.StringField()
-    hits = me.ListField(me.DictField())              # at, kind, element_id, message, action
-    open = me.BooleanField(default=False)
-    opened_at = me.DateTimeField(null=True)
-    closed_at = me.DateTimeField(null=True)          # hits before this no longer count
-    closed_by = me.StringField(default="")
-
-    meta = {"collection": "process_breakers", "indexes": ["open", "department"]}
 
 
 # -- the account budget ----------------------------------------------------------------------------------------
@@ -224,12 +213,16 @@ def observed(func):
         else:
             ids = (subject.process_version_id, subject.key, subject.process_version_number, subject.department)
             action, is_test = (args[0] if args else kwargs.get("action", "")), subject.is_test
+        if not is_test:
+            version_breaker.refuse_throttled(ids[0], actor)   # 429: this account's actions keep hitting limits here
         started, hit = time.thread_time(), None
         try:
             result = func(actor, subject, *args, **kwargs)
             if is_start and result.status == "incident" and result.incidents:
                 last = result.incidents[-1]
                 hit = _Hit(last.kind, last.element_id, last.message, "start")
+            elif is_start and not is_test:
+                version_breaker.probe_passed(ids[0])     # a half-open breaker's probe ran: it closes
             return result
         except DomainError as exc:
             if exc.code == "workflow_incident" and exc.errors:
@@ -243,105 +236,8 @@ def observed(func):
                 metrics.ENGINE_INCIDENTS.labels(process, hit.kind).inc()
                 if hit.kind in LIMIT_KINDS and not is_test:
                     try:
-                        if limit_hit(*ids, hit):
+                        if limit_hit(*ids, hit, account=actor.user_id if actor is not None else ""):
                             metrics.BREAKERS_OPENED.labels(process).inc()
                     except PyMongoError:   # the incident itself is recorded; the count misses one hit
                         log.exception("breaker: could not count a limit hit of %s", process)
     return wrapper
-
-
-# -- the per-version breaker -----------------------------------------------------------------------------------
-
-class _OpenVersions:
-    """The ids of versions whose breaker is open, read at most every few seconds per process."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.ids: frozenset = frozenset()
-        self.read_at = -math.inf
-
-    def get(self) -> frozenset:
-        if time.monotonic() - self.read_at > OPEN_CACHE_SECONDS:
-            ids = frozenset(d["_id"] for d in Breaker._get_collection().find({"open": True}, {"_id": 1}))
-            with self.lock:
-                self.ids, self.read_at = ids, time.monotonic()
-        return self.ids
-
-    def forget(self) -> None:
-        with self.lock:
-            self.read_at = -math.inf
-
-
-OPEN = _OpenVersions()
-
-
-def refuse_if_open(version, service_code: str, service_name: str) -> None:
-    """503 before the engine runs, naming the service, while the version's breaker is open."""
-    if version.id in OPEN.get():
-        metrics.ENGINE_REFUSALS.labels("suspended").inc()
-        raise Unavailable("application.service_suspended", params={"service": service_name or service_code},
-                          errors=[{"path": "/service_code", "code": "service_suspended",
-                                   "message": f"{service_code}: process {version.key} v{version.version} is "
-                                              f"suspended after repeated CPU or step limit hits"}])
-
-
-def limit_hit(version_id, key: str, number: int, department: str, incident) -> bool:
-    """Count one live action that stopped at a limit; open the breaker at the threshold. True when this hit
-    opened it."""
-    p = _policy
-    now = clock.now()
-    hit = {"at": now, "kind": incident.kind, "element_id": incident.element_id or "",
-           "message": (incident.message or "")[:300], "action": incident.action or ""}
-    collection = Breaker._get_collection()
-    found = collection.find_one_and_update(
-        {"_id": version_id},
-        {"$push": {"hits": {"$each": [hit], "$slice": -MAX_HITS}},
-         "$set": {"key": key, "number": number, "department": department}},
-        upsert=True, return_document=ReturnDocument.AFTER) or collection.find_one({"_id": version_id})
-    if found is None or found.get("open"):
-        return False
-    since = now.timestamp() - p.breaker_window_seconds
-    closed = clock.as_utc(found["closed_at"]).timestamp() if found.get("closed_at") else -math.inf
-    counted = [h for h in found.get("hits", []) if clock.as_utc(h["at"]).timestamp() > max(since, closed)]
-    if len(counted) < p.breaker_hits:
-        return False
-    if not collection.update_one({"_id": version_id, "open": {"$ne": True}},
-                                 {"$set": {"open": True, "opened_at": now}}).modified_count:
-        return False            # another worker opened it
-    OPEN.forget()
-    audit.record(None, "process.version.suspend", "process_version", version_id, key=key, version=number,
-                 hits=len(counted), kind=incident.kind, element_id=incident.element_id or "")
-    return True
-
-
-def breaker(actor: Actor, key: str, number: int) -> dict:
-    """What the version's designers (and admins) see: its limit hits and whether submissions are refused."""
-    from workflows.bpmn import service   # late: instances (which service serves) imports this module
-
-    return breaker_view(service.get_version(actor, key, number))
-
-
-def breaker_view(version) -> dict:
-    found = Breaker.objects(id=version.id).first()
-    hits = list(found.hits) if found else []
-    return {"key": version.key, "version": version.version, "open": bool(found and found.open),
-            "opened_at": found.opened_at if found else None, "closed_at": found.closed_at if found else None,
-            "closed_by": found.closed_by if found else "", "hits": hits[::-1],
-            "threshold": {"hits": _policy.breaker_hits, "window_seconds": _policy.breaker_window_seconds}}
-
-
-def close(actor: Actor, key: str, number: int) -> dict:
-    """An admin re-enables submissions to the version; earlier hits no longer count."""
-    from workflows.bpmn import service
-
-    if not actor.is_admin:
-        raise Forbidden()
-    version = service.get_version(actor, key, number)
-    now = clock.now()
-    changed = Breaker.objects(id=version.id, open=True).update_one(
-        set__open=False, set__closed_at=now, set__closed_by=actor.user_id)
-    OPEN.forget()
-    if changed:
-        audit.record(actor, "process.version.resume", "process_version", version.id, key=version.key,
-                     version=version.version)
-    return breaker_view(version)

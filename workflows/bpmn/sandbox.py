@@ -205,6 +205,8 @@ def _check_timer(definition, value, task):
         elif isinstance(definition, CycleTimerEventDefinition):
             cycles, start, duration = definition.parse_iso_recurring_interval(value)
             (start + duration).isoformat()
+            if duration.total_seconds() <= 0:   # due again the moment it fires: the action's budget, spent
+                raise ValueError("a timer cycle needs a period longer than zero")
     except Exception as e:   # noqa: BLE001 — whatever the parser raises, the designer needs the element
         error = SandboxViolation(f"not a usable timer {value if type(value) is str else type(value).__name__!r:.60}: "
                                  f"{e}"[:300], kind="error")

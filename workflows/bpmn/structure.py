@@ -7,9 +7,14 @@ only when an instance runs (a 500, a recursion error reported as invalid BPMN, a
   parallel branches, when an instance starts: thousands of branches outgrew the state limit before any data.
 - chain length: SpiffWorkflow's parser and its planning of future tasks recurse once per element along a path;
   about 475 elements in a row hit Python's recursion limit.
+- timer cycles: a cycle whose period is zero (`R/PT0S`, `R5/PT0S`) is due again the moment it fires, and spent
+  its action's whole CPU budget firing; a written-out cycle is checked here, a computed one when it runs
+  (workflows/bpmn/sandbox.py `_check_timer`, engine/timers.py).
 All walks here are iterative.
 """
 from __future__ import annotations
+
+import ast
 
 from lxml import etree
 
@@ -103,3 +108,26 @@ def _longest_path(outgoing: dict) -> tuple[int, str] | None:
         depth[node], end[node] = best, tail
     top = max(order, key=depth.__getitem__)
     return depth[top], end[top]
+
+
+def zero_cycle(value: str) -> bool:
+    """True for an ISO 8601 repeating interval whose period is zero or less ("R/PT0S", "R5/PT0S")."""
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+    try:
+        _, _, period = TimerEventDefinition.parse_iso_recurring_interval(value)
+    except Exception:   # noqa: BLE001 — not a cycle this check can read: the run-time check names it
+        return False
+    return period.total_seconds() <= 0
+
+
+def check_timer_cycles(root, error, errors: list) -> None:
+    """A timer cycle written as a text constant with a period of zero, named by its event."""
+    for element in root.iter(f"{{{BPMN}}}timeCycle"):
+        try:
+            value = ast.literal_eval((element.text or "").strip())
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            continue    # an expression: computed when the timer starts, and checked then
+        if isinstance(value, str) and zero_cycle(value):
+            errors.append(error("zero_timer_cycle", f"the timer cycle {value[:60]!r} repeats with a period of zero: "
+                                "it would fire again at once, for ever; give it a period (e.g. R3/PT1H)", element))

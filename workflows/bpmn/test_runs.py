@@ -23,7 +23,7 @@ def start_test_run(actor: Actor, key: str, number: int, data: dict | None) -> di
     version = service.get_version(actor, key, number)
     instance = instances.start(actor, version, task_data.prepare_start(version, data), is_test=True)
     if instance.status == "incident":   # one rule for every action: an incident answers 422 (docs/bpmn.md)
-        error = instances.incident_error(instance.incidents[-1])
+        error = instances.incident_error(instance.incidents[-1], detailed=True)
         error.errors[0]["instance_id"] = str(instance.id)   # the run is kept: GET …/test-runs/{instance_id}
         raise error
     return instances.view(instance)

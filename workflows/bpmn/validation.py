@@ -134,6 +134,7 @@ def validate(bpmn_xml: str, dmn: list[dict], ctx: Context) -> Result:
     processes = root.findall(f"{{{BPMN}}}process")
     structure.check_names([root, *dmn_roots], _error, errors, ["/bpmn_xml", *(f"/dmn/{i}/xml" for i in range(len(dmn)))])
     structure.check_shape(processes, FLOW_NODES | UNSUPPORTED, _error, errors)
+    structure.check_timer_cycles(root, _error, errors)
     process_id = _main_process(processes, ctx.key, errors)
     local_ids = {p.get("id") for p in processes}
     if ctx.prefetch:   # one batch of look-ups instead of one per user task and call activity

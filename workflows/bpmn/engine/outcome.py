@@ -16,6 +16,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
 
 from workflows.bpmn.engine.spiff import countersign_of, properties
+from workflows.bpmn.limits import check_data
 
 OUTCOME, ON_REJECT = "outcome", "onReject"
 OUTCOMES = ("approved", "rejected")
@@ -55,8 +56,12 @@ def routes_rejection(task) -> bool:
 
 def end_rejected(workflow, task, data: dict) -> Ending:
     """不同意 that ends the case: the opinion stays on the task, every open task and timer is cancelled and the
-    process is over; no later step opens."""
+    process is over; no later step opens. The data is held to the limits a completion's is (Engine.complete):
+    a rejection took any size the state could hold."""
     if data:
+        limits = workflow.script_engine.sandbox.limits
+        check_data(data, limits, what="the task data")
         task.set_data(**data)
+        check_data(task.data, limits, what="the task data")
     workflow.cancel()
     return Ending(task.task_spec.bpmn_id, REJECTED)

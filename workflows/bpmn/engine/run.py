@@ -78,6 +78,7 @@ class Engine:
     def steps(self, workflow: BpmnWorkflow):
         """do_engine_steps under the action's budget. Each expression has its own CPU limit; this bounds how
         many run: a loop drawn in BPMN, or a call activity calling itself, would otherwise never stop."""
+        timers.refuse_zero_cycles(workflow)
         with action_budget(self.limits) as deadline:
             self._steps(workflow, deadline)
 

@@ -8,6 +8,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from workflows.bpmn.limits import SandboxViolation
+
 
 def definitions(definition) -> list:
     """An event's definitions: an event-based gateway (or an event with several definitions) waits for each."""
@@ -102,3 +104,14 @@ def restore_cycles(cycles: list) -> None:
             value["next"] = (datetime.fromisoformat(scheduled) + timedelta(seconds=value["duration"])).isoformat()
         else:
             value["next"] = scheduled
+
+
+def refuse_zero_cycles(workflow) -> None:
+    """A waiting cycle whose period is zero (one stored before uploads and the sandbox refused them) is due again
+    the moment it fires and would spend the action's whole CPU budget firing: an error naming its event instead."""
+    for task in workflow.event_manager.tasks.values():
+        value = task.internal_data.get("event_value")
+        if isinstance(value, dict) and value.get("cycles") != 0 and (value.get("duration") or 0) <= 0:
+            error = SandboxViolation("the timer cycle repeats with a period of zero; give it a period", kind="error")
+            error.task = task     # the incident names the element
+            raise error

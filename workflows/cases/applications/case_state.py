@@ -76,6 +76,7 @@ def opened(app: Application, rows: list[dict], previous=(), revision: int | None
     for row in new:
         who = [row["assignee"]] if row["assignee"] else row["candidate_users"] or \
             approvers.get(row["candidate_departments"][0] if row["candidate_departments"] else "", [])
+        who = [u for u in who if u not in row.get("recused", ())]     # 回避: not the applicant or their helper
         found += notify.messages("task_assigned", who, application=app, title=f"{row['name']}：{app.service_name}",
                                  body=f"办件编号 {app.number or ''}",
                                  dedupe=f"opened:{app.id}:{row['task_id']}:{revision or 0}")

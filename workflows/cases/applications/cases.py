@@ -22,7 +22,6 @@ from workflows.bpmn.models import Instance, ProcessVersion
 from workflows.cases.tasks.projection import CaseInfo
 
 MAX_DRAFT_BYTES = 256 * 1024     # an autosaved draft (checked on submit; only its size is checked before)
-PII_WIDGETS = ("id-card", "mobile")
 
 
 NUMBER_BLOCK = 10     # numbers a process takes from the day's counter in one write
@@ -94,23 +93,42 @@ def mask_name(name: str | None) -> str:
     return name[0] + "*" * (len(name) - 1)
 
 
-def masked_data(form_version, data: dict) -> dict:
-    """The data with 身份证号 and 手机号 fields masked (for handlers; owners see their own data in clear)."""
-    def walk(fields, value):
+def mask_value(data_class: str, value):
+    """One value of a data class (forms' MASKS) as staff see it: 110***********1234, 138****5678, 张*, a bank
+    card's last four, an address's first characters (an address field keeps its region codes, not its detail)."""
+    if isinstance(value, dict) and data_class == "address":
+        return {**value, "detail": mask_value("address", value["detail"])} if value.get("detail") else value
+    if not isinstance(value, str) or not value:
+        return value
+    if data_class == "name":
+        return mask_name(value)
+    if data_class == "bank-card":
+        digits = value.replace(" ", "")
+        return "*" * max(len(digits) - 4, 0) + digits[-4:]
+    if data_class == "address":
+        keep = min(6, len(value) // 3)
+        return value[:keep] + "*" * min(len(value) - keep, 12)
+    return pii.mask(value)
+
+
+def masked_data(form_version, data: dict, *, clear: frozenset = frozenset()) -> dict:
+    """The data with every field of a data class (`x-ui.mask`, the id-card and mobile widgets) masked, for
+    staff; owners see their own data in clear. `clear`: top-level fields left whole (a helper's fields to fill)."""
+    def walk(fields, value, top=False):
         if not isinstance(value, dict):
             return value
         out = dict(value)
         for f in fields:
-            if f.name not in out:
+            if f.name not in out or top and f.name in clear:
                 continue
-            if f.widget in PII_WIDGETS and isinstance(out[f.name], str):
-                out[f.name] = pii.mask(out[f.name])
+            if f.mask:
+                out[f.name] = mask_value(f.mask, out[f.name])
             elif f.kind == "group":
                 out[f.name] = walk(f.children, out[f.name])
             elif f.kind == "repeat" and isinstance(out[f.name], list):
                 out[f.name] = [walk(f.children, row) for row in out[f.name]]
         return out
-    return walk(form_validation.compiled(form_version).form.fields, data)
+    return walk(form_validation.compiled(form_version).form.fields, data, top=True)
 
 
 def dump_data(data: dict) -> str:
@@ -136,7 +154,12 @@ def case_info(app: Application, version_id=None, process_version: ProcessVersion
     return CaseInfo(application_id=app.id, instance_id=app.instance_id, number=app.number or "",
                     applicant_name=app.applicant_name, service_code=app.service_code,
                     service_name=app.service_name, department=app.department, due_at=app.due_at,
-                    pinned_forms=pinned)
+                    pinned_forms=pinned, recused=recused(app))
+
+
+def recused(app: Application) -> list[str]:
+    """回避: who may not act on this case — its applicant, and the helper who submitted it for them."""
+    return [u for u in dict.fromkeys((app.applicant_id, app.helper_id)) if u]
 
 
 def steps_from(rows: list[dict]) -> list[Step]:

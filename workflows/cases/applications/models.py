@@ -13,6 +13,11 @@ from core import deferred as deferred_records
 STATUSES = ("draft", "submitted", "returned", "approved", "rejected", "withdrawn", "cancelled")
 OPEN = ("submitted", "returned")
 FINAL = ("approved", "rejected", "withdrawn", "cancelled")
+# A person's comment (an approver's opinion, a reason) is at most COMMENT_MAX characters (the API schemas say so);
+# a timeline line may put a short lead before it (to whom a task went, 同意/不同意, how many were copied), so the
+# line's own limit leaves room for that lead and a comment is always stored whole (`Event.line`).
+COMMENT_MAX = 2000
+LINE_MAX = COMMENT_MAX + 200
 
 
 class Step(me.EmbeddedDocument):
@@ -33,13 +38,20 @@ class Event(me.EmbeddedDocument):
     department = me.StringField(default="")
     actor_id = me.StringField(default="")
     actor_name = me.StringField(default="")
-    comment = me.StringField(default="", max_length=2000)
+    comment = me.StringField(default="", max_length=LINE_MAX)
     signature = me.StringField(default="")         # an attachment id
     paused_days = me.IntField(null=True)           # supplemented: working days the clock stood still (补正)
     automatic = me.BooleanField(default=False)     # 秒批: decided by the service's DMN decision, no person
     on_behalf = me.BooleanField(default=False)     # 帮办代办: the actor is a helper acting for the applicant
     rule = me.StringField(default="")              # 秒批: the rule that decided ("id (description)")
     decision_id = me.StringField(default="")       # 秒批: the DMN decision
+
+    @staticmethod
+    def line(lead: str, comment: str = "", sep: str = "：") -> str:
+        """A timeline text: a short lead (cut to what leaves room) and the whole comment."""
+        comment = comment[:COMMENT_MAX]
+        lead = lead[:LINE_MAX - len(comment) - len(sep)]
+        return f"{lead}{sep}{comment}" if lead and comment else (lead or comment)
 
 
 class ReturnRequest(me.EmbeddedDocument):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from bson import ObjectId
 from mongoengine.errors import NotUniqueError
 
-from core import audit, clock
+from core import audit, clock, throttle
 from core import deferred as deferred_records
 from core.actor import Actor
 from core.errors import Conflict, Invalid, NotFound, Unavailable
@@ -32,6 +32,7 @@ from workflows.bpmn.models import Instance
 from workflows.cases.notify import service as notify
 from workflows.cases.tasks import projection
 from workflows.cases.tasks.models import HumanTask
+from workflows.cases.tasks.names import staff_name
 
 WITHDRAWABLE = ("draft", "submitted", "returned")
 log = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ class OnBehalf:
 def _who(actor: Actor, on_behalf: OnBehalf | None) -> dict:
     """The timeline's actor fields: the helper when one acts for the applicant."""
     if on_behalf:
-        return {"actor_id": on_behalf.helper.user_id, "actor_name": on_behalf.helper.username, "on_behalf": True}
+        # named as staff are on a timeline (display name or department), never by login name
+        return {"actor_id": on_behalf.helper.user_id, "actor_name": staff_name(on_behalf.helper), "on_behalf": True}
     return {"actor_id": actor.user_id, "actor_name": actor.username}
 
 
@@ -81,10 +83,12 @@ def create(actor: Actor, *, service_code: str, data: dict, submit: bool, profile
     if bundle:
         app.bundle_id, app.bundle_part = bundle
     if on_behalf:
-        app.helper_id, app.helper_name = on_behalf.helper.user_id, on_behalf.helper.username
+        app.helper_id, app.helper_name = on_behalf.helper.user_id, staff_name(on_behalf.helper)
         app.authorisation_id = on_behalf.authorisation_id
     if submit:
         return _submit(actor, app, sv, data, profile, is_new=True, context=context, on_behalf=on_behalf)
+    throttle.hit("drafts", actor.user_id)                                  # 429 past the day's drafts …
+    throttle.hit("draft_bytes", actor.user_id, amount=len(app.data_json.encode()))  # … or bytes
     try:
         app.save(force_insert=True)
     except NotUniqueError:
@@ -98,8 +102,10 @@ def save_draft(actor: Actor, app_id: str, expected_version: int, data: dict) -> 
     app = cases.owned(actor, app_id)
     if app.status != "draft":
         raise Conflict("application.not_draft")
+    data_json = cases.dump_data(data)
+    throttle.hit("draft_bytes", actor.user_id, amount=len(data_json.encode()))
     if not Application.objects(id=app.id, version=expected_version, status="draft").update_one(
-            set__data_json=cases.dump_data(data), set__updated_at=clock.now(), inc__version=1):
+            set__data_json=data_json, set__updated_at=clock.now(), inc__version=1):
         raise Conflict("application.changed")
     return app.reload()
 
@@ -121,12 +127,13 @@ def submit_draft(actor: Actor, app_id: str, expected_version: int, profile: dict
 
 def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: bool, context: dict | None = None,
             on_behalf: OnBehalf | None = None):
+    throttle.hit("submissions", actor.user_id, scope=sv.code)   # 429 past the resident's day for this service
     form_version = forms.get_published(sv.body.form_key, sv.body.form_version)
     clean = form_validation.validate(form_version, data, prefill_profile=profile)
     attachment_ids = form_validation.attachment_ids(form_version, clean)
     storage.assert_owned(actor.user_id, attachment_ids, also=on_behalf.helper.user_id if on_behalf else None)
     process_version = processes.published_version(sv.body.process_key, sv.body.process_version)
-    quotas.refuse_if_open(process_version, sv.code, sv.body.name)   # suspended after repeated limit hits: 503
+    quotas.refuse_if_open(process_version, sv.code, sv.body.name, actor)   # 503 suspended; 429 this account throttled
 
     if app.id is None:
         app.id = ObjectId()      # the instance names its application before either is written

@@ -41,6 +41,25 @@ def register_department_names(resolver) -> None:
     _department_names[0] = resolver
 
 
+_verified_names = [lambda user_id: None]
+
+
+def register_verified_names(resolver) -> None:
+    """`resolver(user_id) -> the verified real name or None`: people are identity's (the delivery room registers
+    it). A result names its verified holder, never what a form field said."""
+    _verified_names[0] = resolver
+
+
+def holder_name(app: Application) -> str:
+    """The applicant's verified name; for an applicant never verified, the form's name field (else the masked
+    name approvers see)."""
+    verified = _verified_names[0](app.applicant_id)
+    if verified:
+        return verified
+    name = app.data.get("name")
+    return name if isinstance(name, str) and name else app.applicant_name
+
+
 def licence_kind(service_code: str) -> str:
     """A result's kind is its service's code as a form names it (`x-prefill: material.residence_permit`)."""
     kind = service_code.replace("-", "_").replace(".", "_")
@@ -74,9 +93,7 @@ def _issue(store, app: Application) -> PersonalMaterial | None:
     seal = Seal.objects(id=app.department).first()
     seal_bytes, seal_sha = _image(store, seal.attachment_id if seal else "")
     signature_bytes, signature_sha = _image(store, signature_id)
-    data = app.data
-    facts = pdf.Facts(title="准予许可决定书", service=app.service_name, decision="准予办理",
-                      applicant=data.get("name") if isinstance(data.get("name"), str) else app.applicant_name,
+    facts = pdf.Facts(title="准予许可决定书", service=app.service_name, decision="准予办理", applicant=holder_name(app),
                       application_number=app.number or "", number=licence_number(app),
                       date=clock.china(issued_at).date().isoformat(), issuer=issuer, valid_until="长期")
     canonical = json.dumps(facts.canonical(seal_sha, signature_sha), ensure_ascii=False, sort_keys=True,

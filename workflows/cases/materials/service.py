@@ -15,7 +15,7 @@ from mongoengine.errors import NotUniqueError
 
 from core import audit, clock, db
 from core.actor import Actor
-from core.errors import Conflict, Forbidden, NotFound
+from core.errors import Conflict, NotFound
 from storage import service as storage
 from workflows.cases.applications.models import Application
 from workflows.cases.materials.models import PersonalMaterial
@@ -147,11 +147,11 @@ def _licence(number: str) -> PersonalMaterial:
 
 def revoke(actor: Actor, number: str, reason: str) -> PersonalMaterial:
     """The issuing department (its approvers or leads) or an admin revokes a licence: no longer offered, and
-    verification says revoked."""
+    verification says revoked. Anyone else hears what "no such licence" answers (404): numbers are guessable."""
     material = _licence(number)
     if not (actor.is_admin or material.issuer_id in (actor.department_ids("approver") |
                                                       actor.department_ids("lead"))):
-        raise Forbidden()
+        raise NotFound()
     if material.status == "revoked":
         raise Conflict("material.already_revoked")
     if not PersonalMaterial.objects(id=material.id, version=material.version, status="valid").update_one(

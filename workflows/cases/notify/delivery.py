@@ -30,7 +30,8 @@ DEFAULT_PAGES = {"application": "pages/applications/detail?id={application_id}",
 KIND_NAMES = {"submitted": "已提交", "task_assigned": "待办", "returned": "需补正", "approved": "已办结",
               "rejected": "未通过", "overdue": "已超期", "reminder": "即将到期", "cc": "抄送", "urged": "催办",
               "transferred": "转办", "delegated": "委派", "signer_added": "加签", "escalated": "超期督办",
-              "grant_offered": "免申即享", "task_cancelled": "无需办理"}
+              "grant_offered": "免申即享", "task_cancelled": "无需办理", "authorisation": "代办授权",
+              "proxy_act": "帮办代办"}
 # WeChat's limits on a keyword's value, by the keyword's type (its name without the number)
 VALUE_LIMITS = {"thing": 20, "character_string": 32, "phrase": 5, "name": 10, "number": 32, "letter": 32,
                 "symbol": 5, "phone_number": 17, "car_number": 8, "amount": 10}

@@ -7,7 +7,9 @@ from core import clock
 
 KINDS = ("submitted", "task_assigned", "returned", "approved", "rejected", "overdue", "reminder", "cc", "urged",
          "transferred", "delegated", "signer_added", "escalated", "task_cancelled",
-         "grant_offered")     # 免申即享: a benefit granted without an application, to confirm or decline
+         "grant_offered",     # 免申即享: a benefit granted without an application, to confirm or decline
+         "authorisation",     # 帮办代办: an authorisation given or recorded for the resident (确认 / 拒绝 when pending)
+         "proxy_act")         # 帮办代办: a helper acted for the resident
 # pending: waits for the worker; sending: handed to WeChat (a worker that dies here leaves it, and it is marked
 # failed, never sent again); sent; refused: the person has not subscribed (WeChat 43101); failed: gave up;
 # skipped: in-app only (no template for the kind, or the person has no WeChat openid)

@@ -4,11 +4,14 @@ A run walks residents' profiles by `_id` in batches (keyset, no skip). Per batch
 policy and period already has among them (those are not decided again), one for the valid licences they hold, the
 DMN decision for each of the rest in the sandbox, one bulk insert of the grants (a unique index on policy, person
 and period makes a repeated or concurrent run insert nothing twice), one bulk write of their notifications, and an
-audit record per grant with the inputs the decision used. Residents found not eligible are counted in the run's
-own audit record (not one record each: a city has millions).
+audit record per grant. The inputs (population-registry attributes) stay with the grant; the immutable audit chain
+holds only their sha256 (`inputs_hash`), which the grant's inputs can be checked against. Residents found not
+eligible are counted in the run's own audit record (not one record each: a city has millions).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -149,11 +152,18 @@ def _insert(actor, version: PolicyVersion, grants: list[PolicyGrant]) -> int:
         inserted = [g for i, g in enumerate(grants) if i not in failed]
     for grant in inserted:
         audit.record(actor, "grant.offer", "grant", grant.id, policy=version.code, version=version.number,
-                     user=grant.user_id, period=grant.period, inputs=grant.inputs, outputs=grant.outputs)
+                     user=grant.user_id, period=grant.period, inputs_hash=inputs_hash(grant.inputs),
+                     outputs=grant.outputs)
         notify.enqueue("grant_offered", [grant.user_id], title=f"{version.body.name}：您符合条件，无需申请",
                        body=version.body.benefit or "请在「免申即享」中确认或放弃", data={"grant_id": str(grant.id)},
                        dedupe=f"grant:{grant.id}")
     return len(inserted)
+
+
+def inputs_hash(inputs: dict) -> str:
+    """The sha256 of a grant's inputs as canonical JSON: what the audit chain keeps of them."""
+    canonical = json.dumps(inputs, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _plain(value):

@@ -1,84 +1,193 @@
-"""帮办代办: authorisations and acting on a resident's behalf.
+"""帮办代办: authorisations.
 
-    grant(resident, helper, services=, actions=, expires_at=)            # the resident, in the app
-    record_on_site(helper, resident, services=, actions=, expires_at=, signature=)   # the helper, at the window
+    grant(resident, helper, services=, actions=, expires_at=)            # the resident, in the app: active at once
+    record_on_site(helper, find_resident, services=, actions=, expires_at=, signature=)   # the helper: pending
+    confirm(resident, id) / refuse(resident, id)                          # the resident, on their phone
+    approve(lead, id)                                                     # a lead of the helper's department, on site
     revoke(resident, authorisation_id)
-    submit_for(helper, resident, service_code=, data=, …)                 # the application is the resident's
-    supplement_for(helper, resident, app_id, version, data, …)
-    read_for(helper, app_id)
 
 People arrive as `Actor` values resolved by the delivery room (the resident found by their 身份证号 at the window).
-A helper must hold the `helper` role; the authorisation must be in force when they act (not revoked, not
-expired, covering the service and the action) — checked on every act, so a revocation takes effect at once.
+A helper must hold the `helper` role. An on-site authorisation a helper records is pending — the helper can do
+nothing with it — until the resident confirms it (a message with 确认 / 拒绝) or a second staff member, a `lead` of
+one of the helper's departments, approves it on site. Its scope is services of the helper's own departments. The
+resident is told of every authorisation (and, by workflows/cases/proxy/acting.py, of every act under one).
+The look-up of a resident by 身份证号 answers the same whether an account exists or not, and is rate-limited.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from bson import ObjectId
+
 from core import audit, clock, db
 from core.actor import Actor
-from core.errors import Forbidden, Invalid, NotFound
+from core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
 from storage import service as storage
-from workflows.cases.applications import cases, service as applications
-from workflows.cases.applications.models import Application
-from workflows.cases.proxy.models import ACTIONS, Authorisation
+from workflows.cases.applications import cases
+from workflows.cases.catalog import service as catalog
+from workflows.cases.notify import service as notify
+from workflows.cases.proxy.models import ACTIVE, ACTIONS, Authorisation, LookupCounter
+from workflows.cases.tasks.names import staff_name
 
 MAX_DAYS = 366
+LOOKUPS_PER_HOUR = 30        # on-site records (look-ups by 身份证号) per helper and hour
+
+
+class AuthorisationPending(Forbidden):
+    """403 of its own: the authorisation waits for the resident's 确认 or a lead's approval."""
+    code = "proxy.pending"
 
 
 def _field(path: str, code: str, key: str) -> Invalid:
     return Invalid(key, errors=[{"path": path, "code": code, "message": key}])
 
 
-def _require_helper(actor: Actor) -> None:
+def require_helper(actor: Actor) -> None:
     if "helper" not in actor.roles:
         raise Forbidden("proxy.not_a_helper")
 
 
-def _check_terms(actions: list, expires_at: datetime, now: datetime) -> None:
+def _check_terms(helper: Actor, services: list, actions: list, expires_at: datetime, now: datetime) -> None:
     if expires_at.tzinfo is None:
         expires_at = expires_at.replace(tzinfo=timezone.utc)
     if not now < expires_at <= now + timedelta(days=MAX_DAYS):
         raise _field("/expires_at", "out_of_range", "proxy.bad_expiry")
     if not actions or any(a not in ACTIONS for a in actions):
         raise _field("/actions", "invalid", "proxy.bad_actions")
+    own = helper.department_ids("helper")
+    for i, code in enumerate(services):
+        if _department_of(code) not in own:
+            raise _field(f"/services/{i}", "not_helpers_department", "proxy.not_helpers_department")
+
+
+def _department_of(service_code: str) -> str | None:
+    try:
+        return catalog.get_current(service_code).department
+    except NotFound:
+        return None
+
+
+def _tell(resident_id: str, doc: Authorisation, title: str, body: str, event: str) -> None:
+    notify.enqueue("authorisation", [resident_id], title=title, body=body,
+                   data={"authorisation_id": str(doc.id), "status": doc.state},
+                   dedupe=f"authorisation:{doc.id}:{event}")
+
+
+def _scope_text(doc: Authorisation) -> str:
+    what = "、".join({"submit": "提交申请", "supplement": "补正"}[a] for a in doc.actions)
+    services = "、".join(doc.services) if doc.services else "其所在部门的全部事项"
+    return f"范围：{services}；可代办：{what}；有效期至 {clock.china(doc.expires_at):%Y-%m-%d %H:%M}"
 
 
 def _store(actor: Actor, resident: Actor, helper: Actor, *, kind, services, actions, expires_at,
            signature=None) -> Authorisation:
     now = clock.now()
-    _check_terms(actions, expires_at, now)
-    if "helper" not in helper.roles:
-        raise _field("/helper", "not_a_helper", "proxy.not_a_helper")
     doc = Authorisation(resident_id=resident.user_id, resident_name=cases.mask_name(resident.username),
-                        helper_id=helper.user_id, helper_name=helper.username, services=sorted(set(services)),
+                        helper_id=helper.user_id, helper_name=staff_name(helper), services=sorted(set(services)),
                         actions=sorted(set(actions)), kind=kind, signature=signature, expires_at=expires_at,
-                        created_by=actor.user_id, created_at=now)
+                        status="active" if kind == "resident" else "pending",
+                        departments=sorted(helper.department_ids("helper")), created_by=actor.user_id,
+                        created_at=now)
     doc.save(force_insert=True)
     audit.record(actor, f"authorisation.{kind}", "authorisation", doc.id, resident=resident.user_id,
                  helper=helper.user_id, services=doc.services, actions=doc.actions,
-                 expires_at=expires_at.isoformat(), signature=signature)
+                 expires_at=expires_at.isoformat(), signature=signature, status=doc.status)
+    if kind == "resident":
+        _tell(resident.user_id, doc, f"您已授权帮办员 {doc.helper_name} 代办", _scope_text(doc), "granted")
+    else:
+        _tell(resident.user_id, doc, f"帮办员 {doc.helper_name} 为您登记了代办授权，请确认或拒绝",
+              _scope_text(doc) + "。确认前对方不能代您办理。", "recorded")
     return doc
 
 
 def grant(resident: Actor, helper: Actor, *, services: list, actions: list, expires_at: datetime) -> Authorisation:
-    """The resident authorises a helper (named by the delivery room from a username)."""
+    """The resident authorises a helper (named by the delivery room from a username): active at once."""
+    if "helper" not in helper.roles:
+        raise _field("/helper", "not_a_helper", "proxy.not_a_helper")
+    _check_terms(helper, services, actions, expires_at, clock.now())
     return _store(resident, resident, helper, kind="resident", services=services, actions=actions,
                   expires_at=expires_at)
 
 
-def record_on_site(helper: Actor, resident: Actor, *, services: list, actions: list, expires_at: datetime,
+def _count_lookup(helper: Actor) -> None:
+    now = clock.now()
+    key = f"{helper.user_id}:{now:%Y%m%d%H}"
+    counter = LookupCounter.objects(key=key).modify(upsert=True, new=True, inc__count=1, set__at=now)
+    if counter.count > LOOKUPS_PER_HOUR:
+        next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        raise TooManyRequests("proxy.too_many_lookups", retry_after=max(1, int((next_hour - now).total_seconds())))
+
+
+def record_on_site(helper: Actor, find_resident, *, services: list, actions: list, expires_at: datetime,
                    signature: str) -> Authorisation:
     """At the window: the helper records the resident's authorisation with the resident's signature (uploaded by
-    the helper, kind signature)."""
-    _require_helper(helper)
+    the helper, kind signature). `find_resident()` answers the resident's Actor, or None when no verified account
+    has that 身份证号 — the helper gets the same pending answer either way (the look-up is no oracle), and only
+    the resident's 确认 or a lead's approval makes it active."""
+    require_helper(helper)
+    _count_lookup(helper)
     storage.assert_owned(helper.user_id, [signature])
     if storage.get(helper, signature).kind != "signature":
         raise _field("/signature", "not_a_signature", "proxy.not_a_signature")
+    _check_terms(helper, services, actions, expires_at, clock.now())
+    resident = find_resident()
+    if resident is None:
+        audit.record(helper, "authorisation.on_site_unmatched", "authorisation", "", signature=signature)
+        return Authorisation(id=ObjectId(), resident_id="", helper_id=helper.user_id, helper_name=staff_name(helper),
+                             services=sorted(set(services)), actions=sorted(set(actions)), kind="on_site",
+                             status="pending", signature=signature, expires_at=expires_at, created_at=clock.now())
     doc = _store(helper, resident, helper, kind="on_site", services=services, actions=actions,
                  expires_at=expires_at, signature=signature)
     storage.grant_read([signature], f"authorisation:{doc.id}")
     return doc
+
+
+def _settle(doc: Authorisation, actor: Actor, status: str, action: str) -> Authorisation:
+    """pending → active or refused, once, while it is neither revoked nor expired."""
+    now = clock.now()
+    if doc.state != "pending" or doc.revoked_at is not None or doc.expires_at <= now:
+        raise Conflict("proxy.not_pending")
+    changes = {"set__status": status, ("set__confirmed_at" if status == "active" else "set__refused_at"): now}
+    if status == "active":
+        changes["set__confirmed_by"] = actor.user_id
+    if not Authorisation.objects(id=doc.id, version=doc.version, revoked_at=None).update_one(inc__version=1,
+                                                                                              **changes):
+        raise Conflict("proxy.not_pending")
+    audit.record(actor, f"authorisation.{action}", "authorisation", doc.id, helper=doc.helper_id,
+                 resident=doc.resident_id)
+    return doc.reload()
+
+
+def confirm(resident: Actor, authorisation_id: str) -> Authorisation:
+    """确认 on the resident's phone: the helper may act from now on."""
+    doc = db.found(Authorisation, authorisation_id, resident_id=resident.user_id)
+    return _settle(doc, resident, "active", "confirm")
+
+
+def refuse(resident: Actor, authorisation_id: str) -> Authorisation:
+    """拒绝: the helper never may act under it."""
+    doc = db.found(Authorisation, authorisation_id, resident_id=resident.user_id)
+    return _settle(doc, resident, "refused", "refuse")
+
+
+def _supervised(lead: Actor, authorisation_id: str) -> Authorisation:
+    doc = db.found(Authorisation, authorisation_id, kind="on_site")
+    if doc.helper_id == lead.user_id or not set(doc.departments) & lead.department_ids("lead"):
+        raise NotFound()
+    return doc
+
+
+def approve(lead: Actor, authorisation_id: str) -> Authorisation:
+    """A lead of one of the helper's departments, not the helper, approves an on-site authorisation on site."""
+    doc = _settle(_supervised(lead, authorisation_id), lead, "active", "approve")
+    _tell(doc.resident_id, doc, f"帮办员 {doc.helper_name} 的代办授权已由现场负责人核准", _scope_text(doc), "approved")
+    return doc
+
+
+def pending_for(lead: Actor):
+    """Leads: the on-site authorisations of their departments' helpers that wait, newest first."""
+    return Authorisation.objects(kind="on_site", status="pending", departments__in=sorted(lead.department_ids("lead")),
+                                 revoked_at=None, expires_at__gt=clock.now()).order_by("-created_at")
 
 
 def mine(resident: Actor):
@@ -86,8 +195,9 @@ def mine(resident: Actor):
 
 
 def given_to_me(helper: Actor):
-    _require_helper(helper)
-    return Authorisation.objects(helper_id=helper.user_id, revoked_at=None,
+    """Helpers: the authorisations in force for them (active; a pending one is not shown)."""
+    require_helper(helper)
+    return Authorisation.objects(ACTIVE, helper_id=helper.user_id, revoked_at=None,
                                  expires_at__gt=clock.now()).order_by("-created_at")
 
 
@@ -99,43 +209,19 @@ def revoke(resident: Actor, authorisation_id: str) -> Authorisation:
     return doc.reload()
 
 
-def _authorisation(helper: Actor, resident_id: str, service_code: str, action: str) -> Authorisation:
-    """The authorisation in force for this act, or Forbidden."""
-    _require_helper(helper)
+def in_force(helper: Actor, resident_id: str, service_code: str, department: str | None,
+             actions=ACTIONS) -> Authorisation:
+    """The active authorisation covering one of `actions` on this service now; a service outside the helper's
+    departments is never covered. AuthorisationPending when only a pending one would cover it, else Forbidden."""
+    require_helper(helper)
+    if department not in helper.department_ids("helper"):
+        raise Forbidden("proxy.not_authorised")
     now = clock.now()
-    for doc in Authorisation.objects(helper_id=helper.user_id, resident_id=resident_id, revoked_at=None,
-                                     expires_at__gt=now):
-        if doc.covers(service_code, action, now):
+    docs = list(Authorisation.objects(helper_id=helper.user_id, resident_id=resident_id, revoked_at=None,
+                                      expires_at__gt=now))
+    for doc in docs:
+        if any(doc.covers(service_code, a, now) for a in actions) and department in (doc.departments or [department]):
             return doc
+    if any(doc.covers(service_code, a, now, state="pending") for doc in docs for a in actions):
+        raise AuthorisationPending("proxy.pending")
     raise Forbidden("proxy.not_authorised")
-
-
-def submit_for(helper: Actor, resident: Actor, *, service_code: str, data: dict, submit: bool = True,
-               profile: dict | None = None, idempotency_key: str | None = None) -> tuple[Application, bool]:
-    """The application is the resident's; the helper is recorded as who acted (application and timeline)."""
-    doc = _authorisation(helper, resident.user_id, service_code, "submit")
-    return applications.create(resident, service_code=service_code, data=data, submit=submit, profile=profile,
-                               idempotency_key=idempotency_key,
-                               on_behalf=applications.OnBehalf(helper, str(doc.id)))
-
-
-def supplement_for(helper: Actor, resident: Actor, app_id: str, expected_version: int, data: dict,
-                   profile: dict | None = None) -> Application:
-    app = cases.owned(resident, app_id)
-    doc = _authorisation(helper, resident.user_id, app.service_code, "supplement")
-    return applications.supplement(resident, app_id, expected_version, data, profile,
-                                   on_behalf=applications.OnBehalf(helper, str(doc.id)))
-
-
-def read_for(helper: Actor, app_id: str) -> Application:
-    """An application the helper may act on now (any action), or one they acted on; 404 otherwise."""
-    _require_helper(helper)
-    app = db.found(Application, app_id)
-    if app.helper_id == helper.user_id:
-        return app
-    now = clock.now()
-    docs = Authorisation.objects(helper_id=helper.user_id, resident_id=app.applicant_id, revoked_at=None,
-                                 expires_at__gt=now)
-    if not any(d.covers(app.service_code, a, now) for d in docs for a in ACTIONS):
-        raise NotFound()
-    return app

@@ -11,7 +11,7 @@ BAD = 2          # a score of 2 or less is a bad rating (差评): the department
 class Note(me.EmbeddedDocument):
     """A later word on the rating: the resident's follow-up (追评) or the department's reply (整改反馈)."""
     at = me.DateTimeField(required=True)
-    comment = me.StringField(required=True, max_length=500)
+    comment = me.StringField(required=True, max_length=2000)   # a follow-up ≤ 500 (its schema); a reply ≤ 2000
     actor_id = me.StringField(default="")
     actor_name = me.StringField(default="")
 

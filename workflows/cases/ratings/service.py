@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from bson import ObjectId
 from mongoengine.errors import NotUniqueError
 
-from core import audit, clock, workdays
+from core import audit, clock, throttle, workdays
 from core.actor import Actor
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows.cases.applications import cases
@@ -23,6 +23,7 @@ from workflows.cases.ratings.models import BAD, Note, Rating
 from workflows.cases.stats import rollups as stats
 from workflows.cases.tasks import service as tasks
 from workflows.cases.tasks.models import HumanTask
+from workflows.cases.tasks.names import staff_name
 
 FINISHED = ("approved", "rejected")
 FOLLOW_UP_DAYS = 15        # working days the department has to follow a bad rating up
@@ -34,6 +35,11 @@ def rate(actor: Actor, app_id: str, *, score: int, tags: list[str], comment: str
     app = cases.owned(actor, app_id)
     if app.status not in FINISHED:
         raise Conflict("rating.not_finished")
+    if Rating.objects(application_id=app.id).only("id").first() is not None:
+        raise Conflict("rating.already_rated")     # one rating, so one follow-up task, per case (and no count)
+    throttle.hit("ratings", actor.user_id)         # 429 past the resident's ratings of the day …
+    if score <= BAD:
+        throttle.hit("bad_ratings", actor.user_id)  # … or the bad ones, each of which opens a follow-up task
     rating = Rating(application_id=app.id, application_number=app.number or "", applicant_id=actor.user_id,
                     department=app.department, service_code=app.service_code, service_name=app.service_name,
                     score=score, tags=list(dict.fromkeys(tags)), comment=comment,
@@ -59,7 +65,7 @@ def task_for(rating: Rating, app: Application) -> HumanTask:
                      application_id=app.id, application_number=app.number or "", applicant_name=app.applicant_name,
                      service_code=app.service_code, service_name=app.service_name, name="差评回访",
                      candidate_departments=[app.department], audience=[f"dept:{app.department}"],
-                     due_at=workdays.add_working_days(now, FOLLOW_UP_DAYS), created_at=now)
+                     recused=cases.recused(app), due_at=workdays.add_working_days(now, FOLLOW_UP_DAYS), created_at=now)
     try:
         task.save(force_insert=True)
     except NotUniqueError:
@@ -110,7 +116,8 @@ def complete_follow_up(actor: Actor, task: HumanTask, expected_version: int, *, 
         raise Invalid("rating.reply_required", errors=[{"path": "/comment", "code": "required",
                                                          "message": "rating.reply_required"}])
     tasks.take(actor, task, expected_version, "resolved", "done")
-    reply = Note(at=clock.now(), comment=comment[:500], actor_id=actor.user_id, actor_name=actor.username)
+    reply = Note(at=clock.now(), comment=comment, actor_id=actor.user_id,
+                 actor_name=staff_name(actor, task.candidate_departments[0] if task.candidate_departments else ""))
     Rating.objects(follow_up_task=task.id, reply=None).update_one(set__reply=reply, inc__version=1)
     audit.record(actor, "rating.reply", "task", task.id, application=str(task.application_id))
     return task.reload()

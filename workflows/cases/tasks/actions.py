@@ -1,6 +1,6 @@
 """What approvers expect on a phone beyond approve and reject: return to an earlier step (退回), transfer (转办),
-delegate (委派), add a signer before or after me (加签), copy someone (抄送), batch approve, and the applicant's
-urge (催办).
+delegate (委派), add a signer before or after me (加签), batch approve, and the applicant's urge (催办). Copies
+(抄送): workflows/cases/tasks/copies.py.
 
 Transfer, delegate and added signers change who holds the task, never the process: the row's assignee and
 audience move, and `hand_back_to` says to whom a delegated or pre-signed task comes back. The person they hand
@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from mongoengine.errors import NotUniqueError
 from mongoengine.queryset.visitor import Q
 
-from core import audit, clock, db
+from core import audit, clock, throttle
 from core import deferred as deferred_records
 from core.actor import Actor
 from core.errors import Conflict, DomainError, Invalid, NotFound, TooManyRequests
@@ -24,7 +23,8 @@ from workflows.cases.applications.models import Application, Event
 from workflows.cases.clock import reminders
 from workflows.bpmn.models import Instance
 from workflows.cases.notify import service as notify
-from workflows.cases.tasks.models import CarbonCopy, HumanTask
+from workflows.cases.tasks.models import HumanTask
+from workflows.cases.tasks.names import staff_name
 from workflows.cases.tasks.service import (check_may_act, event_for, mark_acted, put_back, take,
                                      unmark_acted, visible_task)
 from workflows.cases.tasks.service import complete as complete_task
@@ -34,30 +34,40 @@ MAX_BATCH = 50
 
 
 def _eligible(task: HumanTask, target: Actor) -> None:
-    if target.user_id == "" or not (set(task.candidate_departments) & target.department_ids("approver")):
+    if target.user_id == "" or not (set(task.candidate_departments) & target.department_ids("approver")) \
+            or target.user_id in (task.recused or ()):       # 回避: not to the applicant or their helper either
         raise Invalid("task.target_not_allowed", errors=[{"path": "/user_id", "code": "not_allowed",
                                                           "message": "task.target_not_allowed"}])
 
 
 def _reassign(actor: Actor, task: HumanTask, expected_version: int, target: Actor, *, action: str, comment: str,
               hand_back_to: str | None, hand_kind: str | None, opinion: Event | None = None) -> HumanTask:
+    """The row moves to the target first (the lock); then the timeline lines, the audit record and the target's
+    message go in one write of the application (if that fails, the row is given back)."""
     check_may_act(actor, task, expected_version)
     _eligible(task, target)
     if target.user_id == actor.user_id:
         raise Invalid("task.target_is_you", errors=[{"path": "/user_id", "code": "self",
                                                      "message": "task.target_is_you"}])
+    home = task.candidate_departments[0] if task.candidate_departments else ""
+    events = ([opinion] if opinion else []) + [
+        event_for(actor, task, action, Event.line(staff_name(target, home), comment))]   # checked before writing
+    now = clock.now()
+    owed = [audit.build(actor, f"task.{action}", "task", task.id, to=target.user_id),
+            *notify.messages(action, [target.user_id], task_id=str(task.id), title=f"{task.name}：{task.service_name}",
+                             body=comment, data={"from": staff_name(actor, home)},
+                             dedupe=f"{action}:{task.id}:{expected_version}")]
     if not HumanTask.objects(id=task.id, version=expected_version, status="open").update_one(
             set__assignee=target.user_id, set__audience=[f"user:{target.user_id}"],
             set__hand_back_to=hand_back_to, set__hand_kind=hand_kind,
             add_to_set__candidate_users=target.user_id, inc__version=1):
         raise Conflict("task.changed")
-    text = f"{target.username}: {comment}" if comment else target.username
-    events = ([opinion] if opinion else []) + [event_for(actor, task, action, text)]
-    Application.objects(id=task.application_id).update_one(push_all__timeline=events, set__updated_at=clock.now(),
-                                                           inc__version=1)
-    audit.record(actor, f"task.{action}", "task", task.id, to=target.user_id)
-    notify.enqueue(action, [target.user_id], task_id=str(task.id), title=f"{task.name}：{task.service_name}",
-                   body=comment, data={"from": actor.username}, dedupe=f"{action}:{task.id}:{expected_version}")
+    if not Application.objects(id=task.application_id).update_one(
+            push_all__timeline=events, set__updated_at=now, inc__version=1, **deferred_records.carry(owed, now)):
+        HumanTask.objects(id=task.id, version=expected_version + 1).update_one(
+            set__assignee=task.assignee, set__audience=list(task.audience), set__hand_back_to=task.hand_back_to,
+            set__hand_kind=task.hand_kind, set__candidate_users=list(task.candidate_users), inc__version=1)
+        raise NotFound()
     return task.reload()
 
 
@@ -133,46 +143,6 @@ def return_to_step(actor: Actor, task_id: str, expected_version: int, *, element
 
 # -- copies, batches, urging -----------------------------------------------------------------------------------
 
-def carbon_copy(actor: Actor, task_id: str, targets: list[str], *, comment: str = "") -> int:
-    """抄送: each target may read the application and finds it in their 抄送 list, unread."""
-    task = visible_task(actor, task_id)
-    if not targets:
-        raise Invalid("task.nobody_to_copy", errors=[{"path": "/user_ids", "code": "required",
-                                                      "message": "task.nobody_to_copy"}])
-    made = 0
-    for user_id in dict.fromkeys(targets):
-        try:
-            CarbonCopy(application_id=task.application_id, application_number=task.application_number,
-                       service_name=task.service_name, user_id=user_id, from_user=actor.user_id,
-                       from_name=actor.username, task_id=task.id, comment=comment).save(force_insert=True)
-            made += 1
-        except NotUniqueError:
-            continue      # already copied: once is enough
-    Application.objects(id=task.application_id).update_one(
-        push__timeline=event_for(actor, task, "cc", f"{made} 人{'：' + comment if comment else ''}"))
-    audit.record(actor, "task.cc", "task", task.id, to=list(targets))
-    notify.enqueue("cc", targets, task_id=str(task.id), title=f"抄送：{task.service_name}", body=comment,
-                   dedupe=f"cc:{task.application_id}")
-    return made
-
-
-def copies(actor: Actor, *, unread: bool = False):
-    query = CarbonCopy.objects(user_id=actor.user_id).order_by("-created_at")
-    return query.filter(read_at=None) if unread else query
-
-
-def read_copy(actor: Actor, copy_id: str) -> dict:
-    """The copied application (PII masked); marks the copy read."""
-    copy = db.found(CarbonCopy, copy_id, user_id=actor.user_id)
-    if copy.read_at is None:
-        CarbonCopy.objects(id=copy.id, read_at=None).update_one(set__read_at=clock.now())
-    app = Application.objects(id=copy.application_id).first()
-    if app is None:
-        raise NotFound()
-    return {"copy": copy.reload(), "application": app, "data": cases.masked_data(cases.form_of(app), app.data),
-            "attachments": list(app.attachments)}
-
-
 def batch_complete(actor: Actor, items: list[dict], *, decision: str, comment: str = "") -> list[dict]:
     """Each task checked and written on its own; the answer lists each outcome (a failure stops nothing)."""
     results = []
@@ -192,6 +162,7 @@ def urge(actor: Actor, app_id: str) -> Application:
     app = cases.owned(actor, app_id)
     if app.status != "submitted":
         raise Conflict("application.not_in_progress")
+    throttle.hit("urges", actor.user_id)    # 429 past the resident's 催办 of the day, across cases
     now = clock.now()
     handlers = _handlers(HumanTask.objects(application_id=app.id, status="open").only(
         "assignee", "candidate_users", "candidate_departments"))

@@ -19,6 +19,7 @@ from core.actor import Actor
 from core.errors import Conflict, Invalid, NotFound
 from workflows.bpmn import instances, retry
 from workflows.cases.applications import case_state
+from workflows.cases.applications.cases import recused as case_recused
 from workflows.cases.applications.models import OPEN, Application, Event
 from workflows.cases.clock import reminders
 from workflows.bpmn.models import Instance
@@ -49,7 +50,7 @@ def opened(instance_id) -> bool:
            "service_code": app.service_code, "service_name": app.service_name, "element_id": incident.element_id,
            "name": "流程异常处理", "lane": "", "candidate_departments": [app.department], "candidate_users": [],
            "assignee": None, "audience": [f"dept:{app.department}"], "status": "open", "priority": 1,
-           "due_at": None, "created_at": now, "version": 1}
+           "due_at": None, "created_at": now, "version": 1, "recused": case_recused(app)}
     inserted = HumanTask._get_collection().update_one({"instance_id": instance.id, "task_id": task_id},
                                                       {"$setOnInsert": row}, upsert=True).upserted_id
     if inserted is None:

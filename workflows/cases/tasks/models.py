@@ -31,6 +31,8 @@ class HumanTask(me.Document):
     # the task and it comes back to `hand_back_to`; an added signer after me (后加签) decides in my place
     hand_back_to = me.StringField(null=True)
     hand_kind = me.StringField(null=True, choices=("delegated", "signer_before", "signer_after"))
+    # 回避: who may not act on it — the applicant and the helper who submitted for them (workflows/cases/tasks/access.py)
+    recused = me.ListField(me.StringField())
     form_key = me.StringField(null=True)
     form_version = me.IntField(null=True)
     status = me.StringField(choices=STATUSES, default="open")
@@ -57,7 +59,7 @@ class HumanTask(me.Document):
 
 
 class CarbonCopy(me.Document):
-    """抄送: a person given read access to an application, with read/unread."""
+    """抄送: a person given read access to an application, with read/unread (workflows/cases/tasks/copies.py)."""
     application_id = me.ObjectIdField(required=True)
     application_number = me.StringField(default="")
     service_name = me.StringField(default="")
@@ -68,6 +70,8 @@ class CarbonCopy(me.Document):
     comment = me.StringField(default="", max_length=2000)
     read_at = me.DateTimeField(null=True)
     created_at = me.DateTimeField(default=clock.now)
+    # read access ends then, or when the case closes, whichever is first (workflows/cases/tasks/copies.py)
+    expires_at = me.DateTimeField(null=True)
 
     meta = {"collection": "carbon_copies", "indexes": [
         {"fields": ["application_id", "user_id"], "unique": True}, ("user_id", "-created_at")]}

@@ -69,6 +69,7 @@ class CaseInfo:
     department: str                   # the service's department: role lanes and lane-less tasks go there
     due_at: object = None             # the service's commitment deadline, for tasks without their own
     pinned_forms: dict = field(default_factory=dict)   # element id → form version pinned at publish
+    recused: list = field(default_factory=list)        # 回避: the applicant and their helper act on none of its rows
 
 
 def rows(case: CaseInfo, ready: list[dict]) -> list[dict]:
@@ -89,7 +90,7 @@ def rows(case: CaseInfo, ready: list[dict]) -> list[dict]:
             "form_version": task.get("form_version") or case.pinned_forms.get(task["element_id"]),
             "status": "open", "priority": 0, "due_at": task.get("due_at") or case.due_at,
             "created_at": clock.now(), "completed_at": None, "completed_by": None, "outcome": None,
-            "hand_back_to": None, "hand_kind": None})
+            "hand_back_to": None, "hand_kind": None, "recused": list(case.recused)})
     return out
 
 

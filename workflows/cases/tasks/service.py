@@ -1,8 +1,6 @@
 """The approver's side: inbox lists and counts, task detail, claim, approve or reject, return for 补正.
 
-Who may do what: a task is visible to admins, to approvers of its candidate departments, to its candidate users,
-its assignee and whoever completed it — anyone else gets 404. Acting needs an open task that is unclaimed or
-claimed by the caller (403 otherwise: they can see it, not act on it), and the task's `version` (409 if stale).
+Who may do what, and 回避: workflows/cases/tasks/access.py.
 
 Complete, in order: the task row is taken conditionally (open, that version → done), which is the lock — of 20
 approvers racing, one wins; the application is marked as acted on (a resident's withdrawal can no longer win);
@@ -30,10 +28,13 @@ from forms import validation as form_validation
 from storage import service as storage
 from workflows.bpmn import instances, task_data
 from workflows.cases.applications import case_state, cases
-from workflows.cases.applications.models import OPEN, Application, Event, ReturnRequest
+from workflows.cases.applications.models import LINE_MAX, OPEN, Application, Event, ReturnRequest
 from workflows.bpmn.models import Instance
 from workflows.cases.notify import service as notify
-from workflows.cases.tasks.models import CarbonCopy, HumanTask
+from workflows.cases.tasks.access import (audience as _audience, check_may_act,  # noqa: F401
+                                          visible_task, visible_task_and_instance)
+from workflows.cases.tasks.models import HumanTask
+from workflows.cases.tasks.names import staff_name
 from workflows.cases.tasks.signers import picked
 
 DECISIONS = {"approve": "approved", "reject": "rejected"}
@@ -54,65 +55,16 @@ KINDS: dict[str, TaskKind] = {}
 def register_kind(name: str, kind: TaskKind) -> None:
     KINDS[name] = kind
 
-# -- who sees what ---------------------------------------------------------------------------------------------
-
-def _audience(actor: Actor) -> list[str]:
-    return [f"user:{actor.user_id}"] + [f"dept:{d}" for d in sorted(actor.department_ids("approver"))]
-
-
-def _visible(actor: Actor, task: HumanTask) -> bool:
-    if actor.is_admin or actor.user_id in (task.assignee, task.completed_by) or actor.user_id in task.candidate_users:
-        return True
-    # a department's lead sees its tasks (an overdue case escalates to them) but acts only if also an approver
-    return bool(set(task.candidate_departments) & (actor.department_ids("approver") | actor.department_ids("lead")))
-
-
-def visible_task(actor: Actor, task_id: str) -> HumanTask:
-    oid = clock.parse_id(task_id)
-    task = HumanTask.objects(id=oid).first() if oid else None
-    if task is None or not _visible(actor, task):
-        raise NotFound()
-    return task
-
-
-def visible_task_and_instance(actor: Actor, task_id: str) -> tuple[HumanTask, Instance | None]:
-    """`visible_task`, with the task's process instance read in the same round trip (a `$lookup`)."""
-    oid = clock.parse_id(task_id)
-    found = list(HumanTask._get_collection().aggregate([
-        {"$match": {"_id": oid}},
-        {"$lookup": {"from": Instance._get_collection_name(), "localField": "instance_id", "foreignField": "_id",
-                     "as": "instance"}}])) if oid else []
-    if not found:
-        raise NotFound()
-    instance = found[0].pop("instance")
-    task = HumanTask._from_son(found[0])
-    if not _visible(actor, task):
-        raise NotFound()
-    return task, Instance._from_son(instance[0]) if instance else None
-
-
-def check_may_act(actor: Actor, task: HumanTask, expected_version: int) -> None:
-    if task.status != "open":
-        raise Conflict("task.not_open")
-    if task.assignee and task.assignee != actor.user_id:
-        raise Forbidden("task.claimed_by_other")
-    may = actor.user_id in task.candidate_users or bool(
-        set(task.candidate_departments) & actor.department_ids("approver"))
-    if not may and task.assignee != actor.user_id:
-        raise Forbidden("task.not_your_task")
-    if task.version != expected_version:
-        raise Conflict("task.changed")
-
+# -- who sees what (workflows/cases/tasks/access.py) --------------------------------------------------------------
 
 def handles(actor: Actor, application_ids: list) -> bool:
-    """For storage's reader checks: the actor has an open task of one of these applications, was copied on it
-    (抄送), or is its applicant (result documents are the approver's files, read by the resident)."""
+    """For storage's reader checks: the actor has an open task of one of these applications, or is its applicant
+    (result documents are the approver's files, read by the resident). A copy (抄送) reads less:
+    workflows/cases/tasks/copies.py `reads`."""
     oids = [o for o in map(clock.parse_id, application_ids) if o]
     if not oids:
         return False
     if Application.objects(id__in=oids, applicant_id=actor.user_id).only("id").first():
-        return True
-    if CarbonCopy.objects(application_id__in=oids, user_id=actor.user_id).only("id").first():
         return True
     audience = _audience(actor)
     return HumanTask.objects(application_id__in=oids, status="open", audience__in=audience).only("id").first() \
@@ -127,7 +79,8 @@ def inbox(actor: Actor, box: str, *, service: str | None = None, overdue: bool =
     if box == "done":
         query = HumanTask.objects(completed_by=actor.user_id).order_by("-completed_at")
     else:
-        query = HumanTask.objects(status="open", audience__in=_audience(actor))
+        # 回避: not a case of their own (nor one they submitted as a helper), though their department's pool has it
+        query = HumanTask.objects(status="open", audience__in=_audience(actor), recused__ne=actor.user_id)
         query = query.order_by("due_at", "created_at") if sort == "due" else query.order_by("-created_at")
     if service:
         query = query.filter(service_code=service)
@@ -160,7 +113,7 @@ _LIST_DEFAULTS = {name: HumanTask._fields[name].default for name in LIST_FIELDS
 
 def counts(actor: Actor, now: datetime | None = None) -> dict:
     """Badge numbers for the lists."""
-    todo = HumanTask.objects(status="open", audience__in=_audience(actor))
+    todo = HumanTask.objects(status="open", audience__in=_audience(actor), recused__ne=actor.user_id)
     return {"todo": todo.count(), "overdue": todo.filter(due_at__lt=now or clock.now()).count(),
             "done": HumanTask.objects(completed_by=actor.user_id).count()}
 
@@ -332,34 +285,46 @@ def complete(actor: Actor, task_id: str, expected_version: int, *, decision: str
         put_back(task)
         raise
     storage.grant_read(own_files, str(app.id))
-    event = Event(at=clock.now(), action=outcome, step=task.name, element_id=task.element_id,
-                  department=task.candidate_departments[0] if task.candidate_departments else "",
-                  actor_id=actor.user_id, actor_name=actor.username, comment=comment, signature=signature or "")
+    event = event_for(actor, task, outcome, comment)
+    event.signature = signature or ""
     case_state.follow(app, instance, took=task, event=event, comment=comment, decision=outcome,
                       documents=documents or [])
     return task      # as take() wrote it
 
 
 def event_for(actor: Actor, task: HumanTask, action: str, comment: str = "") -> Event:
-    return Event(at=clock.now(), action=action, step=task.name, element_id=task.element_id,
-                 department=task.candidate_departments[0] if task.candidate_departments else "",
-                 actor_id=actor.user_id, actor_name=actor.username, comment=comment)
+    """A timeline line of a staff member's act on `task`: named as residents may read it (names.py), the text
+    whole within the line's limit, checked before any write (a line too long must not fail after the act)."""
+    department = task.candidate_departments[0] if task.candidate_departments else ""
+    event = Event(at=clock.now(), action=action, step=task.name, element_id=task.element_id, department=department,
+                  actor_id=actor.user_id, actor_name=staff_name(actor, department), comment=comment[:LINE_MAX])
+    event.validate()
+    return event
 
 
 def _hand_back(actor: Actor, task: HumanTask, expected_version: int, *, decision: str, comment: str) -> HumanTask:
-    """A delegate or an added signer (before) is done: their opinion is recorded, the task goes back."""
+    """A delegate or an added signer (before) is done: their opinion is recorded, the task goes back. The row
+    moves first (the lock); the opinion's timeline line, its audit record and the owner's message then go in one
+    write of the application (a failure there gives the row back to the delegate, so no opinion is lost)."""
     owner = task.hand_back_to
-    if not HumanTask.objects(id=task.id, version=expected_version, status="open", assignee=actor.user_id).update_one(
-            set__assignee=owner, set__audience=[f"user:{owner}"], set__hand_back_to=None, set__hand_kind=None,
-            inc__version=1):
-        raise Conflict("task.changed")
     action = "delegate_done" if task.hand_kind == "delegated" else "signed"
-    opinion = f"{'同意' if decision == 'approve' else '不同意'}{'：' + comment if comment else ''}"
-    Application.objects(id=task.application_id).update_one(push__timeline=event_for(actor, task, action, opinion),
-                                                           set__updated_at=clock.now(), inc__version=1)
-    audit.record(actor, f"task.{action}", "task", task.id, decision=decision, back_to=owner)
-    notify.enqueue("task_assigned", [owner], task_id=str(task.id), title=f"{task.name}：{task.service_name}",
-                   body=opinion, dedupe=f"hand_back:{task.id}:{expected_version}")
+    opinion = Event.line("同意" if decision == "approve" else "不同意", comment)
+    event = event_for(actor, task, action, opinion)      # checked before anything is written
+    now = clock.now()
+    owed = [audit.build(actor, f"task.{action}", "task", task.id, decision=decision, back_to=owner),
+            *notify.messages("task_assigned", [owner], task_id=str(task.id), title=f"{task.name}：{task.service_name}",
+                             body=opinion[:2000], dedupe=f"hand_back:{task.id}:{expected_version}")]
+    moved = {"assignee": owner, "audience": [f"user:{owner}"], "hand_back_to": None, "hand_kind": None}
+    if not HumanTask.objects(id=task.id, version=expected_version, status="open", assignee=actor.user_id).update_one(
+            **{f"set__{k}": v for k, v in moved.items()}, inc__version=1):
+        raise Conflict("task.changed")
+    if not Application.objects(id=task.application_id).update_one(
+            push__timeline=event, set__updated_at=now, inc__version=1, **deferred_records.carry(owed, now)):
+        back = {"assignee": actor.user_id, "audience": [f"user:{actor.user_id}"], "hand_back_to": owner,
+                "hand_kind": task.hand_kind}
+        HumanTask.objects(id=task.id, version=expected_version + 1, assignee=owner).update_one(
+            **{f"set__{k}": v for k, v in back.items()}, inc__version=1)
+        raise NotFound()
     return task.reload()
 
 
@@ -381,9 +346,7 @@ def return_to_applicant(actor: Actor, task_id: str, expected_version: int, *, re
     take(actor, task, expected_version, "returned", "returned")
     now = clock.now()
     request = ReturnRequest(fields=fields or [], materials=materials or [], reason=reason, task_id=task.task_id, at=now)
-    event = Event(at=now, action="returned", step=task.name, element_id=task.element_id,
-                  department=task.candidate_departments[0] if task.candidate_departments else "",
-                  actor_id=actor.user_id, actor_name=actor.username, comment=reason)
+    event = event_for(actor, task, "returned", reason)
     owed = [audit.build(actor, "task.return", "task", task.id, application=str(task.application_id),
                         fields=[f.get("path") for f in fields or []]),
             *notify.messages("returned", [app.applicant_id], application=app, title=f"{app.service_name} 需要补正",
