@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import mongoengine
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 from pymongo.uri_parser import parse_uri
 
 from core import clock
@@ -61,6 +63,20 @@ def upsert_and_read(queryset, **update):
         if document is not None:
             return document
     raise RuntimeError(f"upsert into {queryset._document.__name__} kept losing races")
+
+
+def upsert_and_read_raw(collection, query: dict, update: dict) -> dict | None:
+    """`upsert_and_read` straight through the driver (hot paths: the flood brakes, the engine's budget): the
+    document after `update`, or None when it kept losing races."""
+    for _ in range(3):
+        try:
+            document = collection.find_one_and_update(query, update, upsert=True, return_document=ReturnDocument.AFTER)
+        except DuplicateKeyError:      # MongoDB: the loser of a racing first upsert; ask again
+            continue
+        document = document or collection.find_one(query)     # SecantusDB: applied, yet answered "no document"
+        if document is not None:
+            return document
+    return None
 
 
 def found(documents, object_id, **filters):

@@ -20,10 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import mongoengine as me
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
 
-from core import clock
+from core import clock, db
 from core.errors import TooManyRequests
 
 DAY = 86400
@@ -87,19 +85,9 @@ def _window(seconds: int, now: float) -> float:
 
 
 def _count(key: str, amount: int, expires_at) -> int:
-    collection = RateCounter._get_collection()
-    update = {"$inc": {"n": amount}, "$setOnInsert": {"expires_at": expires_at}}
-    for _ in range(3):
-        try:
-            found = collection.find_one_and_update({"_id": key}, update, upsert=True,
-                                                   return_document=ReturnDocument.AFTER)
-        except DuplicateKeyError:      # MongoDB: the loser of a racing first upsert; ask again
-            continue
-        # SecantusDB applies a racing upsert's loser yet answers no document (core.db.upsert_and_read)
-        found = found or collection.find_one({"_id": key})
-        if found is not None:
-            return int(found.get("n", 0))
-    return amount
+    found = db.upsert_and_read_raw(RateCounter._get_collection(), {"_id": key},
+                                   {"$inc": {"n": amount}, "$setOnInsert": {"expires_at": expires_at}})
+    return int(found.get("n", 0)) if found is not None else amount
 
 
 def hit(name: str, account: str, *, scope: str = "", amount: int = 1) -> None:

@@ -22,10 +22,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import mongoengine as me
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import PyMongoError
 
-from core import clock, metrics
+from core import clock, db, metrics
 from core.actor import Actor
 from core.errors import DomainError, TooManyRequests
 from workflows.bpmn import breaker as version_breaker
@@ -87,19 +86,9 @@ class EngineQuota(me.Document):
 # -- the account budget ----------------------------------------------------------------------------------------
 
 def _take_lease(key: str, token: str, now: float, until: float) -> dict:
-    collection = EngineQuota._get_collection()
-    update = {"$set": {f"leases.{token}": until, "updated_at": clock.now()}}
-    for _ in range(3):
-        try:
-            found = collection.find_one_and_update({"_id": key}, update, upsert=True,
-                                                   return_document=ReturnDocument.AFTER)
-        except DuplicateKeyError:       # MongoDB: the loser of a racing first upsert; ask again
-            continue
-        # SecantusDB applies a racing upsert's loser yet answers no document (core.db.upsert_and_read)
-        found = found or collection.find_one({"_id": key})
-        if found is not None:
-            return found
-    return {"leases": {token: until}, "cpu": {}}
+    found = db.upsert_and_read_raw(EngineQuota._get_collection(), {"_id": key},
+                                   {"$set": {f"leases.{token}": until, "updated_at": clock.now()}})
+    return found if found is not None else {"leases": {token: until}, "cpu": {}}
 
 
 def _spent(cpu: dict, now: float) -> tuple[int, list[tuple[float, int]], list[str]]:
