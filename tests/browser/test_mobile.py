@@ -313,18 +313,18 @@ def test_a_colleague_copied_on_a_case_opens_it_on_a_phone(app, live_server, phon
     from workflows.cases.tasks.models import CarbonCopy
     require_built("api/web")
     _seed(app)
-    with app.app_context():           # 民政局's approver copies the case to 住建局's
+    with app.app_context():           # 民政局's approver copies the case to 公安局's (its process has their step)
         client, submitted, civil, task = _first_task_of_a_case_submitted_through_the_api(app)
-        colleague = User.objects(username="demo-approver-2").get()
+        colleague = User.objects(username="demo-approver-3").get()
         r = client.post(f"/api/v1/tasks/{task['id']}/cc", headers=civil,
-                        json={"user_ids": [str(colleague.id)], "comment": "请住建局核对住址"})
+                        json={"user_ids": [str(colleague.id)], "comment": "请公安局核对户籍"})
         assert r.status_code == 200 and r.json["copied"] == 1, r.json
 
-    _staff_login(phone, live_server, "demo-approver-2", shot)
+    _staff_login(phone, live_server, "demo-approver-3", shot)
     phone.get_by_role("tab", name="抄送").click()
     phone.locator(".van-cell.unread", has_text="居住证申领").click()
     phone.get_by_test_id("copy-from").wait_for()
-    assert "请住建局核对住址" in phone.get_by_test_id("copy-from").inner_text()
+    assert "请公安局核对户籍" in phone.get_by_test_id("copy-from").inner_text()
     assert phone.get_by_text("身份证号", exact=True).is_visible()          # under the form's labels,
     assert phone.get_by_text("110101199003076632").count() == 0             # and masked as for any staff
     shot(phone, "copy")
