@@ -330,6 +330,27 @@ def test_a_colleague_copied_on_a_case_opens_it_on_a_phone(app, live_server, phon
     shot(phone, "copy")
     with app.app_context():
         assert CarbonCopy.objects(user_id=str(colleague.id)).get().read_at is not None    # opening it read it
+    # the full image of a copy needs a stated reason, recorded with the read
+    phone.locator(".thumb-button").first.click()
+    dialog = phone.locator(".van-dialog", has_text="查看原图")
+    dialog.wait_for()
+    dialog.get_by_role("button", name="确认").click()                 # no reason: it stays open
+    assert dialog.is_visible()
+    phone.get_by_test_id("image-reason").locator("input").fill("核对证件照片")
+    dialog.get_by_role("button", name="确认").click()
+    phone.locator(".van-image-preview").wait_for()
+    shot(phone, "copy-full-image")
+    with app.app_context():
+        from core.audit import AuditRecord
+        from core import deferred
+
+        deferred.deliver()
+        reads = AuditRecord.objects(action="attachment.read", actor_id=str(colleague.id))
+        full = [(r.details.get("variant"), r.details.get("reason")) for r in reads
+                if r.details.get("variant") != "thumbnail"]
+        assert full == [("full", "核对证件照片")]
+    phone.keyboard.press("Escape")
+    phone.locator(".van-image-preview").click()
     phone.go_back()
     phone.get_by_role("tab", name="抄送").click()
     phone.locator(".van-cell", has_text="居住证申领").first.wait_for()

@@ -91,8 +91,9 @@ export function upload(file, kind, onProgress, filename) {
 }
 
 // A short-lived link to an attachment's rendition, for an <img> (the bearer token cannot ride on one).
-export async function link(id, variant = 'thumbnail') {
-  return (await api('GET', `/api/v1/attachments/${id}/link?variant=${variant}`)).url
+export async function link(id, variant = 'thumbnail', reason = '') {
+  const why = reason ? `&reason=${encodeURIComponent(reason)}` : ''
+  return (await api('GET', `/api/v1/attachments/${id}/link?variant=${variant}${why}`)).url
 }
 
 export async function residentLogin(openid) {
