@@ -382,3 +382,49 @@ def test_an_approver_approves_several_cases_at_once_and_is_told_which_could_not_
     with app.app_context():
         done = {str(t.id): (t.status, t.outcome) for t in HumanTask.objects(id__in=[t["id"] for t in tasks])}
     assert done[tasks[0]["id"]] == done[tasks[1]["id"]] == ("done", "approved")
+
+
+def test_a_resident_confirms_on_the_phone_an_authorisation_a_helper_recorded_on_site(app, live_server, phone, shot,
+                                                                                   make_staff):
+    """帮办代办 is not self-granted: the helper's on-site record waits for the resident's 确认 under its message."""
+    import io
+    from datetime import timedelta
+
+    from api import demo
+    from api.identity.models import Department
+    from core import clock, deferred
+    from tests.storage_fixtures import signature_png
+    from workflows.cases.proxy.models import Authorisation
+    require_built("api/web")
+    _seed(app)
+    with app.app_context():
+        civil = Department.objects(code="civil").get()
+    helper = make_staff("window-helper", [{"role": "helper", "department_id": str(civil.id)}])[1]
+    with app.app_context():
+        client = app.test_client()
+        sign = client.post("/api/v1/attachments", headers=helper, content_type="multipart/form-data",
+                           data={"kind": "signature", "file": (io.BytesIO(signature_png()), "s.png")}).json["id"]
+        r = client.post("/api/v1/helper/authorisations", headers=helper, json={
+            "resident_id_card": demo.DEMO_ID_CARD, "services": ["residence-permit"], "actions": ["submit"],
+            "expires_at": (clock.now() + timedelta(days=30)).isoformat(), "signature": sign})
+        assert r.status_code == 202, r.json
+        deferred.deliver()
+        [pending] = [a for a in Authorisation.objects() if a.state == "pending"]
+
+    phone.goto(f"{live_server}/m/")
+    phone.get_by_role("button", name="登录", exact=True).click()     # the demo resident
+    phone.get_by_text("居住证申领").first.wait_for()
+    phone.goto(f"{live_server}/m/#/me")
+    phone.get_by_text("消息", exact=True).click()
+    answer = phone.get_by_test_id(f"authorisation-{pending.id}")
+    answer.wait_for()
+    shot(phone, "authorisation-pending")
+    assert "居住证" in answer.locator("xpath=preceding-sibling::*[1]").inner_text()   # the service by name, not its code
+    answer.get_by_role("button", name="确认授权").click()
+    phone.get_by_test_id(f"answered-{pending.id}").wait_for()
+    assert phone.get_by_test_id(f"answered-{pending.id}").inner_text() == "已确认授权"
+    with app.app_context():
+        assert Authorisation.objects(id=pending.id).get().state == "active"
+    phone.reload()                                                     # answered stays answered
+    phone.get_by_test_id(f"answered-{pending.id}").wait_for()
+    assert phone.get_by_test_id(f"authorisation-{pending.id}").count() == 0

@@ -25,6 +25,7 @@ from core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
 from storage import service as storage
 from workflows.cases.applications import cases
 from workflows.cases.catalog import service as catalog
+from workflows.cases.catalog.models import ServiceVersion
 from workflows.cases.notify import service as notify
 from workflows.cases.proxy.models import ACTIVE, ACTIONS, Authorisation, LookupCounter
 from workflows.cases.tasks.names import staff_name
@@ -73,9 +74,15 @@ def _tell(resident_id: str, doc: Authorisation, title: str, body: str, event: st
                    dedupe=f"authorisation:{doc.id}:{event}")
 
 
+def _service_names(codes) -> list[str]:
+    """What a resident reads: the services' names (a code only where none is published any more)."""
+    names = {v.code: v.body.name for v in ServiceVersion.objects(code__in=list(codes), current=True).only("code", "body")}
+    return [names.get(code, code) for code in codes]
+
+
 def _scope_text(doc: Authorisation) -> str:
     what = "、".join({"submit": "提交申请", "supplement": "补正"}[a] for a in doc.actions)
-    services = "、".join(doc.services) if doc.services else "其所在部门的全部事项"
+    services = "、".join(_service_names(doc.services)) if doc.services else "其所在部门的全部事项"
     return f"范围：{services}；可代办：{what}；有效期至 {clock.china(doc.expires_at):%Y-%m-%d %H:%M}"
 
 
