@@ -184,6 +184,24 @@ def test_a_helper_never_acts_on_a_case_they_submitted_for_the_applicant(case, ap
     assert refused["code"] == "task.recusal"
 
 
+
+def test_a_resident_urging_their_case_reaches_colleagues_never_the_helper_who_submitted_it(case, app):
+    from core import deferred
+    from workflows.cases.applications.models import Application
+    from workflows.cases.notify.models import Notification
+
+    submitted = case.submit()
+    with app.app_context():      # civil-2 submitted it for the resident (帮办代办): 回避
+        Application.objects(id=submitted["id"]).update_one(set__helper_id=_id(case, case.civil_2))
+        from workflows.cases.tasks.models import HumanTask
+        HumanTask.objects(application_id=submitted["id"]).update(set__recused=[_id(case, case.civil_2)])
+    r = case.client.post(f"/api/v1/applications/{submitted['id']}/urge", headers=case.resident)
+    assert r.status_code == 200, r.json
+    with app.app_context():
+        deferred.deliver()
+        urged = {n.user_id for n in Notification.objects(kind="urged")}
+    assert urged == {_id(case, case.civil_1)}
+
 # -- names on the timeline ---------------------------------------------------------------------------------------
 
 def test_the_timeline_shows_display_names_or_the_department_never_login_names(case, make_staff):

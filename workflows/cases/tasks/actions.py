@@ -165,7 +165,7 @@ def urge(actor: Actor, app_id: str) -> Application:
     throttle.hit("urges", actor.user_id)    # 429 past the resident's 催办 of the day, across cases
     now = clock.now()
     handlers = _handlers(HumanTask.objects(application_id=app.id, status="open").only(
-        "assignee", "candidate_users", "candidate_departments"))
+        "assignee", "candidate_users", "candidate_departments", "recused"))
     owed = [audit.build(actor, "application.urge", "application", app.id, handlers=len(handlers)),
             *notify.messages("urged", handlers, application=app, title=f"催办：{app.service_name}",
                              body=app.number or "", dedupe=f"urge:{app.id}:{now:%Y%m%d%H%M}")]
@@ -180,10 +180,15 @@ def urge(actor: Actor, app_id: str) -> Application:
 
 
 def _handlers(rows) -> list[str]:
-    """Who can act on these open rows now: the holder or picked signer, else every approver of the department."""
-    named = [u for r in rows for u in ([r.assignee] if r.assignee else r.candidate_users)]
+    """Who can act on these open rows now: the holder or picked signer, else every approver of the department;
+    never someone the row recuses (回避: the applicant, their helper)."""
     pool = {d for r in rows if not r.assignee and not r.candidate_users for d in r.candidate_departments}
-    approvers = [u for users in reminders.people(pool, "approver").values() for u in users] if pool else []
-    return list(dict.fromkeys(named + approvers))
+    approvers = reminders.people(pool, "approver") if pool else {}
+    found = []
+    for r in rows:
+        who = [r.assignee] if r.assignee else list(r.candidate_users) or \
+            [u for d in r.candidate_departments for u in approvers.get(d, [])]
+        found += [u for u in who if u not in (r.recused or ())]
+    return list(dict.fromkeys(found))
 
 
