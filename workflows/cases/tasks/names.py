@@ -7,8 +7,11 @@ from __future__ import annotations
 from typing import Callable
 
 from core.actor import Actor
+from core.cache import WeightedLRU
 
 STAFF = "工作人员"        # neither a display name nor a known department
+# department id → name: read once a minute per process, not on every approval (a renamed department shows within it)
+NAMES = WeightedLRU("department names", max_weight=256 * 1024, weigh=lambda name: 100 + len(name), max_age=60)
 _department_names: list[Callable[[set], dict]] = [lambda ids: {}]
 
 
@@ -18,7 +21,9 @@ def register_department_names(resolver: Callable[[set], dict]) -> None:
 
 
 def department_name(department_id: str) -> str:
-    return _department_names[0]({department_id}).get(department_id, "") if department_id else ""
+    if not department_id:
+        return ""
+    return NAMES.get(department_id, lambda: _department_names[0]({department_id}).get(department_id, ""))
 
 
 def staff_name(actor: Actor, department_id: str = "") -> str:
