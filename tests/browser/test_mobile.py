@@ -295,7 +295,8 @@ def test_a_bad_rating_reaches_the_department_on_a_phone_and_its_reply_reaches_th
     approver.get_by_test_id("followed-rating").wait_for()
     assert approver.get_by_text("跑了两趟还没说清楚").is_visible()
     assert approver.get_by_role("button", name="同意", exact=True).count() == 0     # nothing to approve here
-    assert approver.get_by_text("身份证号", exact=True).is_visible()     # the form's labels, not its field names
+    approver.get_by_text("身份证号", exact=True).wait_for()      # the form's labels (loaded after the case), not its
+    assert approver.get_by_text("id_card", exact=True).count() == 0   # field names
     approver.get_by_label("回访整改情况").fill("已电话回访，说明了材料要求")
     shot(approver, "follow-up")
     approver.get_by_role("button", name="提交回访情况").click()
