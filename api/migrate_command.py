@@ -5,7 +5,6 @@ import click
 
 
 def migrate(settings, echo=click.echo) -> dict:
-    import api.app  # noqa: F401  — every room, and through them every model whose indexes it builds
     from api import migrations
     from core import db
 

@@ -38,8 +38,26 @@ class DatabaseBehind(ConfigError):
     """The database lacks migrations this code needs."""
 
 
+ROOMS = ("core", "forms", "storage", "workflows", "api", "designer")
+NOT_MODELS = ("__main__", "cli", "gunicorn_conf", "wsgi")     # modules that run something when imported
+
+
+def import_every_model() -> None:
+    """Import every module of every room, so that every model is known: the app imports some views (and their
+    models) only as it registers them, and a command imports even fewer."""
+    import importlib
+    import pkgutil
+
+    for room in ROOMS:
+        package = importlib.import_module(room)
+        for module in pkgutil.walk_packages(package.__path__, f"{room}."):
+            if ".web" not in module.name and module.name.rpartition(".")[2] not in NOT_MODELS:
+                importlib.import_module(module.name)
+
+
 def models() -> list[type]:
-    """Every collection's model of the rooms imported (`api.app` imports them all: its callers have)."""
+    """Every collection's model (`import_every_model` first)."""
+    import_every_model()
     found = {cls for cls in _document_registry.values()
              if issubclass(cls, me.Document) and not cls._meta.get("abstract") and cls._meta.get("collection")}
     return sorted(found, key=lambda cls: cls._meta["collection"])

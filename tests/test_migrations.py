@@ -36,7 +36,11 @@ def test_migrate_on_an_empty_database_records_itself_and_builds_every_index(fres
     from api import migrations
 
     _, database = fresh_database
+    # every room's models, also those the app imports only as it registers their views
+    collections = {model._meta["collection"] for model in migrations.models()}
+    assert {"users", "ratings", "authorisations", "stats_rollups", "rate_counters", "human_tasks"} <= collections
     result = migrations.run()
+    assert result["collections"] == len(collections)
     assert result["applied"] == [number for number, _, _ in migrations.MIGRATIONS]
     assert migrations.applied() == {number for number, _, _ in migrations.MIGRATIONS}
     for model in migrations.models():
