@@ -253,10 +253,10 @@ def calendar_show(year):
     """Where a year's calendar comes from (database, shipped file or weekends only), whether it is official, and
     its days."""
     from api.runtime import runtime
-    from workflows.cases.clock import calendar
+    from core import workdays
 
     runtime()
-    cal = calendar.year_of(year)
+    cal = workdays.year_of(year)
     click.echo(f"calendar {year}: {cal.origin}, {'official' if cal.official else 'not official'}"
                + (f" ({cal.source})" if cal.source else ""))
     click.echo("holidays: " + " ".join(d.isoformat() for d in sorted(cal.holidays)))

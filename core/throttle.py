@@ -25,6 +25,7 @@ from core import clock, db
 from core.errors import TooManyRequests
 
 DAY = 86400
+LOOKUPS_PER_HOUR = 30        # a helper's on-site records (each looks a resident up by 身份证号)
 
 
 class RateCounter(me.Document):
@@ -55,6 +56,7 @@ def defaults(settings=None) -> dict[str, Limit]:
         "ratings": Limit(s.ratings_per_day, DAY, "limit.ratings"),
         "bad_ratings": Limit(s.bad_ratings_per_day, DAY, "limit.bad_ratings"),   # each opens a follow-up task
         "urges": Limit(s.urges_per_day, DAY, "limit.urges"),                     # 催办, across cases
+        "lookups": Limit(LOOKUPS_PER_HOUR, 3600, "proxy.too_many_lookups"),      # 帮办: residents by 身份证号
     }
 
 

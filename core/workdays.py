@@ -218,18 +218,13 @@ def count(a: date, b: date, load: bool = True) -> int:
     return total
 
 
-def local(at: datetime) -> datetime:
-    """A time (naive ones are UTC, as MongoDB returns them) in China time."""
-    return clock.china(at)
-
-
 def add_working_days(start: datetime, days: float) -> datetime:
     """The time `days` working days after `start` (UTC, aware): the same time of day on the `days`-th working
     day after start's date; a fraction adds that part of 24 hours (0.75 of a day is 18 hours)."""
     if days < 0:
         raise ValueError(f"negative working days: {days}")
     whole = int(days)
-    at = local(start)
+    at = clock.china(start)
     moved = datetime.combine(add_days(at.date(), whole), at.timetz())
     return (moved + timedelta(days=days - whole)).astimezone(timezone.utc)
 
@@ -238,5 +233,5 @@ def working_days_between(start: datetime, end: datetime) -> int:
     """How many working days lie after start's date, up to and including end's date (China time); 0 when end
     is not later. The inverse of `add_working_days`: an application returned on Monday and supplemented on
     Wednesday lost Tuesday and Wednesday, 2 working days."""
-    first, last = local(start).date(), local(end).date()
+    first, last = clock.china(start).date(), clock.china(end).date()
     return count(first, last) if last > first else 0

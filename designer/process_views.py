@@ -12,7 +12,7 @@ from api.http import BEARER, PageArgs, current_actor, etag, if_match_version, pa
 from api.identity.models import Department
 from core.actor import ROLES
 from designer import process_schemas as schemas
-from workflows.bpmn import quotas, service, test_runs
+from workflows.bpmn import breaker, service, test_runs
 
 blp = Blueprint("designer_processes", __name__, url_prefix="/api/v1/designer/processes",
                 description="Designer: BPMN processes and test runs")
@@ -201,7 +201,7 @@ class VersionBreaker(MethodView):
     @blp.doc(security=[BEARER])
     def get(self, key, number):
         """The version's CPU and step limit hits in live use; open: submissions to it are refused (503)"""
-        return quotas.breaker(current_actor(), key, number)
+        return breaker.breaker(current_actor(), key, number)
 
 
 @blp.route(f"/<key>/versions/{NUMBER}/breaker/close")
@@ -211,4 +211,4 @@ class VersionBreakerClose(MethodView):
     @blp.doc(security=[BEARER])
     def post(self, key, number):
         """Admins: take submissions to the version again (the hits so far no longer count)"""
-        return quotas.close(current_actor(), key, number)
+        return breaker.close(current_actor(), key, number)

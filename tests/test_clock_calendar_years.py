@@ -11,7 +11,7 @@ from bson import ObjectId
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.cli import cli
-from core import clock
+from core import clock, workdays
 from tests.applications_fixtures import case, good_data  # noqa: F401 (fixture)
 
 CST = clock.CHINA
@@ -23,8 +23,6 @@ def cst(*args) -> datetime:
 
 @pytest.fixture
 def cal(app):
-    from core import workdays
-
     with app.app_context():
         workdays.clear_cache()
         yield workdays
@@ -40,12 +38,12 @@ def write(tmp_path, doc, name="cal.json"):
 def test_2027_ships_provisional_with_the_statutory_and_lunar_holidays(cal):
     from workflows.cases.clock import calendar
 
-    doc = cal.shipped(2027)
+    doc = workdays.shipped(2027)
     year = calendar.check(doc)                      # the shipped file passes the import's own check
     assert year.provisional and doc["provisional"] is True and "暂定" in doc["source"]
     assert year.workdays == frozenset()             # no 调休 working weekend is invented
-    found = cal.year_of(2027)
-    assert found.origin == "shipped" and not found.official and cal.year_of(2026).official
+    found = workdays.year_of(2027)
+    assert found.origin == "shipped" and not found.official and workdays.year_of(2026).official
     statutory = {"2027-01-01": "元旦", "2027-02-05": "春节", "2027-02-06": "春节", "2027-02-07": "春节",
                  "2027-02-08": "春节", "2027-04-05": "清明节", "2027-05-01": "劳动节", "2027-05-02": "劳动节",
                  "2027-06-09": "端午节", "2027-09-15": "中秋节", "2027-10-01": "国庆节", "2027-10-02": "国庆节",
@@ -56,8 +54,8 @@ def test_2027_ships_provisional_with_the_statutory_and_lunar_holidays(cal):
     given_back = sorted(d for d, n in names.items() if "补假" in n)
     assert given_back == ["2027-02-09", "2027-02-10", "2027-05-03", "2027-05-04", "2027-10-04", "2027-10-05"]
     assert all(date.fromisoformat(d).weekday() < 5 for d in given_back)
-    assert not cal.is_working_day(date(2027, 1, 1)) and cal.is_working_day(date(2027, 1, 4))
-    assert not cal.is_working_day(date(2027, 2, 13))          # every Saturday stays a day off
+    assert not workdays.is_working_day(date(2027, 1, 1)) and workdays.is_working_day(date(2027, 1, 4))
+    assert not workdays.is_working_day(date(2027, 2, 13))          # every Saturday stays a day off
 
 
 def test_a_five_day_limit_from_28_december_skips_new_year_and_the_weekend(cal):
@@ -65,53 +63,52 @@ def test_a_five_day_limit_from_28_december_skips_new_year_and_the_weekend(cal):
 
     start = cst(2026, 12, 28, 10, 0)                                    # Monday
     assert deadlines.due_at(start, 5) == cst(2027, 1, 5, 10, 0)          # 29, 30, 31 Dec; 4, 5 Jan
-    assert cal.working_days_between(start, cst(2027, 1, 5, 10, 0)) == 5
+    assert workdays.working_days_between(start, cst(2027, 1, 5, 10, 0)) == 5
 
 
 def test_a_process_helper_and_the_legal_clock_count_alike(cal, app, tmp_path):
     from workflows.bpmn.helpers import HELPERS
     from workflows.bpmn.limits import DEFAULT_LIMITS
     from workflows.bpmn.sandbox import Sandbox, action_budget
-    from workflows.cases.clock import calendar
 
     sandbox = Sandbox()
     with action_budget(DEFAULT_LIMITS):
         helper = sandbox.evaluate("add_working_days(date(2026, 9, 30), 3)", {})
         between = sandbox.evaluate("working_days(date(2026, 9, 30), date(2026, 10, 10))", {})
         back = sandbox.evaluate("add_working_days(date(2026, 10, 10), -3)", {})
-    assert helper == date(2026, 10, 10) == clock.china(calendar.add_working_days(cst(2026, 9, 30, 9, 0), 3)).date()
+    assert helper == date(2026, 10, 10) == clock.china(workdays.add_working_days(cst(2026, 9, 30, 9, 0), 3)).date()
     assert between == 3 and back == date(2026, 9, 30)
     assert HELPERS["is_working_day"](date(2026, 10, 10)) and not HELPERS["is_working_day"](date(2026, 10, 5))
 
     # an imported year reaches both; the engine reads it before the action's budget, never inside a script
     doc = {"year": 2030, "holidays": [{"date": "2030-03-05"}], "workdays": [{"date": "2030-03-09"}]}
     assert app.test_cli_runner().invoke(cli, ["calendar", "import", write(tmp_path, doc)]).exit_code == 0
-    cal._loaded["expires"] = 0.0                      # the minute has passed in some other process
+    workdays._loaded["expires"] = 0.0                      # the minute has passed in some other process
     reads = []
-    real = cal.CalendarYear._get_collection
+    real = workdays.CalendarYear._get_collection
 
     def counted():
         reads.append(1)
         return real()
-    cal.CalendarYear._get_collection = counted
+    workdays.CalendarYear._get_collection = counted
     try:
         with action_budget(DEFAULT_LIMITS):
             before = len(reads)
             assert sandbox.evaluate("add_working_days('2030-03-04', 2)", {}) == date(2030, 3, 7)
             assert sandbox.evaluate("is_working_day(date(2030, 3, 9))", {}) is True
             assert len(reads) == before == 1         # read once, outside the scripts
-        assert calendar.add_working_days(cst(2030, 3, 4, 9, 0), 2) == cst(2030, 3, 7, 9, 0)
+        assert workdays.add_working_days(cst(2030, 3, 4, 9, 0), 2) == cst(2030, 3, 7, 9, 0)
         assert sum(HELPERS["is_working_day"](date(2030, 3, 1) + timedelta(days=n)) for n in range(30)) == \
-            calendar.working_days_between(cst(2030, 2, 28, 9, 0), cst(2030, 3, 30, 9, 0))
+            workdays.working_days_between(cst(2030, 2, 28, 9, 0), cst(2030, 3, 30, 9, 0))
     finally:
-        cal.CalendarYear._get_collection = real
+        workdays.CalendarYear._get_collection = real
 
 
 def test_reminders_and_escalations_fall_in_working_hours(cal):
     from workflows.cases.clock import deadlines
 
     # 75 % of 5 working days from Tuesday 10:00 is Saturday 04:00: the reminder waits for Monday 09:00
-    assert cal.add_working_days(cst(2026, 11, 24, 10, 0), 3.75) == cst(2026, 11, 28, 4, 0)
+    assert workdays.add_working_days(cst(2026, 11, 24, 10, 0), 3.75) == cst(2026, 11, 28, 4, 0)
     assert deadlines.remind_at(cst(2026, 11, 24, 10, 0), 5) == cst(2026, 11, 30, 9, 0)
     assert deadlines.remind_at(cst(2026, 11, 23, 9, 30), 5) == cst(2026, 11, 27, 9, 0)     # Friday 03:30 → 09:00
     assert deadlines.remind_at(cst(2026, 11, 23, 20, 0), 5) == cst(2026, 11, 27, 14, 0)     # already in hours
@@ -125,7 +122,7 @@ def test_reminders_and_escalations_fall_in_working_hours(cal):
     assert deadlines.escalate_at(cst(2026, 10, 9, 20, 0)) == cst(2026, 10, 10, 9, 0)           # 调休 Saturday
     for n in range(0, 24 * 14, 5):                       # any time in two weeks: a working day, 09:00–17:00
         at = clock.china(deadlines.in_working_hours(cst(2026, 12, 24, 0, 0) + timedelta(hours=n)))
-        assert cal.is_working_day(at.date()) and "09:00" <= at.strftime("%H:%M") <= "17:00", at
+        assert workdays.is_working_day(at.date()) and "09:00" <= at.strftime("%H:%M") <= "17:00", at
 
 
 def test_import_moves_open_deadlines_and_leaves_closed_cases_alone(case, app, tmp_path, cal):
@@ -183,8 +180,8 @@ def test_readyz_and_metrics_show_the_years_and_whether_next_year_is_official(cli
     following = clock.china_today().year + 1
     assert ready["next_year"] == following
     assert ready["next_year_official"] is bool(years.get(following, {}).get("official"))
-    assert cal.status(today=date(2026, 11, 1))["next_year_official"] is False
-    assert cal.status(today=date(2026, 11, 1))["this_year_official"] is True
+    assert workdays.status(today=date(2026, 11, 1))["next_year_official"] is False
+    assert workdays.status(today=date(2026, 11, 1))["this_year_official"] is True
 
     samples = _samples(client.get("/metrics").get_data(as_text=True))
     assert samples[("zhangban_calendar_year_official", frozenset({("year", "2026")}))] == 1
@@ -193,7 +190,7 @@ def test_readyz_and_metrics_show_the_years_and_whether_next_year_is_official(cli
     assert ("zhangban_calendar_next_year_official", frozenset()) in samples
 
     # the official notice imported: both say so at once in this process (within a minute in the others)
-    doc = dict(cal.shipped(2027), provisional=False, source="国务院办公厅关于2027年部分节假日安排的通知（test）")
+    doc = dict(workdays.shipped(2027), provisional=False, source="国务院办公厅关于2027年部分节假日安排的通知（test）")
     assert app.test_cli_runner().invoke(cli, ["calendar", "import", write(tmp_path, doc)]).exit_code == 0
     assert {y["year"]: y for y in client.get("/readyz").json["calendar"]["years"]}[2027] == \
         {"year": 2027, "origin": "database", "official": True}
@@ -201,14 +198,14 @@ def test_readyz_and_metrics_show_the_years_and_whether_next_year_is_official(cli
     assert samples[("zhangban_calendar_year_official", frozenset({("year", "2027")}))] == 1
 
     # scrapes read the database's years at most once a minute
-    reads, real = [], cal.CalendarYear._get_collection
-    cal.CalendarYear._get_collection = lambda: reads.append(1) or real()
+    reads, real = [], workdays.CalendarYear._get_collection
+    workdays.CalendarYear._get_collection = lambda: reads.append(1) or real()
     try:
         for _ in range(5):
             client.get("/metrics")
             client.get("/readyz")
     finally:
-        cal.CalendarYear._get_collection = real
+        workdays.CalendarYear._get_collection = real
     assert len(reads) <= 1
 
 

@@ -19,7 +19,7 @@ def test_the_deadline_counts_working_days_from_submission_by_the_calendar(case, 
 
     from api.cli import cli
     from core import clock
-    from workflows.cases.clock import calendar
+    from core import workdays
 
     frozen_clock.china("2026-06-10 10:00")
     today = clock.china_today()
@@ -32,14 +32,14 @@ def test_the_deadline_counts_working_days_from_submission_by_the_calendar(case, 
     try:
         submitted = case.submit()
     finally:
-        calendar.clear_cache()
+        workdays.clear_cache()
     start, due = parse(submitted["submitted_at"]), parse(submitted["due_at"])
-    expected, left = calendar.local(start).date(), 5     # counted here by hand: weekdays that are not days off
+    expected, left = clock.china(start).date(), 5     # counted here by hand: weekdays that are not days off
     while left:
         expected += timedelta(days=1)
         if expected.weekday() < 5 and expected not in days_off:
             left -= 1
-    assert calendar.local(due).date() == expected and calendar.local(due).time() == calendar.local(start).time()
+    assert clock.china(due).date() == expected and clock.china(due).time() == clock.china(start).time()
     [task] = case.todo(case.civil_1)
     assert parse(task["due_at"]) == due and task["overdue"] is False and task["escalated"] is False
 
@@ -50,19 +50,19 @@ def _back_date_pause(app_id, working_days_ago: int):
     are Wednesday to Friday."""
     from core import clock
     from workflows.cases.applications.models import Application
-    from workflows.cases.clock import calendar
+    from core import workdays
 
-    at, counted = calendar.local(clock.now()), 0
+    at, counted = clock.china(clock.now()), 0
     while counted < working_days_ago:
-        counted += calendar.is_working_day(at.date())
+        counted += workdays.is_working_day(at.date())
         at -= timedelta(days=1)
     Application.objects(id=app_id).update_one(set__paused_at=at)
     return at
 
 
 def test_the_clock_stops_while_the_applicant_corrects_and_the_deadline_moves_on(case, app):
+    from core import clock, workdays
     from workflows.cases.applications.models import Application
-    from workflows.cases.clock import calendar
     from workflows.cases.tasks.models import HumanTask
 
     submitted = case.submit(good_data(months=5))
@@ -79,13 +79,13 @@ def test_the_clock_stops_while_the_applicant_corrects_and_the_deadline_moves_on(
     assert r.status_code == 200, r.json
     event = r.json["timeline"][-1]
     assert event["action"] == "supplemented" and event["paused_days"] == 3
-    assert calendar.working_days_between(paused_at, parse(event["at"])) == 3
+    assert workdays.working_days_between(paused_at, parse(event["at"])) == 3
     due = parse(r.json["due_at"])
-    assert due == calendar.add_working_days(before.due_at, 3) and due > parse(submitted["due_at"])
+    assert due == workdays.add_working_days(before.due_at, 3) and due > parse(submitted["due_at"])
     assert [parse(s["due_at"]) for s in r.json["current_steps"]] == [due]
     after = Application.objects(id=submitted["id"]).first()
     assert after.paused_at is None
-    assert calendar.local(after.remind_at) == calendar.local(calendar.add_working_days(before.remind_at, 3))
+    assert clock.china(after.remind_at) == clock.china(workdays.add_working_days(before.remind_at, 3))
     [again] = case.todo(case.civil_1)                        # the inbox row carries the moved deadline
     assert again["id"] == task["id"] and parse(again["due_at"]) == due
     assert HumanTask.objects(id=task["id"]).first().due_at is not None

@@ -55,16 +55,17 @@ def user_id(case, name):
 def test_a_reminder_at_75_percent_reaches_the_handlers_once(case, scan):
     from core import clock
     from workflows.cases.applications.models import Application
-    from workflows.cases.clock import calendar, deadlines
+    from core import workdays
+    from workflows.cases.clock import deadlines
 
     submitted = case.submit()
     stored = Application.objects(id=submitted["id"]).first()
     start = parse(submitted["submitted_at"])
     at = clock.as_utc(stored.remind_at)
-    raw = calendar.add_working_days(start, 3.75)                      # 75 % of 5 working days …
+    raw = workdays.add_working_days(start, 3.75)                      # 75 % of 5 working days …
     assert at == deadlines.in_working_hours(raw) and at >= raw         # … moved into working hours
     local = clock.china(at)
-    assert calendar.is_working_day(local.date()) and "09:00" <= local.strftime("%H:%M") <= "17:00"
+    assert workdays.is_working_day(local.date()) and "09:00" <= local.strftime("%H:%M") <= "17:00"
     assert scan(at - timedelta(seconds=1)) == {"reminded": 0, "escalated": 0}
     assert sent("reminder") == []
 

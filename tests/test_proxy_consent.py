@@ -161,14 +161,15 @@ def test_a_helper_reads_masked_data_except_the_fields_a_return_asks_them_to_fill
 
 
 def test_the_id_card_look_up_answers_alike_and_has_a_brake(helped, monkeypatch):
-    from workflows.cases.proxy import service
+    from core import throttle
 
     until = _soon()
     known = record(helped, expires_at=until).json
     unknown = record(helped, id_card="110101199003076632", expires_at=until).json
     assert set(known) == set(unknown) and known["status"] == unknown["status"] == "pending"
     assert {k: v for k, v in known.items() if k != "id"} == {k: v for k, v in unknown.items() if k != "id"}
-    monkeypatch.setattr(service, "LOOKUPS_PER_HOUR", 3)
+    lookups = throttle.limits()["lookups"]
+    monkeypatch.setitem(throttle.limits(), "lookups", throttle.Limit(3, lookups.seconds, lookups.message_key))
     record(helped)
     r = record(helped, expect=429)
     assert r.json["code"] == "too_many_requests" and int(r.headers["Retry-After"]) >= 1

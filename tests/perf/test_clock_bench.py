@@ -22,7 +22,8 @@ APPS = int(os.environ.get("ZB_BENCH_CLOCK_APPS", "500"))
 
 def test_scan_many_due_applications(app, make_staff, make_department):
     from workflows.cases.applications.models import Application
-    from workflows.cases.clock import calendar, reminders
+    from core import workdays
+    from workflows.cases.clock import reminders
     from workflows.cases.tasks.models import HumanTask
 
     dept = make_department("civil", "民政局")["id"]
@@ -61,8 +62,8 @@ def test_scan_many_due_applications(app, make_staff, make_department):
         assert reminded == APPS and escalated == APPS
         idle = timed(lambda: reminders.scan(now, limit=100), 20, warmup=2)
 
-        calendar.clear_cache()
-        walk = timed(lambda: calendar.add_working_days(start, 20), 200, warmup=5)
+        workdays.clear_cache()
+        walk = timed(lambda: workdays.add_working_days(start, 20), 200, warmup=5)
     write_result("clock_scan", {
         "applications": APPS, "limit": 100,
         "remind_round_ms": percentiles(reminding), "remind_per_application_ms": round(sum(reminding) / APPS, 2),

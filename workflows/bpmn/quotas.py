@@ -28,8 +28,7 @@ from core import clock, db, metrics
 from core.actor import Actor
 from core.errors import DomainError, TooManyRequests
 from workflows.bpmn import breaker as version_breaker
-from workflows.bpmn.breaker import (OPEN, Breaker, breaker, breaker_view, close,  # noqa: F401 — their old home
-                                    limit_hit, refuse_if_open)
+from workflows.bpmn.breaker import limit_hit
 
 log = logging.getLogger(__name__)
 

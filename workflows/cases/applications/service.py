@@ -24,7 +24,7 @@ from core.errors import Conflict, Invalid, NotFound, Unavailable
 from forms import service as forms
 from forms import validation as form_validation
 from storage import service as storage
-from workflows.bpmn import instances, quotas, service as processes, task_data
+from workflows.bpmn import breaker, instances, service as processes, task_data
 from workflows.cases.applications import auto_approval, case_state, cases
 from workflows.cases.applications.models import FINAL, Application, Event
 from workflows.cases.clock import deadlines, reminders
@@ -133,7 +133,7 @@ def _submit(actor: Actor, app: Application, sv, data: dict, profile, *, is_new: 
     attachment_ids = form_validation.attachment_ids(form_version, clean)
     storage.assert_owned(actor.user_id, attachment_ids, also=on_behalf.helper.user_id if on_behalf else None)
     process_version = processes.published_version(sv.body.process_key, sv.body.process_version)
-    quotas.refuse_if_open(process_version, sv.code, sv.body.name, actor)   # 503 suspended; 429 this account throttled
+    breaker.refuse_if_open(process_version, sv.code, sv.body.name, actor)   # 503 suspended; 429 this account throttled
 
     if app.id is None:
         app.id = ObjectId()      # the instance names its application before either is written

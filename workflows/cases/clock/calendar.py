@@ -3,7 +3,7 @@ which moves the open deadlines and reminder points the new year changes (`deadli
 
 The calendar itself — which China date is a working day, counting working days both ways, the years shipped in
 `core/workdays_data/` and those imported into `calendar_years` — is `core/workdays.py`, shared with the BPMN
-helpers so a process and the legal clock count alike; its names are re-exported here for the clock's users.
+helpers so a process and the legal clock count alike; everything counting days calls it there.
 """
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from jsonschema import Draft202012Validator
 from core import audit, clock
 from core.actor import Actor
 from core.errors import Invalid
-from core.workdays import (CalendarYear, Year, add_working_days, clear_cache, count, is_working_day,  # noqa: F401
-                           known_years, local, shipped, status, working_days_between, year_of)
+from core.workdays import CalendarYear, Year, clear_cache
 from workflows.cases.clock import deadlines
 
 _DAY = {"type": "object", "required": ["date"], "additionalProperties": False, "properties": {

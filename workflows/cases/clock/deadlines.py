@@ -34,7 +34,7 @@ OPENS, CLOSES = time(9, 0), time(17, 0)      # working hours, China time
 def in_working_hours(at: datetime) -> datetime:
     """`at` if it falls 09:00–17:00 (China time) on a working day, else 09:00 of the next working day's morning
     (the same day's, before 09:00 on a working day). UTC, aware."""
-    local = workdays.local(at)
+    local = clock.china(at)
     day = local.date()
     if workdays.is_working_day(day):
         if OPENS <= local.time().replace(tzinfo=None) <= CLOSES:
@@ -46,7 +46,7 @@ def in_working_hours(at: datetime) -> datetime:
 
 def _last_working_moment(before: datetime) -> datetime:
     """The latest time in working hours at or before `before`."""
-    local = workdays.local(before)
+    local = clock.china(before)
     day, at = local.date(), local.time().replace(tzinfo=None)
     if workdays.is_working_day(day) and at >= OPENS:
         return min(local, datetime.combine(day, CLOSES, clock.CHINA)).astimezone(timezone.utc)

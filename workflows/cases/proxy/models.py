@@ -49,10 +49,3 @@ class Authorisation(me.Document):
 ACTIVE = Q(status="active") | Q(status=None, kind="resident")
 
 
-class LookupCounter(me.Document):
-    """On-site look-ups of residents by 身份证号 per helper and hour (the look-up is rate-limited)."""
-    key = me.StringField(primary_key=True)             # "<helper id>:<yyyymmddhh UTC>"
-    count = me.IntField(default=0)
-    at = me.DateTimeField(default=clock.now)
-
-    meta = {"collection": "proxy_lookups", "indexes": [{"fields": ["at"], "expireAfterSeconds": 7200}]}

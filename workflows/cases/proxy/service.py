@@ -19,19 +19,18 @@ from datetime import datetime, timedelta, timezone
 
 from bson import ObjectId
 
-from core import audit, clock, db
+from core import audit, clock, db, throttle
 from core.actor import Actor
-from core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
+from core.errors import Conflict, Forbidden, Invalid, NotFound
 from storage import service as storage
 from workflows.cases.applications import cases
 from workflows.cases.catalog import service as catalog
 from workflows.cases.catalog.models import ServiceVersion
 from workflows.cases.notify import service as notify
-from workflows.cases.proxy.models import ACTIVE, ACTIONS, Authorisation, LookupCounter
+from workflows.cases.proxy.models import ACTIVE, ACTIONS, Authorisation
 from workflows.cases.tasks.names import staff_name
 
 MAX_DAYS = 366
-LOOKUPS_PER_HOUR = 30        # on-site records (look-ups by 身份证号) per helper and hour
 
 
 class AuthorisationPending(Forbidden):
@@ -116,15 +115,6 @@ def grant(resident: Actor, helper: Actor, *, services: list, actions: list, expi
                   expires_at=expires_at)
 
 
-def _count_lookup(helper: Actor) -> None:
-    now = clock.now()
-    key = f"{helper.user_id}:{now:%Y%m%d%H}"
-    counter = LookupCounter.objects(key=key).modify(upsert=True, new=True, inc__count=1, set__at=now)
-    if counter.count > LOOKUPS_PER_HOUR:
-        next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        raise TooManyRequests("proxy.too_many_lookups", retry_after=max(1, int((next_hour - now).total_seconds())))
-
-
 def record_on_site(helper: Actor, find_resident, *, services: list, actions: list, expires_at: datetime,
                    signature: str) -> Authorisation:
     """At the window: the helper records the resident's authorisation with the resident's signature (uploaded by
@@ -132,7 +122,7 @@ def record_on_site(helper: Actor, find_resident, *, services: list, actions: lis
     has that 身份证号 — the helper gets the same pending answer either way (the look-up is no oracle), and only
     the resident's 确认 or a lead's approval makes it active."""
     require_helper(helper)
-    _count_lookup(helper)
+    throttle.hit("lookups", helper.user_id)      # 429 past the helper's look-ups of the hour
     storage.assert_owned(helper.user_id, [signature])
     if storage.get(helper, signature).kind != "signature":
         raise _field("/signature", "not_a_signature", "proxy.not_a_signature")

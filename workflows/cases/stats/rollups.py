@@ -18,8 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 from pymongo import DeleteMany, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from core import clock
-from workflows.cases.clock import calendar
+from core import clock, workdays
 from workflows.cases.stats.models import BINS, COUNTERS, HIST_MAX, Rollup
 
 FLUSH_BATCH = 500                    # cases a worker adds to the rollups in one round
@@ -38,7 +37,7 @@ def submit_day(app) -> date:
 def handling_days(app) -> int:
     """Working days from submission to the result, less the working days the clock stood still for 补正."""
     paused = sum(e.paused_days or 0 for e in app.timeline if e.action == "supplemented")
-    return max(0, calendar.working_days_between(app.submitted_at, app.result.at) - paused)
+    return max(0, workdays.working_days_between(app.submitted_at, app.result.at) - paused)
 
 
 def on_submit(app) -> Counter:
