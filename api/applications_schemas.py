@@ -130,6 +130,8 @@ class InboxArgs(Schema):
     service = fields.String(load_default=None, validate=ID)
     overdue = fields.Boolean(load_default=False)
     sort = fields.String(load_default="due", validate=validate.OneOf(("due", "newest")))
+    application = fields.String(load_default=None, validate=validate.Length(min=1, max=40),
+                                metadata={"description": "only the caller's 待办 rows of this case: its id or number"})
 
 
 class TaskOut(Schema):
@@ -171,6 +173,7 @@ class TaskCountsOut(Schema):
     todo = fields.Integer()
     overdue = fields.Integer()
     done = fields.Integer()
+    cap = fields.Integer(metadata={"description": "a count equal to this means this many or more (show 99+)"})
 
 
 class HandledApplicationOut(Schema):

@@ -68,7 +68,9 @@ def _links(ids):
     return [{"id": a, "content": f"/api/v1/attachments/{a}/content",
              "thumbnail": f"/api/v1/attachments/{a}/content?variant=thumbnail"} for a in ids]
 
-Page = page_schema(TaskOut, "TaskPage")
+class Page(page_schema(TaskOut, "TaskPageBase")):
+    total_capped = fields.Boolean(metadata={"description": "`total` counts only the rows read so far: more may "
+                                                           "follow"})
 
 
 @blp.route("")
@@ -78,9 +80,16 @@ class Tasks(MethodView):
     @blp.response(200, Page)
     @blp.doc(security=[BEARER])
     def get(self, args, **page):
-        """待办 (`box=todo`, due first or newest first) or 已办 (`box=done`); filter by service or overdue"""
-        return paginate(service.inbox(current_actor(), args["box"], service=args["service"],
-                                      overdue=args["overdue"], sort=args["sort"]), page, rows=service.list_rows)
+        """待办 (`box=todo`, due first or newest first) or 已办 (`box=done`); filter by service or overdue; or the
+        caller's 待办 rows of one case (`application`: its id or number). `total` is every row when `total_capped`
+        is false; when true, more may follow (the list is never counted whole)."""
+        actor = current_actor()
+        if args["application"]:
+            items = service.of_application(actor, args["application"])
+            return {"items": items, "total": len(items), "total_capped": False, "page": 1,
+                    "page_size": page["page_size"]}
+        return service.inbox_page(actor, args["box"], page=page["page"], page_size=page["page_size"],
+                                  service=args["service"], overdue=args["overdue"], sort=args["sort"])
 
 
 @blp.route("/counts")

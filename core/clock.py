@@ -35,6 +35,23 @@ def china_today() -> date:
     return china().date()
 
 
+# Due marks (`stats_due_at`, `next_timer_at`, `lease_until` …) are read as a range bounded on both sides: the
+# embedded database uses an index only for such a range — `$type`, a one-sided `$lte` (it walks the nulls first) or
+# a top-level `$or` made it read the whole collection on every worker round — and MongoDB answers it from the same
+# index. Every due mark is later than this.
+DUE_FLOOR = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
+def due_by(at: datetime) -> dict:
+    """The query clause "a due mark at or before `at`" (not null, not missing)."""
+    return {"$gte": DUE_FLOOR, "$lte": at}
+
+
+def free_at(at: datetime) -> dict:
+    """The query clause "no live lease at `at`": none (null or missing) or one run out — without a `$or`."""
+    return {"$not": {"$gte": at}}
+
+
 def parse_id(value) -> ObjectId | None:
     """An ObjectId from its string, or None for anything that is not one (callers answer 404)."""
     try:

@@ -20,6 +20,7 @@ import mongoengine as me
 from bson import ObjectId
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
+from core import clock
 
 _models: list = []
 DUPLICATE_KEY = 11000
@@ -58,8 +59,8 @@ def attach(document: me.Document, documents: list[me.Document], now: datetime) -
     document.deferred_due_at = now if documents else None
 
 
-def due_query() -> dict:
-    return {"deferred_due_at": {"$type": "date"}}     # names the partial index's filter, so MongoDB uses it
+def due_query(now=None) -> dict:
+    return {"deferred_due_at": clock.due_by(now or clock.now())}
 
 
 def deliver(limit: int = 500) -> int:

@@ -11,28 +11,42 @@ from pymongo import monitoring
 class _Counting(monitoring.CommandListener):
     def __init__(self):
         self.counts: Counter = Counter()
+        self.returned: Counter = Counter()     # {(command, collection): documents answered}
+        self.keys: dict = {}
         self.lock = threading.Lock()
 
     def started(self, event):
         target = event.command.get(event.command_name)
+        key = (event.command_name, target if isinstance(target, str) else "")
         with self.lock:
-            self.counts[(event.command_name, target if isinstance(target, str) else "")] += 1
+            self.counts[key] += 1
+            self.keys[event.request_id] = key
 
     def succeeded(self, event):
-        pass
+        cursor = event.reply.get("cursor") if isinstance(event.reply, dict) else None
+        batch = (cursor.get("firstBatch", cursor.get("nextBatch")) if isinstance(cursor, dict) else None)
+        with self.lock:
+            key = self.keys.pop(event.request_id, None)
+            if key is not None and batch is not None:
+                self.returned[key] += len(batch)
 
     def failed(self, event):
         pass
 
 
 @contextmanager
-def counting_commands(settings):
-    """Within the block the app's client counts {(command, collection): n}; reconnects without it after."""
+def counting_commands(settings, *, listener=None):
+    """Within the block the app's client counts {(command, collection): n}; reconnects without it after. Pass a
+    `listener()` of your own to read also how many documents the commands answered (its `returned`)."""
     from core import db
 
-    listener = _Counting()
+    listener = listener or _Counting()
     db.connect(settings, listeners=[listener])
     try:
         yield listener.counts
     finally:
         db.connect(settings)
+
+
+def listener():
+    return _Counting()

@@ -202,13 +202,14 @@ def test_counts_and_filters(case):
     case.submit()
     case.submit(good_data(address="x"))
     counts = case.client.get("/api/v1/tasks/counts", headers=case.civil_1).json
-    assert counts == {"todo": 2, "overdue": 0, "done": 0}
+    assert counts == {"todo": 2, "overdue": 0, "done": 0, "cap": 100}
     assert case.todo(case.civil_1, service="other") == []
     assert case.todo(case.civil_1, overdue="true") == []
 
 
-def test_a_list_page_that_is_not_full_is_its_own_total(case, settings):
-    """The last page's length gives the total: only a full page (or an empty page after the first) needs a count."""
+def test_an_inbox_page_reads_one_row_past_itself_and_counts_nothing(case, settings):
+    """A page reads one row past its end to tell whether more may follow (`total_capped`); no command counts the
+    list (counting it read every row on the embedded database)."""
     from tests.commands import counting_commands
 
     for months in (6, 7, 8):
@@ -217,13 +218,15 @@ def test_a_list_page_that_is_not_full_is_its_own_total(case, settings):
     def page(**query):
         with counting_commands(settings) as counts:
             body = case.client.get("/api/v1/tasks", query_string=query, headers=case.civil_1).json
-        return body["total"], len(body["items"]), counts[("aggregate", "human_tasks")] + counts[("count", "human_tasks")]
+        return (body["total"], body["total_capped"], len(body["items"]),
+                counts[("aggregate", "human_tasks")] + counts[("count", "human_tasks")])
 
-    assert page(page_size=20) == (3, 3, 0)              # not full: no count
-    assert page(page_size=2, page=2) == (3, 1, 0)       # the last page, not full
-    assert page(page_size=3) == (3, 3, 1)               # full: there may be more
-    assert page(page_size=2, page=3) == (3, 0, 1)       # empty after the first: the total is counted
-    assert page(page_size=20, service="other") == (0, 0, 0)
+    assert page(page_size=20) == (3, False, 3, 0)       # all of them
+    assert page(page_size=2) == (3, True, 2, 0)         # more may follow
+    assert page(page_size=2, page=2) == (3, False, 1, 0)
+    assert page(page_size=3) == (3, False, 3, 0)
+    assert page(page_size=2, page=3) == (3, False, 0, 0)
+    assert page(page_size=20, service="other") == (0, False, 0, 0)
 
 
 def test_the_applicant_is_notified_once_per_event(case, app):

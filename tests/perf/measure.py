@@ -195,19 +195,6 @@ def _walk(plan):
             yield from _walk(inner)
 
 
-def index_gives_order(index: dict | None, filter_: dict, sort: dict) -> bool:
-    """Whether MongoDB could return this sort from the index without a SORT stage: the sort keys, with their
-    directions (or all reversed), must follow the filter's equality (or exploded $in) fields in the index."""
-    if not index:
-        return False
-    keys = list(index.items())
-    prefix = 0
-    while prefix < len(keys) and keys[prefix][0] in filter_:
-        prefix += 1
-    wanted, found = list(sort.items()), keys[prefix:prefix + len(sort)]
-    return found in (wanted, [(k, -d) for k, d in wanted])
-
-
 # -- where the CPU goes -----------------------------------------------------------------------------------------
 
 REPO = Path(__file__).resolve().parents[2]
@@ -235,3 +222,17 @@ def cpu_shares(call, n: int, top: int = 14) -> dict:
     rows.sort(reverse=True)
     return {where: {"cpu_share_pct": round(100 * cum / total, 1), "calls_per_run": round(calls / n, 2)}
             for cum, where, calls in rows[:top]}
+
+
+def database_pid(uri: str) -> int:
+    """The pid of the SecantusDB server listening on the URI's port (the test harness started it elsewhere)."""
+    port = parse_uri(uri)["nodelist"][0][1]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if any(b"secantus" in a for a in argv[:2]) and str(port).encode() in argv:
+                return int(entry.name)
+    raise LookupError(f"no SecantusDB process serves port {port}")

@@ -25,8 +25,8 @@ def due_ids(now: datetime | None = None, limit: int = 100) -> list:
     due instance each time on the test server: 3 claims/s with 1,000 due.)"""
     now = now or clock.now()
     return [d["_id"] for d in Instance._get_collection().find(
-        {"next_timer_at": {"$lte": now}, "status": {"$in": ["running", "incident"]},
-         "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]},
+        {"next_timer_at": clock.due_by(now), "status": {"$in": ["running", "incident"]},
+         "lease_until": clock.free_at(now)},
         {"_id": 1}).sort("next_timer_at", 1).limit(limit)]
 
 
@@ -36,8 +36,8 @@ def claim(instance_id, now: datetime | None = None, lease: timedelta = timedelta
     so even two workers past an expired lease cannot both fire."""
     now = now or clock.now()
     if not Instance._get_collection().update_one(
-            {"_id": instance_id, "next_timer_at": {"$lte": now}, "status": {"$in": ["running", "incident"]},
-             "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]},
+            {"_id": instance_id, "next_timer_at": clock.due_by(now), "status": {"$in": ["running", "incident"]},
+             "lease_until": clock.free_at(now)},
             {"$set": {"lease_until": now + lease}}).modified_count:
         return None    # another worker took it, or it moved on
     return Instance.objects(id=instance_id).first()
@@ -53,8 +53,8 @@ def claim_many(instance_ids: list, now: datetime | None = None,
     now = now or clock.now()
     token = str(ObjectId())
     Instance._get_collection().update_many(
-        {"_id": {"$in": list(instance_ids)}, "next_timer_at": {"$lte": now},
-         "status": {"$in": ["running", "incident"]}, "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]},
+        {"_id": {"$in": list(instance_ids)}, "next_timer_at": clock.due_by(now),
+         "status": {"$in": ["running", "incident"]}, "lease_until": clock.free_at(now)},
         {"$set": {"lease_until": now + lease, "lease_token": token}})
     found = {i.id: i for i in Instance.objects(id__in=list(instance_ids), lease_token=token)}
     return [found[i] for i in instance_ids if i in found]

@@ -98,7 +98,7 @@ class Instance(me.Document):
         "next_timer_at", ("key", "process_version_number"), "status",
         # test runs: listed by their process, purged a day after they start
         ("is_test", "created_at"),
-        {"fields": ["deferred_due_at"], "partialFilterExpression": {"deferred_due_at": {"$type": "date"}}}]}
+        {"fields": ["deferred_due_at"], "sparse": True}]}
 
 
 deferred_records.register(Instance)

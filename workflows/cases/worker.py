@@ -141,16 +141,16 @@ def backlog(now: datetime | None = None) -> dict:
     from workflows.cases.notify.models import Notification
 
     now = now or clock.now()
-    timers = {"next_timer_at": {"$lte": now}, "status": {"$in": ["running", "incident"]}}
-    outbox = {"wechat_status": "pending", "next_attempt_at": {"$lte": now}}
+    timers = {"next_timer_at": clock.due_by(now), "status": {"$in": ["running", "incident"]}}
+    outbox = {"wechat_status": "pending", "next_attempt_at": clock.due_by(now)}
     applications = Application._get_collection()
     result = {}
     for name, collection, query, field in (
             ("timers", Instance._get_collection(), timers, "next_timer_at"),
             ("outbox", Notification._get_collection(), outbox, "next_attempt_at"),
-            ("results", applications, {"documents_due_at": {"$type": "date", "$lte": now}}, "documents_due_at"),
-            ("stats", applications, {"stats_due_at": {"$type": "date", "$lte": now}}, "stats_due_at"),
-            ("deferred", applications, deferred_records.due_query(), "deferred_due_at")):
+            ("results", applications, {"documents_due_at": clock.due_by(now)}, "documents_due_at"),
+            ("stats", applications, {"stats_due_at": clock.due_by(now)}, "stats_due_at"),
+            ("deferred", applications, deferred_records.due_query(now), "deferred_due_at")):
         oldest = collection.find_one(query, {field: 1}, sort=[(field, 1)])
         result[f"{name}_due"] = collection.count_documents(query)
         result[f"{name}_lag_seconds"] = max(0.0, (now - clock.as_utc(oldest[field])).total_seconds()) if oldest else 0.0

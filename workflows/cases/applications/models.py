@@ -141,10 +141,10 @@ class Application(me.Document):
         # the clock's scans: open applications whose reminder or deadline has come, not yet handled
         ("status", "reminded_at", "remind_at"), ("status", "escalated_at", "due_at"),
         # the worker's queue of result documents to make: only the approved cases still waiting are in it
-        {"fields": ["documents_due_at"], "partialFilterExpression": {"documents_due_at": {"$type": "date"}}},
-        {"fields": ["stats_due_at"], "partialFilterExpression": {"stats_due_at": {"$type": "date"}}},
-        {"fields": ["bundle_due_at"], "partialFilterExpression": {"bundle_due_at": {"$type": "date"}}},
-        {"fields": ["deferred_due_at"], "partialFilterExpression": {"deferred_due_at": {"$type": "date"}}}]}
+        {"fields": ["documents_due_at"], "sparse": True},
+        {"fields": ["stats_due_at"], "sparse": True},
+        {"fields": ["bundle_due_at"], "sparse": True},
+        {"fields": ["deferred_due_at"], "sparse": True}]}
 
     @property
     def data(self) -> dict:

@@ -317,7 +317,7 @@ def advance_due(now: datetime | None = None, limit: int = 200) -> int:
     many bundles were advanced."""
     now = now or clock.now()
     due = list(Application._get_collection().find(
-        {"bundle_due_at": {"$type": "date", "$lte": now}}, {"bundle_id": 1, "bundle_due_at": 1},
+        {"bundle_due_at": clock.due_by(now)}, {"bundle_id": 1, "bundle_due_at": 1},
         sort=[("bundle_due_at", 1)], limit=limit))
     advanced = set()
     for part in due:

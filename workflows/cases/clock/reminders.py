@@ -69,7 +69,8 @@ def scan(now: datetime | None = None, limit: int = DEFAULT_LIMIT) -> dict:
 
 
 def _due(marked: str, at: str, now: datetime, limit: int) -> list[Application]:
-    found = Application.objects(status="submitted", **{marked: None, f"{at}__lte": now}).order_by(at).limit(limit)
+    found = Application.objects(status="submitted", **{marked: None, f"{at}__gte": clock.DUE_FLOOR, f"{at}__lte": now}
+                                ).order_by(at).limit(limit)
     fields = dict.fromkeys((*_APP_FIELDS, at))
     return [a for a in found.only(*fields) if deadlines.in_working_hours(getattr(a, at)) <= now]
 

@@ -139,8 +139,7 @@ def issue_due(store, *, limit: int = 50, now=None) -> int:
     issued = 0
     for _ in range(limit):
         # the claim answers the application as it was: all that making its result reads of it
-        # ($type: the partial index's own condition, so that MongoDB picks that index)
-        due = Application.objects(documents_due_at__type="date", documents_due_at__lte=now)
+        due = Application.objects(__raw__={"documents_due_at": clock.due_by(now)})
         claimed = due.order_by("documents_due_at").modify(set__documents_due_at=now + LEASE)
         if claimed is None:
             break

@@ -123,8 +123,8 @@ def deliver_due(sender: Sender | None, policy: Policy, now: datetime | None = No
     counts = {"sent": 0, "refused": 0, "retry": 0, "failed": 0, "skipped": 0, "interrupted": 0}
     counts["interrupted"] = release_interrupted(now)
     collection = Notification._get_collection()
-    free = {"$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]}
-    due = list(collection.find({"wechat_status": "pending", "next_attempt_at": {"$lte": now}, **free},
+    due = list(collection.find({"wechat_status": "pending", "next_attempt_at": clock.due_by(now),
+                                "lease_until": clock.free_at(now)},
                                {"read_at": 0}).sort("next_attempt_at", 1).limit(limit))
     random.shuffle(due)     # several workers read the same page: start at different places
     for doc in due:
@@ -142,7 +142,7 @@ def deliver_due(sender: Sender | None, policy: Policy, now: datetime | None = No
             continue
         at = fixed or clock.now()      # a long round must not claim with a lease that has already run out
         lease_until = at + policy.lease
-        claim = {"_id": doc["_id"], "wechat_status": "pending", "attempts": doc["attempts"], **free}
+        claim = {"_id": doc["_id"], "wechat_status": "pending", "attempts": doc["attempts"], "lease_until": clock.free_at(at)}
         if not collection.update_one(claim, {"$set": {"wechat_status": "sending", "lease_until": lease_until},
                                              "$inc": {"attempts": 1}}).modified_count:
             continue    # another worker took it

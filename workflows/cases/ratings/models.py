@@ -38,4 +38,4 @@ class Rating(me.Document):
     meta = {"collection": "ratings", "indexes": [
         {"fields": ["application_id"], "unique": True},           # once per application
         ("department", "-created_at"), ("department", "score", "-created_at"),
-        {"fields": ["follow_up_due_at"], "partialFilterExpression": {"follow_up_due_at": {"$type": "date"}}}]}
+        {"fields": ["follow_up_due_at"], "sparse": True}]}

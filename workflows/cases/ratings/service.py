@@ -82,8 +82,7 @@ def follow_ups_due(now: datetime | None = None, limit: int = 100) -> int:
     """The worker's job: the follow-up tasks of bad ratings whose request died before writing them (their due
     time passed the grace a living request needs); `task_for` is idempotent. Returns how many were written."""
     written = 0
-    for rating in Rating.objects(follow_up_due_at__type="date",
-                                 follow_up_due_at__lte=now or clock.now()).limit(limit):
+    for rating in Rating.objects(__raw__={"follow_up_due_at": clock.due_by(now or clock.now())}).limit(limit):
         app = Application.objects(id=rating.application_id).exclude("data_json", "deferred").first()
         if app is not None:
             task_for(rating, app)

@@ -114,14 +114,13 @@ def flush_due(now: datetime | None = None, limit: int = FLUSH_BATCH) -> int:
 
     now = now or clock.now()
     applications = Application._get_collection()
-    # ($type: the partial index's own condition, so that MongoDB picks that index)
-    if applications.find_one({"stats_due_at": {"$type": "date", "$lte": now}}, {"_id": 1}) is None:
+    if applications.find_one({"stats_due_at": clock.due_by(now)}, {"_id": 1}) is None:
         return 0
     token = _lock(now)
     if token is None:
         return 0         # another worker is flushing
     try:
-        cases = list(Application.objects(stats_due_at__type="date", stats_due_at__lte=now)
+        cases = list(Application.objects(__raw__={"stats_due_at": clock.due_by(now)})
                      .only(*_CASE_FIELDS, "stats_counted", "stats_due_at").limit(limit))
         totals: dict = defaultdict(Counter)
         names: dict = {}

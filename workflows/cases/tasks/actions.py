@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from mongoengine.queryset.visitor import Q
 
 from core import audit, clock, throttle
 from core import deferred as deferred_records
@@ -169,8 +168,10 @@ def urge(actor: Actor, app_id: str) -> Application:
     owed = [audit.build(actor, "application.urge", "application", app.id, handlers=len(handlers)),
             *notify.messages("urged", handlers, application=app, title=f"催办：{app.service_name}",
                              body=app.number or "", dedupe=f"urge:{app.id}:{now:%Y%m%d%H%M}")]
-    changed = Application.objects(Q(last_urged_at=None) | Q(last_urged_at__lte=now - URGE_INTERVAL),
-                                  id=app.id, status="submitted").update_one(
+    # not urged within the interval (never, or before it); no `$or`, which made the embedded database read every
+    # application to find this one
+    changed = Application.objects(id=app.id, status="submitted",
+                                  __raw__={"last_urged_at": {"$not": {"$gt": now - URGE_INTERVAL}}}).update_one(
         set__last_urged_at=now, push__timeline=Event(at=now, action="urged", actor_id=actor.user_id,
                                                      actor_name=actor.username), inc__version=1,
         **deferred_records.carry(owed, now))
