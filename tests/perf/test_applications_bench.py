@@ -37,7 +37,8 @@ from core import clock
 from core.db import database
 from tests.applications_fixtures import REVIEW_FORM, publish_form, publish_process, publish_service
 from tests.forms_fixtures import bench_form
-from tests.perf.measure import Gunicorn, counted_connection, cpu_shares, explain, opcounters, per
+from tests.perf.measure import (Gunicorn, counted_connection, cpu_seconds, cpu_shares, database_pid, explain,
+                                opcounters, per)
 from tests.perf.report import percentiles, write_result
 from tests.storage_fixtures import jpeg
 
@@ -192,12 +193,15 @@ def test_start_approve_pairs(app, client, settings, make_staff, make_department,
                 errors.append(repr(exc))
 
         threads = [threading.Thread(target=run, args=(i,)) for i in range(CLIENTS)]
+        db_pid = database_pid(settings.mongodb_uri)
         cpu0, ops0, wall0 = server.workers_cpu(), opcounters(admin), time.perf_counter()
+        db_cpu0 = cpu_seconds(db_pid)
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         wall, cpu1, ops1 = time.perf_counter() - wall0, server.workers_cpu(), opcounters(admin)
+        db_cpu = cpu_seconds(db_pid) - db_cpu0
     finally:
         server.stop()
     assert not errors, errors[:3]
@@ -225,6 +229,10 @@ def test_start_approve_pairs(app, client, settings, make_staff, make_department,
             "pairs": pairs, "wall_s": round(wall, 2), "pairs_per_s": round(pairs / wall, 2),
             "pair_latency": percentiles(latencies),
             "app_cpu_ms_per_pair": round(cpu_per_pair, 2),
+            "database_server_cpu_ms_per_pair": round(db_cpu * 1000 / pairs, 2),
+            # the app's workers and the database server during the run, and what the worker later does per case
+            "all_processes_cpu_ms_per_pair": round(cpu_per_pair + db_cpu * 1000 / pairs + sum(
+                part["cpu_ms_per_case"] + part["database_cpu_ms_per_case"] for part in worker.values()), 2),
             "app_cpu_ms_per_pair_goal": 15,
             "pairs_per_s_on_2_cores_if_only_app_cpu": round(2000 / cpu_per_pair, 1),
             "server_opcounters_per_pair": {k: round(v / pairs, 2) for k, v in ops.items() if v},
@@ -251,6 +259,7 @@ def _worker_share(app, settings) -> dict:
     from workflows.cases.materials import results
     from workflows.cases.stats import rollups
 
+    db_pid = database_pid(settings.mongodb_uri)
     out = {}
     with app.app_context(), counted_connection(settings) as counter:
         carrying = Application.objects(__raw__=deferred.due_query()).count()
@@ -265,6 +274,7 @@ def _worker_share(app, settings) -> dict:
                            ("result_documents", lambda: results.issue_due(app.extensions["zhangban"].store,
                                                                           limit=30))):
             before, cpu0, cases = counter.counts.copy(), time.thread_time(), 0
+            db_cpu0 = cpu_seconds(db_pid)
             while True:
                 done = step()
                 cases += done
@@ -274,6 +284,7 @@ def _worker_share(app, settings) -> dict:
             commands = Counter({k: v for k, v in commands.items() if not k.startswith(("createIndexes", "endSess"))})
             n = max(cases, 1)
             out[name] = {"cases": cases, "cpu_ms_per_case": round((time.thread_time() - cpu0) * 1000 / n, 2),
+                         "database_cpu_ms_per_case": round((cpu_seconds(db_pid) - db_cpu0) * 1000 / n, 2),
                          "commands_per_case": round(sum(commands.values()) / n, 2),
                          "commands_by_name": per(commands, n)}
     return out
