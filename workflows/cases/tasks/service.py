@@ -80,7 +80,7 @@ COUNT_CAP = 100      # badge counts and totals are exact below this; at it they 
 def inbox_page(actor: Actor, box: str, *, page: int, page_size: int, service: str | None = None,
                overdue: bool = False, sort: str = "due", now: datetime | None = None) -> dict:
     """待办 (`todo`: mine and my groups' unclaimed, not cases I must recuse myself from) or 已办 (`done`: completed
-    by me): one page of light rows and the total — or, with `total_capped`, how many rows are known so far (more
+    by me): one page of light rows and the total — or, with `total_capped`, how many rows were read (more may
     follow). Read in windows of the sort field, one indexed query per group of the caller
     (workflows/cases/tasks/inbox.py)."""
     now = now or clock.now()
