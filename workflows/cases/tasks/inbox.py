@@ -122,16 +122,20 @@ def _rows(listing: Listing, want: int, keep, fields: tuple, until: datetime | No
         if len(rows) <= 2 * SMALL:         # still small: one query was the cheapest
             return sorted(filter(keep, rows), key=order_key(listing))[:want]
         hint = {}                          # it grew: windows from now on
-    rows, complete = [], True
+    rows, complete, read = [], True, 0
     for window in _windows(listing, hint, until):
-        rows += filter(keep, collection.find({**base, listing.field: window}, projection))
+        found = list(collection.find({**base, listing.field: window}, projection))
+        read += len(found)
+        rows += filter(keep, found)
         if len(rows) >= want:
             complete = False
             break
     if complete and listing.undated_last and until is None:
-        rows += filter(keep, collection.find({**base, listing.field: None}, projection))
+        found = list(collection.find({**base, listing.field: None}, projection))
+        read += len(found)
+        rows += filter(keep, found)
     rows.sort(key=order_key(listing))
-    if until is None:
+    if until is None and read == len(rows):     # a filtered read says little of the whole list: not remembered
         _remember((listing, want), listing, rows, want, complete)
     return rows[:want]
 
