@@ -11,7 +11,7 @@ from flask_smorest import Api
 
 from api import errors, json_guard, logs, materials_views, metrics, migrations, request_guard, spa
 from api.runtime import Runtime
-from core import audit, db, pii
+from core import audit, db, pii, throttle
 from core.settings import Settings, ensure_keys, from_env
 from workflows.bpmn import quotas
 from workflows.cases.tasks.copies import configure as copies_configure
@@ -30,6 +30,7 @@ def create_app(config: Settings | None = None) -> Flask:
     migrations.prepare_process(settings)
     wire_rooms()
     quotas.configure(quotas.Policy.from_settings(settings))
+    throttle.configure(settings)                 # the flood brakes' limits
     copies_configure(settings.cc_days)
     store = _build_store(settings)
     materials_views.wire()
@@ -63,7 +64,7 @@ def create_app(config: Settings | None = None) -> Flask:
 
     spa.register(app)
     logs.install(app)
-    request_guard.install(app, settings)   # after logs: 401 and size limits before any body is read
+    request_guard.install(app)   # after logs: 401 and size limits before any body is read
     metrics.install(app, settings)
     errors.register(app)
     return app
@@ -71,6 +72,7 @@ def create_app(config: Settings | None = None) -> Flask:
 
 def wire_rooms() -> None:
     """Hooks through which domain rooms learn what only the delivery rooms know (identity stays here)."""
+    from api.identity import admin
     from api.identity.models import Department
     from storage import service as storage
     from workflows.cases.clock import reminders
@@ -83,17 +85,9 @@ def wire_rooms() -> None:
     projection.register_lane_resolver(
         lambda codes: {d.code: str(d.id) for d in Department.objects(code__in=list(codes)).only("code", "id")})
     reminders.register_people_resolver(role_holders)
-    names.register_department_names(lambda ids: {str(d.id): d.name for d in _departments(ids, "name")})
+    names.register_department_names(lambda ids: admin.department_fields(ids, "name"))
     copies.register_department_ancestors(
-        lambda ids: {str(d.id): [str(a) for a in d.path] for d in _departments(ids, "path")})
-
-
-def _departments(ids, field: str) -> list:
-    from api.identity.models import Department
-    from core.clock import parse_id
-
-    oids = [o for o in map(parse_id, ids) if o]
-    return list(Department.objects(id__in=oids).only("id", field)) if oids else []
+        lambda ids: {i: [str(a) for a in path] for i, path in admin.department_fields(ids, "path").items()})
 
 
 def role_holders(department_ids: set, role: str) -> dict:

@@ -35,12 +35,12 @@ class Readyz(MethodView):
         except Exception as exc:   # any failure of the ping is "not ready", named below
             return error_response(503, "unavailable", errors=[
                 {"path": "mongodb", "code": "unavailable", "message": type(exc).__name__}])
-        store = runtime().store.name
+        store, available = runtime().store.name, True
         try:
             runtime().store.check()
         except Unavailable as exc:
-            store = f"unavailable: {exc.detail or ''}".strip()
+            store, available = f"unavailable: {exc.detail or ''}".strip(), False
         workdays.refresh(quiet=True)
-        return {"status": "ready" if store == runtime().store.name else "degraded", "mongodb": "ok",
+        return {"status": "ready" if available else "degraded", "mongodb": "ok",
                 "object_store": store,
                 "calendar": workdays.status(load=False)}

@@ -4,6 +4,9 @@ a lead of the helper's department approves it — lists whom they may act for, s
 them, masked). Identity is looked up here and handed to workflows/cases/proxy as plain Actor values."""
 from __future__ import annotations
 
+import dataclasses
+
+from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -12,7 +15,7 @@ from api import i18n
 from api.applications_schemas import ApplicationOut, SupplementIn
 from api.attachments_schemas import IdempotencyHeaders
 from api.errors import ErrorSchema
-from api.http import BEARER, DATETIME_RANGE, PageArgs, current_actor, current_profile, page_schema, paginate
+from api.http import BEARER, DATETIME_RANGE, PageArgs, current_actor, page_schema, paginate
 from api.identity.models import User
 from api.identity.service import actor_of, profile
 from core import clock, pii
@@ -63,7 +66,7 @@ class OnSiteAuthorisationIn(Schema.from_dict({**SCOPE})):
 
 class AuthorisationOut(Schema):
     id = fields.String()
-    status = fields.String(attribute="state", metadata={
+    status = fields.String(metadata={
         "description": "pending (an on-site one waiting for the resident's 确认 or a lead's approval), active, refused"})
     resident_id = fields.String()
     resident_name = fields.String()
@@ -82,7 +85,7 @@ class AuthorisationOut(Schema):
 class RecordedOut(Schema):
     """What the helper hears of an on-site record: the same whether an account has that 身份证号 or not."""
     id = fields.String()
-    status = fields.String(attribute="state")
+    status = fields.String()
     services = fields.List(fields.String())
     actions = fields.List(fields.String())
     expires_at = fields.DateTime()
@@ -112,8 +115,7 @@ def _helper(username: str):
 
 def _as_resident(user):
     actor = actor_of(user)
-    return actor.__class__(user_id=actor.user_id, roles=actor.roles, departments=actor.departments,
-                           username=user.real_name or actor.username)
+    return dataclasses.replace(actor, username=user.real_name or actor.username)
 
 
 def _by_id_card(id_card: str):
@@ -124,17 +126,19 @@ def _by_id_card(id_card: str):
 
 
 def _resident(user_id: str):
-    """The resident a helper names by id; no such resident answers as no authorisation does (403)."""
+    """The resident a helper names by id, and their verified profile (for the form's prefill) from the same read;
+    no such resident answers as no authorisation does (403)."""
     oid = clock.parse_id(user_id)
     user = User.objects(id=oid, kind="resident").first() if oid else None
     if user is None:
         raise Forbidden("proxy.not_authorised")
-    return _as_resident(user)
+    resident = _as_resident(user)
+    return resident, profile(resident, user)
 
 
 def _own_name(docs):
     """The resident's own authorisations show them their own name in full (helpers' lists keep it masked)."""
-    name = current_profile().get("name")
+    name = (g.get("user") or {}).get("real_name")     # as authentication read it: nothing to decrypt
     docs = list(docs)
     for doc in docs:
         doc.resident_name = name or doc.resident_name
@@ -243,9 +247,9 @@ class ForResident(MethodView):
     def post(self, body, headers):
         """Helpers: submit (or save a draft) for a resident who authorised me; the application is theirs (answered
         masked, like any staff member's view)"""
-        resident = _resident(body["resident_id"])
+        resident, resident_profile = _resident(body["resident_id"])
         app, created = acting.submit_for(current_actor(), resident, service_code=body["service_code"],
-                                          data=body["data"], submit=body["submit"], profile=profile(resident),
+                                          data=body["data"], submit=body["submit"], profile=resident_profile,
                                           idempotency_key=headers.get("idempotency_key"))
         return app, 201 if created else 200
 
@@ -267,6 +271,6 @@ class SupplementFor(MethodView):
     @blp.doc(security=[BEARER])
     def post(self, body, app_id):
         """Helpers: 补正 for the resident (only the fields asked for)"""
-        resident = _resident(body["resident_id"])
+        resident, resident_profile = _resident(body["resident_id"])
         return acting.supplement_for(current_actor(), resident, app_id, body["version"], body["data"],
-                                      profile(resident))
+                                      resident_profile)

@@ -197,7 +197,6 @@ def wire() -> None:
     from forms import prefill
 
     prefill.register_source("material", service.offer, service.keep)
-    results.register_department_names(_department_names)
     results.register_verified_names(_verified_name)
 
 
@@ -209,10 +208,3 @@ def _verified_name(user_id: str) -> str | None:
     user = User.objects(id=oid, kind="resident").only("real_name").first() if oid else None
     return (user.real_name or None) if user else None
 
-
-def _department_names(ids) -> dict:
-    from api.identity.models import Department
-    from core.clock import parse_id
-
-    oids = [o for o in map(parse_id, ids) if o]
-    return {str(d.id): d.name for d in Department.objects(id__in=oids).only("id", "name")} if oids else {}

@@ -27,9 +27,26 @@ log = logging.getLogger(__name__)
 COLLECTION = "schema_migrations"
 INDEX_CONFLICT = (85, 86)       # IndexOptionsConflict, IndexKeySpecsConflict
 
+def unset_empty_numbers() -> None:
+    """Applications and licences without a number had it stored as null; their unique index is sparse now (the
+    embedded database never used the partial one), so a number not given is left out instead."""
+    for collection in ("applications", "materials"):
+        me.get_db()[collection].update_many({"number": {"$type": "null"}}, {"$unset": {"number": ""}})
+
+
 # (number, what it does, the function): append only, never renumber
+def authorisation_statuses() -> None:
+    """Authorisations stored before they had a status get the one they were read as: the resident's own grant
+    active, an on-site one pending (the `$or` that read them so made every helper's list read them all)."""
+    collection = me.get_db()["authorisations"]
+    for kind, status in (("resident", "active"), ("on_site", "pending")):
+        collection.update_many({"status": None, "kind": kind}, {"$set": {"status": status}})
+
+
 MIGRATIONS = [
     (1, "audit: drop the first chain format's unique index on seq", audit.migrate),
+    (2, "applications and licences: a number not given is unset, not null (sparse unique index)", unset_empty_numbers),
+    (3, "authorisations: a status for those stored before statuses", authorisation_statuses),
 ]
 LATEST = MIGRATIONS[-1][0]
 
@@ -83,8 +100,8 @@ def run(echo=log.info) -> dict:
                               upsert=True)
         ran.append(number)
         echo(f"migration {number}: {name}")
-    rebuilt = []
-    for model in models():
+    rebuilt, every = [], models()
+    for model in every:
         try:
             model.ensure_indexes()
         except OperationFailure as exc:
@@ -95,7 +112,7 @@ def run(echo=log.info) -> dict:
             model.ensure_indexes()
             rebuilt.append(model._meta["collection"])
             echo(f"indexes of {model._meta['collection']} rebuilt: {exc.details.get('errmsg', '') if exc.details else ''}")
-    return {"applied": ran, "rebuilt": rebuilt, "collections": len(models()), "latest": LATEST}
+    return {"applied": ran, "rebuilt": rebuilt, "collections": len(every), "latest": LATEST}
 
 
 def check() -> None:

@@ -85,8 +85,7 @@ def guard():
     return None
 
 
-def install(app, config) -> None:
+def install(app) -> None:
     """After logs.install (which resets g.actor for the request): app-level hooks run in registration order."""
-    throttle.configure(config)
     app.before_request(guard)
     app.teardown_request(lambda exc: throttle.set_address(None))

@@ -13,6 +13,7 @@ from marshmallow import Schema, fields, validate
 from api import i18n
 from api.errors import ErrorSchema
 from api.http import BEARER, current_actor
+from api.identity import admin
 from workflows.cases.stats import service
 
 blp = Blueprint("stats", __name__, url_prefix="/api/v1/stats",
@@ -67,19 +68,12 @@ StatsOut = Schema.from_dict({"from": fields.Date(), "to": fields.Date(), "group"
 def _report(args) -> dict:
     found = service.report(current_actor(), service.Query(start=args["from_"], end=args["to"], group=args["group"],
                                                           department=args["department"], service=args["service"]))
-    names = _department_names({r["department"] for r in found["rows"] if "department" in r})
+    names = admin.department_fields({r["department"] for r in found["rows"] if "department" in r}, "name")
     for row in found["rows"]:
         if "department" in row:
             row["department_name"] = names.get(row["department"], "")
     return found
 
-
-def _department_names(ids) -> dict:
-    from api.identity.models import Department
-    from core.clock import parse_id
-
-    oids = [o for o in map(parse_id, ids) if o]
-    return {str(d.id): d.name for d in Department.objects(id__in=oids).only("id", "name")} if oids else {}
 
 
 @blp.route("")

@@ -47,7 +47,18 @@ def database():
 
 
 def upsert_and_read(queryset, **update):
-    """`queryset.modify(upsert=True, new=True, **update)` that survives racing first writes of one document.
+    """`queryset.modify(upsert=True, new=True, **update)` that survives racing first writes of one document (see
+    `upsert_and_read_raw`); mongoengine's update words (`inc__n=1`) are turned into the driver's first."""
+    from mongoengine.queryset import transform
+
+    raw = upsert_and_read_raw(queryset._collection, queryset._query,
+                              transform.update(queryset._document, **update))
+    return queryset._document._from_son(raw)
+
+
+def upsert_and_read_raw(collection, query: dict, update: dict) -> dict:
+    """The document after an upsert of `update` into the one `query` names, straight through the driver (hot
+    paths: the flood brakes, the engine's budget).
 
     MongoDB lets the loser of a racing upsert fail with a duplicate key (nothing applied: ask again).
     SecantusDB applies the loser's update yet answers "no document" (measured: 8 threads $inc-ing one new
@@ -55,28 +66,13 @@ def upsert_and_read(queryset, **update):
     """
     for _ in range(3):
         try:
-            document = queryset.modify(upsert=True, new=True, **update)
-        except mongoengine.NotUniqueError:
-            continue
-        if document is None:
-            document = queryset.clone().first()
-        if document is not None:
-            return document
-    raise RuntimeError(f"upsert into {queryset._document.__name__} kept losing races")
-
-
-def upsert_and_read_raw(collection, query: dict, update: dict) -> dict | None:
-    """`upsert_and_read` straight through the driver (hot paths: the flood brakes, the engine's budget): the
-    document after `update`, or None when it kept losing races."""
-    for _ in range(3):
-        try:
             document = collection.find_one_and_update(query, update, upsert=True, return_document=ReturnDocument.AFTER)
-        except DuplicateKeyError:      # MongoDB: the loser of a racing first upsert; ask again
+        except DuplicateKeyError:
             continue
-        document = document or collection.find_one(query)     # SecantusDB: applied, yet answered "no document"
+        document = document or collection.find_one(query)
         if document is not None:
             return document
-    return None
+    raise RuntimeError(f"upsert into {collection.name} kept losing races")
 
 
 def found(documents, object_id, **filters):

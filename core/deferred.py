@@ -9,7 +9,7 @@ inserts them into their collections and pulls them out. The fixed _id (and a not
 repeated insert a no-op, so a crash halfway through a delivery, or two deliverers at once, write nothing twice.
 
 A model that carries deferred records has `deferred = ListField(DictField())` and `deferred_due_at` (with a
-partial index on it) and is `register`ed here.
+sparse index on it) and is `register`ed here.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import mongoengine as me
 from bson import ObjectId
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
+
 from core import clock
 
 _models: list = []
@@ -59,7 +60,7 @@ def attach(document: me.Document, documents: list[me.Document], now: datetime) -
     document.deferred_due_at = now if documents else None
 
 
-def due_query(now=None) -> dict:
+def due_query(now: datetime | None = None) -> dict:
     return {"deferred_due_at": clock.due_by(now or clock.now())}
 
 

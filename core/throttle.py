@@ -89,7 +89,7 @@ def _window(seconds: int, now: float) -> float:
 def _count(key: str, amount: int, expires_at) -> int:
     found = db.upsert_and_read_raw(RateCounter._get_collection(), {"_id": key},
                                    {"$inc": {"n": amount}, "$setOnInsert": {"expires_at": expires_at}})
-    return int(found.get("n", 0)) if found is not None else amount
+    return int(found.get("n", 0))
 
 
 def hit(name: str, account: str, *, scope: str = "", amount: int = 1) -> None:
@@ -111,10 +111,3 @@ def hit(name: str, account: str, *, scope: str = "", amount: int = 1) -> None:
             raise TooManyRequests(limit.message_key, retry_after=retry_after,
                                   params={"limit": limit.count, "retry_after": retry_after})
 
-
-def used(name: str, account: str, *, scope: str = "") -> int:
-    """How much of the current window the account has used (for tests and the admin's look)."""
-    limit = limits()[name]
-    start = _window(limit.seconds, clock.now().timestamp())
-    found = RateCounter._get_collection().find_one({"_id": f"{name}|{account}|{scope}|{int(start)}"})
-    return int(found.get("n", 0)) if found else 0

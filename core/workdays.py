@@ -65,6 +65,10 @@ class Year:
     def official(self) -> bool:
         return self.origin != WEEKENDS_ONLY and not self.provisional
 
+    def works(self, day: date) -> bool:
+        """A day of this year is a working day: not a holiday, and a weekday or a 调休 working weekend day."""
+        return day not in self.holidays and (day in self.workdays or day.weekday() < 5)
+
 
 def _days(entries) -> frozenset:
     return frozenset(date.fromisoformat(e["date"]) for e in entries)
@@ -174,10 +178,7 @@ def status(today: date | None = None, load: bool = True) -> dict:
 # -- counting days ---------------------------------------------------------------------------------------------
 
 def is_working_day(day: date, load: bool = True) -> bool:
-    cal = year_of(day.year, load)
-    if day in cal.holidays:
-        return False
-    return day in cal.workdays or day.weekday() < 5
+    return year_of(day.year, load).works(day)
 
 
 def add_days(day: date, n: int, load: bool = True) -> date:
@@ -190,7 +191,7 @@ def add_days(day: date, n: int, load: bool = True) -> date:
         day += timedelta(days=step)
         if day.year != cal.year:
             cal = year_of(day.year, load=False)
-        if day not in cal.holidays and (day in cal.workdays or day.weekday() < 5):
+        if cal.works(day):
             left -= 1
     return day
 

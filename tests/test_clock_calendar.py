@@ -1,36 +1,12 @@
 """The working-day calendar: the shipped 2026 arrangement, `zhangban calendar import`, the weekends-only fallback."""
 from __future__ import annotations
 
-import json
 import logging
 from datetime import date, datetime, timedelta, timezone
 
-import pytest
-
 from api.cli import cli
 from core import clock, workdays
-
-CST = timezone(timedelta(hours=8))
-
-
-@pytest.fixture
-def cal(app):
-    from workflows.cases.clock import calendar
-
-    with app.app_context():
-        workdays.clear_cache()
-        yield calendar
-        workdays.clear_cache()
-
-
-def cst(*args) -> datetime:
-    return datetime(*args, tzinfo=CST)
-
-
-def write(tmp_path, doc, name="cal.json"):
-    path = tmp_path / name
-    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    return str(path)
+from tests.time_fixtures import cal, cst, write  # noqa: F401 (fixture)
 
 
 def test_the_shipped_2026_arrangement(cal):

@@ -17,7 +17,7 @@ def overdue(submitted) -> datetime:
     """When the case is escalated: its deadline, or the first working hour after it."""
     from workflows.cases.clock import deadlines
 
-    return deadlines.escalate_at(parse(submitted["due_at"]))
+    return deadlines.in_working_hours(parse(submitted["due_at"]))
 
 
 @pytest.fixture

@@ -58,12 +58,21 @@ def test_migrate_brings_a_previous_versions_database_along(fresh_database):
     _, database = fresh_database
     # the first audit chain format: a unique index on every seq
     database["audit"].create_index("seq", unique=True, name="seq_1")
+    # drafts of the release before sparse number indexes: their number stored as null
+    database["applications"].insert_many([{"number": None, "status": "draft"} for _ in range(2)])
+    database["applications"].create_index("number", unique=True, name="number_1",
+                                          partialFilterExpression={"number": {"$type": "string"}})
+    # authorisations stored before they had a status
+    database["authorisations"].insert_many([{"kind": "resident"}, {"kind": "on_site", "status": None}])
     # an index of the same name as one of today's, with other options (an older release's)
     spec = HumanTask._meta["index_specs"][0]
     name = "_".join(f"{field}_{direction}" for field, direction in spec["fields"])
     database[HumanTask._meta["collection"]].create_index(spec["fields"], name=name, sparse=not spec.get("sparse"))
     result = migrations.run()
-    assert 1 in result["applied"]
+    assert {1, 2, 3} <= set(result["applied"])
+    assert database["applications"].count_documents({"number": {"$type": "null"}}) == 0
+    assert database["applications"].index_information()["number_1"].get("sparse") is True
+    assert sorted(d["status"] for d in database["authorisations"].find()) == ["active", "pending"]
     legacy = database["audit"].index_information().get("seq_1")
     assert legacy is None or not legacy.get("unique") or legacy.get("sparse")
     assert HumanTask._meta["collection"] in result["rebuilt"]

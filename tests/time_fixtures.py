@@ -8,12 +8,13 @@ against the real time, so one issued at a past instant has already expired.
 """
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timedelta
 
 import pytest
 
-from core import clock
+from core import clock, workdays
 
 
 class FrozenClock:
@@ -43,6 +44,29 @@ class FrozenClock:
     def thaw(self) -> None:
         """Back to the real time (also done at the test's end)."""
         self._monkeypatch.undo()
+
+
+def cst(*args) -> datetime:
+    """A wall time in Beijing: cst(2026, 10, 9, 9, 0)."""
+    return datetime(*args, tzinfo=clock.CHINA)
+
+
+def write(tmp_path, doc, name="cal.json") -> str:
+    """A calendar year file (or any JSON) for `zhangban calendar import`; its path."""
+    path = tmp_path / name
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture
+def cal(app):
+    """The working-day calendar as a fresh process finds it, in an app context (the calendar room's module:
+    its import check). The cache is cleared after every test that uses the app (tests/conftest.py)."""
+    from workflows.cases.clock import calendar
+
+    with app.app_context():
+        workdays.clear_cache()
+        yield calendar
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from mongoengine.queryset.visitor import Q
 
 from api.identity.models import LoginThrottle
 from core import clock, db
@@ -65,8 +64,9 @@ def fail(settings: Settings, username: str, address: str) -> None:
         # ago too: otherwise a lock past 30 minutes would reset the count and the delay would stop growing),
         # then count this one atomically.
         quiet_since = now - WINDOW
-        LoginThrottle.objects(Q(key=key) & Q(last_failure_at__lt=quiet_since)
-                              & (Q(locked_until=None) | Q(locked_until__lt=quiet_since))).update_one(set__failures=0)
+        # (no `$or` for "no lock, or one over": beside it the embedded database read every throttle row)
+        LoginThrottle.objects(key=key, last_failure_at__lt=quiet_since,
+                              __raw__={"locked_until": clock.free_at(quiet_since)}).update_one(set__failures=0)
         throttle = db.upsert_and_read(LoginThrottle.objects(key=key), inc__failures=1, set__last_failure_at=now)
         allowance = settings.login_max_failures * factor
         if throttle.failures >= allowance:
@@ -77,7 +77,7 @@ def fail(settings: Settings, username: str, address: str) -> None:
 def succeed(username: str, address: str) -> None:
     """The right password: this account's failures from this address and across addresses are forgiven, and the
     address becomes (or stays) a known device of the account."""
-    name = _name(username)
-    LoginThrottle.objects(key__in=[f"pair:{name}|{address}", f"user:{name}"]).delete()
+    pair, _, user = (key for key, _ in keys(username, address))
+    LoginThrottle.objects(key__in=[pair, user]).delete()
     db.upsert_and_read(LoginThrottle.objects(key=known_key(username, address)),
                        set__known_until=clock.now() + dt.timedelta(days=KNOWN_DAYS))

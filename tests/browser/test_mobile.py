@@ -401,16 +401,21 @@ def test_a_resident_confirms_on_the_phone_an_authorisation_a_helper_recorded_on_
     with app.app_context():
         civil = Department.objects(code="civil").get()
     helper = make_staff("window-helper", [{"role": "helper", "department_id": str(civil.id)}])[1]
-    with app.app_context():
-        client = app.test_client()
-        sign = client.post("/api/v1/attachments", headers=helper, content_type="multipart/form-data",
-                           data={"kind": "signature", "file": (io.BytesIO(signature_png()), "s.png")}).json["id"]
-        r = client.post("/api/v1/helper/authorisations", headers=helper, json={
-            "resident_id_card": demo.DEMO_ID_CARD, "services": ["residence-permit"], "actions": ["submit"],
-            "expires_at": (clock.now() + timedelta(days=30)).isoformat(), "signature": sign})
-        assert r.status_code == 202, r.json
-        deferred.deliver()
-        [pending] = [a for a in Authorisation.objects() if a.state == "pending"]
+
+    def recorded_on_site():
+        """The helper records the resident's signed authorisation at the window; it waits (pending)."""
+        with app.app_context():
+            client = app.test_client()
+            sign = client.post("/api/v1/attachments", headers=helper, content_type="multipart/form-data",
+                               data={"kind": "signature", "file": (io.BytesIO(signature_png()), "s.png")}).json["id"]
+            r = client.post("/api/v1/helper/authorisations", headers=helper, json={
+                "resident_id_card": demo.DEMO_ID_CARD, "services": ["residence-permit"], "actions": ["submit"],
+                "expires_at": (clock.now() + timedelta(days=30)).isoformat(), "signature": sign})
+            assert r.status_code == 202, r.json
+            deferred.deliver()
+            return Authorisation.objects(status="pending").order_by("-created_at").first()
+
+    pending = recorded_on_site()
 
     phone.goto(f"{live_server}/m/")
     phone.get_by_role("button", name="登录", exact=True).click()     # the demo resident
@@ -425,7 +430,53 @@ def test_a_resident_confirms_on_the_phone_an_authorisation_a_helper_recorded_on_
     phone.get_by_test_id(f"answered-{pending.id}").wait_for()
     assert phone.get_by_test_id(f"answered-{pending.id}").inner_text() == "已确认授权"
     with app.app_context():
-        assert Authorisation.objects(id=pending.id).get().state == "active"
+        assert Authorisation.objects(id=pending.id).get().status == "active"
     phone.reload()                                                     # answered stays answered
     phone.get_by_test_id(f"answered-{pending.id}").wait_for()
     assert phone.get_by_test_id(f"authorisation-{pending.id}").count() == 0
+
+    # another one, refused: 拒绝 asks first (取消 leaves it waiting), then the helper holds nothing
+    second = recorded_on_site()
+    phone.reload()
+    answer = phone.get_by_test_id(f"authorisation-{second.id}")
+    answer.wait_for()
+    answer.get_by_role("button", name="拒绝").click()
+    dialog = phone.locator(".van-dialog", has_text="确定拒绝")
+    dialog.wait_for()
+    dialog.get_by_role("button", name="取消").click()
+    dialog.wait_for(state="hidden")
+    with app.app_context():
+        assert Authorisation.objects(id=second.id).get().status == "pending"
+    answer.get_by_role("button", name="拒绝").click()
+    dialog.get_by_role("button", name="确认").click()
+    phone.get_by_test_id(f"answered-{second.id}").wait_for()
+    assert phone.get_by_test_id(f"answered-{second.id}").inner_text() == "已拒绝"
+    with app.app_context():
+        assert Authorisation.objects(id=second.id).get().status == "refused"
+
+
+def test_an_approver_with_a_hundred_open_tasks_sees_99_plus_on_the_inbox_tab(app, live_server, phone, shot):
+    """Badge counts stop at the server's cap: at 100 open tasks the 待办 tab says 99+, and below it the number."""
+    from bson import ObjectId
+    from playwright.sync_api import expect
+
+    from api.identity.models import Department
+    from core import clock
+    from workflows.cases.tasks.models import HumanTask
+    require_built("api/web")
+    _seed(app)
+    with app.app_context():
+        civil = str(Department.objects(code="civil").get().id)
+        HumanTask._get_collection().insert_many([
+            {"task_id": f"bulk-{i}", "instance_id": ObjectId(), "application_id": ObjectId(),
+             "application_number": f"ZB20261208{i:05d}", "name": "受理审核", "service_name": "居住证申领",
+             "candidate_departments": [civil], "audience": [f"dept:{civil}"], "status": "open", "recused": [],
+             "due_at": clock.now(), "created_at": clock.now(), "version": 1} for i in range(100)])
+    _staff_login(phone, live_server, "demo-approver-1", shot)
+    badge = phone.get_by_role("tab", name="待办").locator(".van-badge")
+    badge.wait_for()
+    assert badge.inner_text() == "99+"
+    with app.app_context():
+        HumanTask._get_collection().delete_one({"task_id": "bulk-0"})
+    phone.reload()
+    expect(phone.get_by_role("tab", name="待办").locator(".van-badge")).to_have_text("99")

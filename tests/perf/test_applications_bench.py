@@ -340,13 +340,14 @@ def _rows(count, mine, departments, user_id, now, rnd):
 def _inbox_rounds(client, settings, approver, mine):
     from api.identity.service import authenticate
     from workflows.cases.tasks import service as tasks
+    from workflows.cases.tasks.access import audience
     from workflows.cases.tasks.models import HumanTask
 
     actor = authenticate(settings, approver["Authorization"].split()[1])
     page = "/api/v1/tasks?page_size=20&sort=due"
     # what the list was before it was read in windows: one sorted query over the approver's groups
     one_query = {"find": HumanTask._get_collection_name(), "filter": {
-        "status": "open", "audience": {"$in": tasks._audience(actor)}, "recused": {"$ne": actor.user_id}},
+        "status": "open", "audience": {"$in": audience(actor)}, "recused": {"$ne": actor.user_id}},
         "sort": {"due_at": 1, "created_at": 1}, "limit": 20}
     with counted_connection(settings) as counter:
         tally = Tally(counter)

@@ -23,9 +23,8 @@ import time
 from datetime import timedelta
 
 import mongoengine as me
-from pymongo import ReturnDocument
 
-from core import audit, clock, metrics
+from core import audit, clock, db, metrics
 from core.actor import Actor
 from core.errors import Forbidden, TooManyRequests, Unavailable
 
@@ -45,7 +44,8 @@ _probing: contextvars.ContextVar = contextvars.ContextVar("zhangban_breaker_prob
 
 
 def register_policy(policy_of) -> None:
-    """workflows.bpmn.quotas hands in how to read its Policy (breaker_hits, …_window_seconds, …_accounts, …)."""
+    """workflows.bpmn.quotas hands in how to read its Policy (breaker_hits, …_window_seconds, …_accounts, …): it
+    imports this module, so this module cannot import it."""
     global _policy_of
     _policy_of = policy_of
 
@@ -89,10 +89,6 @@ class _Watched:
                 throttled[d["_id"]] = dict(d["accounts"])
         with self.lock:
             self.open, self.throttled, self.read_at = opened, throttled, time.monotonic()
-
-    def get(self) -> frozenset:
-        self._read()
-        return frozenset(self.open)
 
     def opened_at(self, version_id) -> float | None:
         self._read()
@@ -176,13 +172,9 @@ def limit_hit(version_id, key: str, number: int, department: str, incident, acco
     hit = {"at": now, "kind": incident.kind, "element_id": incident.element_id or "",
            "message": (incident.message or "")[:300], "action": incident.action or "", "account": account}
     collection = Breaker._get_collection()
-    found = collection.find_one_and_update(
-        {"_id": version_id},
-        {"$push": {"hits": {"$each": [hit], "$slice": -MAX_HITS}},
-         "$set": {"key": key, "number": number, "department": department}},
-        upsert=True, return_document=ReturnDocument.AFTER) or collection.find_one({"_id": version_id})
-    if found is None:
-        return False
+    found = db.upsert_and_read_raw(collection, {"_id": version_id},
+                                   {"$push": {"hits": {"$each": [hit], "$slice": -MAX_HITS}},
+                                    "$set": {"key": key, "number": number, "department": department}})
     if found.get("open"):
         if found.get("probe_until"):    # a half-open probe failed, or an action during one: another cool-down
             collection.update_one({"_id": version_id, "open": True},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bson import ObjectId
 from pymongo.errors import DocumentTooLarge, WriteError
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
@@ -299,14 +300,15 @@ def completed_user_tasks(instance: Instance) -> list[dict]:
     return ENGINE.completed_user_tasks(workflow)
 
 
-def cancel(actor: Actor, instance: Instance) -> bool:
-    """Stop a running instance for good (a withdrawn application): no task or timer of it runs again. An action
-    in flight then fails its conditional write (it never writes on an ended instance)."""
-    changed = Instance.objects(id=instance.id, status__in=("running", "incident")).update_one(
+def cancel(actor: Actor, instance: Instance | ObjectId) -> bool:
+    """Stop a running instance (or the one of this id) for good (a withdrawn application): no task or timer of it
+    runs again. An action in flight then fails its conditional write (it never writes on an ended instance)."""
+    instance_id = instance.id if isinstance(instance, Instance) else instance
+    changed = Instance.objects(id=instance_id, status__in=("running", "incident")).update_one(
         set__status="cancelled", set__next_timer_at=None, set__waiting_messages=[], set__updated_at=clock.now(),
         inc__revision=1)
     if changed:
-        audit.record(actor, "process.instance.cancel", "process_instance", instance.id)
+        audit.record(actor, "process.instance.cancel", "process_instance", instance_id)
     return bool(changed)
 
 

@@ -103,3 +103,10 @@ def check_data(value, limits: Limits = DEFAULT_LIMITS, *, what: str = "data") ->
         if size > limits.max_data_bytes:
             raise DataLimitExceeded(f"{what}: larger than {limits.max_data_bytes} bytes")
     return size
+
+
+def set_checked(task, data: dict, limits: Limits) -> None:
+    """Merge `data` into a task's data, each within the limits: what is sent, and what the task then holds."""
+    check_data(data, limits, what="the task data")
+    task.set_data(**data)
+    check_data(task.data, limits, what="the task data")

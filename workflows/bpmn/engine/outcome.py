@@ -16,7 +16,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
 
 from workflows.bpmn.engine.spiff import countersign_of, properties
-from workflows.bpmn.limits import check_data
+from workflows.bpmn.limits import set_checked
 
 OUTCOME, ON_REJECT = "outcome", "onReject"
 OUTCOMES = ("approved", "rejected")
@@ -59,9 +59,6 @@ def end_rejected(workflow, task, data: dict) -> Ending:
     process is over; no later step opens. The data is held to the limits a completion's is (Engine.complete):
     a rejection took any size the state could hold."""
     if data:
-        limits = workflow.script_engine.sandbox.limits
-        check_data(data, limits, what="the task data")
-        task.set_data(**data)
-        check_data(task.data, limits, what="the task data")
+        set_checked(task, data, workflow.script_engine.sandbox.limits)
     workflow.cancel()
     return Ending(task.task_spec.bpmn_id, REJECTED)

@@ -23,8 +23,15 @@ from SpiffWorkflow.util.task import TaskState
 from workflows.bpmn.engine import timers
 from workflows.bpmn.engine.specs import ENCODER, SERIALIZER
 from workflows.bpmn.engine.spiff import BoundedWorkflow, StepLimitExceeded, countersign_of, picked_signer
-from workflows.bpmn.limits import DEFAULT_LIMITS, DataLimitExceeded, check_data
+from workflows.bpmn.limits import DEFAULT_LIMITS, DataLimitExceeded, check_data, set_checked
 from workflows.bpmn.sandbox import Sandbox, SandboxScriptEngine, action_budget, action_over
+
+
+def _specs(spec_json: str):
+    """A published version's stored specs: the process's and its called subprocesses' (by name)."""
+    specs = json.loads(spec_json)
+    return (SERIALIZER.from_dict(specs["spec"]),
+            {k: SERIALIZER.from_dict(v) for k, v in specs["subprocess_specs"].items()})
 
 
 class Engine:
@@ -37,9 +44,7 @@ class Engine:
     # --- lifecycle ---
 
     def new(self, spec_json: str, data: dict | None = None) -> BpmnWorkflow:
-        specs = json.loads(spec_json)
-        spec = SERIALIZER.from_dict(specs["spec"])
-        subprocess_specs = {k: SERIALIZER.from_dict(v) for k, v in specs["subprocess_specs"].items()}
+        spec, subprocess_specs = _specs(spec_json)
         workflow = BoundedWorkflow(spec, subprocess_specs, script_engine=self.script_engine,
                                    max_tasks=self.limits.max_tasks)
         if data:
@@ -115,9 +120,7 @@ class Engine:
     def complete(self, workflow: BpmnWorkflow, task_id: str, data: dict | None = None):
         task = self.ready_task(workflow, task_id)
         if data:
-            check_data(data, self.limits, what="the task data")
-            task.set_data(**data)
-            check_data(task.data, self.limits, what="the task data")
+            set_checked(task, data, self.limits)
         with action_budget(self.limits):     # the task's post-script draws on the same budget as the steps
             task.run()
             self.steps(workflow)
@@ -155,9 +158,7 @@ class Engine:
         task is planned from the new version when it completes. Returns the ids of elements the workflow has
         used or planned that the new version lacks; it is moved only when there are none (SpiffWorkflow's
         `diff_workflow`; no task is reset, so a waiting timer keeps its due time)."""
-        specs = json.loads(spec_json)
-        spec = SERIALIZER.from_dict(specs["spec"])
-        called = {k: SERIALIZER.from_dict(v) for k, v in specs["subprocess_specs"].items()}
+        spec, called = _specs(spec_json)
         top, below = diff_workflow(SERIALIZER.registry, workflow, spec, called)
         missing = {task.task_spec.name for task in top.removed}
         for sub_id, diff in below.items():
@@ -177,9 +178,7 @@ class Engine:
     def amend(self, task, data: dict):
         """Change the data of a waiting task (nothing runs). A boundary event waiting beside it (a timer that may
         take the task away) carries the data of before: its branch sees the correction too."""
-        check_data(data, self.limits, what="the task data")
-        task.set_data(**data)
-        check_data(task.data, self.limits, what="the task data")
+        set_checked(task, data, self.limits)
         waiting = [t for t in (task.parent.children if task.parent is not None else [])
                    if t is not task and not t.has_state(TaskState.FINISHED_MASK)]
         if waiting:

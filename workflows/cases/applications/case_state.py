@@ -163,9 +163,7 @@ def stop_behind(app_id, instance_id, actor: Actor | None = None) -> None:
     """What runs behind a closed case stops: its process is cancelled (an action in flight on it then fails its
     conditional write), its inbox rows are closed, its files' read grants go. Each step is idempotent."""
     if instance_id:
-        instance = Instance.objects(id=instance_id).only("id").first()
-        if instance is not None:
-            instances.cancel(actor or Actor.system(), instance)
+        instances.cancel(actor or Actor.system(), instance_id)      # (conditional: nothing for one gone or ended)
         projection.cancel_all(instance_id)
     storage.release(str(app_id))
 

@@ -73,7 +73,7 @@ class Result(me.EmbeddedDocument):
 
 
 class Application(me.Document):
-    number = me.StringField(null=True)             # ZB2026112700001: given on submit
+    number = me.StringField()                      # ZB2026112700001: given on submit; a draft has none (unset)
     applicant_id = me.StringField(required=True)
     applicant_name = me.StringField(default="")    # masked, for approvers' lists
     service_code = me.StringField(required=True)
@@ -133,7 +133,8 @@ class Application(me.Document):
 
     meta = {"collection": "applications", "indexes": [
         ("applicant_id", "-created_at"), ("applicant_id", "status", "-created_at"),
-        {"fields": ["number"], "unique": True, "partialFilterExpression": {"number": {"$type": "string"}}},
+        # sparse, not partial: the embedded database never uses a partial index (a look-up by number read them all)
+        {"fields": ["number"], "unique": True, "sparse": True},
         {"fields": ["applicant_id", "idempotency_key"], "unique": True,
          "partialFilterExpression": {"idempotency_key": {"$type": "string"}}},
         "instance_id",

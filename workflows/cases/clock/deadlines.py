@@ -37,17 +37,18 @@ def in_working_hours(at: datetime) -> datetime:
     local = clock.china(at)
     day = local.date()
     if workdays.is_working_day(day):
-        if OPENS <= local.time().replace(tzinfo=None) <= CLOSES:
+        if OPENS <= local.time() <= CLOSES:
             return local.astimezone(timezone.utc)
-        if local.time().replace(tzinfo=None) < OPENS:
+        if local.time() < OPENS:
             return datetime.combine(day, OPENS, clock.CHINA).astimezone(timezone.utc)
     return datetime.combine(workdays.add_days(day, 1), OPENS, clock.CHINA).astimezone(timezone.utc)
 
 
-def _last_working_moment(before: datetime) -> datetime:
-    """The latest time in working hours at or before `before`."""
+def last_working_moment(before: datetime) -> datetime:
+    """The latest time in working hours at or before `before`: a point is in working hours by `before`
+    (`in_working_hours(point) <= before`) exactly when it is at or before this."""
     local = clock.china(before)
-    day, at = local.date(), local.time().replace(tzinfo=None)
+    day, at = local.date(), local.time()
     if workdays.is_working_day(day) and at >= OPENS:
         return min(local, datetime.combine(day, CLOSES, clock.CHINA)).astimezone(timezone.utc)
     return datetime.combine(workdays.add_days(day, -1), CLOSES, clock.CHINA).astimezone(timezone.utc)
@@ -65,12 +66,7 @@ def remind_at(start: datetime, days: int) -> datetime | None:
         return None
     point = in_working_hours(workdays.add_working_days(start, days * REMIND_SHARE))
     due = due_at(start, days)
-    return point if point <= due else max(_last_working_moment(due), clock.as_utc(start))
-
-
-def escalate_at(due: datetime) -> datetime:
-    """When an overdue case is escalated: its deadline, or the next working hour after it."""
-    return in_working_hours(due)
+    return point if point <= due else max(last_working_moment(due), clock.as_utc(start))
 
 
 @dataclass
@@ -168,8 +164,9 @@ def recompute(since: date, batch: int = 500) -> int:
     at most. Its inbox rows that carried the old deadline carry the new one. Returns how many cases moved."""
     workdays.refresh(force=True)
     start = datetime.combine(since, time(0), clock.CHINA).astimezone(timezone.utc)
-    query = {"status": {"$in": list(OPEN)},
-             "$or": [{"due_at": {"$gte": start}}, {"reminded_at": None, "remind_at": {"$gte": start}}]}
+    # a reminder point is never after its deadline (remind_at; resume moves both alike), so the deadline alone
+    # says which cases the year moves — and no `$or`, which the embedded database answers by reading every case
+    query = {"due_at": {"$gte": start}, "status": {"$in": list(OPEN)}}
     collection, moved, retry, last = Application._get_collection(), 0, [], None
     while True:
         page = dict(query, **({"_id": {"$gt": last}} if last is not None else {}))

@@ -69,10 +69,12 @@ def scan(now: datetime | None = None, limit: int = DEFAULT_LIMIT) -> dict:
 
 
 def _due(marked: str, at: str, now: datetime, limit: int) -> list[Application]:
-    found = Application.objects(status="submitted", **{marked: None, f"{at}__gte": clock.DUE_FLOOR, f"{at}__lte": now}
-                                ).order_by(at).limit(limit)
-    fields = dict.fromkeys((*_APP_FIELDS, at))
-    return [a for a in found.only(*fields) if deadlines.in_working_hours(getattr(a, at)) <= now]
+    """Open cases whose point `at` has come in working hours (one outside them waits for the next opening, in
+    the query's bound: read at night, it is not read and set aside every round)."""
+    by = deadlines.last_working_moment(now)
+    return list(Application.objects(status="submitted", **{marked: None, f"{at}__gte": clock.DUE_FLOOR,
+                                                           f"{at}__lte": by}).order_by(at).limit(limit)
+                .only(*_APP_FIELDS))
 
 
 def _open_rows(apps) -> dict:

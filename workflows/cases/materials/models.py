@@ -21,7 +21,7 @@ class PersonalMaterial(me.Document):
     application_id = me.StringField(default="")
     application_number = me.StringField(default="")
     # licences (电子证照)
-    number = me.StringField(null=True)                         # the licence number, printed on it
+    number = me.StringField()                                  # the licence number, printed on it (else unset)
     issuer_id = me.StringField(default="")                     # the issuing department's id
     issuer_name = me.StringField(default="")
     holder_name = me.StringField(default="")
@@ -38,7 +38,7 @@ class PersonalMaterial(me.Document):
     meta = {"collection": "materials", "indexes": [
         {"fields": ["owner_id", "attachment_id"], "unique": True},
         ("owner_id", "kind", "-created_at"),
-        {"fields": ["number"], "unique": True, "partialFilterExpression": {"number": {"$type": "string"}}},
+        {"fields": ["number"], "unique": True, "sparse": True},     # not partial: see applications' number
         {"fields": ["application_id"], "unique": True,
          "partialFilterExpression": {"source": "licence"}}]}
 

@@ -27,19 +27,12 @@ from storage import service as storage
 from workflows.cases.applications.models import Application
 from workflows.cases.materials import pdf
 from workflows.cases.materials.models import PersonalMaterial, Seal
+from workflows.cases.tasks import names
 
 log = logging.getLogger(__name__)
 
 VERIFY_PATH = "/api/v1/licences/verify"
 LEASE = timedelta(minutes=1)       # a worker's claim on one due application; after a failed try, the pause
-
-_department_names = [lambda ids: {}]
-
-
-def register_department_names(resolver) -> None:
-    """`resolver(ids) -> {id: name}`: departments are identity's (the delivery room registers it)."""
-    _department_names[0] = resolver
-
 
 _verified_names = [lambda user_id: None]
 
@@ -88,7 +81,7 @@ def _issue(store, app: Application) -> PersonalMaterial | None:
         Application.objects(id=app.id, documents_due_at__exists=True).update_one(unset__documents_due_at=True)
         return None
     issued_at = clock.now()
-    issuer = _department_names[0]({app.department}).get(app.department, "")
+    issuer = names.department_name(app.department)
     signature_id = next((e.signature for e in reversed(app.timeline) if e.action == "approved" and e.signature), "")
     seal = Seal.objects(id=app.department).first()
     seal_bytes, seal_sha = _image(store, seal.attachment_id if seal else "")

@@ -142,7 +142,8 @@ def deliver_due(sender: Sender | None, policy: Policy, now: datetime | None = No
             continue
         at = fixed or clock.now()      # a long round must not claim with a lease that has already run out
         lease_until = at + policy.lease
-        claim = {"_id": doc["_id"], "wechat_status": "pending", "attempts": doc["attempts"], "lease_until": clock.free_at(at)}
+        claim = {"_id": doc["_id"], "wechat_status": "pending", "attempts": doc["attempts"],
+                 "lease_until": clock.free_at(at)}
         if not collection.update_one(claim, {"$set": {"wechat_status": "sending", "lease_until": lease_until},
                                              "$inc": {"attempts": 1}}).modified_count:
             continue    # another worker took it

@@ -1,8 +1,7 @@
-"""Authorisations (委托授权) a resident gives a helper, and the helpers' look-up counters."""
+"""Authorisations (委托授权) a resident gives a helper."""
 from __future__ import annotations
 
 import mongoengine as me
-from mongoengine.queryset.visitor import Q
 
 from core import clock
 
@@ -21,8 +20,7 @@ class Authorisation(me.Document):
     services = me.ListField(me.StringField(max_length=64))   # service codes; empty = every service of `departments`
     actions = me.ListField(me.StringField(choices=ACTIONS))
     kind = me.StringField(choices=KINDS, required=True)
-    # stored before statuses existed: none (read as active for the resident's own grant, pending for an on-site one)
-    status = me.StringField(choices=STATUSES, null=True)
+    status = me.StringField(choices=STATUSES, required=True)    # (older rows without one: migration 3)
     departments = me.ListField(me.StringField())       # the helper's departments when recorded (their lead approves)
     signature = me.StringField(null=True)              # on_site: the resident's signature (an attachment id)
     expires_at = me.DateTimeField(required=True)
@@ -35,17 +33,12 @@ class Authorisation(me.Document):
     version = me.IntField(default=1)
 
     meta = {"collection": "authorisations", "indexes": [("resident_id", "-created_at"),
-                                                        ("helper_id", "resident_id", "expires_at")]}
-
-    @property
-    def state(self) -> str:
-        return self.status or ("active" if self.kind == "resident" else "pending")
+                                                        ("helper_id", "resident_id", "expires_at"),
+                                                        ("status", "departments", "-created_at")]}   # leads' list
 
     def covers(self, service_code: str, action: str, now, state: str = "active") -> bool:
-        return (self.state == state and self.revoked_at is None and self.expires_at > now
+        return (self.status == state and self.revoked_at is None and self.expires_at > now
                 and action in self.actions and (not self.services or service_code in self.services))
 
-
-ACTIVE = Q(status="active") | Q(status=None, kind="resident")
 
 

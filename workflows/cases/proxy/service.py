@@ -25,9 +25,8 @@ from core.errors import Conflict, Forbidden, Invalid, NotFound
 from storage import service as storage
 from workflows.cases.applications import cases
 from workflows.cases.catalog import service as catalog
-from workflows.cases.catalog.models import ServiceVersion
 from workflows.cases.notify import service as notify
-from workflows.cases.proxy.models import ACTIVE, ACTIONS, Authorisation
+from workflows.cases.proxy.models import ACTIONS, Authorisation
 from workflows.cases.tasks.names import staff_name
 
 MAX_DAYS = 366
@@ -69,14 +68,19 @@ def _department_of(service_code: str) -> str | None:
 
 def _tell(resident_id: str, doc: Authorisation, title: str, body: str, event: str) -> None:
     notify.enqueue("authorisation", [resident_id], title=title, body=body,
-                   data={"authorisation_id": str(doc.id), "status": doc.state},
+                   data={"authorisation_id": str(doc.id), "status": doc.status},
                    dedupe=f"authorisation:{doc.id}:{event}")
 
 
 def _service_names(codes) -> list[str]:
-    """What a resident reads: the services' names (a code only where none is published any more)."""
-    names = {v.code: v.body.name for v in ServiceVersion.objects(code__in=list(codes), current=True).only("code", "body")}
-    return [names.get(code, code) for code in codes]
+    """What a resident reads: the services' names (a code only where none is published any more), from the
+    catalogue's cache that checking the terms filled."""
+    def name(code: str) -> str:
+        try:
+            return catalog.get_current(code).body.name
+        except NotFound:
+            return code
+    return [name(code) for code in codes]
 
 
 def _scope_text(doc: Authorisation) -> str:
@@ -142,7 +146,7 @@ def record_on_site(helper: Actor, find_resident, *, services: list, actions: lis
 def _settle(doc: Authorisation, actor: Actor, status: str, action: str) -> Authorisation:
     """pending → active or refused, once, while it is neither revoked nor expired."""
     now = clock.now()
-    if doc.state != "pending" or doc.revoked_at is not None or doc.expires_at <= now:
+    if doc.status != "pending" or doc.revoked_at is not None or doc.expires_at <= now:
         raise Conflict("proxy.not_pending")
     changes = {"set__status": status, ("set__confirmed_at" if status == "active" else "set__refused_at"): now}
     if status == "active":
@@ -183,8 +187,8 @@ def approve(lead: Actor, authorisation_id: str) -> Authorisation:
 
 def pending_for(lead: Actor):
     """Leads: the on-site authorisations of their departments' helpers that wait, newest first."""
-    return Authorisation.objects(kind="on_site", status="pending", departments__in=sorted(lead.department_ids("lead")),
-                                 revoked_at=None, expires_at__gt=clock.now()).order_by("-created_at")
+    return Authorisation.objects(status="pending", departments__in=sorted(lead.department_ids("lead")),
+                                 kind="on_site", revoked_at=None, expires_at__gt=clock.now()).order_by("-created_at")
 
 
 def mine(resident: Actor):
@@ -194,7 +198,7 @@ def mine(resident: Actor):
 def given_to_me(helper: Actor):
     """Helpers: the authorisations in force for them (active; a pending one is not shown)."""
     require_helper(helper)
-    return Authorisation.objects(ACTIVE, helper_id=helper.user_id, revoked_at=None,
+    return Authorisation.objects(helper_id=helper.user_id, status="active", revoked_at=None,
                                  expires_at__gt=clock.now()).order_by("-created_at")
 
 

@@ -24,7 +24,7 @@ from workflows.bpmn.models import Instance
 from workflows.cases.notify import service as notify
 from workflows.cases.tasks.models import HumanTask
 from workflows.cases.tasks.names import staff_name
-from workflows.cases.tasks.service import (check_may_act, event_for, mark_acted, put_back, take,
+from workflows.cases.tasks.service import (check_may_act, event_for, mark_acted, move_and_record, put_back, take,
                                      unmark_acted, visible_task)
 from workflows.cases.tasks.service import complete as complete_task
 
@@ -51,22 +51,14 @@ def _reassign(actor: Actor, task: HumanTask, expected_version: int, target: Acto
     home = task.candidate_departments[0] if task.candidate_departments else ""
     events = ([opinion] if opinion else []) + [
         event_for(actor, task, action, Event.line(staff_name(target, home), comment))]   # checked before writing
-    now = clock.now()
     owed = [audit.build(actor, f"task.{action}", "task", task.id, to=target.user_id),
             *notify.messages(action, [target.user_id], task_id=str(task.id), title=f"{task.name}：{task.service_name}",
                              body=comment, data={"from": staff_name(actor, home)},
                              dedupe=f"{action}:{task.id}:{expected_version}")]
-    if not HumanTask.objects(id=task.id, version=expected_version, status="open").update_one(
-            set__assignee=target.user_id, set__audience=[f"user:{target.user_id}"],
-            set__hand_back_to=hand_back_to, set__hand_kind=hand_kind,
-            add_to_set__candidate_users=target.user_id, inc__version=1):
-        raise Conflict("task.changed")
-    if not Application.objects(id=task.application_id).update_one(
-            push_all__timeline=events, set__updated_at=now, inc__version=1, **deferred_records.carry(owed, now)):
-        HumanTask.objects(id=task.id, version=expected_version + 1).update_one(
-            set__assignee=task.assignee, set__audience=list(task.audience), set__hand_back_to=task.hand_back_to,
-            set__hand_kind=task.hand_kind, set__candidate_users=list(task.candidate_users), inc__version=1)
-        raise NotFound()
+    move_and_record(task, expected_version, {
+        "assignee": target.user_id, "audience": [f"user:{target.user_id}"], "hand_back_to": hand_back_to,
+        "hand_kind": hand_kind, "candidate_users": list(dict.fromkeys([*task.candidate_users, target.user_id]))},
+        events, owed)
     return task.reload()
 
 

@@ -25,6 +25,7 @@ from typing import Callable
 from pymongo.errors import PyMongoError
 
 from core import audit, clock, db
+from core.cache import WeightedLRU
 from core import deferred as deferred_records
 from core.actor import Actor
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -42,6 +43,8 @@ from workflows.cases.tasks.service import event_for
 log = logging.getLogger(__name__)
 
 DEFAULT_DAYS = 30
+PROCESS_LANES = WeightedLRU("process lanes", max_weight=1024 * 1024,
+                           weigh=lambda found: 100 + sum(len(n) for n in found[1]))
 _LANE = re.compile(r"""<(?:[\w.-]+:)?lane\b[^>]*?\bname\s*=\s*["']([^"']*)["']""")
 _days = [DEFAULT_DAYS]
 _ancestors: list[Callable[[set], dict]] = [lambda ids: {}]
@@ -70,15 +73,22 @@ def involved_departments(app: Application) -> set[str]:
     found = {d for d in HumanTask.objects(application_id=app.id).distinct("candidate_departments") if d}
     found.add(app.department)
     instance = Instance.objects(id=app.instance_id).only("process_version_id").first() if app.instance_id else None
-    version = ProcessVersion.objects(id=instance.process_version_id).only("department", "bpmn_xml").first() \
-        if instance and instance.process_version_id else None
-    if version is not None:       # (its lanes name department codes; the XML was parsed and checked at publish)
-        found.add(version.department)
-        lanes = {html.unescape(name).strip() for name in _LANE.findall(version.bpmn_xml or "")}
-        found.update(d for d in projection.departments_of(lanes).values() if d)
+    if instance and instance.process_version_id:
+        department, lanes = PROCESS_LANES.get(instance.process_version_id,
+                                              lambda: _lanes_of(instance.process_version_id))
+        found.update(d for d in [department, *projection.departments_of(lanes).values()] if d)
     for ancestors in _ancestors[0](set(found)).values():
         found.update(str(a) for a in ancestors)
     return found
+
+
+def _lanes_of(version_id) -> tuple[str, frozenset]:
+    """A published version's department and lane names (department codes; the XML was parsed and checked at
+    publish). Published versions never change: read once per process (PROCESS_LANES)."""
+    version = ProcessVersion.objects(id=version_id).only("department", "bpmn_xml").first()
+    if version is None:
+        return "", frozenset()
+    return version.department, frozenset(html.unescape(n).strip() for n in _LANE.findall(version.bpmn_xml or ""))
 
 
 def _staff_departments(person: Actor) -> set[str]:
@@ -137,8 +147,8 @@ def carbon_copy(actor: Actor, task_id: str, targets: list[Actor], *, department_
 
 
 def _deliver(app_id) -> None:
-    """The copies (and what rode with them) into their collections now, so the people copied see them at once;
-    if this fails, the worker's next round does it."""
+    """The copies, and every record the case carried with them (read again: earlier acts' too), into their
+    collections now, so the people copied see them at once; if this fails, the worker's next round does it."""
     try:
         waiting = list(Application._get_collection().find({"_id": app_id, **deferred_records.due_query()},
                                                           {"deferred": 1, "deferred_due_at": 1}))
@@ -170,12 +180,12 @@ def reads(actor: Actor, application_ids: list) -> bool:
 def read_copy(actor: Actor, copy_id: str) -> dict:
     """The copied application (PII masked) while the copy may be read; marks the copy read."""
     copy = db.found(CarbonCopy, copy_id, user_id=actor.user_id)
-    if not _live_ids(actor, [copy.application_id]):
-        raise NotFound("task.copy_ended")
-    if copy.read_at is None:
-        CarbonCopy.objects(id=copy.id, read_at=None).update_one(set__read_at=clock.now())
+    now = clock.now()
     app = Application.objects(id=copy.application_id).first()
-    if app is None:
-        raise NotFound()
-    return {"copy": copy.reload(), "application": app, "data": cases.masked_data(cases.form_of(app), app.data),
+    # live: not expired and the case open (what `_live_ids` asks of the database, here of what was read)
+    if app is None or app.status not in OPEN or copy.expires_at is None or clock.as_utc(copy.expires_at) <= now:
+        raise NotFound("task.copy_ended")
+    if copy.read_at is None and CarbonCopy.objects(id=copy.id, read_at=None).update_one(set__read_at=now):
+        copy.read_at = now
+    return {"copy": copy, "application": app, "data": cases.masked_data(cases.form_of(app), app.data),
             "attachments": list(app.attachments)}

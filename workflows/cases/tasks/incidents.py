@@ -88,7 +88,7 @@ def complete(actor: Actor, task: HumanTask, expected_version: int, *, decision: 
             tasks.put_back(task)
             raise Conflict("task.incident_resolved")
         said = _retried_on(retried)
-        Application.objects(id=app.id).update_one(
+        Application.objects(id=app.id, status__in=OPEN).update_one(     # (a case closed meanwhile gains no line)
             set__attention_at=None, inc__version=1,
             push__timeline=tasks.event_for(actor, task, "incident_retried", "；".join(filter(None, [comment, said]))),
             **deferred_records.carry([audit.build(

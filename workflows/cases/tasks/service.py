@@ -341,22 +341,30 @@ def _hand_back(actor: Actor, task: HumanTask, expected_version: int, *, decision
     action = "delegate_done" if task.hand_kind == "delegated" else "signed"
     opinion = Event.line("同意" if decision == "approve" else "不同意", comment)
     event = event_for(actor, task, action, opinion)      # checked before anything is written
-    now = clock.now()
     owed = [audit.build(actor, f"task.{action}", "task", task.id, decision=decision, back_to=owner),
             *notify.messages("task_assigned", [owner], task_id=str(task.id), title=f"{task.name}：{task.service_name}",
                              body=opinion[:2000], dedupe=f"hand_back:{task.id}:{expected_version}")]
-    moved = {"assignee": owner, "audience": [f"user:{owner}"], "hand_back_to": None, "hand_kind": None}
-    if not HumanTask.objects(id=task.id, version=expected_version, status="open", assignee=actor.user_id).update_one(
+    move_and_record(task, expected_version, {"assignee": owner, "audience": [f"user:{owner}"], "hand_back_to": None,
+                                             "hand_kind": None}, [event], owed, assignee=actor.user_id)
+    return task.reload()
+
+
+def move_and_record(task: HumanTask, expected_version: int, moved: dict, events: list, owed: list,
+                    **condition) -> None:
+    """Hand a row on: it moves first (the lock: open, this version, `condition`), then its timeline lines, audit
+    records and messages go in one write of the case. (Not conditional on the case being open: a 差评回访 is a task
+    of an ended case; a person's closing closes the process's rows, so their lock fails first.) If the case is
+    gone the row is given back as it was (404), so no opinion is lost."""
+    was = {k: list(v) if isinstance(v, list) else v for k, v in ((k, getattr(task, k)) for k in moved)}
+    if not HumanTask.objects(id=task.id, version=expected_version, status="open", **condition).update_one(
             **{f"set__{k}": v for k, v in moved.items()}, inc__version=1):
         raise Conflict("task.changed")
+    now = clock.now()
     if not Application.objects(id=task.application_id).update_one(
-            push__timeline=event, set__updated_at=now, inc__version=1, **deferred_records.carry(owed, now)):
-        back = {"assignee": actor.user_id, "audience": [f"user:{actor.user_id}"], "hand_back_to": owner,
-                "hand_kind": task.hand_kind}
-        HumanTask.objects(id=task.id, version=expected_version + 1, assignee=owner).update_one(
-            **{f"set__{k}": v for k, v in back.items()}, inc__version=1)
+            push_all__timeline=events, set__updated_at=now, inc__version=1, **deferred_records.carry(owed, now)):
+        HumanTask.objects(id=task.id, version=expected_version + 1).update_one(
+            **{f"set__{k}": v for k, v in was.items()}, inc__version=1)
         raise NotFound()
-    return task.reload()
 
 
 def return_to_applicant(actor: Actor, task_id: str, expected_version: int, *, reason: str,
